@@ -1,0 +1,176 @@
+import CPcap
+import Decode
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One captured packet, valid only during the callback that receives it.
+public struct CapturedPacket {
+    public var seconds: Int
+    public var microseconds: Int
+    public var bytes: UnsafeRawBufferPointer   // the captured part
+    public var wireLength: Int                 // the length on the wire
+}
+
+/// How reading a source ended.
+public enum CaptureEnd: Equatable {
+    case finished             // end of file
+    case stopped              // SIGINT/SIGTERM or the packet handler asked to stop
+    case truncated(String)    // the file ends inside a record: what came before is kept
+    case failed(String)
+}
+
+/// libpcap's own counters for a live capture.
+public struct CaptureStatistics {
+    public var received: UInt32
+    public var dropped: UInt32
+    public var interfaceDropped: UInt32
+}
+
+/// A capture file or a live interface, opened through libpcap.
+public final class PacketSource {
+    private let handle: OpaquePointer
+    public let linkType: LinkType
+    public let name: String
+    public let isLive: Bool
+
+    private init(handle: OpaquePointer, name: String, isLive: Bool) throws {
+        let dlt = pcap_datalink(handle)
+        guard let link = LinkType(dlt: dlt) else {
+            let dltName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "unknown"
+            pcap_close(handle)
+            throw CaptureError("\(name): unsupported link type \(dltName) (DLT \(dlt)); synprint decodes Ethernet (with VLAN tags), Linux cooked SLL/SLL2, raw IP and BSD loopback")
+        }
+        self.handle = handle
+        self.linkType = link
+        self.name = name
+        self.isLive = isLive
+    }
+
+    deinit { pcap_close(handle) }
+
+    /// Opens a pcap or pcapng file.
+    public static func open(file path: String) throws -> PacketSource {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_MICRO), &errbuf) else {
+            let message = String(cString: errbuf)
+            throw CaptureError("\(path): \(message.isEmpty ? "cannot open" : message)")
+        }
+        return try PacketSource(handle: handle, name: path, isLive: false)
+    }
+
+    /// Opens a live interface. Errors say how to get the privilege or which interfaces exist.
+    public static func open(interface: String, promiscuous: Bool, snaplen: Int32) throws -> PacketSource {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let handle = pcap_create(interface, &errbuf) else {
+            throw CaptureError("\(interface): \(String(cString: errbuf))")
+        }
+        pcap_set_snaplen(handle, snaplen)
+        pcap_set_promisc(handle, promiscuous ? 1 : 0)
+        pcap_set_timeout(handle, 100)
+        let status = pcap_activate(handle)
+        if status < 0 {
+            let detail = String(cString: pcap_geterr(handle))
+            pcap_close(handle)
+            switch status {
+            case PCAP_ERROR_PERM_DENIED:
+                throw CaptureError("\(interface): no permission to capture (\(detail)); run synprint as root or grant it the capability: sudo setcap cap_net_raw,cap_net_admin+eip $(command -v synprint)")
+            case PCAP_ERROR_NO_SUCH_DEVICE:
+                let names = (try? interfaces().map(\.name).joined(separator: ", ")) ?? "none found"
+                throw CaptureError("\(interface): no such interface; available: \(names)")
+            default:
+                throw CaptureError("\(interface): cannot capture: \(detail)")
+            }
+        }
+        guard pcap_setnonblock(handle, 1, &errbuf) == 0 else {
+            pcap_close(handle)
+            throw CaptureError("\(interface): cannot make the capture non-blocking: \(String(cString: errbuf))")
+        }
+        return try PacketSource(handle: handle, name: interface, isLive: true)
+    }
+
+    public struct Interface {
+        public var name: String
+        public var description: String?
+        public var isUp: Bool
+        public var isLoopback: Bool
+    }
+
+    public static func interfaces() throws -> [Interface] {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        var list: UnsafeMutablePointer<pcap_if_t>?
+        guard pcap_findalldevs(&list, &errbuf) == 0 else {
+            throw CaptureError("cannot list interfaces: \(String(cString: errbuf))")
+        }
+        defer { pcap_freealldevs(list) }
+        var result: [Interface] = []
+        var cursor = list
+        while let device = cursor {
+            let flags = device.pointee.flags
+            result.append(Interface(
+                name: String(cString: device.pointee.name),
+                description: device.pointee.description.map { String(cString: $0) },
+                isUp: flags & UInt32(PCAP_IF_UP) != 0,
+                isLoopback: flags & UInt32(PCAP_IF_LOOPBACK) != 0))
+            cursor = device.pointee.next
+        }
+        return result
+    }
+
+    /// Compiles and installs a BPF filter; a bad expression reports libpcap's message.
+    public func setFilter(_ expression: String) throws {
+        var program = bpf_program()
+        guard pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            throw CaptureError("bad filter expression \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
+        }
+        defer { pcap_freecode(&program) }
+        guard pcap_setfilter(handle, &program) == 0 else {
+            throw CaptureError("cannot install filter: \(String(cString: pcap_geterr(handle)))")
+        }
+    }
+
+    /// Reads packets until the end of the file, a stop signal, or `handle` returning false.
+    /// An idle live interface never blocks for more than 100 ms, so stop signals act promptly.
+    public func run(_ handlePacket: (CapturedPacket) -> Bool) -> CaptureEnd {
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        let descriptor = isLive ? pcap_get_selectable_fd(handle) : -1
+        var sinceCheck = 0
+        while true {
+            if isLive || sinceCheck == 4096 {
+                sinceCheck = 0
+                if StopSignal.requested { return .stopped }
+            }
+            sinceCheck += 1
+            let status = pcap_next_ex(handle, &header, &data)
+            switch status {
+            case 1:
+                guard let header, let data else { continue }
+                let packet = CapturedPacket(
+                    seconds: Int(header.pointee.ts.tv_sec),
+                    microseconds: Int(header.pointee.ts.tv_usec),
+                    bytes: UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen)),
+                    wireLength: Int(header.pointee.len))
+                if !handlePacket(packet) { return .stopped }
+            case 0:
+                // Live and nothing buffered: wait for the descriptor, at most 100 ms.
+                var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                _ = poll(&fds, 1, 100)
+            case PCAP_ERROR_BREAK:
+                return isLive ? .stopped : .finished
+            default:
+                let message = String(cString: pcap_geterr(handle))
+                if message.contains("truncated") { return .truncated(message) }
+                return .failed(message)
+            }
+        }
+    }
+
+    /// Received/dropped counters; nil for files.
+    public func statistics() -> CaptureStatistics? {
+        guard isLive else { return nil }
+        var stats = pcap_stat()
+        guard pcap_stats(handle, &stats) == 0 else { return nil }
+        return CaptureStatistics(received: stats.ps_recv, dropped: stats.ps_drop, interfaceDropped: stats.ps_ifdrop)
+    }
+}

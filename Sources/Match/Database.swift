@@ -1,0 +1,102 @@
+import Foundation
+import Features
+
+/// A loading problem, located: `file:line: field 'window': expected ...`.
+public struct DatabaseError: Error, CustomStringConvertible {
+    public let file: String
+    public let line: Int
+    public let field: String?
+    public let message: String
+
+    public var description: String {
+        if let field { return "\(file):\(line): field '\(field)': \(message)" }
+        return "\(file):\(line): \(message)"
+    }
+}
+
+/// The fingerprint database: JSON lines, one entry a line, so that diffs show one entry per
+/// changed line and every error has a line number. `database/README.md` documents the schema.
+public struct Database: Sendable {
+    public static let schemaVersion = 1
+    public var entries: [DatabaseEntry]
+
+    public init(entries: [DatabaseEntry]) { self.entries = entries }
+
+    /// Loads and merges several files in order; ids must be unique across them.
+    public static func load(files: [String]) throws -> Database {
+        var all: [DatabaseEntry] = []
+        var seen: [String: (String, Int)] = [:]
+        for file in files {
+            for entry in try load(file: file).entries {
+                if let (otherFile, otherLine) = seen[entry.id] {
+                    throw DatabaseError(file: file, line: entry.line, field: "id",
+                                        message: "duplicate id \"\(entry.id)\" (first at \(otherFile):\(otherLine))")
+                }
+                seen[entry.id] = (file, entry.line)
+                all.append(entry)
+            }
+        }
+        return Database(entries: all)
+    }
+
+    public static func load(file: String) throws -> Database {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw DatabaseError(file: file, line: 0, field: nil, message: "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw DatabaseError(file: file, line: 0, field: nil, message: "not UTF-8 text")
+        }
+        return try parse(text, file: file)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> Database {
+        var entries: [DatabaseEntry] = []
+        var sawHeader = false
+        var ids: [String: Int] = [:]
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNumber = index + 1
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let object: [String: Any]
+            do {
+                guard let parsed = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    throw DatabaseError(file: file, line: lineNumber, field: nil, message: "expected a JSON object")
+                }
+                object = parsed
+            } catch let error as DatabaseError {
+                throw error
+            } catch {
+                throw DatabaseError(file: file, line: lineNumber, field: nil, message: "not valid JSON")
+            }
+            var reader = FieldReader(object: object, file: file, line: lineNumber)
+            if !sawHeader {
+                let version = try reader.int("synprint_db")
+                guard version == schemaVersion else {
+                    throw DatabaseError(file: file, line: lineNumber, field: "synprint_db",
+                                        message: "schema version \(version) is not supported (this synprint reads \(schemaVersion))")
+                }
+                sawHeader = true
+                continue
+            }
+            let entry = try reader.entry()
+            if let first = ids[entry.id] {
+                throw DatabaseError(file: file, line: lineNumber, field: "id", message: "duplicate id \"\(entry.id)\" (first on line \(first))")
+            }
+            ids[entry.id] = lineNumber
+            entries.append(entry)
+        }
+        guard sawHeader else {
+            throw DatabaseError(file: file, line: 1, field: nil, message: "missing header line {\"synprint_db\": \(schemaVersion)}")
+        }
+        return Database(entries: entries)
+    }
+
+    /// The file text: header, then one line per entry with keys in a fixed order.
+    public func serialized(comment: String? = nil) -> String {
+        var out = ""
+        if let comment { out += comment.split(separator: "\n").map { "# \($0)\n" }.joined() }
+        out += "{\"synprint_db\": \(Database.schemaVersion)}\n"
+        for entry in entries { out += EntryWriter.line(entry) + "\n" }
+        return out
+    }
+}

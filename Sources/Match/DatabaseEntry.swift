@@ -1,0 +1,67 @@
+import Features
+
+/// How an entry constrains the window: p0f's forms plus "any".
+public enum WindowRule: Hashable, Sendable {
+    case any
+    case value(Int)
+    case mssMultiple(Int)
+    case mtuMultiple(Int)
+    case modulo(Int)      // any multiple of N (p0f `%N`)
+}
+
+/// A value an entry either fixes or leaves open.
+public enum Rule<Value: Hashable & Sendable>: Hashable, Sendable {
+    case any
+    case exactly(Value)
+}
+
+/// What an entry says about the IP ID.
+public enum IPIDRule: Hashable, Sendable {
+    case any
+    case zero
+    case nonZero
+    case value(UInt16)     // crafted stacks with a fixed ID (ZMap sends 54321)
+}
+
+public enum Provenance: String, Sendable, CaseIterable {
+    case curated, learned, imported
+}
+
+/// One fingerprint of the database: the packets it describes, their label, and the evidence.
+public struct DatabaseEntry: Sendable {
+    public var id: String
+    public var direction: Direction
+    public var osClass: OSClass
+    public var name: String
+    public var flavor: String
+    public var generic: Bool           // describes a family of versions loosely (p0f `g`)
+    public var ipVersion: Rule<UInt8>
+    public var initialTTL: Rule<UInt8>
+    public var dontFragment: Rule<Bool>
+    public var ipID: IPIDRule
+    public var ecn: Rule<Bool>
+    public var window: WindowRule
+    public var windowScale: Rule<UInt8>    // `exactly` requires a ws option with that value
+    public var mss: Rule<UInt16>
+    public var layout: Rule<OptionLayout>
+    public var eolPadding: Int
+    public var quirks: Rule<Quirks>        // the quirks beyond df/id+/id-/ecn, which have fields
+    public var provenance: Provenance
+    public var source: String
+    /// Observations per class (learned entries); empty means "curated for `osClass`".
+    public var counts: [OSClass: Int]
+    public var firstSeen: String?
+    public var lastSeen: String?
+    /// Where the entry was read from, for error messages and review.
+    public var file: String
+    public var line: Int
+
+    public var label: String { flavor.isEmpty ? name : "\(name) \(flavor)" }
+    public var totalCount: Int { counts.values.reduce(0, +) }
+}
+
+extension Quirks {
+    /// Quirks that the matcher compares as a set; the rest have fields of their own.
+    public static let comparedAsSet: Quirks = Quirks(rawValue: ~(Quirks.dontFragment.rawValue
+        | Quirks.nonZeroIDWithDF.rawValue | Quirks.zeroIDWithoutDF.rawValue | Quirks.ecn.rawValue))
+}

@@ -1,0 +1,276 @@
+import Foundation
+import Features
+
+/// Reads one entry's fields, naming the field in every error.
+struct FieldReader {
+    let object: [String: Any]
+    let file: String
+    let line: Int
+
+    static let knownKeys: Set<String> = [
+        "id", "packet", "class", "name", "flavor", "generic", "ip", "ttl", "df", "ip_id", "ecn",
+        "window", "scale", "mss", "layout", "quirks", "provenance", "source", "counts",
+        "first_seen", "last_seen",
+    ]
+
+    func fail(_ field: String, _ message: String) -> DatabaseError {
+        DatabaseError(file: file, line: line, field: field, message: message)
+    }
+
+    func int(_ key: String) throws -> Int {
+        guard let value = object[key] else { throw fail(key, "missing") }
+        guard let number = value as? NSNumber, !(value is Bool), number.doubleValue == Double(number.intValue) else {
+            throw fail(key, "expected a whole number, found \(value)")
+        }
+        return number.intValue
+    }
+
+    func string(_ key: String, default fallback: String? = nil) throws -> String {
+        guard let value = object[key] else {
+            if let fallback { return fallback }
+            throw fail(key, "missing")
+        }
+        guard let text = value as? String else { throw fail(key, "expected a string, found \(value)") }
+        return text
+    }
+
+    func isWildcard(_ key: String) -> Bool {
+        object[key] == nil || (object[key] as? String) == "*"
+    }
+
+    func bool(_ key: String) throws -> Rule<Bool> {
+        if isWildcard(key) { return .any }
+        guard let value = object[key] as? Bool else { throw fail(key, "expected true, false or \"*\"") }
+        return .exactly(value)
+    }
+
+    func number<T: FixedWidthInteger>(_ key: String, as: T.Type, allowed: Set<Int>? = nil) throws -> Rule<T> {
+        if isWildcard(key) { return .any }
+        let value = try int(key)
+        guard let fitted = T(exactly: value) else { throw fail(key, "\(value) is out of range") }
+        if let allowed, !allowed.contains(value) {
+            throw fail(key, "expected one of \(allowed.sorted().map(String.init).joined(separator: ", ")) or \"*\", found \(value)")
+        }
+        return .exactly(fitted)
+    }
+
+    mutating func entry() throws -> DatabaseEntry {
+        for key in object.keys where !FieldReader.knownKeys.contains(key) {
+            throw fail(key, "unknown field (see database/README.md for the schema)")
+        }
+        let id = try string("id")
+        guard !id.isEmpty else { throw fail("id", "must not be empty") }
+        let direction: Direction
+        switch try string("packet") {
+        case "syn": direction = .syn
+        case "synack": direction = .synAck
+        case let other: throw fail("packet", "expected \"syn\" or \"synack\", found \"\(other)\"")
+        }
+        let className = try string("class")
+        guard let osClass = OSClass(name: className), osClass != .unknown else {
+            throw fail("class", "unknown class \"\(className)\"; expected one of \(OSClass.labels.map(\.name).joined(separator: ", "))")
+        }
+        var generic = false
+        if let value = object["generic"] {
+            guard let flag = value as? Bool else { throw fail("generic", "expected true or false") }
+            generic = flag
+        }
+        let (layout, padding) = try layoutRule()
+        let provenanceName = try string("provenance", default: "curated")
+        guard let provenance = Provenance(rawValue: provenanceName) else {
+            throw fail("provenance", "expected curated, learned or imported, found \"\(provenanceName)\"")
+        }
+        return DatabaseEntry(
+            id: id, direction: direction, osClass: osClass,
+            name: try string("name"), flavor: try string("flavor", default: ""), generic: generic,
+            ipVersion: try number("ip", as: UInt8.self, allowed: [4, 6]),
+            initialTTL: try number("ttl", as: UInt8.self, allowed: [32, 64, 128, 255]),
+            dontFragment: try bool("df"), ipID: try ipIDRule(), ecn: try bool("ecn"),
+            window: try windowRule(), windowScale: try number("scale", as: UInt8.self),
+            mss: try number("mss", as: UInt16.self), layout: layout, eolPadding: padding,
+            quirks: try quirksRule(), provenance: provenance, source: try string("source", default: ""),
+            counts: try counts(), firstSeen: object["first_seen"] as? String, lastSeen: object["last_seen"] as? String,
+            file: file, line: line)
+    }
+
+    func ipIDRule() throws -> IPIDRule {
+        if isWildcard("ip_id") { return .any }
+        if let text = object["ip_id"] as? String {
+            switch text {
+            case "zero": return .zero
+            case "nonzero": return .nonZero
+            default: throw fail("ip_id", "expected \"zero\", \"nonzero\", a number or \"*\", found \"\(text)\"")
+            }
+        }
+        guard case .exactly(let value) = try number("ip_id", as: UInt16.self) else { return .any }
+        return .value(value)
+    }
+
+    func windowRule() throws -> WindowRule {
+        if isWildcard("window") { return .any }
+        if let text = object["window"] as? String {
+            guard let rule = WindowRule(p0f: text) else {
+                throw fail("window", "expected a number, \"mss*N\", \"mtu*N\", \"%N\" or \"*\", found \"\(text)\"")
+            }
+            return rule
+        }
+        guard case .exactly(let value) = try number("window", as: UInt16.self) else { return .any }
+        return .value(Int(value))
+    }
+
+    func layoutRule() throws -> (Rule<OptionLayout>, Int) {
+        if object["layout"] == nil { throw fail("layout", "missing (use \"*\" for any, \"\" for no options)") }
+        if isWildcard("layout") { return (.any, 0) }
+        let text = try string("layout")
+        do {
+            let (layout, padding) = try LayoutSyntax.parse(text)
+            return (.exactly(layout), padding)
+        } catch let error as LayoutSyntax.Error {
+            throw fail("layout", error.message)
+        }
+    }
+
+    func quirksRule() throws -> Rule<Quirks> {
+        if isWildcard("quirks") { return .any }
+        let text = try string("quirks")
+        var quirks: Quirks = []
+        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            guard let quirk = Quirks(p0fName: name) else { throw fail("quirks", "unknown quirk \"\(name)\"") }
+            guard Quirks.comparedAsSet.contains(quirk) else {
+                throw fail("quirks", "\"\(name)\" has a field of its own (df, ip_id, ecn); set that field instead")
+            }
+            quirks.insert(quirk)
+        }
+        return .exactly(quirks)
+    }
+
+    func counts() throws -> [OSClass: Int] {
+        guard let value = object["counts"] else { return [:] }
+        guard let map = value as? [String: Any] else { throw fail("counts", "expected an object of class: count") }
+        var result: [OSClass: Int] = [:]
+        for (name, number) in map {
+            guard let osClass = OSClass(name: name), osClass != .unknown else { throw fail("counts", "unknown class \"\(name)\"") }
+            guard let n = number as? Int, n >= 0 else { throw fail("counts", "count for \(name) must be a whole number ≥ 0") }
+            result[osClass] = n
+        }
+        return result
+    }
+}
+
+extension WindowRule {
+    /// p0f's window syntax: `8192`, `mss*44`, `mtu*4`, `%8192`, `*`.
+    public init?(p0f text: String) {
+        if text == "*" { self = .any; return }
+        if text.hasPrefix("mss*"), let n = Int(text.dropFirst(4)), n > 0 { self = .mssMultiple(n); return }
+        if text.hasPrefix("mtu*"), let n = Int(text.dropFirst(4)), n > 0 { self = .mtuMultiple(n); return }
+        if text.hasPrefix("%"), let n = Int(text.dropFirst()), n > 0 { self = .modulo(n); return }
+        if let n = Int(text), (0...65535).contains(n) { self = .value(n); return }
+        return nil
+    }
+
+    public var p0fText: String {
+        switch self {
+        case .any: "*"
+        case .value(let n): String(n)
+        case .mssMultiple(let n): "mss*\(n)"
+        case .mtuMultiple(let n): "mtu*\(n)"
+        case .modulo(let n): "%\(n)"
+        }
+    }
+}
+
+/// p0f's option layout syntax, shared by the database and the p0f importer.
+public enum LayoutSyntax {
+    public struct Error: Swift.Error { public let message: String }
+
+    public static func parse(_ text: String) throws -> (OptionLayout, Int) {
+        var layout = OptionLayout()
+        var padding = 0
+        let names: [String: UInt8] = ["nop": 1, "mss": 2, "ws": 3, "sok": 4, "sack": 5, "ts": 8]
+        for token in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !token.isEmpty {
+            if let kind = names[token] {
+                layout.append(kind)
+            } else if token.hasPrefix("eol+"), let n = Int(token.dropFirst(4)), n >= 0 {
+                layout.append(0)
+                padding = n
+            } else if token == "eol" {
+                layout.append(0)
+            } else if token.hasPrefix("?"), let kind = UInt8(token.dropFirst()) {
+                layout.append(kind)
+            } else {
+                throw Error(message: "unknown option \"\(token)\" (expected mss, nop, ws, sok, sack, ts, eol+N or ?K)")
+            }
+            if layout.count == 40 { throw Error(message: "more than 40 options") }
+        }
+        return (layout, padding)
+    }
+
+    public static func text(_ layout: OptionLayout, eolPadding: Int) -> String {
+        var buffer = TextBuffer(capacity: 64)
+        OptionNames.write(layout, eolPadding: eolPadding, to: &buffer)
+        return buffer.string
+    }
+}
+
+/// Writes an entry as one JSON line, keys in a fixed order so files diff cleanly.
+enum EntryWriter {
+    static func line(_ e: DatabaseEntry) -> String {
+        var fields: [(String, String)] = [
+            ("id", quoted(e.id)),
+            ("packet", quoted(e.direction == .syn ? "syn" : "synack")),
+            ("class", quoted(e.osClass.name)),
+            ("name", quoted(e.name)),
+            ("flavor", quoted(e.flavor)),
+        ]
+        if e.generic { fields.append(("generic", "true")) }
+        fields.append(("ip", rule(e.ipVersion)))
+        fields.append(("ttl", rule(e.initialTTL)))
+        fields.append(("df", rule(e.dontFragment)))
+        switch e.ipID {
+        case .any: fields.append(("ip_id", "\"*\""))
+        case .zero: fields.append(("ip_id", "\"zero\""))
+        case .nonZero: fields.append(("ip_id", "\"nonzero\""))
+        case .value(let v): fields.append(("ip_id", String(v)))
+        }
+        fields.append(("ecn", rule(e.ecn)))
+        if case .value(let n) = e.window { fields.append(("window", String(n))) } else { fields.append(("window", quoted(e.window.p0fText))) }
+        fields.append(("scale", rule(e.windowScale)))
+        fields.append(("mss", rule(e.mss)))
+        switch e.layout {
+        case .any: fields.append(("layout", "\"*\""))
+        case .exactly(let layout): fields.append(("layout", quoted(LayoutSyntax.text(layout, eolPadding: e.eolPadding))))
+        }
+        switch e.quirks {
+        case .any: fields.append(("quirks", "\"*\""))
+        case .exactly(let q):
+            var buffer = TextBuffer(capacity: 32)
+            q.write(to: &buffer)
+            fields.append(("quirks", quoted(buffer.string)))
+        }
+        fields.append(("provenance", quoted(e.provenance.rawValue)))
+        if !e.source.isEmpty { fields.append(("source", quoted(e.source))) }
+        if !e.counts.isEmpty {
+            let parts = e.counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\(quoted($0.key.name)): \($0.value)" }
+            fields.append(("counts", "{" + parts.joined(separator: ", ") + "}"))
+        }
+        if let first = e.firstSeen { fields.append(("first_seen", quoted(first))) }
+        if let last = e.lastSeen { fields.append(("last_seen", quoted(last))) }
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    static func quoted(_ text: String) -> String {
+        var buffer = TextBuffer(capacity: text.utf8.count + 2)
+        buffer.appendJSONString(text)
+        return buffer.string
+    }
+
+    static func rule<T: BinaryInteger & Sendable>(_ rule: Rule<T>) -> String {
+        if case .exactly(let v) = rule { return String(v) }
+        return "\"*\""
+    }
+
+    static func rule(_ rule: Rule<Bool>) -> String {
+        if case .exactly(let v) = rule { return v ? "true" : "false" }
+        return "\"*\""
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Features
+
+/// Converts p0f v3 signatures (`p0f.fp`) into database entries, so p0f users keep their own.
+/// `[tcp:request]` becomes SYN entries, `[tcp:response]` SYN+ACK entries; other sections
+/// (`[mtu]`, `[http:*]`) are counted as skipped: they describe links and HTTP, not stacks.
+public enum P0fImport {
+    public struct Result {
+        public var database: Database
+        public var skippedLines: Int
+    }
+
+    public static func convert(_ text: String, file: String) throws -> Result {
+        var entries: [DatabaseEntry] = []
+        var section = ""
+        var label: (osClass: OSClass, name: String, flavor: String, generic: Bool)?
+        var skipped = 0
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNumber = index + 1
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") {
+                section = line
+                label = nil
+                continue
+            }
+            let direction: Direction
+            switch section {
+            case "[tcp:request]": direction = .syn
+            case "[tcp:response]": direction = .synAck
+            default:
+                skipped += 1
+                continue
+            }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw DatabaseError(file: file, line: lineNumber, field: nil, message: "expected KEY = VALUE")
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            switch key {
+            case "label":
+                label = try parseLabel(value, file: file, line: lineNumber)
+            case "sig":
+                guard let label else {
+                    throw DatabaseError(file: file, line: lineNumber, field: "sig", message: "signature before any label")
+                }
+                var entry = try parseSignature(value, file: file, line: lineNumber)
+                entry.id = "p0f-\(direction == .syn ? "syn" : "synack")-\(lineNumber)"
+                entry.direction = direction
+                entry.osClass = label.osClass
+                entry.name = label.name
+                entry.flavor = label.flavor
+                entry.generic = label.generic
+                entry.source = "p0f.fp line \(lineNumber)"
+                entries.append(entry)
+            default:
+                skipped += 1   // `sys`, `classes`, `ua_os`: not part of a TCP signature
+            }
+        }
+        return Result(database: Database(entries: entries), skippedLines: skipped)
+    }
+
+    /// `s:unix:Linux:3.11 and newer` → class, name, flavor; `g` marks a generic label.
+    static func parseLabel(_ text: String, file: String, line: Int) throws -> (OSClass, String, String, Bool) {
+        let parts = text.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4, parts[0] == "s" || parts[0] == "g" else {
+            throw DatabaseError(file: file, line: line, field: "label", message: "expected type:class:name:flavor")
+        }
+        return (osClass(name: parts[2], p0fClass: parts[1]), parts[2], parts[3], parts[0] == "g")
+    }
+
+    static func osClass(name: String, p0fClass: String) -> OSClass {
+        let lower = name.lowercased()
+        if lower.contains("windows") { return .windows }
+        if lower.contains("android") { return .android }
+        if lower.contains("ios") && !lower.contains("cisco") { return .iOS }
+        if lower.contains("mac os") || lower.contains("macos") { return .macOS }
+        if lower.contains("freebsd") { return .freeBSD }
+        if lower.contains("openbsd") { return .openBSD }
+        if lower.contains("netbsd") { return .netBSD }
+        if lower.contains("solaris") { return .solaris }
+        if lower.contains("nmap") { return .nmap }
+        if lower.contains("masscan") { return .masscan }
+        if lower.contains("zmap") { return .zmap }
+        if lower.contains("linux") { return .linux }
+        return .other
+    }
+
+    /// `ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass`.
+    static func parseSignature(_ text: String, file: String, line: Int) throws -> DatabaseEntry {
+        func fail(_ field: String, _ message: String) -> DatabaseError {
+            DatabaseError(file: file, line: line, field: field, message: message)
+        }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 8 else { throw fail("sig", "expected 8 colon-separated fields, found \(parts.count)") }
+        let version: Rule<UInt8>
+        switch parts[0] {
+        case "*": version = .any
+        case "4": version = .exactly(4)
+        case "6": version = .exactly(6)
+        default: throw fail("ver", "expected 4, 6 or *")
+        }
+        let ttlText = parts[1].hasSuffix("-") ? String(parts[1].dropLast()) : parts[1]
+        guard let ttl = UInt8(ttlText) else { throw fail("ittl", "expected a TTL, found \"\(parts[1])\"") }
+        let mss: Rule<UInt16>
+        if parts[3] == "*" { mss = .any } else if let value = UInt16(parts[3]) { mss = .exactly(value) } else { throw fail("mss", "expected a number or *") }
+        let windowParts = parts[4].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard windowParts.count == 2, let window = WindowRule(p0f: windowParts[0]) else {
+            throw fail("wsize", "expected WSIZE,SCALE")
+        }
+        let scale: Rule<UInt8>
+        if windowParts[1] == "*" { scale = .any } else if let value = UInt8(windowParts[1]) { scale = .exactly(value) } else { throw fail("scale", "expected a number or *") }
+        let layout: OptionLayout, padding: Int
+        do {
+            (layout, padding) = try LayoutSyntax.parse(parts[5])
+        } catch let error as LayoutSyntax.Error {
+            throw fail("olayout", error.message)
+        }
+        // p0f matches the quirk set exactly, so an absent df/id+/id-/ecn is a constraint too.
+        var others: Quirks = []
+        var names = Set<String>()
+        for name in parts[6].split(separator: ",").map(String.init) {
+            guard let quirk = Quirks(p0fName: name) else { throw fail("quirks", "unknown quirk \"\(name)\"") }
+            names.insert(name)
+            if Quirks.comparedAsSet.contains(quirk) { others.insert(quirk) }
+        }
+        let df = names.contains("df")
+        let ipID: IPIDRule = df ? (names.contains("id+") ? .nonZero : .zero) : (names.contains("id-") ? .zero : .nonZero)
+        let usesScale = layout.contains(OptionKind.windowScale)
+        return DatabaseEntry(
+            id: "", direction: .syn, osClass: .other, name: "", flavor: "", generic: false,
+            ipVersion: version, initialTTL: .exactly(Fingerprint.initialTTL(for: ttl)),
+            dontFragment: version == .exactly(6) ? .any : .exactly(df), ipID: version == .exactly(6) ? .any : ipID,
+            ecn: .exactly(names.contains("ecn")), window: window, windowScale: usesScale ? scale : .any, mss: mss,
+            layout: .exactly(layout), eolPadding: padding, quirks: .exactly(others), provenance: .imported,
+            source: "", counts: [:], firstSeen: nil, lastSeen: nil, file: file, line: line)
+    }
+}

@@ -1,0 +1,135 @@
+import Decode
+import Features
+import Match
+
+/// The `syn` / `synack` JSON line. Field names are the stable schema in the README.
+enum JSONEvent {
+    static func write(_ event: SynEvent, database: Database?, to out: inout TextBuffer) {
+        let fp = event.fingerprint
+        let s = fp.segment
+        let o = fp.options
+        out.append(fp.direction == .syn ? "{\"type\":\"syn\",\"ts\":\"" : "{\"type\":\"synack\",\"ts\":\"")
+        out.appendTimestamp(seconds: event.seconds, microseconds: event.microseconds)
+        out.append("\",\"src_ip\":\""); out.append(ip: s.ip.source)
+        out.append("\",\"src_port\":"); out.append(s.sourcePort)
+        out.append(",\"dst_ip\":\""); out.append(ip: s.ip.destination)
+        out.append("\",\"dst_port\":"); out.append(s.destinationPort)
+        out.append(",\"ip_version\":"); out.append(s.ip.version)
+        out.append(",\"ttl\":"); out.append(s.ip.ttl)
+        out.append(",\"initial_ttl\":"); out.append(fp.initialTTL)
+        out.append(",\"distance\":"); out.append(fp.distance)
+        out.append(",\"df\":"); out.append(bool: s.ip.dontFragment)
+        out.append(",\"ip_id\":"); out.append(s.ip.ipID)
+        out.append(",\"tos\":"); out.append(s.ip.tos)
+        out.append(",\"ecn_bits\":"); out.append(s.ip.tos & 3)
+        out.append(",\"flow_label\":"); out.append(s.ip.flowLabel)
+        out.append(",\"ip_length\":"); out.append(s.ip.totalLength)
+        out.append(",\"ip_options_length\":"); out.append(s.ip.optionsLength)
+        out.append(",\"tcp_flags\":"); out.append(s.flags.rawValue)
+        out.append(",\"tcp_flag_names\":\""); out.appendFlagNames(s.flags)
+        out.append("\",\"tcp_header_length\":"); out.append(s.headerLength)
+        out.append(",\"window\":"); out.append(s.window)
+        out.append(",\"seq\":"); out.append(s.sequence)
+        out.append(",\"ack\":"); out.append(s.acknowledgment)
+        out.append(",\"urgent_pointer\":"); out.append(s.urgentPointer)
+        out.append(",\"payload_length\":"); out.append(s.payloadLength)
+        out.append(",\"options\":\""); fp.writeLayout(to: &out)
+        out.append("\",\"option_kinds\":[")
+        for (i, kind) in o.layout.enumerated() {
+            if i > 0 { out.append(ascii: ",") }
+            out.append(kind)
+        }
+        out.append("],\"eol_padding\":"); out.append(o.eolPadding)
+        out.append(",\"mss\":"); out.append(optional: o.mss)
+        out.append(",\"window_scale\":"); out.append(optional: o.windowScale)
+        out.append(",\"window_multiple\":")
+        switch fp.windowForm {
+        case .mssMultiple(let n): out.append("\"mss*"); out.append(n); out.append(ascii: "\"")
+        case .mtuMultiple(let n): out.append("\"mtu*"); out.append(n); out.append(ascii: "\"")
+        case .value: out.append("null")
+        }
+        out.append(",\"sack_permitted\":"); out.append(bool: o.sackPermitted)
+        out.append(",\"sack_blocks\":"); out.append(o.sackBlocks)
+        out.append(",\"ts_val\":"); out.append(optional: o.timestampValue)
+        out.append(",\"ts_ecr\":"); out.append(optional: o.timestampEcho)
+        out.append(",\"tfo_cookie_length\":"); out.append(optional: o.fastOpenCookieLength)
+        out.append(",\"mptcp_subtype\":"); out.append(optional: o.mptcpSubtype)
+        out.append(",\"md5\":"); out.append(bool: o.md5)
+        out.append(",\"tcp_ao\":"); out.append(bool: o.authentication)
+        out.append(",\"unknown_options\":"); out.append(o.unknownCount)
+        out.append(",\"quirks\":[")
+        var first = true
+        for (quirk, name) in Quirks.named where fp.quirks.contains(quirk) {
+            if !first { out.append(ascii: ",") }
+            first = false
+            out.append(ascii: "\""); out.append(string: name); out.append(ascii: "\"")
+        }
+        out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: &out)
+        out.append("\",\"ja4t\":\""); fp.writeJA4T(to: &out)
+        out.append(ascii: "\"")
+        if let c = event.classification, let database {
+            out.append(",\"os\":")
+            writeOS(c, database: database, to: &out)
+        }
+        out.append("}\n")
+    }
+
+    static func writeOS(_ c: Classification, database: Database, to out: inout TextBuffer) {
+        out.append("{\"class\":\""); out.append(string: c.decision.name)
+        out.append("\",\"family\":\""); out.append(string: c.family.name)
+        out.append("\",\"name\":"); writeLabel(c.bestEntry.map { database.entries[$0].name }, to: &out)
+        out.append(",\"flavor\":"); writeLabel(c.bestEntry.map { database.entries[$0].flavor }, to: &out)
+        out.append(",\"confidence\":"); out.append(fraction: c.confidence)
+        out.append(",\"family_confidence\":"); out.append(fraction: c.familyConfidence)
+        out.append(",\"match\":\""); out.append(string: c.kind.rawValue)
+        out.append("\",\"best\":[")
+        for (i, candidate) in c.best.enumerated() {
+            if i > 0 { out.append(ascii: ",") }
+            let entry = database.entries[candidate.entry]
+            out.append("{\"id\":"); out.appendJSONString(entry.id)
+            out.append(",\"label\":"); out.appendJSONString(entry.label)
+            out.append(",\"score\":"); out.append(fraction: candidate.score)
+            out.append(ascii: "}")
+        }
+        out.append("],\"class_scores\":{")
+        var first = true
+        for osClass in OSClass.allCases where c.classScores[osClass.rawValue] > 0.0005 {
+            if !first { out.append(ascii: ",") }
+            first = false
+            out.append(ascii: "\""); out.append(string: osClass.name); out.append("\":")
+            out.append(fraction: c.classScores[osClass.rawValue])
+        }
+        out.append("}}")
+    }
+
+    private static func writeLabel(_ text: String?, to out: inout TextBuffer) {
+        if let text { out.appendJSONString(text) } else { out.append("null") }
+    }
+}
+
+extension TextBuffer {
+    public mutating func append(bool: Bool) { append(bool ? "true" : "false") }
+
+    public mutating func append<T: BinaryInteger>(optional value: T?) {
+        if let value { append(value) } else { append("null") }
+    }
+
+    /// A value in [0, 1] with three decimals, without Foundation's formatter.
+    public mutating func append(fraction: Float) {
+        let thousandths = Int((min(max(fraction, 0), 1) * 1000).rounded())
+        append(thousandths / 1000)
+        append(ascii: ".")
+        append(thousandths % 1000, width: 3)
+    }
+
+    /// tcpdump's letters, most significant bit first; `.` is ACK.
+    private static let flagLetters: [(TCPFlags, Unicode.Scalar)] = [
+            (.ae, "A"), (.cwr, "C"), (.ece, "E"),
+            (.urg, "U"), (.ack, "."), (.psh, "P"),
+            (.rst, "R"), (.syn, "S"), (.fin, "F"),
+    ]
+
+    mutating func appendFlagNames(_ flags: TCPFlags) {
+        for (flag, letter) in TextBuffer.flagLetters where flags.contains(flag) { append(ascii: letter) }
+    }
+}

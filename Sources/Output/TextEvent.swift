@@ -1,0 +1,61 @@
+import Features
+import Match
+
+/// A block per event for a person at a terminal, in the manner of p0f's console output.
+enum TextEvent {
+    static func write(_ event: SynEvent, database: Database?, to out: inout TextBuffer) {
+        let fp = event.fingerprint
+        let s = fp.segment
+        out.append(".-[ "); out.append(ip: s.ip.source); out.append(ascii: "/"); out.append(s.sourcePort)
+        out.append(" -> "); out.append(ip: s.ip.destination); out.append(ascii: "/"); out.append(s.destinationPort)
+        out.append(fp.direction == .syn ? " (syn) ]-\n|\n| client   = " : " (syn+ack) ]-\n|\n| server   = ")
+        out.append(ip: s.ip.source)
+        out.append("\n| time     = "); out.appendTimestamp(seconds: event.seconds, microseconds: event.microseconds)
+        if let c = event.classification, let database {
+            writeOS(c, database: database, to: &out)
+        }
+        out.append("\n| dist     = ")
+        if fp.distanceIsPlausible { out.append(fp.distance) } else { out.append(ascii: "?") }
+        out.append(" (ttl "); out.append(s.ip.ttl); out.append(", initial "); out.append(fp.initialTTL)
+        out.append(")\n| window   = "); out.append(s.window)
+        switch fp.windowForm {
+        case .mssMultiple(let n): out.append(" (mss*"); out.append(n); out.append(ascii: ")")
+        case .mtuMultiple(let n): out.append(" (mtu*"); out.append(n); out.append(ascii: ")")
+        case .value: break
+        }
+        if let scale = fp.options.windowScale { out.append(", scale "); out.append(scale) }
+        out.append("\n| options  = "); fp.writeLayout(to: &out)
+        if let mss = fp.options.mss { out.append(" (mss "); out.append(mss); out.append(ascii: ")") }
+        out.append("\n| quirks   = ")
+        if fp.quirks.isEmpty { out.append("none") } else { fp.quirks.write(to: &out, separator: " ") }
+        out.append("\n| raw_sig  = "); fp.writeRawSignature(to: &out)
+        out.append("\n| ja4t     = "); fp.writeJA4T(to: &out)
+        out.append("\n`----\n\n")
+    }
+
+    static func writeOS(_ c: Classification, database: Database, to out: inout TextBuffer) {
+        out.append("\n| os       = ")
+        if c.decision == .unknown {
+            out.append("unknown")
+        } else if let best = c.bestEntry {
+            out.append(string: database.entries[best].label)
+        }
+        out.append(" ["); out.append(string: c.family.name); out.append("], confidence ")
+        out.append(fraction: c.confidence); out.append(", "); out.append(string: c.kind.rawValue); out.append(" match")
+        if !c.best.isEmpty {
+            out.append("\n| guesses  = ")
+            for (i, candidate) in c.best.enumerated() {
+                if i > 0 { out.append("; ") }
+                out.append(string: database.entries[candidate.entry].label)
+                out.append(" "); out.append(fraction: candidate.score)
+            }
+            out.append("\n| classes  = ")
+            var first = true
+            for osClass in OSClass.labels where c.classScores[osClass.rawValue] >= 0.01 {
+                if !first { out.append(", ") }
+                first = false
+                out.append(string: osClass.name); out.append(ascii: " "); out.append(fraction: c.classScores[osClass.rawValue])
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Capture
+import Decode
+import Match
+import Output
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct CaptureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "Read capture files or a live interface and print each SYN's fingerprint (the default command).")
+
+    @Option(name: .customShort("r"), help: ArgumentHelp("Read a pcap or pcapng file; repeat for several.", valueName: "file"))
+    var read: [String] = []
+
+    @Option(name: .customShort("i"), help: ArgumentHelp("Capture live on an interface (needs root or cap_net_raw).", valueName: "interface"))
+    var interface: String?
+
+    @Flag(name: .customLong("list-interfaces"), help: "List the interfaces libpcap can capture on, and exit.")
+    var listInterfaces = false
+
+    @Option(name: .customShort("c"), help: ArgumentHelp("Stop after this many fingerprinted SYNs and SYN+ACKs.", valueName: "count"))
+    var count: Int?
+
+    @Flag(name: .customShort("p"), help: "Put the interface in promiscuous mode.")
+    var promiscuous = false
+
+    @Option(help: "Bytes captured per packet on a live interface.")
+    var snaplen: Int32 = 65535
+
+    @Flag(help: "Write one JSON object per line (schema in the README) instead of text blocks.")
+    var json = false
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("Write events to this file instead of standard output.", valueName: "file"))
+    var output: String?
+
+    @Flag(help: "Name the OS of every SYN and SYN+ACK from the fingerprint database.")
+    var classify = false
+
+    @Option(name: .customLong("db"), help: ArgumentHelp("Use this database file instead of the shipped one; repeat to merge several.", valueName: "file"))
+    var databases: [String] = []
+
+    @Option(name: .customLong("weight"), help: ArgumentHelp("Override a matcher weight, e.g. layout=5 (names in the README).", valueName: "name=value"))
+    var weights: [String] = []
+
+    @Argument(help: ArgumentHelp("A BPF filter as in tcpdump, narrowing what is read (e.g. port 443).", valueName: "filter"))
+    var filter: [String] = []
+
+    func validate() throws {
+        if listInterfaces { return }
+        guard read.isEmpty != (interface == nil) else {
+            throw ValidationError("give either -r FILE (one or more) or -i INTERFACE")
+        }
+        if let count, count < 1 { throw ValidationError("-c must be at least 1") }
+    }
+
+    func run() throws {
+        if listInterfaces {
+            for device in try PacketSource.interfaces() {
+                let state = [device.isUp ? "up" : "down", device.isLoopback ? "loopback" : nil].compactMap { $0 }.joined(separator: ", ")
+                print("\(device.name)\t\(state)\(device.description.map { "\t\($0)" } ?? "")")
+            }
+            return
+        }
+        let matcher = classify ? Matcher(database: try loadDatabase(), weights: try matchWeights()) : nil
+        let sink = try output.map { try OutputSink(path: $0) } ?? OutputSink(standardOutput: ())
+        let sensor = Sensor(matcher: matcher, format: json ? .json : .text, sink: sink, limit: count)
+        let userFilter = filter.isEmpty ? nil : filter.joined(separator: " ")
+        StopSignal.install()
+        var failures: [String] = []
+        var statistics: CaptureStatistics?
+        let sources: [() throws -> PacketSource] = interface.map { name in
+            [{ try PacketSource.open(interface: name, promiscuous: promiscuous, snaplen: snaplen) }]
+        } ?? read.map { path in { try PacketSource.open(file: path) } }
+        for open in sources {
+            if sensor.reachedLimit || StopSignal.requested { break }
+            do {
+                let source = try open()
+                try source.setFilter(SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter))
+                sink.flushEveryEvent = source.isLive
+                let before = sensor.counters.packets
+                let end = source.run { sensor.process($0, link: source.linkType) }
+                statistics = source.statistics()
+                switch end {
+                case .finished, .stopped: break
+                case .truncated(let message):
+                    failures.append("\(source.name): truncated after \(sensor.counters.packets - before) packets (\(message)); the results before the cut are kept")
+                case .failed(let message):
+                    failures.append("\(source.name): read error after \(sensor.counters.packets - before) packets: \(message)")
+                }
+            } catch let error as CaptureError {
+                // A bad filter is the same for every file: stop at once.
+                if error.description.hasPrefix("bad filter") { throw Failure(error.description) }
+                failures.append(error.description)
+            }
+        }
+        sink.flush()
+        printSummary(sensor.counters, statistics)
+        for failure in failures { printError(failure) }
+        if !failures.isEmpty { throw ExitCode(2) }
+    }
+
+    func loadDatabase() throws -> Database {
+        let files = databases.isEmpty ? [try ShippedDatabase.path()] : databases
+        do {
+            return try Database.load(files: files)
+        } catch let error as DatabaseError {
+            throw Failure(error.description)
+        }
+    }
+
+    func matchWeights() throws -> MatchWeights {
+        var result = MatchWeights()
+        for assignment in weights {
+            if let problem = result.set(assignment) { throw ValidationError(problem) }
+        }
+        return result
+    }
+
+    func printSummary(_ c: PacketCounters, _ live: CaptureStatistics?) {
+        var lines = ["synprint: \(c.packets) packets read: \(c.syn) SYN, \(c.synAck) SYN+ACK fingerprinted (\(c.badOptions) with malformed options), \(c.skippedTotal) skipped, \(c.malformedTotal) malformed"]
+        let skipped = SkipReason.allCases.filter { c.skipped[$0.rawValue] > 0 }.map { "\($0.name) \(c.skipped[$0.rawValue])" }
+        if !skipped.isEmpty { lines.append("  skipped: " + skipped.joined(separator: ", ")) }
+        let malformed = MalformedReason.allCases.filter { c.malformed[$0.rawValue] > 0 }.map { "\($0.name) \(c.malformed[$0.rawValue])" }
+        if !malformed.isEmpty { lines.append("  malformed: " + malformed.joined(separator: ", ")) }
+        if let live {
+            lines.append("  libpcap: received \(live.received), dropped \(live.dropped), interface dropped \(live.interfaceDropped)")
+        }
+        for line in lines { printError(line) }
+    }
+}
+
+/// A fatal error already worded for the user; printed without ArgumentParser's usage text.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func printError(_ text: String) {
+    fputs(text + "\n", stderr)
+}

@@ -1,0 +1,55 @@
+import Features
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Buffered writes to a file descriptor. Live captures flush after every event so a reader
+/// sees it at once; file runs flush in 64 KiB blocks.
+final class OutputSink {
+    private let descriptor: Int32
+    private let ownsDescriptor: Bool
+    private var pending = TextBuffer(capacity: 1 << 17)
+    var flushEveryEvent = false
+
+    init(standardOutput: ()) {
+        descriptor = STDOUT_FILENO
+        ownsDescriptor = false
+    }
+
+    init(path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SinkError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        descriptor = fd
+        ownsDescriptor = true
+    }
+
+    deinit {
+        flush()
+        if ownsDescriptor { close(descriptor) }
+    }
+
+    func write(_ text: TextBuffer) {
+        pending.append(text)
+        if flushEveryEvent || pending.count >= 1 << 16 { flush() }
+    }
+
+    func flush() {
+        pending.bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    break
+                }
+                offset += written
+            }
+        }
+        pending.removeAll()
+    }
+}
+
+struct SinkError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

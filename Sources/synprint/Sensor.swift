@@ -1,0 +1,53 @@
+import Capture
+import Decode
+import Features
+import Match
+import Output
+
+/// The per-packet pipeline: decode → features → match → output. One per run; it reuses one
+/// text buffer, so a packet that is not a SYN costs no allocation and a SYN costs none either
+/// once the buffer has grown.
+final class Sensor {
+    var counters = PacketCounters()
+    private let matcher: Matcher?
+    private let format: EventFormat
+    private let sink: OutputSink
+    private let limit: Int?
+    private var line = TextBuffer(capacity: 4096)
+
+    init(matcher: Matcher?, format: EventFormat, sink: OutputSink, limit: Int?) {
+        self.matcher = matcher
+        self.format = format
+        self.sink = sink
+        self.limit = limit
+    }
+
+    var fingerprinted: Int { counters.syn + counters.synAck }
+    var reachedLimit: Bool { limit.map { fingerprinted >= $0 } ?? false }
+
+    /// Handles one packet; false once `-c` is reached.
+    func process(_ packet: CapturedPacket, link: LinkType) -> Bool {
+        counters.packets += 1
+        switch PacketDecoder.decode(packet.bytes, link: link) {
+        case .skipped(let reason):
+            counters.count(reason)
+        case .malformed(let reason):
+            counters.count(reason)
+        case .tcp(let segment):
+            guard segment.isSYN else {
+                counters.count(.notSYN)
+                return true
+            }
+            let fingerprint = Fingerprint(segment, in: packet.bytes)
+            if fingerprint.direction == .syn { counters.syn += 1 } else { counters.synAck += 1 }
+            if fingerprint.quirks.contains(.malformedOptions) { counters.badOptions += 1 }
+            let event = SynEvent(seconds: packet.seconds, microseconds: packet.microseconds,
+                                 fingerprint: fingerprint, classification: matcher?.classify(fingerprint))
+            line.removeAll()
+            format.write(event, database: matcher?.database, to: &line)
+            sink.write(line)
+            return !reachedLimit
+        }
+        return true
+    }
+}
