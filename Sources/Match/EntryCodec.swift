@@ -19,7 +19,7 @@ struct FieldReader {
 
     func int(_ key: String) throws -> Int {
         guard let value = object[key] else { throw fail(key, "missing") }
-        guard let number = value as? NSNumber, !(value is Bool), number.doubleValue == Double(number.intValue) else {
+        guard let number = value as? NSNumber, !FieldReader.isBoolean(number), number.doubleValue == Double(number.intValue) else {
             throw fail(key, "expected a whole number, found \(value)")
         }
         return number.intValue
@@ -34,14 +34,21 @@ struct FieldReader {
         return text
     }
 
+    /// JSON true/false arrive as NSNumber too; on Linux they also cast to Int, so ask the type.
+    static func isBoolean(_ number: NSNumber) -> Bool {
+        String(cString: number.objCType) == "c"
+    }
+
     func isWildcard(_ key: String) -> Bool {
         object[key] == nil || (object[key] as? String) == "*"
     }
 
     func bool(_ key: String) throws -> Rule<Bool> {
         if isWildcard(key) { return .any }
-        guard let value = object[key] as? Bool else { throw fail(key, "expected true, false or \"*\"") }
-        return .exactly(value)
+        guard let number = object[key] as? NSNumber, FieldReader.isBoolean(number) else {
+            throw fail(key, "expected true, false or \"*\"")
+        }
+        return .exactly(number.boolValue)
     }
 
     func number<T: FixedWidthInteger>(_ key: String, as: T.Type, allowed: Set<Int>? = nil) throws -> Rule<T> {
@@ -71,8 +78,8 @@ struct FieldReader {
             throw fail("class", "unknown class \"\(className)\"; expected one of \(OSClass.labels.map(\.name).joined(separator: ", "))")
         }
         var generic = false
-        if let value = object["generic"] {
-            guard let flag = value as? Bool else { throw fail("generic", "expected true or false") }
+        if object["generic"] != nil {
+            guard case .exactly(let flag) = try bool("generic") else { throw fail("generic", "expected true or false") }
             generic = flag
         }
         let (layout, padding) = try layoutRule()
@@ -150,8 +157,8 @@ struct FieldReader {
         var result: [OSClass: Int] = [:]
         for (name, number) in map {
             guard let osClass = OSClass(name: name), osClass != .unknown else { throw fail("counts", "unknown class \"\(name)\"") }
-            guard let n = number as? Int, n >= 0 else { throw fail("counts", "count for \(name) must be a whole number ≥ 0") }
-            result[osClass] = n
+            guard let n = number as? NSNumber, !FieldReader.isBoolean(n), n.intValue >= 0 else { throw fail("counts", "count for \(name) must be a whole number ≥ 0") }
+            result[osClass] = n.intValue
         }
         return result
     }
