@@ -46,7 +46,7 @@ def run_p0f(pcap):
         subprocess.run(["p0f", "-r", pcap, "-o", log], capture_output=True, check=True)
         guesses = []
         for line in open(log):
-            if "|mod=syn|" in line:
+            if "] mod=syn|" in line:
                 fields = dict(f.split("=", 1) for f in line.strip().split("] ", 1)[1].split("|"))
                 cls = p0f_class(fields["os"])
                 guesses.append((cls, family(cls), None, None))

@@ -1,21 +1,22 @@
 /// The BPF expression that selects TCP SYNs and SYN+ACKs before they reach synprint.
 ///
 /// `tcp[tcpflags]` only works for IPv4, so IPv6 reads the flags byte at offset 53 (40-byte
-/// header + 13) when TCP follows directly, and falls back to `protochain` (which walks the
-/// extension headers) otherwise. Ethernet frames may carry one or two VLAN tags.
+/// header + 13) when TCP follows the fixed header directly. IPv6 packets that start an
+/// extension header chain are passed on whole and the decoder walks the chain: `protochain`
+/// would do it in BPF, but its loop cannot run in the kernel's filter.
+///
+/// libpcap's `vlan` keyword shifts the offsets of everything after it, so each branch
+/// repeats the user's expression after its own `vlan` keywords.
 public enum SynFilter {
     static let ipv4 = "(ip and tcp[tcpflags] & tcp-syn != 0)"
     static let ipv6Direct = "(ip6 and ip6[6] == 6 and ip6[53] & 2 != 0)"
-    static let ipv6Extended = "(ip6 and ip6[6] != 6 and ip6 protochain 6)"
+    static let ipv6Extended = "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 51 or ip6[6] == 60))"
     static let plain = "(\(ipv4) or \(ipv6Direct) or \(ipv6Extended))"
 
     /// The default filter for a link type, narrowed by the user's own expression if any.
     public static func expression(vlanTags: Bool, user: String?) -> String {
-        var syn = plain
-        if vlanTags {
-            syn = "(\(plain) or (vlan and (\(plain) or (vlan and \(plain)))))"
-        }
-        guard let user, !user.isEmpty else { return syn }
-        return "\(syn) and (\(user))"
+        let syn = user.map { $0.isEmpty ? plain : "(\(plain) and (\($0)))" } ?? plain
+        guard vlanTags else { return syn }
+        return "(\(syn) or (vlan and (\(syn) or (vlan and \(syn)))))"
     }
 }

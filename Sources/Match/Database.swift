@@ -70,6 +70,10 @@ public struct Database: Sendable {
             }
             var reader = FieldReader(object: object, file: file, line: lineNumber)
             if !sawHeader {
+                guard object["synprint_db"] != nil else {
+                    throw DatabaseError(file: file, line: lineNumber, field: nil,
+                                        message: "missing header line {\"synprint_db\": \(schemaVersion)} before the first entry")
+                }
                 let version = try reader.int("synprint_db")
                 guard version == schemaVersion else {
                     throw DatabaseError(file: file, line: lineNumber, field: "synprint_db",
@@ -86,7 +90,7 @@ public struct Database: Sendable {
             entries.append(entry)
         }
         guard sawHeader else {
-            throw DatabaseError(file: file, line: 1, field: nil, message: "missing header line {\"synprint_db\": \(schemaVersion)}")
+            throw DatabaseError(file: file, line: 1, field: nil, message: "missing header line {\"synprint_db\": \(schemaVersion)} (the file has no entries)")
         }
         return Database(entries: entries)
     }

@@ -1,0 +1,204 @@
+import XCTest
+@testable import Decode
+@testable import Features
+@testable import Match
+
+final class MatchTests: XCTestCase {
+    static let header = "{\"synprint_db\": 1}\n"
+
+    func entryLine(_ fields: [String: String]) -> String {
+        var base: [String: String] = [
+            "id": "\"t\"", "packet": "\"syn\"", "class": "\"Linux\"", "name": "\"Linux\"", "ttl": "64",
+            "window": "\"mss*44\"", "scale": "7", "layout": "\"mss,sok,ts,nop,ws\"",
+        ]
+        base.merge(fields) { $1 }
+        return "{" + base.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}"
+    }
+
+    func fingerprint(_ p: PacketBuilder) throws -> Fingerprint {
+        try p.ipv4().withUnsafeBytes { raw in
+            guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
+            return Fingerprint(s, in: raw)
+        }
+    }
+
+    func matcher(_ lines: [String]) throws -> Matcher {
+        Matcher(database: try Database.parse(MatchTests.header + lines.joined(separator: "\n"), file: "test.db"))
+    }
+
+    // MARK: database loading
+
+    func testValidEntryLoadsEveryField() throws {
+        let db = try Database.parse(MatchTests.header + "# comment\n\n" + entryLine([
+            "df": "true", "ip_id": "\"nonzero\"", "ecn": "false", "mss": "1460", "quirks": "\"ts2+\"",
+            "counts": "{\"Linux\": 3, \"Android\": 5}", "generic": "true", "ip": "4",
+        ]), file: "x.db")
+        let e = try XCTUnwrap(db.entries.first)
+        XCTAssertEqual(e.line, 4)
+        XCTAssertEqual(e.osClass, .linux)
+        XCTAssertEqual(e.window, .mssMultiple(44))
+        XCTAssertEqual(e.windowScale, .exactly(7))
+        XCTAssertEqual(e.mss, .exactly(1460))
+        XCTAssertEqual(e.dontFragment, .exactly(true))
+        XCTAssertEqual(e.ipID, .nonZero)
+        XCTAssertEqual(e.quirks, .exactly(.peerTimestampInSYN))
+        XCTAssertEqual(e.counts, [.linux: 3, .android: 5])
+        XCTAssertTrue(e.generic)
+        // Writing and reading again gives the same entry.
+        let again = try Database.parse(db.serialized(), file: "y.db").entries[0]
+        XCTAssertEqual(EntryWriter.line(again), EntryWriter.line(e))
+    }
+
+    func testInvalidDatabasesNameFileLineAndField() {
+        let cases: [(String, String)] = [
+            (entryLine([:]), "test.db:1: missing header"),
+            (MatchTests.header + "{not json", "test.db:2: not valid JSON"),
+            (MatchTests.header + entryLine(["window": "\"mss*x\""]), "test.db:2: field 'window'"),
+            (MatchTests.header + entryLine(["ttl": "100"]), "test.db:2: field 'ttl': expected one of 32, 64, 128, 255"),
+            (MatchTests.header + entryLine(["class": "\"Plan9\""]), "test.db:2: field 'class': unknown class"),
+            (MatchTests.header + entryLine(["layout": "\"mss,bogus\""]), "test.db:2: field 'layout': unknown option \"bogus\""),
+            (MatchTests.header + entryLine(["colour": "1"]), "test.db:2: field 'colour': unknown field"),
+            (MatchTests.header + entryLine(["quirks": "\"df\""]), "test.db:2: field 'quirks'"),
+            (MatchTests.header + entryLine(["df": "1"]), "test.db:2: field 'df'"),
+            (MatchTests.header + entryLine([:]) + "\n" + entryLine([:]), "test.db:3: field 'id': duplicate id"),
+            ("{\"synprint_db\": 9}", "test.db:1: field 'synprint_db': schema version 9"),
+        ]
+        for (text, expected) in cases {
+            XCTAssertThrowsError(try Database.parse(text, file: "test.db")) { error in
+                XCTAssertTrue("\(error)".hasPrefix(expected), "\(error) ≠ \(expected)")
+            }
+        }
+    }
+
+    func testShippedDatabaseIsValid() throws {
+        let db = try Database.load(file: repositoryRoot.appendingPathComponent("database/synprint.db.jsonl").path)
+        XCTAssertGreaterThan(db.entries.count, 30)
+        let classes = Set(db.entries.map(\.osClass))
+        for required: OSClass in [.windows, .linux, .android, .macOS, .iOS, .freeBSD, .openBSD, .netBSD, .solaris, .zmap, .masscan, .nmap] {
+            XCTAssertTrue(classes.contains(required), "no entry for \(required.name)")
+        }
+        XCTAssertTrue(db.entries.contains { $0.direction == .synAck })
+    }
+
+    // MARK: p0f import
+
+    func testP0fImport() throws {
+        let sample = """
+            ; comment
+            [tcp:request]
+            label = s:unix:Linux:3.11 and newer
+            sys   = Linux
+            sig   = *:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0
+            label = g:win:Windows:7 or 8
+            sig   = *:128:0:*:8192,2:mss,nop,ws,nop,nop,sok:df,id+:0
+            [tcp:response]
+            label = s:unix:FreeBSD:9.x
+            sig   = 4:64-:0:1460:65535,6:mss,nop,ws,sok,ts:df,id+,ts2+:0
+            [mtu]
+            label = Ethernet or modem
+            sig   = 1500
+            """
+        let result = try P0fImport.convert(sample, file: "p0f.fp")
+        let e = result.database.entries
+        XCTAssertEqual(e.count, 3)
+        XCTAssertEqual(e[0].osClass, .linux)
+        XCTAssertEqual(e[0].flavor, "3.11 and newer")
+        XCTAssertEqual(e[0].window, .mssMultiple(20))
+        XCTAssertEqual(e[0].windowScale, .exactly(10))
+        XCTAssertEqual(e[0].ipID, .nonZero)
+        XCTAssertEqual(e[0].provenance, .imported)
+        XCTAssertTrue(e[1].generic)
+        XCTAssertEqual(e[1].osClass, .windows)
+        XCTAssertEqual(e[2].direction, .synAck)
+        XCTAssertEqual(e[2].ipVersion, .exactly(4))
+        XCTAssertEqual(e[2].quirks, .exactly(.peerTimestampInSYN))
+        XCTAssertEqual(e[2].mss, .exactly(1460))
+        XCTAssertEqual(result.skippedLines, 3)   // sys, [mtu] label and sig
+        XCTAssertThrowsError(try P0fImport.convert("[tcp:request]\nlabel = s:unix:X:1\nsig = 4:64:0", file: "bad.fp")) {
+            XCTAssertTrue("\($0)".hasPrefix("bad.fp:3: field 'sig'"))
+        }
+    }
+
+    // MARK: matcher rules
+
+    func testTTLToleratesHopsButNotAnotherInitialTTL() throws {
+        let m = try matcher([entryLine(["window": "\"*\"", "scale": "\"*\""])])
+        var p = PacketBuilder()
+        p.ttl = 40
+        let near = m.classify(try fingerprint(p))
+        p.ttl = 20        // initial 32: not Linux's 64
+        let far = m.classify(try fingerprint(p))
+        XCTAssertGreaterThan(near.best[0].score, far.best[0].score)
+        XCTAssertEqual(near.decision, .linux)
+    }
+
+    func testWindowAsMultipleOfMSSAndClampedMSS() throws {
+        let m = try matcher([entryLine([:])])
+        var p = PacketBuilder()
+        p.options[2...3] = [0x05, 0x64]          // MSS 1380
+        p.window = 44 * 1380
+        let exactMultiple = m.classify(try fingerprint(p)).best[0].score
+        p.window = 44 * 1460                     // chosen before a middlebox clamped the MSS
+        let clamped = m.classify(try fingerprint(p)).best[0].score
+        p.window = 1000
+        let unrelated = m.classify(try fingerprint(p)).best[0].score
+        XCTAssertGreaterThan(exactMultiple, clamped)
+        XCTAssertGreaterThan(clamped, unrelated)
+    }
+
+    func testLayoutExactBeatsSameOrderBeatsSameSet() throws {
+        let m = try matcher([entryLine(["window": "\"*\"", "scale": "\"*\""])])
+        func score(_ options: [UInt8]) throws -> Float {
+            var p = PacketBuilder()
+            p.options = options
+            return m.classify(try fingerprint(p)).best.first?.score ?? 0
+        }
+        let exact = try score(PacketBuilder.linuxOptions)
+        let sameOrder = try score([2, 4, 5, 0xB4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 3, 3, 7, 1])       // nop moved
+        let sameSet = try score([2, 4, 5, 0xB4, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0])
+        XCTAssertGreaterThan(exact, sameOrder)
+        XCTAssertGreaterThan(sameOrder, sameSet)
+    }
+
+    func testQuirksCompareAsASet() throws {
+        let m = try matcher([entryLine(["quirks": "\"\""])])
+        var p = PacketBuilder()
+        let clean = m.classify(try fingerprint(p)).best[0].score
+        p.flags |= 0x08   // pushf+
+        let odd = m.classify(try fingerprint(p)).best[0].score
+        XCTAssertGreaterThan(clean, odd)
+    }
+
+    func testOptionLessScannerSYNIsNeverAPhone() throws {
+        let m = Matcher(database: try Database.load(file: repositoryRoot.appendingPathComponent("database/synprint.db.jsonl").path))
+        var p = PacketBuilder()
+        p.options = []
+        p.window = 8192
+        p.dontFragment = false
+        let c = m.classify(try fingerprint(p))
+        XCTAssertEqual(c.decision, .unknown)
+        p.window = 1024
+        p.ttl = 250
+        p.ipID = 999
+        XCTAssertEqual(m.classify(try fingerprint(p)).decision, .masscan)
+    }
+
+    func testLearnedCountsDecideAndConflictsLowerConfidence() throws {
+        let m = try matcher([
+            entryLine(["id": "\"a\"", "class": "\"Android\"", "counts": "{\"Android\": 500, \"Linux\": 3}"]),
+        ])
+        let c = m.classify(try fingerprint(PacketBuilder()))
+        XCTAssertEqual(c.decision, .android)
+        XCTAssertGreaterThan(c.classScores[OSClass.android.rawValue], 0.98)
+        let split = try matcher([entryLine(["id": "\"a\"", "class": "\"Android\"", "counts": "{\"Android\": 50, \"Linux\": 50}"])])
+        XCTAssertLessThan(split.classify(try fingerprint(PacketBuilder())).confidence, 0.6)
+    }
+
+    func testCacheReturnsTheSameAnswer() throws {
+        let m = try matcher([entryLine([:])])
+        let fp = try fingerprint(PacketBuilder())
+        let first = m.classify(fp), second = m.classify(fp)
+        XCTAssertEqual(first.confidence, second.confidence)
+        XCTAssertEqual(first.best[0], second.best[0])
+    }
+}

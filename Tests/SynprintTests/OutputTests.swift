@@ -1,0 +1,51 @@
+import XCTest
+@testable import Decode
+@testable import Features
+@testable import Output
+
+final class OutputTests: XCTestCase {
+    func text(_ write: (inout TextBuffer) -> Void) -> String {
+        var buffer = TextBuffer()
+        write(&buffer)
+        return buffer.string
+    }
+
+    func testIPv6TextFollowsRFC5952() {
+        let cases = ["2001:db8::1", "::1", "::", "fe80::1:0:0:1", "2001:db8:0:1:1:1:1:1", "1::", "2001:0:0:1::1"]
+        for address in cases {
+            XCTAssertEqual(text { $0.append(ip: IPAddress(address)!) }, address)
+        }
+        XCTAssertEqual(text { $0.append(ip: IPAddress("10.0.0.255")!) }, "10.0.0.255")
+    }
+
+    func testTimestamps() {
+        XCTAssertEqual(text { $0.appendTimestamp(seconds: 0, microseconds: 5) }, "1970-01-01T00:00:00.000005Z")
+        XCTAssertEqual(text { $0.appendTimestamp(seconds: 1_700_000_000, microseconds: 123_456) }, "2023-11-14T22:13:20.123456Z")
+        XCTAssertEqual(text { $0.appendTimestamp(seconds: 951_782_400, microseconds: 0) }, "2000-02-29T00:00:00.000000Z")
+    }
+
+    func testIntegersAndEscapes() {
+        XCTAssertEqual(text { $0.append(UInt8(7)); $0.append(-42); $0.append(UInt32.max) }, "7-424294967295")
+        XCTAssertEqual(text { $0.appendJSONString("a\"b\\c\nd\u{1}") }, #""a\"b\\c\nd\u0001""#)
+    }
+
+    func testJSONEventParses() throws {
+        let bytes = PacketBuilder().ipv4()
+        let line: String = try bytes.withUnsafeBytes { raw in
+            guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
+            var out = TextBuffer()
+            EventFormat.json.write(SynEvent(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), database: nil, to: &out)
+            return out.string
+        }
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(object["type"] as? String, "syn")
+        XCTAssertEqual(object["src_ip"] as? String, "10.0.0.3")
+        XCTAssertEqual(object["dst_port"] as? Int, 443)
+        XCTAssertEqual(object["mss"] as? Int, 1460)
+        XCTAssertEqual(object["window_multiple"] as? String, "mss*44")
+        XCTAssertEqual(object["quirks"] as? [String], ["df", "id+"])
+        XCTAssertEqual(object["ja4t"] as? String, "64240_2-4-8-1-3_1460_7")
+        XCTAssertTrue(object["ts_val"] is Int)
+        XCTAssertTrue(object["tfo_cookie_length"] is NSNull)
+    }
+}
