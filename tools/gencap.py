@@ -71,14 +71,14 @@ def ip_frame(v6, src, dst, ttl, df, ipid, proto_payload):
     if v6:
         ip = struct.pack(">IHBB", 6 << 28, len(proto_payload), 6, ttl) + src + dst
         return b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x86\xdd" + ip + proto_payload
-    header = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(proto_payload), ipid, 0x4000 if df else 0,
+    header = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(proto_payload), ipid & 0xFFFF, 0x4000 if df else 0,
                          ttl, 6, 0, src, dst)
     header = header[:10] + struct.pack(">H", checksum(header)) + header[12:]
     return b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00" + header + proto_payload
 
 def tcp(sport, dport, seq, ack, flags, window, opts=b"", payload=b""):
     offset = (20 + len(opts)) // 4
-    return struct.pack(">HHIIBBHHH", sport, dport, seq, ack, offset << 4, flags, window, 0, 0) + opts + payload
+    return struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, offset << 4, flags, window, 0, 0) + opts + payload
 
 def address(rng, v6, client):
     if v6:
@@ -103,7 +103,7 @@ def flow(rng, name, v6, full):
     request = f"GET / HTTP/1.1\r\nHost: example.test\r\nUser-Agent: {ua}\r\nAccept: */*\r\n\r\n".encode()
     out.append(ip_frame(v6, c, s, cttl, df, ipid + 2, tcp(sport, dport, seq + 1, sseq + 1, 0x18, 502, payload=request)))
     body = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000
-    for i in range(rng.randrange(2, 5)):
+    for i in range(rng.randrange(5, 10)):
         out.append(ip_frame(v6, s, c, 64 - hops, True, 0, tcp(dport, sport, sseq + 1 + i * 1040, seq + 1 + len(request), 0x18, 502, payload=body)))
         out.append(ip_frame(v6, c, s, cttl, df, ipid + 3 + i, tcp(sport, dport, seq + 1 + len(request), sseq + 1 + (i + 1) * 1040, 0x10, 502)))
     last = 0x04 if rng.random() < 0.2 else 0x11   # RST or FIN

@@ -22,7 +22,7 @@ public struct Quirks: OptionSet, Hashable, Sendable {
     public static let malformedOptions = Quirks(rawValue: 1 << 16)  // bad
 
     /// Every quirk with its p0f name, in p0f's printing order.
-    public static let named: [(quirk: Quirks, name: String)] = [
+    public static let named: [(quirk: Quirks, name: StaticString)] = [
         (.dontFragment, "df"), (.nonZeroIDWithDF, "id+"), (.zeroIDWithoutDF, "id-"), (.ecn, "ecn"),
         (.reservedIPBit, "0+"), (.flowLabel, "flow"), (.zeroSequence, "seq-"),
         (.ackNumberWithoutFlag, "ack+"), (.ackFlagWithoutNumber, "ack-"),
@@ -33,16 +33,16 @@ public struct Quirks: OptionSet, Hashable, Sendable {
 
     /// Reads a quirk by its p0f name; nil for a name p0f does not define.
     public init?(p0fName: String) {
-        guard let entry = Quirks.named.first(where: { $0.name == p0fName }) else { return nil }
+        guard let entry = Quirks.named.first(where: { "\($0.name)" == p0fName }) else { return nil }
         self = entry.quirk
     }
 
-    public func write(to out: inout TextBuffer, separator: Unicode.Scalar = ",") {
+    public func write(to out: TextBuffer, separator: Unicode.Scalar = ",") {
         var first = true
         for (quirk, name) in Quirks.named where contains(quirk) {
             if !first { out.append(ascii: separator) }
             first = false
-            out.append(string: name)
+            out.append(name)
         }
     }
 }

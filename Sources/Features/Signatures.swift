@@ -21,7 +21,7 @@ extension Fingerprint {
     }
 
     /// p0f's `raw_sig`: `ver:ttl+dist:olen:mss:wsize,scale:olayout:quirks:pclass`.
-    public func writeRawSignature(to out: inout TextBuffer) {
+    public func writeRawSignature(to out: TextBuffer) {
         out.append(segment.ip.version)
         out.append(ascii: ":")
         out.append(segment.ip.ttl)
@@ -40,20 +40,20 @@ extension Fingerprint {
         out.append(ascii: ",")
         out.append(options.windowScale ?? 0)
         out.append(ascii: ":")
-        writeLayout(to: &out)
+        writeLayout(to: out)
         out.append(ascii: ":")
-        quirks.write(to: &out)
+        quirks.write(to: out)
         out.append(ascii: ":")
         out.append(ascii: segment.payloadLength > 0 ? "+" : "0")
     }
 
     /// The option layout in p0f syntax: `mss,nop,ws,sok,sack,ts,eol+N,?K`.
-    public func writeLayout(to out: inout TextBuffer) {
-        OptionNames.write(options.layout, eolPadding: options.eolPadding, to: &out)
+    public func writeLayout(to out: TextBuffer) {
+        OptionNames.write(options.layout, eolPadding: options.eolPadding, to: out)
     }
 
     /// JA4T (FoxIO): `window_kinds_mss_scale`; each EOL padding byte is listed as kind 0.
-    public func writeJA4T(to out: inout TextBuffer) {
+    public func writeJA4T(to out: TextBuffer) {
         out.append(segment.window)
         out.append(ascii: "_")
         if options.layout.isEmpty {
@@ -74,7 +74,7 @@ extension Fingerprint {
 
 /// p0f's names for option kinds, shared by signature output and the p0f importer.
 public enum OptionNames {
-    public static func name(of kind: UInt8) -> String? {
+    public static func name(of kind: UInt8) -> StaticString? {
         switch kind {
         case OptionKind.eol: "eol"
         case OptionKind.nop: "nop"
@@ -87,14 +87,14 @@ public enum OptionNames {
         }
     }
 
-    public static func write(_ layout: OptionLayout, eolPadding: Int, to out: inout TextBuffer) {
+    public static func write(_ layout: OptionLayout, eolPadding: Int, to out: TextBuffer) {
         for (i, kind) in layout.enumerated() {
             if i > 0 { out.append(ascii: ",") }
             if kind == OptionKind.eol {
                 out.append("eol+")
                 out.append(eolPadding)
             } else if let name = name(of: kind) {
-                out.append(string: name)
+                out.append(name)
             } else {
                 out.append(ascii: "?")
                 out.append(kind)

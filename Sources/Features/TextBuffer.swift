@@ -1,86 +1,161 @@
-/// An append-only UTF-8 byte buffer with allocation-free integer formatting. One is reused
-/// for every event, so writing a line costs no heap allocation once its capacity is reached.
-public struct TextBuffer {
-    public private(set) var bytes: [UInt8]
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A growable UTF-8 byte buffer with allocation-free integer formatting. One is reused for
+/// every event, so writing a line costs no heap allocation once its capacity is reached.
+/// A class over raw memory: appends are a bounds check and a copy, with no copy-on-write
+/// checks, and they inline into the formatting code of other modules.
+public final class TextBuffer {
+    @usableFromInline var storage: UnsafeMutablePointer<UInt8>
+    @usableFromInline var capacity: Int
+    @usableFromInline var used = 0
 
     public init(capacity: Int = 4096) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 16)
+        storage = .allocate(capacity: self.capacity)
     }
 
-    public var count: Int { bytes.count }
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
-    public var string: String { String(decoding: bytes, as: UTF8.self) }
+    deinit { storage.deallocate() }
 
-    @inline(__always)
-    public mutating func append(ascii character: Unicode.Scalar) { bytes.append(UInt8(ascii: character)) }
+    public var count: Int { used }
+    public var isEmpty: Bool { used == 0 }
+    public func removeAll() { used = 0 }
+    public var string: String { String(decoding: UnsafeBufferPointer(start: storage, count: used), as: UTF8.self) }
 
-    public mutating func append(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    /// The bytes written so far, valid until the next append.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: storage, count: used))
     }
 
-    public mutating func append(_ buffer: TextBuffer) { bytes.append(contentsOf: buffer.bytes) }
+    @inlinable @inline(__always)
+    func reserve(_ extra: Int) {
+        if used + extra > capacity { grow(to: used + extra) }
+    }
+
+    @usableFromInline
+    func grow(to minimum: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < minimum { newCapacity *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        bigger.update(from: storage, count: used)
+        storage.deallocate()
+        storage = bigger
+        capacity = newCapacity
+    }
+
+    @inlinable @inline(__always)
+    func appendRaw(_ source: UnsafeRawPointer, _ length: Int) {
+        reserve(length)
+        UnsafeMutableRawPointer(storage + used).copyMemory(from: source, byteCount: length)
+        used += length
+    }
+
+    @inlinable @inline(__always)
+    public func append(ascii character: Unicode.Scalar) {
+        reserve(1)
+        storage[used] = UInt8(truncatingIfNeeded: character.value)
+        used += 1
+    }
+
+    @inlinable @inline(__always)
+    public func append(_ text: StaticString) {
+        appendRaw(text.utf8Start, text.utf8CodeUnitCount)
+    }
+
+    public func append(_ other: TextBuffer) {
+        appendRaw(other.storage, other.used)
+    }
 
     /// Appends text that is not a literal (labels from the database, User-Agents).
-    public mutating func append(string: String) {
+    @inlinable
+    public func append(string: String) {
         var s = string
-        s.withUTF8 { bytes.append(contentsOf: $0) }
+        s.withUTF8 { if let base = $0.baseAddress { appendRaw(base, $0.count) } }
     }
 
-    public mutating func append<T: BinaryInteger>(_ value: T) {
-        if value < 0 {
+    @inlinable
+    public func append<T: BinaryInteger>(_ value: T) {
+        if T.isSigned && value < 0 {
             append(ascii: "-")
-            appendUnsigned(UInt64(-Int64(value)))
+            appendDecimal(UInt64(-Int64(value)))
         } else {
-            appendUnsigned(UInt64(value))
+            appendDecimal(UInt64(truncatingIfNeeded: value))
         }
+    }
+
+    @usableFromInline
+    static let digitPairs: StaticString = """
+        00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+        40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899
+        """
+
+    /// Decimal digits, two at a time from a table, written right to left in place.
+    @usableFromInline
+    func appendDecimal(_ value: UInt64) {
+        reserve(20)
+        if value < 10 {
+            storage[used] = UInt8(48 + value)
+            used += 1
+            return
+        }
+        var digits = 2
+        var limit: UInt64 = 100
+        while digits < 20, value >= limit {
+            digits += 1
+            limit &*= 10
+        }
+        let pairs = TextBuffer.digitPairs.utf8Start
+        let out = storage + used      // locals: the stores below cannot alias the fields
+        var v = value
+        var index = digits
+        while v >= 100 {
+            let pair = Int(v % 100) * 2
+            v /= 100
+            index -= 2
+            out[index] = pairs[pair]
+            out[index + 1] = pairs[pair + 1]
+        }
+        if v >= 10 {
+            out[index - 2] = pairs[Int(v) * 2]
+            out[index - 1] = pairs[Int(v) * 2 + 1]
+        } else {
+            out[index - 1] = UInt8(48 + v)
+        }
+        used += digits
     }
 
     /// Fixed-width decimal with leading zeros (dates, microseconds).
-    public mutating func append(_ value: Int, width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
+    public func append(_ value: Int, width: Int) {
+        reserve(width)
         var v = value
-        while divisor > 0 {
-            bytes.append(UInt8(48 + (v / divisor) % 10))
-            v %= divisor
-            divisor /= 10
+        for i in stride(from: width - 1, through: 0, by: -1) {
+            storage[used + i] = UInt8(48 + v % 10)
+            v /= 10
         }
+        used += width
     }
 
-    public mutating func appendHex(_ value: UInt16) {
-        let digits: StaticString = "0123456789abcdef"
+    static let hexDigits: StaticString = "0123456789abcdef"
+
+    public func appendHex(_ value: UInt16) {
         var started = false
         for shift in stride(from: 12, through: 0, by: -4) {
             let nibble = Int((value >> UInt16(shift)) & 0xF)
             if nibble != 0 || started || shift == 0 {
                 started = true
-                bytes.append(digits.utf8Start[nibble])
+                reserve(1)
+                storage[used] = TextBuffer.hexDigits.utf8Start[nibble]
+                used += 1
             }
-        }
-    }
-
-    private mutating func appendUnsigned(_ value: UInt64) {
-        if value < 10 {
-            bytes.append(UInt8(48 + value))
-            return
-        }
-        // Up to 20 digits, written backwards into a stack tuple.
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &scratch) { raw in
-            var v = value
-            var index = 24
-            while v > 0 {
-                index -= 1
-                raw[index] = UInt8(48 + v % 10)
-                v /= 10
-            }
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[index..<24]))
         }
     }
 
     /// A JSON string value: quotes, backslashes and control characters escaped.
-    public mutating func appendJSONString(_ text: String) {
+    public func appendJSONString(_ text: String) {
         append(ascii: "\"")
         for byte in text.utf8 {
             switch byte {
@@ -91,10 +166,14 @@ public struct TextBuffer {
             case 0x09: append("\\t")
             case 0..<0x20:
                 append("\\u00")
-                let digits: StaticString = "0123456789abcdef"
-                bytes.append(digits.utf8Start[Int(byte >> 4)])
-                bytes.append(digits.utf8Start[Int(byte & 0xF)])
-            default: bytes.append(byte)
+                reserve(2)
+                storage[used] = TextBuffer.hexDigits.utf8Start[Int(byte >> 4)]
+                storage[used + 1] = TextBuffer.hexDigits.utf8Start[Int(byte & 0xF)]
+                used += 2
+            default:
+                reserve(1)
+                storage[used] = byte
+                used += 1
             }
         }
         append(ascii: "\"")

@@ -18,9 +18,14 @@ public struct DatabaseError: Error, CustomStringConvertible {
 /// changed line and every error has a line number. `database/README.md` documents the schema.
 public struct Database: Sendable {
     public static let schemaVersion = 1
-    public var entries: [DatabaseEntry]
+    public let entries: [DatabaseEntry]
+    /// Each entry's text for output, escaped once at load instead of once per packet.
+    public let display: [EntryDisplay]
 
-    public init(entries: [DatabaseEntry]) { self.entries = entries }
+    public init(entries: [DatabaseEntry]) {
+        self.entries = entries
+        display = entries.map(EntryDisplay.init)
+    }
 
     /// Loads and merges several files in order; ids must be unique across them.
     public static func load(files: [String]) throws -> Database {
@@ -102,5 +107,27 @@ public struct Database: Sendable {
         out += "{\"synprint_db\": \(Database.schemaVersion)}\n"
         for entry in entries { out += EntryWriter.line(entry) + "\n" }
         return out
+    }
+}
+
+/// An entry's label and id, ready to be copied into output lines.
+public struct EntryDisplay: Sendable {
+    public let label: String          // plain, for text output
+    public let idJSON: String         // quoted and escaped JSON strings
+    public let labelJSON: String
+    public let nameJSON: String
+    public let flavorJSON: String
+
+    init(_ entry: DatabaseEntry) {
+        func json(_ text: String) -> String {
+            let buffer = TextBuffer(capacity: text.utf8.count + 8)
+            buffer.appendJSONString(text)
+            return buffer.string
+        }
+        label = entry.label
+        idJSON = json(entry.id)
+        labelJSON = json(entry.label)
+        nameJSON = json(entry.name)
+        flavorJSON = json(entry.flavor)
     }
 }

@@ -213,8 +213,8 @@ public enum LayoutSyntax {
     }
 
     public static func text(_ layout: OptionLayout, eolPadding: Int) -> String {
-        var buffer = TextBuffer(capacity: 64)
-        OptionNames.write(layout, eolPadding: eolPadding, to: &buffer)
+        let buffer = TextBuffer(capacity: 64)
+        OptionNames.write(layout, eolPadding: eolPadding, to: buffer)
         return buffer.string
     }
 }
@@ -250,8 +250,8 @@ enum EntryWriter {
         switch e.quirks {
         case .any: fields.append(("quirks", "\"*\""))
         case .exactly(let q):
-            var buffer = TextBuffer(capacity: 32)
-            q.write(to: &buffer)
+            let buffer = TextBuffer(capacity: 32)
+            q.write(to: buffer)
             fields.append(("quirks", quoted(buffer.string)))
         }
         fields.append(("provenance", quoted(e.provenance.rawValue)))
@@ -266,7 +266,7 @@ enum EntryWriter {
     }
 
     static func quoted(_ text: String) -> String {
-        var buffer = TextBuffer(capacity: text.utf8.count + 2)
+        let buffer = TextBuffer(capacity: text.utf8.count + 2)
         buffer.appendJSONString(text)
         return buffer.string
     }

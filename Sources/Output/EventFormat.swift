@@ -21,10 +21,10 @@ public enum EventFormat: String, CaseIterable, Sendable {
     case text
     case json
 
-    public func write(_ event: SynEvent, database: Database?, to out: inout TextBuffer) {
+    public func write(_ event: SynEvent, database: Database?, to out: TextBuffer) {
         switch self {
-        case .json: JSONEvent.write(event, database: database, to: &out)
-        case .text: TextEvent.write(event, database: database, to: &out)
+        case .json: JSONEvent.write(event, database: database, to: out)
+        case .text: TextEvent.write(event, database: database, to: out)
         }
     }
 }

@@ -3,7 +3,7 @@ import Features
 
 /// Addresses and times written straight into a `TextBuffer`, without Foundation.
 extension TextBuffer {
-    public mutating func append(ip: IPAddress) {
+    public func append(ip: IPAddress) {
         if !ip.isV6 {
             let v = ip.v4
             append(v >> 24); append(ascii: ".")
@@ -41,7 +41,7 @@ extension TextBuffer {
     }
 
     /// RFC 3339 UTC with microseconds, e.g. `2026-11-22T02:27:19.123456Z`.
-    public mutating func appendTimestamp(seconds: Int, microseconds: Int) {
+    public func appendTimestamp(seconds: Int, microseconds: Int) {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = TextBuffer.civilDate(daysSinceEpoch: days)

@@ -4,7 +4,7 @@ import Match
 
 /// The `syn` / `synack` JSON line. Field names are the stable schema in the README.
 enum JSONEvent {
-    static func write(_ event: SynEvent, database: Database?, to out: inout TextBuffer) {
+    static func write(_ event: SynEvent, database: Database?, to out: TextBuffer) {
         let fp = event.fingerprint
         let s = fp.segment
         let o = fp.options
@@ -33,7 +33,7 @@ enum JSONEvent {
         out.append(",\"ack\":"); out.append(s.acknowledgment)
         out.append(",\"urgent_pointer\":"); out.append(s.urgentPointer)
         out.append(",\"payload_length\":"); out.append(s.payloadLength)
-        out.append(",\"options\":\""); fp.writeLayout(to: &out)
+        out.append(",\"options\":\""); fp.writeLayout(to: out)
         out.append("\",\"option_kinds\":[")
         for (i, kind) in o.layout.enumerated() {
             if i > 0 { out.append(ascii: ",") }
@@ -62,32 +62,33 @@ enum JSONEvent {
         for (quirk, name) in Quirks.named where fp.quirks.contains(quirk) {
             if !first { out.append(ascii: ",") }
             first = false
-            out.append(ascii: "\""); out.append(string: name); out.append(ascii: "\"")
+            out.append(ascii: "\""); out.append(name); out.append(ascii: "\"")
         }
-        out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: &out)
-        out.append("\",\"ja4t\":\""); fp.writeJA4T(to: &out)
+        out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: out)
+        out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append(ascii: "\"")
         if let c = event.classification, let database {
             out.append(",\"os\":")
-            writeOS(c, database: database, to: &out)
+            writeOS(c, database: database, to: out)
         }
         out.append("}\n")
     }
 
-    static func writeOS(_ c: Classification, database: Database, to out: inout TextBuffer) {
+    static func writeOS(_ c: Classification, database: Database, to out: TextBuffer) {
         out.append("{\"class\":\""); out.append(string: c.decision.name)
         out.append("\",\"family\":\""); out.append(string: c.family.name)
-        out.append("\",\"name\":"); writeLabel(c.bestEntry.map { database.entries[$0].name }, to: &out)
-        out.append(",\"flavor\":"); writeLabel(c.bestEntry.map { database.entries[$0].flavor }, to: &out)
+        let best = c.bestEntry.map { database.display[$0] }
+        out.append("\",\"name\":"); out.append(string: best?.nameJSON ?? "null")
+        out.append(",\"flavor\":"); out.append(string: best?.flavorJSON ?? "null")
         out.append(",\"confidence\":"); out.append(fraction: c.confidence)
         out.append(",\"family_confidence\":"); out.append(fraction: c.familyConfidence)
         out.append(",\"match\":\""); out.append(string: c.kind.rawValue)
         out.append("\",\"best\":[")
         for (i, candidate) in c.best.enumerated() {
             if i > 0 { out.append(ascii: ",") }
-            let entry = database.entries[candidate.entry]
-            out.append("{\"id\":"); out.appendJSONString(entry.id)
-            out.append(",\"label\":"); out.appendJSONString(entry.label)
+            let entry = database.display[candidate.entry]
+            out.append("{\"id\":"); out.append(string: entry.idJSON)
+            out.append(",\"label\":"); out.append(string: entry.labelJSON)
             out.append(",\"score\":"); out.append(fraction: candidate.score)
             out.append(ascii: "}")
         }
@@ -101,21 +102,17 @@ enum JSONEvent {
         }
         out.append("}}")
     }
-
-    private static func writeLabel(_ text: String?, to out: inout TextBuffer) {
-        if let text { out.appendJSONString(text) } else { out.append("null") }
-    }
 }
 
 extension TextBuffer {
-    public mutating func append(bool: Bool) { append(bool ? "true" : "false") }
+    public func append(bool: Bool) { append(bool ? "true" : "false") }
 
-    public mutating func append<T: BinaryInteger>(optional value: T?) {
+    public func append<T: BinaryInteger>(optional value: T?) {
         if let value { append(value) } else { append("null") }
     }
 
     /// A value in [0, 1] with three decimals, without Foundation's formatter.
-    public mutating func append(fraction: Float) {
+    public func append(fraction: Float) {
         let thousandths = Int((min(max(fraction, 0), 1) * 1000).rounded())
         append(thousandths / 1000)
         append(ascii: ".")
@@ -129,7 +126,7 @@ extension TextBuffer {
             (.rst, "R"), (.syn, "S"), (.fin, "F"),
     ]
 
-    mutating func appendFlagNames(_ flags: TCPFlags) {
+    func appendFlagNames(_ flags: TCPFlags) {
         for (flag, letter) in TextBuffer.flagLetters where flags.contains(flag) { append(ascii: letter) }
     }
 }

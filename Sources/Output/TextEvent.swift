@@ -3,7 +3,7 @@ import Match
 
 /// A block per event for a person at a terminal, in the manner of p0f's console output.
 enum TextEvent {
-    static func write(_ event: SynEvent, database: Database?, to out: inout TextBuffer) {
+    static func write(_ event: SynEvent, database: Database?, to out: TextBuffer) {
         let fp = event.fingerprint
         let s = fp.segment
         out.append(".-[ "); out.append(ip: s.ip.source); out.append(ascii: "/"); out.append(s.sourcePort)
@@ -12,7 +12,7 @@ enum TextEvent {
         out.append(ip: s.ip.source)
         out.append("\n| time     = "); out.appendTimestamp(seconds: event.seconds, microseconds: event.microseconds)
         if let c = event.classification, let database {
-            writeOS(c, database: database, to: &out)
+            writeOS(c, database: database, to: out)
         }
         out.append("\n| dist     = ")
         if fp.distanceIsPlausible { out.append(fp.distance) } else { out.append(ascii: "?") }
@@ -24,21 +24,21 @@ enum TextEvent {
         case .value: break
         }
         if let scale = fp.options.windowScale { out.append(", scale "); out.append(scale) }
-        out.append("\n| options  = "); fp.writeLayout(to: &out)
+        out.append("\n| options  = "); fp.writeLayout(to: out)
         if let mss = fp.options.mss { out.append(" (mss "); out.append(mss); out.append(ascii: ")") }
         out.append("\n| quirks   = ")
-        if fp.quirks.isEmpty { out.append("none") } else { fp.quirks.write(to: &out, separator: " ") }
-        out.append("\n| raw_sig  = "); fp.writeRawSignature(to: &out)
-        out.append("\n| ja4t     = "); fp.writeJA4T(to: &out)
+        if fp.quirks.isEmpty { out.append("none") } else { fp.quirks.write(to: out, separator: " ") }
+        out.append("\n| raw_sig  = "); fp.writeRawSignature(to: out)
+        out.append("\n| ja4t     = "); fp.writeJA4T(to: out)
         out.append("\n`----\n\n")
     }
 
-    static func writeOS(_ c: Classification, database: Database, to out: inout TextBuffer) {
+    static func writeOS(_ c: Classification, database: Database, to out: TextBuffer) {
         out.append("\n| os       = ")
         if c.decision == .unknown {
             out.append("unknown")
         } else if let best = c.bestEntry {
-            out.append(string: database.entries[best].label)
+            out.append(string: database.display[best].label)
         }
         out.append(" ["); out.append(string: c.family.name); out.append("], confidence ")
         out.append(fraction: c.confidence); out.append(", "); out.append(string: c.kind.rawValue); out.append(" match")
@@ -46,7 +46,7 @@ enum TextEvent {
             out.append("\n| guesses  = ")
             for (i, candidate) in c.best.enumerated() {
                 if i > 0 { out.append("; ") }
-                out.append(string: database.entries[candidate.entry].label)
+                out.append(string: database.display[candidate.entry].label)
                 out.append(" "); out.append(fraction: candidate.score)
             }
             out.append("\n| classes  = ")

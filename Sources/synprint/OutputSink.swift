@@ -28,13 +28,15 @@ final class OutputSink {
         if ownsDescriptor { close(descriptor) }
     }
 
-    func write(_ text: TextBuffer) {
-        pending.append(text)
+    /// Events are formatted straight into this buffer; call `commit()` after each one.
+    var buffer: TextBuffer { pending }
+
+    func commit() {
         if flushEveryEvent || pending.count >= 1 << 16 { flush() }
     }
 
     func flush() {
-        pending.bytes.withUnsafeBytes { raw in
+        pending.withBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)

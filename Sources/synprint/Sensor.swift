@@ -4,16 +4,14 @@ import Features
 import Match
 import Output
 
-/// The per-packet pipeline: decode → features → match → output. One per run; it reuses one
-/// text buffer, so a packet that is not a SYN costs no allocation and a SYN costs none either
-/// once the buffer has grown.
+/// The per-packet pipeline: decode → features → match → output. A packet that is not a SYN
+/// costs no allocation; a SYN costs none either once the output buffer has grown.
 final class Sensor {
     var counters = PacketCounters()
     private let matcher: Matcher?
     private let format: EventFormat
     private let sink: OutputSink
     private let limit: Int?
-    private var line = TextBuffer(capacity: 4096)
 
     init(matcher: Matcher?, format: EventFormat, sink: OutputSink, limit: Int?) {
         self.matcher = matcher
@@ -43,9 +41,8 @@ final class Sensor {
             if fingerprint.quirks.contains(.malformedOptions) { counters.badOptions += 1 }
             let event = SynEvent(seconds: packet.seconds, microseconds: packet.microseconds,
                                  fingerprint: fingerprint, classification: matcher?.classify(fingerprint))
-            line.removeAll()
-            format.write(event, database: matcher?.database, to: &line)
-            sink.write(line)
+            format.write(event, database: matcher?.database, to: sink.buffer)
+            sink.commit()
             return !reachedLimit
         }
         return true

@@ -22,7 +22,7 @@ final class CaptureTests: XCTestCase {
         let end = source.run { packet in
             defer { index += 1 }
             if case .tcp(let s) = PacketDecoder.decode(packet.bytes, link: source.linkType), s.isSYN, !s.flags.contains(.ack) {
-                var text = TextBuffer()
+                let text = TextBuffer()
                 text.append(ip: s.ip.source); text.append(ascii: " "); text.append(s.sourcePort); text.append(ascii: " ")
                 text.append(ip: s.ip.destination); text.append(ascii: " "); text.append(s.destinationPort)
                 found.append(Seen(index: index, tuple: text.string))

@@ -11,9 +11,9 @@ final class FeaturesTests: XCTestCase {
         }
     }
 
-    func text(_ write: (inout TextBuffer) -> Void) -> String {
-        var buffer = TextBuffer()
-        write(&buffer)
+    func text(_ write: (TextBuffer) -> Void) -> String {
+        let buffer = TextBuffer()
+        write(buffer)
         return buffer.string
     }
 
@@ -119,7 +119,7 @@ final class FeaturesTests: XCTestCase {
         let expected: Quirks = [.zeroIDWithoutDF, .zeroSequence, .ackNumberWithoutFlag, .urgentPointerWithoutFlag,
                                 .pushFlag, .zeroOwnTimestamp, .peerTimestampInSYN]
         XCTAssertEqual(fp.quirks, expected)
-        XCTAssertEqual(text { fp.quirks.write(to: &$0) }, "id-,seq-,ack+,uptr+,pushf+,ts1-,ts2+")
+        XCTAssertEqual(text { fp.quirks.write(to: $0) }, "id-,seq-,ack+,uptr+,pushf+,ts1-,ts2+")
     }
 
     func testIPv6FlowLabelAndSynAck() throws {

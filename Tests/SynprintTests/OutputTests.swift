@@ -4,9 +4,9 @@ import XCTest
 @testable import Output
 
 final class OutputTests: XCTestCase {
-    func text(_ write: (inout TextBuffer) -> Void) -> String {
-        var buffer = TextBuffer()
-        write(&buffer)
+    func text(_ write: (TextBuffer) -> Void) -> String {
+        let buffer = TextBuffer()
+        write(buffer)
         return buffer.string
     }
 
@@ -33,8 +33,8 @@ final class OutputTests: XCTestCase {
         let bytes = PacketBuilder().ipv4()
         let line: String = try bytes.withUnsafeBytes { raw in
             guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
-            var out = TextBuffer()
-            EventFormat.json.write(SynEvent(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), database: nil, to: &out)
+            let out = TextBuffer()
+            EventFormat.json.write(SynEvent(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), database: nil, to: out)
             return out.string
         }
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
