@@ -54,7 +54,8 @@ public final class PacketSource {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_MICRO), &errbuf) else {
             let message = String(cString: errbuf)
-            throw CaptureError("\(path): \(message.isEmpty ? "cannot open" : message)")
+            // libpcap names the file itself in some messages ("PATH: No such file or directory").
+            throw CaptureError(message.hasPrefix(path) ? message : "\(path): \(message.isEmpty ? "cannot open" : message)")
         }
         return try PacketSource(handle: handle, name: path, isLive: false)
     }
@@ -117,11 +118,11 @@ public final class PacketSource {
         return result
     }
 
-    /// Compiles and installs a BPF filter; a bad expression reports libpcap's message.
+    /// Compiles and installs a BPF filter; a bad expression throws `FilterError` with libpcap's message.
     public func setFilter(_ expression: String) throws {
         var program = bpf_program()
         guard pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
-            throw CaptureError("bad filter expression \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
+            throw FilterError(message: String(cString: pcap_geterr(handle)))
         }
         defer { pcap_freecode(&program) }
         guard pcap_setfilter(handle, &program) == 0 else {

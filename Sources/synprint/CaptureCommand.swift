@@ -90,9 +90,10 @@ struct CaptureCommand: ParsableCommand {
                 case .failed(let message):
                     failures.append("\(source.name): read error after \(sensor.counters.packets - before) packets: \(message)")
                 }
+            } catch let error as FilterError {
+                // A bad filter is the same for every source: stop at once.
+                throw Failure("bad filter \"\(userFilter ?? "")\": \(error.message)")
             } catch let error as CaptureError {
-                // A bad filter is the same for every file: stop at once.
-                if error.description.hasPrefix("bad filter") { throw Failure(error.description) }
                 failures.append(error.description)
             }
         }
