@@ -52,8 +52,7 @@ public struct DatabaseEntry: Sendable {
     public var counts: [OSClass: Int]
     public var firstSeen: String?
     public var lastSeen: String?
-    /// Where the entry was read from, for error messages and review.
-    public var file: String
+    /// The line the entry was read from, for error messages and review.
     public var line: Int
 
     public var label: String { flavor.isEmpty ? name : "\(name) \(flavor)" }

@@ -97,7 +97,7 @@ struct FieldReader {
             mss: try number("mss", as: UInt16.self), layout: layout, eolPadding: padding,
             quirks: try quirksRule(), provenance: provenance, source: try string("source", default: ""),
             counts: try counts(), firstSeen: object["first_seen"] as? String, lastSeen: object["last_seen"] as? String,
-            file: file, line: line)
+            line: line)
     }
 
     func ipIDRule() throws -> IPIDRule {

@@ -133,6 +133,6 @@ public enum P0fImport {
             dontFragment: version == .exactly(6) ? .any : .exactly(df), ipID: version == .exactly(6) ? .any : ipID,
             ecn: .exactly(names.contains("ecn")), window: window, windowScale: usesScale ? scale : .any, mss: mss,
             layout: .exactly(layout), eolPadding: padding, quirks: .exactly(others), provenance: .imported,
-            source: "", counts: [:], firstSeen: nil, lastSeen: nil, file: file, line: line)
+            source: "", counts: [:], firstSeen: nil, lastSeen: nil, line: line)
     }
 }
