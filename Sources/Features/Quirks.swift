@@ -21,7 +21,7 @@ public struct Quirks: OptionSet, Hashable, Sendable {
     public static let excessiveWindowScale = Quirks(rawValue: 1 << 15)  // exws
     public static let malformedOptions = Quirks(rawValue: 1 << 16)  // bad
 
-    /// Every quirk with its p0f name, in p0f's printing order.
+    /// Every quirk with its p0f name, in p0f's printing order, which is also bit order.
     public static let named: [(quirk: Quirks, name: StaticString)] = [
         (.dontFragment, "df"), (.nonZeroIDWithDF, "id+"), (.zeroIDWithoutDF, "id-"), (.ecn, "ecn"),
         (.reservedIPBit, "0+"), (.flowLabel, "flow"), (.zeroSequence, "seq-"),
@@ -37,9 +37,19 @@ public struct Quirks: OptionSet, Hashable, Sendable {
         self = entry.quirk
     }
 
+    /// Calls `body` with the p0f name of each quirk present, in order; visits set bits only.
+    @inlinable
+    public func forEachName(_ body: (StaticString) -> Void) {
+        var bits = rawValue
+        while bits != 0 {
+            body(Quirks.named[bits.trailingZeroBitCount].name)
+            bits &= bits - 1
+        }
+    }
+
     public func write(to out: TextBuffer, separator: Unicode.Scalar = ",") {
         var first = true
-        for (quirk, name) in Quirks.named where contains(quirk) {
+        forEachName { name in
             if !first { out.append(ascii: separator) }
             first = false
             out.append(name)

@@ -12,6 +12,9 @@ public final class TextBuffer {
     @usableFromInline var storage: UnsafeMutablePointer<UInt8>
     @usableFromInline var capacity: Int
     @usableFromInline var used = 0
+    /// The date and time of the last timestamp written, reused while the second is the same.
+    private var cachedSecond = Int.min
+    private var cachedDateTime: (UInt64, UInt64, UInt32) = (0, 0, 0)
 
     public init(capacity: Int = 4096) {
         self.capacity = max(capacity, 16)
@@ -97,18 +100,24 @@ public final class TextBuffer {
     @usableFromInline
     func appendDecimal(_ value: UInt64) {
         reserve(20)
+        let pairs = TextBuffer.digitPairs.utf8Start
         if value < 10 {
             storage[used] = UInt8(48 + value)
             used += 1
             return
         }
-        var digits = 2
-        var limit: UInt64 = 100
+        if value < 100 {
+            storage[used] = pairs[Int(value) * 2]
+            storage[used + 1] = pairs[Int(value) * 2 + 1]
+            used += 2
+            return
+        }
+        var digits = 3
+        var limit: UInt64 = 1000
         while digits < 20, value >= limit {
             digits += 1
             limit &*= 10
         }
-        let pairs = TextBuffer.digitPairs.utf8Start
         let out = storage + used      // locals: the stores below cannot alias the fields
         var v = value
         var index = digits
@@ -177,5 +186,46 @@ public final class TextBuffer {
             }
         }
         append(ascii: "\"")
+    }
+
+    /// RFC 3339 UTC with microseconds, e.g. `2026-11-22T02:27:19.123456Z`.
+    public func appendTimestamp(seconds: Int, microseconds: Int) {
+        if seconds == cachedSecond {
+            appendRaw(&cachedDateTime, 20)
+        } else {
+            let start = used
+            appendDateTime(seconds: seconds)
+            withUnsafeMutableBytes(of: &cachedDateTime) { $0.copyMemory(from: UnsafeRawBufferPointer(start: storage + start, count: 20)) }
+            cachedSecond = seconds
+        }
+        append(microseconds, width: 6)
+        append(ascii: "Z")
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.`: 20 bytes for years 0-9999.
+    private func appendDateTime(seconds: Int) {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = TextBuffer.civilDate(daysSinceEpoch: days)
+        append(year, width: 4); append(ascii: "-")
+        append(month, width: 2); append(ascii: "-")
+        append(day, width: 2); append(ascii: "T")
+        append(secondOfDay / 3600, width: 2); append(ascii: ":")
+        append(secondOfDay / 60 % 60, width: 2); append(ascii: ":")
+        append(secondOfDay % 60, width: 2); append(ascii: ".")
+    }
+
+    /// Proleptic Gregorian date from days since 1970-01-01, via 400-year eras.
+    static func civilDate(daysSinceEpoch: Int) -> (Int, Int, Int) {
+        let z = daysSinceEpoch + 719_468                 // days since 0000-03-01
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153       // 0 = March
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (year, month, day)
     }
 }

@@ -39,32 +39,4 @@ extension TextBuffer {
             i += 1
         }
     }
-
-    /// RFC 3339 UTC with microseconds, e.g. `2026-11-22T02:27:19.123456Z`.
-    public func appendTimestamp(seconds: Int, microseconds: Int) {
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = TextBuffer.civilDate(daysSinceEpoch: days)
-        append(year, width: 4); append(ascii: "-")
-        append(month, width: 2); append(ascii: "-")
-        append(day, width: 2); append(ascii: "T")
-        append(secondOfDay / 3600, width: 2); append(ascii: ":")
-        append(secondOfDay / 60 % 60, width: 2); append(ascii: ":")
-        append(secondOfDay % 60, width: 2); append(ascii: ".")
-        append(microseconds, width: 6); append(ascii: "Z")
-    }
-
-    /// Proleptic Gregorian date from days since 1970-01-01, via 400-year eras.
-    static func civilDate(daysSinceEpoch: Int) -> (Int, Int, Int) {
-        let z = daysSinceEpoch + 719_468                 // days since 0000-03-01
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153       // 0 = March
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
-    }
 }

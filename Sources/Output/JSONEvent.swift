@@ -26,20 +26,14 @@ enum JSONEvent {
         out.append(",\"ip_length\":"); out.append(s.ip.totalLength)
         out.append(",\"ip_options_length\":"); out.append(s.ip.optionsLength)
         out.append(",\"tcp_flags\":"); out.append(s.flags.rawValue)
-        out.append(",\"tcp_flag_names\":\""); out.appendFlagNames(s.flags)
-        out.append("\",\"tcp_header_length\":"); out.append(s.headerLength)
+        out.append(",\"tcp_header_length\":"); out.append(s.headerLength)
         out.append(",\"window\":"); out.append(s.window)
         out.append(",\"seq\":"); out.append(s.sequence)
         out.append(",\"ack\":"); out.append(s.acknowledgment)
         out.append(",\"urgent_pointer\":"); out.append(s.urgentPointer)
         out.append(",\"payload_length\":"); out.append(s.payloadLength)
         out.append(",\"options\":\""); fp.writeLayout(to: out)
-        out.append("\",\"option_kinds\":[")
-        for (i, kind) in o.layout.enumerated() {
-            if i > 0 { out.append(ascii: ",") }
-            out.append(kind)
-        }
-        out.append("],\"eol_padding\":"); out.append(o.eolPadding)
+        out.append("\",\"eol_padding\":"); out.append(o.eolPadding)
         out.append(",\"mss\":"); out.append(optional: o.mss)
         out.append(",\"window_scale\":"); out.append(optional: o.windowScale)
         out.append(",\"window_multiple\":")
@@ -59,7 +53,7 @@ enum JSONEvent {
         out.append(",\"unknown_options\":"); out.append(o.unknownCount)
         out.append(",\"quirks\":[")
         var first = true
-        for (quirk, name) in Quirks.named where fp.quirks.contains(quirk) {
+        fp.quirks.forEachName { name in
             if !first { out.append(ascii: ",") }
             first = false
             out.append(ascii: "\""); out.append(name); out.append(ascii: "\"")
@@ -117,16 +111,5 @@ extension TextBuffer {
         append(thousandths / 1000)
         append(ascii: ".")
         append(thousandths % 1000, width: 3)
-    }
-
-    /// tcpdump's letters, most significant bit first; `.` is ACK.
-    private static let flagLetters: [(TCPFlags, Unicode.Scalar)] = [
-            (.ae, "A"), (.cwr, "C"), (.ece, "E"),
-            (.urg, "U"), (.ack, "."), (.psh, "P"),
-            (.rst, "R"), (.syn, "S"), (.fin, "F"),
-    ]
-
-    func appendFlagNames(_ flags: TCPFlags) {
-        for (flag, letter) in TextBuffer.flagLetters where flags.contains(flag) { append(ascii: letter) }
     }
 }

@@ -49,3 +49,15 @@ final class OutputTests: XCTestCase {
         XCTAssertTrue(object["tfo_cookie_length"] is NSNull)
     }
 }
+
+final class TimestampCacheTests: XCTestCase {
+    func testRepeatedAndChangingSecondsStayCorrect() {
+        let buffer = TextBuffer()
+        for (seconds, micros) in [(1_700_000_000, 1), (1_700_000_000, 999_999), (1_700_000_001, 0), (86_399, 5), (1_700_000_001, 7)] {
+            buffer.appendTimestamp(seconds: seconds, microseconds: micros)
+            buffer.append(ascii: " ")
+        }
+        XCTAssertEqual(buffer.string, "2023-11-14T22:13:20.000001Z 2023-11-14T22:13:20.999999Z 2023-11-14T22:13:21.000000Z "
+            + "1970-01-01T23:59:59.000005Z 2023-11-14T22:13:21.000007Z ")
+    }
+}
