@@ -1,4 +1,9 @@
 import Decode
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Option kinds synprint names. Anything else is kept by number (p0f's `?K`).
 public enum OptionKind {
@@ -131,12 +136,16 @@ public struct OptionLayout: RandomAccessCollection, Hashable, Sendable {
         count += 1
     }
 
+    // Slots past `count` are always zero, so the whole inline storage can be compared and
+    // hashed at once (the matcher's cache hashes a layout per packet).
     public static func == (a: OptionLayout, b: OptionLayout) -> Bool {
-        a.elementsEqual(b)
+        a.count == b.count && withUnsafeBytes(of: a.storage) { x in
+            withUnsafeBytes(of: b.storage) { y in memcmp(x.baseAddress!, y.baseAddress!, 40) == 0 }
+        }
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(count)
-        for kind in self { hasher.combine(kind) }
+        withUnsafeBytes(of: storage) { hasher.combine(bytes: $0) }
     }
 }

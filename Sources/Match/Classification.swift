@@ -15,6 +15,9 @@ public struct Candidate: Sendable, Equatable {
 /// The matcher's answer for one SYN or SYN+ACK. A value with inline storage, so a cached
 /// answer is copied, never allocated.
 public struct Classification: Sendable {
+    /// Distinct for every answer the matcher computes (cache hits repeat it), so renderings
+    /// of an answer can be reused. 0 for `unmatched`.
+    public var answer: Int
     public var decision: OSClass
     public var family: OSFamily
     public var confidence: Float          // of `decision`; below the threshold it is `unknown`
@@ -38,11 +41,12 @@ public struct Classification: Sendable {
     }
 
     static let unmatched = Classification(
-        decision: .unknown, family: .unknown, confidence: 0, familyConfidence: 0, kind: .none,
+        answer: 0, decision: .unknown, family: .unknown, confidence: 0, familyConfidence: 0, kind: .none,
         classScores: InlineArray(repeating: 0), best: TopCandidates())
 
-    init(decision: OSClass, family: OSFamily, confidence: Float, familyConfidence: Float, kind: MatchKind,
+    init(answer: Int, decision: OSClass, family: OSFamily, confidence: Float, familyConfidence: Float, kind: MatchKind,
          classScores: InlineArray<15, Float>, best: TopCandidates) {
+        self.answer = answer
         self.decision = decision
         self.family = family
         self.confidence = confidence

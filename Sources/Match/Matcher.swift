@@ -33,6 +33,7 @@ public final class Matcher {
     private var recent: [MatchKey: Classification] = [:]
     private var older: [MatchKey: Classification] = [:]
     private let cacheGeneration: Int
+    private var answersComputed = 0
 
     public init(database: Database, weights: MatchWeights = MatchWeights(), cacheSize: Int = 65_536) {
         self.database = database
@@ -128,7 +129,9 @@ public final class Matcher {
         let familyConfidence = familyScores[leadingFamily.rawValue] * quality
         let bestEntry = database.entries[top[0].entry]
         let kind: MatchKind = bestEntry.generic ? .generic : (exactEntries.contains(top[0].entry) ? .exact : .fuzzy)
+        answersComputed += 1
         return Classification(
+            answer: answersComputed,
             decision: confidence >= weights.minConfidence ? leading : .unknown,
             family: familyConfidence >= weights.minConfidence ? leadingFamily : .unknown,
             confidence: confidence, familyConfidence: familyConfidence, kind: kind,

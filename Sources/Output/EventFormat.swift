@@ -20,11 +20,41 @@ public struct SynEvent {
 public enum EventFormat: String, CaseIterable, Sendable {
     case text
     case json
+}
 
-    public func write(_ event: SynEvent, database: Database?, to out: TextBuffer) {
-        switch self {
-        case .json: JSONEvent.write(event, database: database, to: out)
-        case .text: TextEvent.write(event, database: database, to: out)
+/// Writes events in one format. The JSON `os` object depends only on the matcher's answer,
+/// so it is rendered once per answer and copied after (a bounded cache, cleared when full).
+public final class EventWriter {
+    private let format: EventFormat
+    private let database: Database?
+    private var renderedOS: [Int: TextBuffer] = [:]
+    private let renderedLimit = 4096
+
+    public init(format: EventFormat, database: Database?) {
+        self.format = format
+        self.database = database
+    }
+
+    public func write(_ event: SynEvent, to out: TextBuffer) {
+        switch format {
+        case .text:
+            TextEvent.write(event, database: database, to: out)
+        case .json:
+            JSONEvent.writeFeatures(event, to: out)
+            if let c = event.classification, let database {
+                out.append(",\"os\":")
+                out.append(renderOS(c, database))
+            }
+            out.append("}\n")
         }
+    }
+
+    private func renderOS(_ c: Classification, _ database: Database) -> TextBuffer {
+        if let cached = renderedOS[c.answer] { return cached }
+        if renderedOS.count >= renderedLimit { renderedOS.removeAll(keepingCapacity: true) }
+        let text = TextBuffer(capacity: 512)
+        JSONEvent.writeOS(c, database: database, to: text)
+        renderedOS[c.answer] = text
+        return text
     }
 }

@@ -4,7 +4,8 @@ import Match
 
 /// The `syn` / `synack` JSON line. Field names are the stable schema in the README.
 enum JSONEvent {
-    static func write(_ event: SynEvent, database: Database?, to out: TextBuffer) {
+    /// Everything but the `os` object and the closing brace.
+    static func writeFeatures(_ event: SynEvent, to out: TextBuffer) {
         let fp = event.fingerprint
         let s = fp.segment
         let o = fp.options
@@ -61,11 +62,6 @@ enum JSONEvent {
         out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: out)
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append(ascii: "\"")
-        if let c = event.classification, let database {
-            out.append(",\"os\":")
-            writeOS(c, database: database, to: out)
-        }
-        out.append("}\n")
     }
 
     static func writeOS(_ c: Classification, database: Database, to out: TextBuffer) {
@@ -88,7 +84,7 @@ enum JSONEvent {
         }
         out.append("],\"class_scores\":{")
         var first = true
-        for osClass in OSClass.allCases where c.classScores[osClass.rawValue] > 0.0005 {
+        for osClass in OSClass.labels where c.classScores[osClass.rawValue] >= 0.005 {
             if !first { out.append(ascii: ",") }
             first = false
             out.append(ascii: "\""); out.append(string: osClass.name); out.append("\":")

@@ -9,13 +9,13 @@ import Output
 final class Sensor {
     var counters = PacketCounters()
     private let matcher: Matcher?
-    private let format: EventFormat
+    private let writer: EventWriter
     private let sink: OutputSink
     private let limit: Int?
 
     init(matcher: Matcher?, format: EventFormat, sink: OutputSink, limit: Int?) {
         self.matcher = matcher
-        self.format = format
+        writer = EventWriter(format: format, database: matcher?.database)
         self.sink = sink
         self.limit = limit
     }
@@ -41,7 +41,7 @@ final class Sensor {
             if fingerprint.quirks.contains(.malformedOptions) { counters.badOptions += 1 }
             let event = SynEvent(seconds: packet.seconds, microseconds: packet.microseconds,
                                  fingerprint: fingerprint, classification: matcher?.classify(fingerprint))
-            format.write(event, database: matcher?.database, to: sink.buffer)
+            writer.write(event, to: sink.buffer)
             sink.commit()
             return !reachedLimit
         }

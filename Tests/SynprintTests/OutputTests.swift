@@ -34,7 +34,7 @@ final class OutputTests: XCTestCase {
         let line: String = try bytes.withUnsafeBytes { raw in
             guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
             let out = TextBuffer()
-            EventFormat.json.write(SynEvent(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), database: nil, to: out)
+            EventWriter(format: .json, database: nil).write(SynEvent(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), to: out)
             return out.string
         }
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
