@@ -58,13 +58,16 @@ public struct Database: Sendable {
         var entries: [DatabaseEntry] = []
         var sawHeader = false
         var ids: [String: Int] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        var layouts: [String: (OptionLayout, Int)] = [:]
+        // Lines are split and skipped as UTF-8 bytes: String's Character-level splitting and
+        // Foundation's trimming were 55 % of the time to load a 100,000-entry file.
+        for (index, rawLine) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             let lineNumber = index + 1
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let first = rawLine.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\r") }),
+                  first != UInt8(ascii: "#") else { continue }
             let object: [String: Any]
             do {
-                guard let parsed = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                guard let parsed = try JSONSerialization.jsonObject(with: Data(rawLine)) as? [String: Any] else {
                     throw DatabaseError(file: file, line: lineNumber, field: nil, message: "expected a JSON object")
                 }
                 object = parsed
@@ -73,7 +76,8 @@ public struct Database: Sendable {
             } catch {
                 throw DatabaseError(file: file, line: lineNumber, field: nil, message: "not valid JSON")
             }
-            var reader = FieldReader(object: object, file: file, line: lineNumber)
+            var reader = FieldReader(object: object, file: file, line: lineNumber, layouts: layouts)
+            defer { layouts = reader.layouts }
             if !sawHeader {
                 guard object["synprint_db"] != nil else {
                     throw DatabaseError(file: file, line: lineNumber, field: nil,

@@ -6,6 +6,8 @@ struct FieldReader {
     let object: [String: Any]
     let file: String
     let line: Int
+    /// Parsed layouts by their text, shared across the lines of a file: few distinct ones recur.
+    var layouts: [String: (OptionLayout, Int)] = [:]
 
     static let knownKeys: Set<String> = [
         "id", "packet", "class", "name", "flavor", "generic", "ip", "ttl", "df", "ip_id", "ecn",
@@ -125,13 +127,15 @@ struct FieldReader {
         return .value(Int(value))
     }
 
-    func layoutRule() throws -> (Rule<OptionLayout>, Int) {
+    mutating func layoutRule() throws -> (Rule<OptionLayout>, Int) {
         if object["layout"] == nil { throw fail("layout", "missing (use \"*\" for any, \"\" for no options)") }
         if isWildcard("layout") { return (.any, 0) }
         let text = try string("layout")
+        if let (layout, padding) = layouts[text] { return (.exactly(layout), padding) }
         do {
-            let (layout, padding) = try LayoutSyntax.parse(text)
-            return (.exactly(layout), padding)
+            let parsed = try LayoutSyntax.parse(text)
+            layouts[text] = parsed
+            return (.exactly(parsed.0), parsed.1)
         } catch let error as LayoutSyntax.Error {
             throw fail("layout", error.message)
         }
@@ -141,7 +145,7 @@ struct FieldReader {
         if isWildcard("quirks") { return .any }
         let text = try string("quirks")
         var quirks: Quirks = []
-        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+        for name in text.split(separator: ",").map({ String($0.filter { $0 != " " }) }) where !name.isEmpty {
             guard let quirk = Quirks(p0fName: name) else { throw fail("quirks", "unknown quirk \"\(name)\"") }
             guard Quirks.comparedAsSet.contains(quirk) else {
                 throw fail("quirks", "\"\(name)\" has a field of its own (df, ip_id, ecn); set that field instead")
@@ -190,12 +194,13 @@ extension WindowRule {
 public enum LayoutSyntax {
     public struct Error: Swift.Error { public let message: String }
 
+    static let kinds: [String: UInt8] = ["nop": 1, "mss": 2, "ws": 3, "sok": 4, "sack": 5, "ts": 8]
+
     public static func parse(_ text: String) throws -> (OptionLayout, Int) {
         var layout = OptionLayout()
         var padding = 0
-        let names: [String: UInt8] = ["nop": 1, "mss": 2, "ws": 3, "sok": 4, "sack": 5, "ts": 8]
-        for token in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !token.isEmpty {
-            if let kind = names[token] {
+        for token in text.split(separator: ",").map({ String($0.filter { $0 != " " }) }) where !token.isEmpty {
+            if let kind = kinds[token] {
                 layout.append(kind)
             } else if token.hasPrefix("eol+"), let n = Int(token.dropFirst(4)), n >= 0 {
                 layout.append(0)
