@@ -19,29 +19,37 @@ public struct DatabaseError: Error, CustomStringConvertible {
 public struct Database: Sendable {
     public static let schemaVersion = 1
     public let entries: [DatabaseEntry]
+    /// Link types by MTU; lines with an `mtu` field.
+    public let links: [LinkEntry]
     /// Each entry's text for output, escaped once at load instead of once per packet.
     public let display: [EntryDisplay]
 
-    public init(entries: [DatabaseEntry]) {
+    public init(entries: [DatabaseEntry], links: [LinkEntry] = []) {
         self.entries = entries
+        self.links = links
         display = entries.map(EntryDisplay.init)
     }
 
     /// Loads and merges several files in order; ids must be unique across them.
     public static func load(files: [String]) throws -> Database {
         var all: [DatabaseEntry] = []
+        var links: [LinkEntry] = []
         var seen: [String: (String, Int)] = [:]
-        for file in files {
-            for entry in try load(file: file).entries {
-                if let (otherFile, otherLine) = seen[entry.id] {
-                    throw DatabaseError(file: file, line: entry.line, field: "id",
-                                        message: "duplicate id \"\(entry.id)\" (first at \(otherFile):\(otherLine))")
-                }
-                seen[entry.id] = (file, entry.line)
-                all.append(entry)
+        func claim(_ id: String, _ file: String, _ line: Int) throws {
+            if let (otherFile, otherLine) = seen[id] {
+                throw DatabaseError(file: file, line: line, field: "id",
+                                    message: "duplicate id \"\(id)\" (first at \(otherFile):\(otherLine))")
             }
+            seen[id] = (file, line)
         }
-        return Database(entries: all)
+        for file in files {
+            let database = try load(file: file)
+            for entry in database.entries { try claim(entry.id, file, entry.line) }
+            for link in database.links { try claim(link.id, file, link.line) }
+            all += database.entries
+            links += database.links
+        }
+        return Database(entries: all, links: links)
     }
 
     public static func load(file: String) throws -> Database {
@@ -56,6 +64,7 @@ public struct Database: Sendable {
 
     public static func parse(_ text: String, file: String) throws -> Database {
         var entries: [DatabaseEntry] = []
+        var links: [LinkEntry] = []
         var sawHeader = false
         var ids: [String: Int] = [:]
         var layouts: [String: (OptionLayout, Int)] = [:]
@@ -91,17 +100,25 @@ public struct Database: Sendable {
                 sawHeader = true
                 continue
             }
-            let entry = try reader.entry()
-            if let first = ids[entry.id] {
-                throw DatabaseError(file: file, line: lineNumber, field: "id", message: "duplicate id \"\(entry.id)\" (first on line \(first))")
+            let id: String
+            if object["mtu"] != nil {
+                let link = try reader.link()
+                id = link.id
+                links.append(link)
+            } else {
+                let entry = try reader.entry()
+                id = entry.id
+                entries.append(entry)
             }
-            ids[entry.id] = lineNumber
-            entries.append(entry)
+            if let first = ids[id] {
+                throw DatabaseError(file: file, line: lineNumber, field: "id", message: "duplicate id \"\(id)\" (first on line \(first))")
+            }
+            ids[id] = lineNumber
         }
         guard sawHeader else {
             throw DatabaseError(file: file, line: 1, field: nil, message: "missing header line {\"synprint_db\": \(schemaVersion)} (the file has no entries)")
         }
-        return Database(entries: entries)
+        return Database(entries: entries, links: links)
     }
 
     /// The file text: header, then one line per entry with keys in a fixed order.
@@ -110,6 +127,7 @@ public struct Database: Sendable {
         if let comment { out += comment.split(separator: "\n").map { "# \($0)\n" }.joined() }
         out += "{\"synprint_db\": \(Database.schemaVersion)}\n"
         for entry in entries { out += EntryWriter.line(entry) + "\n" }
+        for link in links { out += EntryWriter.line(link) + "\n" }
         return out
     }
 }

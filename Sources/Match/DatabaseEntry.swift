@@ -64,3 +64,13 @@ extension Quirks {
     public static let comparedAsSet: Quirks = Quirks(rawValue: ~(Quirks.dontFragment.rawValue
         | Quirks.nonZeroIDWithDF.rawValue | Quirks.zeroIDWithoutDF.rawValue | Quirks.ecn.rawValue))
 }
+
+/// A link type known by its MTU (MSS + 40 for IPv4, + 60 for IPv6): p0f's `[mtu]` section.
+public struct LinkEntry: Sendable, Equatable {
+    public var id: String
+    public var mtu: Int
+    public var link: String
+    public var provenance: Provenance
+    public var source: String
+    public var line: Int
+}

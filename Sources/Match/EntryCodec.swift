@@ -63,6 +63,24 @@ struct FieldReader {
         return .exactly(fitted)
     }
 
+    static let linkKeys: Set<String> = ["id", "mtu", "link", "provenance", "source"]
+
+    func link() throws -> LinkEntry {
+        for key in object.keys where !FieldReader.linkKeys.contains(key) {
+            throw fail(key, "unknown field for a link entry (id, mtu, link, provenance, source)")
+        }
+        let id = try string("id")
+        guard !id.isEmpty else { throw fail("id", "must not be empty") }
+        let mtu = try int("mtu")
+        guard (68...65535).contains(mtu) else { throw fail("mtu", "expected 68 to 65535, found \(mtu)") }
+        let provenanceName = try string("provenance", default: "curated")
+        guard let provenance = Provenance(rawValue: provenanceName) else {
+            throw fail("provenance", "expected curated, learned or imported, found \"\(provenanceName)\"")
+        }
+        return LinkEntry(id: id, mtu: mtu, link: try string("link"), provenance: provenance,
+                         source: try string("source", default: ""), line: line)
+    }
+
     mutating func entry() throws -> DatabaseEntry {
         for key in object.keys where !FieldReader.knownKeys.contains(key) {
             throw fail(key, "unknown field (see database/README.md for the schema)")
@@ -267,6 +285,13 @@ enum EntryWriter {
         }
         if let first = e.firstSeen { fields.append(("first_seen", quoted(first))) }
         if let last = e.lastSeen { fields.append(("last_seen", quoted(last))) }
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    static func line(_ link: LinkEntry) -> String {
+        var fields = [("id", quoted(link.id)), ("mtu", String(link.mtu)), ("link", quoted(link.link)),
+                      ("provenance", quoted(link.provenance.rawValue))]
+        if !link.source.isEmpty { fields.append(("source", quoted(link.source))) }
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }
 

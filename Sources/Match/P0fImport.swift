@@ -2,8 +2,8 @@ import Foundation
 import Features
 
 /// Converts p0f v3 signatures (`p0f.fp`) into database entries, so p0f users keep their own.
-/// `[tcp:request]` becomes SYN entries, `[tcp:response]` SYN+ACK entries; other sections
-/// (`[mtu]`, `[http:*]`) are counted as skipped: they describe links and HTTP, not stacks.
+/// `[tcp:request]` becomes SYN entries, `[tcp:response]` SYN+ACK entries, `[mtu]` link entries;
+/// `[http:*]` sections are counted as skipped: synprint reads User-Agents, not HTTP signatures.
 public enum P0fImport {
     public struct Result {
         public var database: Database
@@ -12,6 +12,8 @@ public enum P0fImport {
 
     public static func convert(_ text: String, file: String) throws -> Result {
         var entries: [DatabaseEntry] = []
+        var links: [LinkEntry] = []
+        var linkName: String?
         var section = ""
         var label: (osClass: OSClass, name: String, flavor: String, generic: Bool)?
         var skipped = 0
@@ -22,6 +24,26 @@ public enum P0fImport {
             if line.hasPrefix("[") {
                 section = line
                 label = nil
+                linkName = nil
+                continue
+            }
+            if section == "[mtu]" {
+                let (key, value) = try keyValue(line, file: file, line: lineNumber)
+                switch key {
+                case "label":
+                    linkName = value
+                case "sig":
+                    guard let linkName else {
+                        throw DatabaseError(file: file, line: lineNumber, field: "sig", message: "MTU before any label")
+                    }
+                    guard let mtu = Int(value), (68...65535).contains(mtu) else {
+                        throw DatabaseError(file: file, line: lineNumber, field: "sig", message: "expected an MTU, found \"\(value)\"")
+                    }
+                    links.append(LinkEntry(id: "p0f-mtu-\(lineNumber)", mtu: mtu, link: linkName, provenance: .imported,
+                                           source: "p0f.fp line \(lineNumber)", line: lineNumber))
+                default:
+                    skipped += 1
+                }
                 continue
             }
             let direction: Direction
@@ -32,11 +54,7 @@ public enum P0fImport {
                 skipped += 1
                 continue
             }
-            guard let equals = line.firstIndex(of: "=") else {
-                throw DatabaseError(file: file, line: lineNumber, field: nil, message: "expected KEY = VALUE")
-            }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let (key, value) = try keyValue(line, file: file, line: lineNumber)
             switch key {
             case "label":
                 label = try parseLabel(value, file: file, line: lineNumber)
@@ -57,7 +75,15 @@ public enum P0fImport {
                 skipped += 1   // `sys`, `classes`, `ua_os`: not part of a TCP signature
             }
         }
-        return Result(database: Database(entries: entries), skippedLines: skipped)
+        return Result(database: Database(entries: entries, links: links), skippedLines: skipped)
+    }
+
+    static func keyValue(_ line: String, file: String, line number: Int) throws -> (String, String) {
+        guard let equals = line.firstIndex(of: "=") else {
+            throw DatabaseError(file: file, line: number, field: nil, message: "expected KEY = VALUE")
+        }
+        return (line[..<equals].trimmingCharacters(in: .whitespaces),
+                line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces))
     }
 
     /// `s:unix:Linux:3.11 and newer` → class, name, flavor; `g` marks a generic label.

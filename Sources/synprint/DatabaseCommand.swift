@@ -22,7 +22,7 @@ struct DatabaseCommand: ParsableCommand {
                     var perClass: [OSClass: Int] = [:]
                     for entry in database.entries { perClass[entry.osClass, default: 0] += 1 }
                     let summary = OSClass.labels.compactMap { c in perClass[c].map { "\(c.name) \($0)" } }.joined(separator: ", ")
-                    print("\(file): \(database.entries.count) entries, valid (\(summary))")
+                    print("\(file): \(database.entries.count) entries and \(database.links.count) link entries, valid (\(summary))")
                 } catch let error as DatabaseError {
                     throw Failure(error.description)
                 }
@@ -49,7 +49,7 @@ struct DatabaseCommand: ParsableCommand {
                 let result = try P0fImport.convert(text, file: path)
                 let comment = "Converted from \(URL(fileURLWithPath: path).lastPathComponent) by synprint db import-p0f."
                 try result.database.serialized(comment: comment).write(toFile: output, atomically: true, encoding: .utf8)
-                print("\(output): \(result.database.entries.count) entries written (\(result.skippedLines) lines of other sections skipped)")
+                print("\(output): \(result.database.entries.count) entries and \(result.database.links.count) link entries written (\(result.skippedLines) other lines skipped)")
             } catch let error as DatabaseError {
                 throw Failure(error.description)
             }

@@ -60,6 +60,7 @@ final class MatchTests: XCTestCase {
             (MatchTests.header + entryLine(["colour": "1"]), "test.db:2: field 'colour': unknown field"),
             (MatchTests.header + entryLine(["quirks": "\"df\""]), "test.db:2: field 'quirks'"),
             (MatchTests.header + entryLine(["df": "1"]), "test.db:2: field 'df'"),
+            (MatchTests.header + "{\"id\": \"l\", \"mtu\": 20, \"link\": \"x\"}", "test.db:2: field 'mtu': expected 68 to 65535"),
             (MatchTests.header + entryLine([:]) + "\n" + entryLine([:]), "test.db:3: field 'id': duplicate id"),
             ("{\"synprint_db\": 9}", "test.db:1: field 'synprint_db': schema version 9"),
         ]
@@ -113,7 +114,15 @@ final class MatchTests: XCTestCase {
         XCTAssertEqual(e[2].ipVersion, .exactly(4))
         XCTAssertEqual(e[2].quirks, .exactly(.peerTimestampInSYN))
         XCTAssertEqual(e[2].mss, .exactly(1460))
-        XCTAssertEqual(result.skippedLines, 3)   // sys, [mtu] label and sig
+        XCTAssertEqual(result.skippedLines, 1)   // sys
+        XCTAssertEqual(result.database.links.map(\.mtu), [1500])
+        XCTAssertEqual(result.database.links.first?.link, "Ethernet or modem")
+        // The converted file loads back with the same entries and links.
+        let reloaded = try Database.parse(result.database.serialized(), file: "converted.db")
+        XCTAssertEqual(reloaded.entries.count, 3)
+        XCTAssertEqual(reloaded.links.map(\.id), ["p0f-mtu-13"])
+        XCTAssertEqual(reloaded.links.map(\.link), ["Ethernet or modem"])
+        XCTAssertEqual(reloaded.links.map(\.line), [5])   // header, three entries, then the link
         XCTAssertThrowsError(try P0fImport.convert("[tcp:request]\nlabel = s:unix:X:1\nsig = 4:64:0", file: "bad.fp")) {
             XCTAssertTrue("\($0)".hasPrefix("bad.fp:3: field 'sig'"))
         }
