@@ -23,12 +23,13 @@ public enum EventFormat: String, CaseIterable, Sendable {
 }
 
 /// Writes events in one format. The JSON `os` object depends only on the matcher's answer,
-/// so it is rendered once per answer and copied after (a bounded cache, cleared when full).
+/// so it is rendered once per answer and copied after. Answer ids count up, so the renderings
+/// live in a ring indexed by id: bounded, and found without hashing.
 public final class EventWriter {
     private let format: EventFormat
     private let database: Database?
-    private var renderedOS: [Int: TextBuffer] = [:]
-    private let renderedLimit = 4096
+    private var renderedOS: [(answer: Int, text: TextBuffer)?] = Array(repeating: nil, count: EventWriter.ringSize)
+    private static let ringSize = 4096
 
     public init(format: EventFormat, database: Database?) {
         self.format = format
@@ -50,11 +51,11 @@ public final class EventWriter {
     }
 
     private func renderOS(_ c: Classification, _ database: Database) -> TextBuffer {
-        if let cached = renderedOS[c.answer] { return cached }
-        if renderedOS.count >= renderedLimit { renderedOS.removeAll(keepingCapacity: true) }
+        let slot = c.answer % EventWriter.ringSize
+        if let cached = renderedOS[slot], cached.answer == c.answer { return cached.text }
         let text = TextBuffer(capacity: 512)
         JSONEvent.writeOS(c, database: database, to: text)
-        renderedOS[c.answer] = text
+        renderedOS[slot] = (c.answer, text)
         return text
     }
 }
