@@ -9,7 +9,6 @@ public struct CapturedPacket {
     public var seconds: Int
     public var microseconds: Int
     public var bytes: UnsafeRawBufferPointer   // the captured part
-    public var wireLength: Int                 // the length on the wire
 }
 
 /// How reading a source ended.
@@ -150,8 +149,7 @@ public final class PacketSource {
                 let packet = CapturedPacket(
                     seconds: Int(header.pointee.ts.tv_sec),
                     microseconds: Int(header.pointee.ts.tv_usec),
-                    bytes: UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen)),
-                    wireLength: Int(header.pointee.len))
+                    bytes: UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen)))
                 if !handlePacket(packet) { return .stopped }
             case 0:
                 // Live and nothing buffered: wait for the descriptor, at most 100 ms.

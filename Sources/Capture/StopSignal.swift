@@ -10,8 +10,6 @@ public enum StopSignal {
     nonisolated(unsafe) private static var flag: sig_atomic_t = 0
 
     public static var requested: Bool { flag != 0 }
-    public static func request() { flag = 1 }
-    public static func reset() { flag = 0 }
 
     public static func install() {
         signal(SIGINT) { _ in StopSignal.flag = 1 }

@@ -143,7 +143,6 @@ public enum PacketDecoder {
             flags: TCPFlags(rawValue: offsetFlags & 0x0FFF),
             window: bytes.u16(tcp + 14),
             urgentPointer: bytes.u16(tcp + 18),
-            payloadLength: segmentEnd - payloadStart,
-            capturedPayloadLength: max(0, min(segmentEnd, bytes.count) - payloadStart)))
+            payloadLength: segmentEnd - payloadStart))
     }
 }

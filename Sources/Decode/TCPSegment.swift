@@ -43,10 +43,8 @@ public struct TCPSegment: Sendable {
     public var window: UInt16
     public var urgentPointer: UInt16
     public var payloadLength: Int         // as the IP length says
-    public var capturedPayloadLength: Int // as far as the capture holds it
 
     public var isSYN: Bool { flags.contains(.syn) && !flags.contains(.rst) }
-    public var payloadOffset: Int { tcpOffset + headerLength }
 }
 
 /// The TCP flag bits, with AE (the former NS bit, RFC 9768 AccECN) as bit 8.
@@ -63,6 +61,4 @@ public struct TCPFlags: OptionSet, Sendable {
     public static let ece = TCPFlags(rawValue: 0x040)
     public static let cwr = TCPFlags(rawValue: 0x080)
     public static let ae = TCPFlags(rawValue: 0x100)
-    /// The three bits between the data offset and AE, reserved by RFC 9293.
-    public static let reserved = TCPFlags(rawValue: 0xE00)
 }

@@ -29,16 +29,6 @@ public struct Classification: Sendable {
     public var best: TopCandidates
 
     public var bestEntry: Int? { best.first?.entry }
-    /// The class with the most evidence, even when the confidence is too low to decide.
-    public var leadingClass: OSClass? {
-        var bestClass: OSClass?
-        var bestScore: Float = 0
-        for c in OSClass.labels where classScores[c.rawValue] > bestScore {
-            bestScore = classScores[c.rawValue]
-            bestClass = c
-        }
-        return bestClass
-    }
 
     static let unmatched = Classification(
         answer: 0, decision: .unknown, family: .unknown, confidence: 0, familyConfidence: 0, kind: .none,

@@ -4,7 +4,6 @@ public enum OSClass: Int, CaseIterable, Sendable, Hashable {
     case zmap, masscan, nmap
     case unknown     // a decision, never a database label
 
-    public static let count = OSClass.allCases.count
     public static let labels = OSClass.allCases.filter { $0 != .unknown }
 
     public var name: String {

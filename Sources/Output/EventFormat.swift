@@ -17,7 +17,7 @@ public struct SynEvent {
 }
 
 /// How events are written: one JSON object a line, or a text block a person reads.
-public enum EventFormat: String, CaseIterable, Sendable {
+public enum EventFormat: Sendable {
     case text
     case json
 }

@@ -65,7 +65,7 @@ struct CaptureCommand: ParsableCommand {
             return
         }
         let matcher = classify ? Matcher(database: try loadDatabase(), weights: try matchWeights()) : nil
-        let sink = try output.map { try OutputSink(path: $0) } ?? OutputSink(standardOutput: ())
+        let sink = try output.map { try OutputSink(path: $0) } ?? OutputSink()
         let sensor = Sensor(matcher: matcher, format: json ? .json : .text, sink: sink, limit: count)
         let userFilter = filter.isEmpty ? nil : filter.joined(separator: " ")
         StopSignal.install()

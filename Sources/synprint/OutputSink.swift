@@ -11,7 +11,8 @@ final class OutputSink {
     private var pending = TextBuffer(capacity: 1 << 17)
     var flushEveryEvent = false
 
-    init(standardOutput: ()) {
+    /// Standard output.
+    init() {
         descriptor = STDOUT_FILENO
         ownsDescriptor = false
     }

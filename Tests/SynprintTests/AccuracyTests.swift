@@ -9,7 +9,7 @@ final class AccuracyTests: XCTestCase {
     func testClassAndFamilyAccuracyFloorsAndCalibration() throws {
         let db = try Database.load(file: repositoryRoot.appendingPathComponent("database/synprint.db.jsonl").path)
         let matcher = Matcher(database: db)
-        let source = try PacketSource.open(file: devData.appendingPathComponent("dev_syns.pcap").path)
+        let source = try PacketSource.open(file: devData("dev_syns.pcap").path)
         var answers: [Classification] = []
         _ = source.run { packet in
             if case .tcp(let s) = PacketDecoder.decode(packet.bytes, link: source.linkType) {
@@ -17,7 +17,7 @@ final class AccuracyTests: XCTestCase {
             }
             return true
         }
-        let text = try String(contentsOf: devData.appendingPathComponent("dev_labels.jsonl"), encoding: .utf8)
+        let text = try String(contentsOf: devData("dev_labels.jsonl"), encoding: .utf8)
         let truth = try text.split(separator: "\n").map {
             OSClass(name: (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["os_class"] as! String)!
         }

@@ -33,7 +33,7 @@ final class CaptureTests: XCTestCase {
     }
 
     func labels() throws -> [[String: Any]] {
-        let text = try String(contentsOf: devData.appendingPathComponent("dev_labels.jsonl"), encoding: .utf8)
+        let text = try String(contentsOf: devData("dev_labels.jsonl"), encoding: .utf8)
         return try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
     }
 
@@ -42,7 +42,7 @@ final class CaptureTests: XCTestCase {
     }
 
     func testDevSynsMatchTheLabelsLineByLine() throws {
-        let (found, end, _) = try syns(in: devData.appendingPathComponent("dev_syns.pcap").path)
+        let (found, end, _) = try syns(in: devData("dev_syns.pcap").path)
         XCTAssertEqual(end, .finished)
         let expected = try labels()
         XCTAssertEqual(found.count, 691)
@@ -51,7 +51,7 @@ final class CaptureTests: XCTestCase {
 
     func testEveryDevCaptureDecodesAndHoldsItsLabelledSyns() throws {
         let byCapture = Dictionary(grouping: try labels(), by: { $0["capture"] as! String })
-        let folder = devData.appendingPathComponent("captures")
+        let folder = try devData("captures")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         XCTAssertEqual(files.count, 40)
         for file in files {
@@ -67,7 +67,7 @@ final class CaptureTests: XCTestCase {
     }
 
     func testTruncatedCaptureKeepsWhatCameBefore() throws {
-        let original = try Data(contentsOf: devData.appendingPathComponent("dev_syns.pcap"))
+        let original = try Data(contentsOf: devData("dev_syns.pcap"))
         let cut = FileManager.default.temporaryDirectory.appendingPathComponent("synprint-truncated.pcap")
         try original.prefix(original.count / 2 + 7).write(to: cut)
         let (found, end, _) = try syns(in: cut.path)

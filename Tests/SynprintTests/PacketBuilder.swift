@@ -83,10 +83,21 @@ func writePcap(_ frames: [[UInt8]], linkType: UInt32 = 1, to url: URL) throws {
     try data.write(to: url)
 }
 
-/// The shared development data beside the checkout.
-let devData = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("shared/data/dev")
+/// A file of the shared development data: `$SYNPRINT_DEV_DATA`, else `shared/data/dev` beside
+/// the checkout. Missing data fails the test with a message that says where it looked.
+func devData(_ name: String) throws -> URL {
+    let folder = ProcessInfo.processInfo.environment["SYNPRINT_DEV_DATA"].map { URL(fileURLWithPath: $0) }
+        ?? repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/dev")
+    let url = folder.appendingPathComponent(name)
+    guard FileManager.default.fileExists(atPath: url.path) else {
+        throw MissingDevData(description: "development data not found: \(url.path); clone the repository beside shared/ or set SYNPRINT_DEV_DATA to the data/dev folder")
+    }
+    return url
+}
+
+struct MissingDevData: Error, CustomStringConvertible {
+    let description: String
+}
 
 let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
