@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One target per pipeline stage: capture → decode → features → match → output.
+// One target per pipeline stage: capture → decode → features → match → verdict → output.
 // Decode, Features, Match and Output never see libpcap; they work on byte buffers.
 
 // Runtime exclusivity checks on class properties were 58 % of the per-SYN time in release
@@ -21,19 +21,20 @@ let package = Package(
         .target(name: "Decode", path: "Sources/Decode", swiftSettings: perPacket),
         .target(name: "Features", dependencies: ["Decode"], path: "Sources/Features", swiftSettings: perPacket),
         .target(name: "Match", dependencies: ["Features"], path: "Sources/Match", swiftSettings: perPacket),
-        .target(name: "Output", dependencies: ["Features", "Match"], path: "Sources/Output", swiftSettings: perPacket),
+        .target(name: "Verdict", dependencies: ["Decode", "Features", "Match"], path: "Sources/Verdict", swiftSettings: perPacket),
+        .target(name: "Output", dependencies: ["Features", "Match", "Verdict"], path: "Sources/Output", swiftSettings: perPacket),
         .target(name: "Capture", dependencies: ["CPcap", "Decode"], path: "Sources/Capture"),
         .executableTarget(
             name: "synprint",
             dependencies: [
-                "Capture", "Decode", "Features", "Match", "Output",
+                "Capture", "Decode", "Features", "Match", "Verdict", "Output",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/synprint",
             swiftSettings: perPacket),
         .testTarget(
             name: "SynprintTests",
-            dependencies: ["Capture", "Decode", "Features", "Match", "Output"],
+            dependencies: ["Capture", "Decode", "Features", "Match", "Verdict", "Output"],
             path: "Tests/SynprintTests"),
     ],
     swiftLanguageModes: [.v5]

@@ -5,6 +5,9 @@
 /// extension header chain are passed on whole and the decoder walks the chain: `protochain`
 /// would do it in BPF, but its loop cannot run in the kernel's filter.
 ///
+/// Following connections to their HTTP request also needs the client's data segments: those
+/// variants pass SYNs and segments that carry payload, and still drop bare ACKs in the kernel.
+///
 /// libpcap's `vlan` keyword shifts the offsets of everything after it, so each branch
 /// repeats the user's expression after its own `vlan` keywords.
 public enum SynFilter {
@@ -12,10 +15,14 @@ public enum SynFilter {
     static let ipv6Direct = "(ip6 and ip6[6] == 6 and ip6[53] & 2 != 0)"
     static let ipv6Extended = "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 51 or ip6[6] == 60))"
     static let plain = "(\(ipv4) or \(ipv6Direct) or \(ipv6Extended))"
+    static let ipv4Payload = "(ip and tcp and (tcp[tcpflags] & tcp-syn != 0 or ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) > 0))"
+    static let ipv6DirectPayload = "(ip6 and ip6[6] == 6 and (ip6[53] & 2 != 0 or ip6[4:2] - ((ip6[52] & 0xf0) >> 2) > 0))"
+    static let withPayload = "(\(ipv4Payload) or \(ipv6DirectPayload) or \(ipv6Extended))"
 
     /// The default filter for a link type, narrowed by the user's own expression if any.
-    public static func expression(vlanTags: Bool, user: String?) -> String {
-        let syn = user.map { $0.isEmpty ? plain : "(\(plain) and (\($0)))" } ?? plain
+    public static func expression(vlanTags: Bool, user: String?, payload: Bool = false) -> String {
+        let base = payload ? withPayload : plain
+        let syn = user.map { $0.isEmpty ? base : "(\(base) and (\($0)))" } ?? base
         guard vlanTags else { return syn }
         return "(\(syn) or (vlan and (\(syn) or (vlan and \(syn)))))"
     }

@@ -45,6 +45,13 @@ public struct TCPSegment: Sendable {
     public var payloadLength: Int         // as the IP length says
 
     public var isSYN: Bool { flags.contains(.syn) && !flags.contains(.rst) }
+    public var payloadOffset: Int { tcpOffset + headerLength }
+
+    /// The payload bytes the capture holds (the snap length may cut them short).
+    public func payload(in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let start = min(payloadOffset, bytes.count)
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + payloadLength, bytes.count)])
+    }
 }
 
 /// The TCP flag bits, with AE (the former NS bit, RFC 9768 AccECN) as bit 8.

@@ -204,15 +204,27 @@ public final class TextBuffer {
 
     /// `YYYY-MM-DDTHH:MM:SS.`: 20 bytes for years 0-9999.
     private func appendDateTime(seconds: Int) {
+        appendDateTime(seconds: seconds, dateSeparator: "-", between: "T")
+        append(ascii: ".")
+    }
+
+    /// p0f's log time, `[YYYY/MM/DD HH:MM:SS]` (UTC here; p0f writes local time).
+    public func appendBracketedTime(seconds: Int) {
+        append(ascii: "[")
+        appendDateTime(seconds: seconds, dateSeparator: "/", between: " ")
+        append(ascii: "]")
+    }
+
+    private func appendDateTime(seconds: Int, dateSeparator: Unicode.Scalar, between: Unicode.Scalar) {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = TextBuffer.civilDate(daysSinceEpoch: days)
-        append(year, width: 4); append(ascii: "-")
-        append(month, width: 2); append(ascii: "-")
-        append(day, width: 2); append(ascii: "T")
+        append(year, width: 4); append(ascii: dateSeparator)
+        append(month, width: 2); append(ascii: dateSeparator)
+        append(day, width: 2); append(ascii: between)
         append(secondOfDay / 3600, width: 2); append(ascii: ":")
         append(secondOfDay / 60 % 60, width: 2); append(ascii: ":")
-        append(secondOfDay % 60, width: 2); append(ascii: ".")
+        append(secondOfDay % 60, width: 2)
     }
 
     /// Proleptic Gregorian date from days since 1970-01-01, via 400-year eras.

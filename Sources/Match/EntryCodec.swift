@@ -63,11 +63,11 @@ struct FieldReader {
         return .exactly(fitted)
     }
 
-    static let linkKeys: Set<String> = ["id", "mtu", "link", "provenance", "source"]
+    static let linkKeys: Set<String> = ["id", "mtu", "link", "tunnel", "provenance", "source"]
 
     func link() throws -> LinkEntry {
         for key in object.keys where !FieldReader.linkKeys.contains(key) {
-            throw fail(key, "unknown field for a link entry (id, mtu, link, provenance, source)")
+            throw fail(key, "unknown field for a link entry (id, mtu, link, tunnel, provenance, source)")
         }
         let id = try string("id")
         guard !id.isEmpty else { throw fail("id", "must not be empty") }
@@ -77,7 +77,8 @@ struct FieldReader {
         guard let provenance = Provenance(rawValue: provenanceName) else {
             throw fail("provenance", "expected curated, learned or imported, found \"\(provenanceName)\"")
         }
-        return LinkEntry(id: id, mtu: mtu, link: try string("link"), provenance: provenance,
+        guard case .exactly(let tunnel) = try bool("tunnel") else { throw fail("tunnel", "expected true or false") }
+        return LinkEntry(id: id, mtu: mtu, link: try string("link"), tunnel: tunnel, provenance: provenance,
                          source: try string("source", default: ""), line: line)
     }
 
@@ -290,7 +291,7 @@ enum EntryWriter {
 
     static func line(_ link: LinkEntry) -> String {
         var fields = [("id", quoted(link.id)), ("mtu", String(link.mtu)), ("link", quoted(link.link)),
-                      ("provenance", quoted(link.provenance.rawValue))]
+                      ("tunnel", String(link.tunnel)), ("provenance", quoted(link.provenance.rawValue))]
         if !link.source.isEmpty { fields.append(("source", quoted(link.source))) }
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }

@@ -39,7 +39,8 @@ public enum P0fImport {
                     guard let mtu = Int(value), (68...65535).contains(mtu) else {
                         throw DatabaseError(file: file, line: lineNumber, field: "sig", message: "expected an MTU, found \"\(value)\"")
                     }
-                    links.append(LinkEntry(id: "p0f-mtu-\(lineNumber)", mtu: mtu, link: linkName, provenance: .imported,
+                    links.append(LinkEntry(id: "p0f-mtu-\(lineNumber)", mtu: mtu, link: linkName,
+                                           tunnel: P0fImport.namesTunnel(linkName), provenance: .imported,
                                            source: "p0f.fp line \(lineNumber)", line: lineNumber))
                 default:
                     skipped += 1
@@ -76,6 +77,12 @@ public enum P0fImport {
             }
         }
         return Result(database: Database(entries: entries, links: links), skippedLines: skipped)
+    }
+
+    /// p0f's link names carry no tunnel flag; these words in them mean one.
+    static func namesTunnel(_ link: String) -> Bool {
+        let lower = link.lowercased()
+        return ["tunnel", "vpn", "ipsec", "gre", "ipip", "sit", "pptp", "gif"].contains { lower.contains($0) }
     }
 
     static func keyValue(_ line: String, file: String, line number: Int) throws -> (String, String) {

@@ -1,5 +1,6 @@
 import Features
 import Match
+import Verdict
 
 /// One fingerprinted SYN or SYN+ACK, ready to be written.
 public struct SynEvent {
@@ -7,19 +8,34 @@ public struct SynEvent {
     public var microseconds: Int
     public var fingerprint: Fingerprint
     public var classification: Classification?
+    public var link: Link?
 
-    public init(seconds: Int, microseconds: Int, fingerprint: Fingerprint, classification: Classification? = nil) {
+    public init(seconds: Int, microseconds: Int, fingerprint: Fingerprint, classification: Classification? = nil, link: Link? = nil) {
         self.seconds = seconds
         self.microseconds = microseconds
         self.fingerprint = fingerprint
         self.classification = classification
+        self.link = link
     }
 }
 
-/// How events are written: one JSON object a line, or a text block a person reads.
-public enum EventFormat: Sendable {
+/// A connection's first HTTP request and the verdict on it.
+public struct RequestEvent {
+    public var observation: HTTPObservation
+    public var verdict: Verdict
+
+    public init(observation: HTTPObservation, verdict: Verdict) {
+        self.observation = observation
+        self.verdict = verdict
+    }
+}
+
+/// How events are written: a text block a person reads, one JSON object a line, or p0f's
+/// `key=value|…` log lines for tools that parse p0f logs.
+public enum EventFormat: String, Sendable, CaseIterable {
     case text
     case json
+    case p0f
 }
 
 /// Writes events in one format. The JSON `os` object depends only on the matcher's answer,
@@ -47,6 +63,16 @@ public final class EventWriter {
                 out.append(renderOS(c, database))
             }
             out.append("}\n")
+        case .p0f:
+            P0fLog.write(event, database: database, to: out)
+        }
+    }
+
+    public func write(_ event: RequestEvent, to out: TextBuffer) {
+        switch format {
+        case .text: TextEvent.write(event, database: database, to: out)
+        case .json: RequestJSON.write(event, type: "http", database: database, to: out)
+        case .p0f: P0fLog.write(event, to: out)
         }
     }
 

@@ -1,6 +1,7 @@
 import Decode
 import Features
 import Match
+import Verdict
 
 /// The `syn` / `synack` JSON line. Field names are the stable schema in the README.
 enum JSONEvent {
@@ -62,6 +63,20 @@ enum JSONEvent {
         out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: out)
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append(ascii: "\"")
+        if let link = event.link {
+            out.append(",\"link\":")
+            writeLink(link, to: out)
+        }
+    }
+
+    static func writeLink(_ link: Link, to out: TextBuffer) {
+        out.append("{\"mss\":"); out.append(link.mss)
+        out.append(",\"mtu\":"); out.append(link.mtu)
+        out.append(",\"type\":")
+        if let type = link.type { out.appendJSONString(type) } else { out.append("null") }
+        out.append(",\"tunnel\":"); out.append(bool: link.tunnel)
+        out.append(",\"clamped\":"); out.append(bool: link.clamped)
+        out.append(ascii: "}")
     }
 
     static func writeOS(_ c: Classification, database: Database, to out: TextBuffer) {

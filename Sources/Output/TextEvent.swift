@@ -1,5 +1,6 @@
 import Features
 import Match
+import Verdict
 
 /// A block per event for a person at a terminal, in the manner of p0f's console output.
 enum TextEvent {
@@ -28,8 +29,54 @@ enum TextEvent {
         if let mss = fp.options.mss { out.append(" (mss "); out.append(mss); out.append(ascii: ")") }
         out.append("\n| quirks   = ")
         if fp.quirks.isEmpty { out.append("none") } else { fp.quirks.write(to: out, separator: " ") }
+        if let link = event.link { writeLink(link, to: out) }
         out.append("\n| raw_sig  = "); fp.writeRawSignature(to: out)
         out.append("\n| ja4t     = "); fp.writeJA4T(to: out)
+        out.append("\n`----\n\n")
+    }
+
+    static func writeLink(_ link: Link, to out: TextBuffer) {
+        out.append("\n| link     = "); out.append(string: link.type ?? "unknown")
+        out.append(" (mtu "); out.append(link.mtu)
+        if link.tunnel { out.append(", tunnel") }
+        if link.clamped { out.append(", mss clamped") }
+        out.append(ascii: ")")
+    }
+
+    static func write(_ event: RequestEvent, database: Database?, to out: TextBuffer) {
+        let observation = event.observation
+        let s = observation.syn.fingerprint.segment
+        let v = event.verdict
+        out.append(".-[ "); out.append(ip: s.ip.source); out.append(ascii: "/"); out.append(s.sourcePort)
+        out.append(" -> "); out.append(ip: s.ip.destination); out.append(ascii: "/"); out.append(s.destinationPort)
+        out.append(" (http request) ]-\n|\n| client   = "); out.append(ip: s.ip.source)
+        out.append("\n| time     = "); out.appendTimestamp(seconds: observation.seconds, microseconds: observation.microseconds)
+        out.append("\n| request  = "); out.append(string: observation.request.method)
+        out.append(ascii: " "); out.append(string: observation.request.host ?? "-")
+        out.append("\n| agent    = "); out.append(string: observation.request.userAgent ?? "-")
+        if let hint = observation.request.platformHint { out.append("\n| platform = "); out.append(string: hint) }
+        if !observation.request.proxyHeaders.isEmpty {
+            out.append("\n| proxy    = "); out.append(string: observation.request.proxyHeaders.joined(separator: ", "))
+        }
+        out.append("\n| ua os    = ")
+        if let claimed = v.claimed {
+            out.append(string: claimed.osClass?.name ?? "?"); out.append(" ["); out.append(string: claimed.family.name); out.append(ascii: "]")
+        } else {
+            out.append("none named")
+        }
+        out.append("\n| tcp os   = ")
+        if let stack = v.stack {
+            out.append(string: stack.osClass.name); out.append(" ["); out.append(string: stack.family.name)
+            out.append("], confidence "); out.append(fraction: stack.confidence)
+        } else {
+            out.append("not classified")
+        }
+        if let link = observation.syn.link { writeLink(link, to: out) }
+        out.append("\n| verdict  = "); out.append(v.flagged ? "FLAGGED " : "ok ")
+        out.append(fraction: v.score)
+        if !v.reasons.isEmpty {
+            out.append(" ("); out.append(string: v.reasons.map(\.rawValue).joined(separator: ", ")); out.append(ascii: ")")
+        }
         out.append("\n`----\n\n")
     }
 

@@ -3,6 +3,7 @@ import Capture
 import Decode
 import Match
 import Output
+import Verdict
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,8 +31,11 @@ struct CaptureCommand: ParsableCommand {
     @Option(help: "Bytes captured per packet on a live interface.")
     var snaplen: Int32 = 65535
 
-    @Flag(help: "Write one JSON object per line (schema in the README) instead of text blocks.")
+    @Flag(help: "Write one JSON object per line (schema in the README); the same as --log-format json.")
     var json = false
+
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("Event format: text blocks, json lines, or p0f's key=value log lines.", valueName: "text|json|p0f"))
+    var logFormat: EventFormat?
 
     @Option(name: .customShort("o"), help: ArgumentHelp("Write events to this file instead of standard output.", valueName: "file"))
     var output: String?
@@ -45,6 +49,24 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customLong("weight"), help: ArgumentHelp("Override a matcher weight, e.g. layout=5 (names in the README).", valueName: "name=value"))
     var weights: [String] = []
 
+    @Flag(help: "Follow each connection to its first plain-HTTP request and judge its User-Agent against the SYN (implied by --alerts and --api; implies --classify).")
+    var http = false
+
+    @Option(help: ArgumentHelp("Append one JSON line per flagged connection to this file ('-' for standard output); SIGHUP reopens it.", valueName: "file"))
+    var alerts: String?
+
+    @Option(name: .customLong("alert-threshold"), help: ArgumentHelp("Flag a connection when its verdict score reaches this (0-1; default 0.5).", valueName: "score"))
+    var alertThreshold: Float?
+
+    @Option(name: .customLong("verdict-rule"), help: ArgumentHelp("Override a verdict rule: a reason's weight (os_mismatch=0.8), confidence=0.9, or level=class (README, Verdicts).", valueName: "name=value"))
+    var verdictRules: [String] = []
+
+    @Option(name: .customLong("max-flows"), help: ArgumentHelp("Connections followed at once while waiting for their request; the oldest goes first.", valueName: "count"))
+    var maxFlows = 65536
+
+    @Option(name: .customLong("max-hosts"), help: ArgumentHelp("Client addresses whose history is kept; the oldest goes first.", valueName: "count"))
+    var maxHosts = 16384
+
     @Argument(help: ArgumentHelp("A BPF filter as in tcpdump, narrowing what is read (e.g. port 443).", valueName: "filter"))
     var filter: [String] = []
 
@@ -54,7 +76,12 @@ struct CaptureCommand: ParsableCommand {
             throw ValidationError("give either -r FILE (one or more) or -i INTERFACE")
         }
         if let count, count < 1 { throw ValidationError("-c must be at least 1") }
+        if maxFlows < 1 || maxHosts < 1 { throw ValidationError("--max-flows and --max-hosts must be at least 1") }
+        if json, let logFormat, logFormat != .json { throw ValidationError("--json and --log-format \(logFormat.rawValue) disagree") }
     }
+
+    /// Verdicts need the connection's request, and the OS guess to judge it by.
+    var judging: Bool { http || alerts != nil }
 
     func run() throws {
         if listInterfaces {
@@ -64,9 +91,12 @@ struct CaptureCommand: ParsableCommand {
             }
             return
         }
-        let matcher = classify ? Matcher(database: try loadDatabase(), weights: try matchWeights()) : nil
+        let matcher = classify || judging ? Matcher(database: try loadDatabase(), weights: try matchWeights()) : nil
+        let judge = judging ? ConnectionJudge(rules: try verdictRuleSet(), maxFlows: maxFlows, maxHosts: maxHosts) : nil
+        let alertLog = try alerts.map { try AlertLog(path: $0) }
         let sink = try output.map { try OutputSink(path: $0) } ?? OutputSink()
-        let sensor = Sensor(matcher: matcher, format: json ? .json : .text, sink: sink, limit: count)
+        let sensor = Sensor(matcher: matcher, judge: judge, alerts: alertLog, format: logFormat ?? (json ? .json : .text),
+                            sink: sink, limit: count)
         let userFilter = filter.isEmpty ? nil : filter.joined(separator: " ")
         StopSignal.install()
         var failures: [String] = []
@@ -78,7 +108,7 @@ struct CaptureCommand: ParsableCommand {
             if sensor.reachedLimit || StopSignal.requested { break }
             do {
                 let source = try open()
-                try source.setFilter(SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter))
+                try source.setFilter(SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, payload: judging))
                 sink.flushEveryEvent = source.isLive
                 let before = sensor.counters.packets
                 let end = source.run { sensor.process($0, link: source.linkType) }
@@ -99,6 +129,7 @@ struct CaptureCommand: ParsableCommand {
         }
         sink.flush()
         printSummary(sensor.counters, statistics)
+        if let judge { printSummary(judge, sensor) }
         for failure in failures { printError(failure) }
         if !failures.isEmpty { throw ExitCode(2) }
     }
@@ -118,6 +149,25 @@ struct CaptureCommand: ParsableCommand {
             if let problem = result.set(assignment) { throw ValidationError(problem) }
         }
         return result
+    }
+
+    func verdictRuleSet() throws -> VerdictRules {
+        var rules = VerdictRules()
+        for assignment in verdictRules {
+            if let problem = rules.set(assignment) { throw ValidationError(problem) }
+        }
+        if let alertThreshold {
+            guard (0...1).contains(alertThreshold) else { throw ValidationError("--alert-threshold is a score from 0 to 1") }
+            rules.threshold = alertThreshold
+        }
+        return rules
+    }
+
+    func printSummary(_ judge: ConnectionJudge, _ sensor: Sensor) {
+        let t = judge.tracker.counters
+        printError("  http: \(t.tracked) connections followed, \(sensor.requests) requests judged, \(sensor.flagged) flagged; "
+            + "not HTTP \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
+            + "no request in time \(t.expired), evicted \(t.evicted); \(judge.hosts.count) hosts kept (\(judge.hosts.evicted) evicted)")
     }
 
     func printSummary(_ c: PacketCounters, _ live: CaptureStatistics?) {
@@ -142,3 +192,5 @@ struct Failure: Error, CustomStringConvertible {
 func printError(_ text: String) {
     fputs(text + "\n", stderr)
 }
+
+extension EventFormat: ExpressibleByArgument {}

@@ -37,18 +37,21 @@ final class OutputSink {
     }
 
     func flush() {
-        pending.withBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    break
-                }
-                offset += written
-            }
-        }
+        pending.withBytes { writeAll(descriptor, $0) }
         pending.removeAll()
+    }
+}
+
+/// Writes every byte, retrying after signals; a failing descriptor drops the rest.
+func writeAll(_ descriptor: Int32, _ raw: UnsafeRawBufferPointer) {
+    var offset = 0
+    while offset < raw.count {
+        let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            return
+        }
+        offset += written
     }
 }
 

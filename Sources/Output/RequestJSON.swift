@@ -1,0 +1,76 @@
+import Features
+import Match
+import Verdict
+
+/// The `http` event and the alert line: a connection's first request, its SYN's OS guess and
+/// link, and the verdict. Both share this layout so a log watcher parses one schema.
+public enum RequestJSON {
+    public static func write(_ event: RequestEvent, type: StaticString, database: Database?, to out: TextBuffer) {
+        let observation = event.observation
+        let syn = observation.syn
+        let fp = syn.fingerprint
+        let s = fp.segment
+        let request = observation.request
+        out.append("{\"type\":\""); out.append(type)
+        out.append("\",\"ts\":\""); out.appendTimestamp(seconds: observation.seconds, microseconds: observation.microseconds)
+        out.append("\",\"src_ip\":\""); out.append(ip: s.ip.source)
+        out.append("\",\"src_port\":"); out.append(s.sourcePort)
+        out.append(",\"dst_ip\":\""); out.append(ip: s.ip.destination)
+        out.append("\",\"dst_port\":"); out.append(s.destinationPort)
+        out.append(",\"syn_ts\":\""); out.appendTimestamp(seconds: syn.seconds, microseconds: syn.microseconds)
+        out.append("\",\"method\":"); out.appendJSONString(request.method)
+        out.append(",\"host\":"); appendOptional(request.host, to: out)
+        out.append(",\"user_agent\":"); appendOptional(request.userAgent, to: out)
+        out.append(",\"platform_hint\":"); appendOptional(request.platformHint, to: out)
+        out.append(",\"proxy_headers\":[")
+        for (i, name) in request.proxyHeaders.enumerated() {
+            if i > 0 { out.append(ascii: ",") }
+            out.appendJSONString(name)
+        }
+        out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: out)
+        out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
+        out.append("\",\"link\":")
+        if let link = syn.link { JSONEvent.writeLink(link, to: out) } else { out.append("null") }
+        if let c = syn.classification, let database {
+            out.append(",\"os\":")
+            JSONEvent.writeOS(c, database: database, to: out)
+        }
+        out.append(",\"verdict\":")
+        writeVerdict(event.verdict, to: out)
+        out.append("}\n")
+    }
+
+    public static func writeVerdict(_ v: Verdict, to out: TextBuffer) {
+        out.append("{\"flagged\":"); out.append(bool: v.flagged)
+        out.append(",\"score\":"); out.append(fraction: v.score)
+        out.append(",\"reasons\":[")
+        for (i, reason) in v.reasons.enumerated() {
+            if i > 0 { out.append(ascii: ",") }
+            out.append(ascii: "\""); out.append(string: reason.rawValue); out.append(ascii: "\"")
+        }
+        out.append("],\"ua_os\":")
+        if let claimed = v.claimed {
+            out.append("{\"class\":")
+            if let osClass = claimed.osClass { out.appendJSONString(osClass.name) } else { out.append("null") }
+            out.append(",\"family\":"); out.appendJSONString(claimed.family.name)
+            out.append(ascii: "}")
+        } else {
+            out.append("null")
+        }
+        out.append(",\"tcp_os\":")
+        if let stack = v.stack {
+            out.append("{\"class\":"); out.appendJSONString(stack.osClass.name)
+            out.append(",\"family\":"); out.appendJSONString(stack.family.name)
+            out.append(",\"confidence\":"); out.append(fraction: stack.confidence)
+            out.append(",\"family_confidence\":"); out.append(fraction: stack.familyConfidence)
+            out.append(ascii: "}")
+        } else {
+            out.append("null")
+        }
+        out.append(ascii: "}")
+    }
+
+    static func appendOptional(_ text: String?, to out: TextBuffer) {
+        if let text { out.appendJSONString(text) } else { out.append("null") }
+    }
+}

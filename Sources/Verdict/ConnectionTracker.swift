@@ -1,0 +1,142 @@
+import Decode
+import Features
+import Match
+
+/// A TCP connection, oriented from the client (the SYN's sender).
+public struct FlowKey: Hashable, Sendable {
+    public var client: IPAddress
+    public var server: IPAddress
+    public var clientPort: UInt16
+    public var serverPort: UInt16
+
+    public init(client: IPAddress, clientPort: UInt16, server: IPAddress, serverPort: UInt16) {
+        self.client = client
+        self.server = server
+        self.clientPort = clientPort
+        self.serverPort = serverPort
+    }
+
+    /// The key of a segment sent by the client.
+    public init(_ segment: TCPSegment) {
+        self.init(client: segment.ip.source, clientPort: segment.sourcePort,
+                  server: segment.ip.destination, serverPort: segment.destinationPort)
+    }
+}
+
+/// What is kept of a client's SYN: its features, the matcher's answer and the link.
+public struct ObservedSYN: Sendable {
+    public var seconds: Int
+    public var microseconds: Int
+    public var fingerprint: Fingerprint
+    public var classification: Classification?
+    public var link: Link?
+
+    public init(seconds: Int, microseconds: Int, fingerprint: Fingerprint, classification: Classification?, link: Link?) {
+        self.seconds = seconds
+        self.microseconds = microseconds
+        self.fingerprint = fingerprint
+        self.classification = classification
+        self.link = link
+    }
+
+    public var key: FlowKey { FlowKey(fingerprint.segment) }
+}
+
+/// The first HTTP request of a tracked connection, with the SYN that opened it.
+public struct HTTPObservation: Sendable {
+    public var seconds: Int
+    public var microseconds: Int
+    public var syn: ObservedSYN
+    public var request: HTTPRequestHead
+}
+
+/// Follows connections from their SYN to their first HTTP/1.x request head, which may span
+/// segments. The table is bounded: when it is full the oldest connection is dropped, and a
+/// connection whose request does not come within `timeout` seconds is forgotten.
+public final class ConnectionTracker {
+    public struct Counters: Sendable {
+        public var tracked = 0          // client SYNs entered
+        public var requests = 0         // request heads read
+        public var notHTTP = 0          // first payload was not an HTTP/1.x request
+        public var tooLong = 0          // no end of head within the limit
+        public var gaps = 0             // a segment was missing (lost or out of order)
+        public var snaplenCut = 0       // the capture cut a segment of an unfinished head
+        public var expired = 0          // no request within the timeout
+        public var evicted = 0          // pushed out by newer connections while still waiting
+    }
+
+    struct Pending {
+        var syn: ObservedSYN
+        var nextSequence: UInt32
+        var buffered: [UInt8] = []
+    }
+
+    public private(set) var counters = Counters()
+    private var table: BoundedTable<FlowKey, Pending>
+    let timeout: Int
+
+    public init(capacity: Int = 65536, timeout: Int = 60) {
+        table = BoundedTable(capacity: capacity)
+        self.timeout = timeout
+    }
+
+    public var waiting: Int { table.count }
+
+    /// Starts following the connection a client SYN opens.
+    public func opened(_ syn: ObservedSYN) {
+        counters.tracked += 1
+        let pending = Pending(syn: syn, nextSequence: syn.fingerprint.segment.sequence &+ 1)
+        if let pushed = table.insert(pending, for: syn.key) {
+            if syn.seconds - pushed.value.syn.seconds > timeout { counters.expired += 1 } else { counters.evicted += 1 }
+        }
+    }
+
+    /// Feeds a segment with payload; returns the request once its head is complete.
+    public func segment(_ segment: TCPSegment, in bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int) -> HTTPObservation? {
+        guard segment.payloadLength > 0, table.count > 0 else { return nil }
+        let key = FlowKey(segment)
+        guard let slot = table.slot(of: key) else { return nil }
+        var pending = table[slot: slot]
+        if seconds - pending.syn.seconds > timeout {
+            counters.expired += 1
+            table.remove(key)
+            return nil
+        }
+        let offset = Int32(bitPattern: segment.sequence &- pending.nextSequence)
+        if offset < 0 { return nil }            // a retransmission of bytes already read
+        if offset > 0 {
+            counters.gaps += 1
+            table.remove(key)
+            return nil
+        }
+        let data = segment.payload(in: bytes)
+        let cut = data.count < segment.payloadLength
+        let result: HTTPParse
+        if pending.buffered.isEmpty {
+            result = HTTPRequestParser.parse(data)
+        } else {
+            pending.buffered.append(contentsOf: data)
+            result = pending.buffered.withUnsafeBytes { HTTPRequestParser.parse($0) }
+        }
+        switch result {
+        case .complete(let request):
+            table.remove(key)
+            counters.requests += 1
+            return HTTPObservation(seconds: seconds, microseconds: microseconds, syn: pending.syn, request: request)
+        case .incomplete where !cut:
+            if pending.buffered.isEmpty { pending.buffered = Array(data) }
+            pending.nextSequence &+= UInt32(segment.payloadLength)
+            table[slot: slot] = pending
+        case .incomplete:
+            counters.snaplenCut += 1
+            table.remove(key)
+        case .notHTTP:
+            counters.notHTTP += 1
+            table.remove(key)
+        case .tooLong:
+            counters.tooLong += 1
+            table.remove(key)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,103 @@
+/// The parts of an HTTP/1.x request head that a verdict uses.
+public struct HTTPRequestHead: Sendable, Equatable {
+    public var method: String
+    public var host: String?
+    public var userAgent: String?
+    public var platformHint: String?          // Sec-CH-UA-Platform
+    public var proxyHeaders: [String] = []    // names of Via / X-Forwarded-For / Forwarded present
+
+    public init(method: String, host: String? = nil, userAgent: String? = nil, platformHint: String? = nil,
+                proxyHeaders: [String] = []) {
+        self.method = method
+        self.host = host
+        self.userAgent = userAgent
+        self.platformHint = platformHint
+        self.proxyHeaders = proxyHeaders
+    }
+
+    /// Header names that say a proxy forwarded the request.
+    public static let proxyHeaderNames = ["via", "x-forwarded-for", "forwarded"]
+
+    /// Reads the headers a verdict uses from (name, value) pairs, names in any case.
+    public mutating func take(header name: String, value: String) {
+        switch name.lowercased() {
+        case "host": host = value
+        case "user-agent": userAgent = value
+        case "sec-ch-ua-platform": platformHint = value
+        case let lower where HTTPRequestHead.proxyHeaderNames.contains(lower):
+            if !proxyHeaders.contains(lower) { proxyHeaders.append(lower) }
+        default: break
+        }
+    }
+}
+
+public enum HTTPParse: Equatable {
+    case complete(HTTPRequestHead)
+    case incomplete     // a request line was seen; the head goes on in a later segment
+    case notHTTP        // the connection does not start with an HTTP/1.x request
+    case tooLong        // no end of head within `HTTPRequestParser.maximumHead` bytes
+}
+
+/// Parses the start of a client's byte stream as an HTTP/1.x request head.
+public enum HTTPRequestParser {
+    public static let maximumHead = 8192
+    static let methods: [[UInt8]] = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"]
+        .map { Array($0.utf8) }
+
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParse {
+        guard let method = methods.first(where: { startsWith(bytes, $0 + [0x20]) || isPrefixOfRequest(bytes, $0) }) else {
+            return .notHTTP
+        }
+        guard bytes.count > method.count else { return .incomplete }
+        guard let end = headEnd(bytes) else {
+            return bytes.count >= maximumHead ? .tooLong : .incomplete
+        }
+        var head = HTTPRequestHead(method: String(decoding: method, as: UTF8.self))
+        var lineStart = 0
+        var first = true
+        while lineStart < end {
+            var lineEnd = lineStart
+            while lineEnd < end, bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            var contentEnd = lineEnd
+            if contentEnd > lineStart, bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+            if first {
+                first = false
+            } else if let colon = (lineStart..<contentEnd).first(where: { bytes[$0] == 0x3A }) {
+                var valueStart = colon + 1
+                while valueStart < contentEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+                var valueEnd = contentEnd
+                while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+                head.take(header: text(bytes, lineStart..<colon), value: text(bytes, valueStart..<valueEnd))
+            }
+            lineStart = lineEnd + 1
+        }
+        return .complete(head)
+    }
+
+    /// A first segment shorter than "GET " that still reads like the start of one.
+    static func isPrefixOfRequest(_ bytes: UnsafeRawBufferPointer, _ method: [UInt8]) -> Bool {
+        bytes.count <= method.count && bytes.count > 0 && zip(bytes, method).allSatisfy { $0 == $1 }
+    }
+
+    static func startsWith(_ bytes: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { $0 == $1 }
+    }
+
+    /// The offset of the blank line that ends the head (CRLF CRLF, or bare LF LF).
+    static func headEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let limit = min(bytes.count, maximumHead)
+        var i = 0
+        while i + 1 < limit {
+            if bytes[i] == 0x0A {
+                if bytes[i + 1] == 0x0A { return i + 1 }
+                if bytes[i + 1] == 0x0D, i + 2 < limit, bytes[i + 2] == 0x0A { return i + 1 }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    static func text(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
+}

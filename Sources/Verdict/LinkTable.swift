@@ -1,0 +1,44 @@
+import Features
+import Match
+
+/// What the MSS says about the path from the client: the MTU it implies, the link type known
+/// for that MTU, and whether a middlebox seems to have lowered ("clamped") the MSS.
+public struct Link: Sendable, Equatable {
+    public var mss: Int
+    public var mtu: Int
+    public var type: String?        // nil when the MTU is not in the table
+    public var tunnel: Bool
+    public var clamped: Bool
+}
+
+/// MTU → link type, from the database's link entries (the shipped table lists p0f's values,
+/// WireGuard, OpenVPN, IPsec, PPPoE and the loopbacks; README "MTU and links").
+public struct LinkTable: Sendable {
+    private var byMTU: [Int: (name: String, tunnel: Bool)] = [:]
+
+    public init(_ links: [LinkEntry]) {
+        // The first entry for an MTU wins, as the files were given.
+        for link in links where byMTU[link.mtu] == nil { byMTU[link.mtu] = (link.link, link.tunnel) }
+    }
+
+    public var isEmpty: Bool { byMTU.isEmpty }
+
+    /// The link of a SYN that carries an MSS option.
+    public func link(for fingerprint: Fingerprint) -> Link? {
+        guard let mss = fingerprint.options.mss.map(Int.init), mss > 0 else { return nil }
+        let isV4 = fingerprint.ip.version == 4
+        let mtu = mss + (isV4 ? 40 : 60)
+        let known = byMTU[mtu]
+        return Link(mss: mss, mtu: mtu, type: known?.name, tunnel: known?.tunnel ?? false,
+                    clamped: LinkTable.looksClamped(mss: mss, window: Int(fingerprint.segment.window), isV4: isV4))
+    }
+
+    /// Stacks size their first window from their own interface's MSS (Windows 64240 = 44 × 1460,
+    /// Linux 64240, 29200, 14600). A window that is a multiple of the Ethernet MSS while the
+    /// advertised MSS is lower and does not divide it means the MSS was rewritten on the way.
+    static func looksClamped(mss: Int, window: Int, isV4: Bool) -> Bool {
+        let ethernetMSS = isV4 ? 1460 : 1440
+        guard mss < ethernetMSS, window >= ethernetMSS * 4 else { return false }
+        return window % ethernetMSS == 0 && window % mss != 0
+    }
+}
