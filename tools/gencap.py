@@ -5,6 +5,9 @@
   tools/gencap.py syn OUT.pcap N             N client SYNs only (the SYN-rate benchmark)
   tools/gencap.py mixed OUT.pcap N           N packets of interleaved flows: SYN, SYN+ACK, ACK, HTTP
                                              request with User-Agent, data, FIN and RST (~10 % SYNs)
+  tools/gencap.py verdicts OUT.pcap          the verdict test fixture: one connection per case in
+                                             VERDICT_CASES (stack vs User-Agent, tunnel MSS, split
+                                             request, proxy headers)
 
 Profiles use each system's default SYN (REFERENCE section 6): TTL, DF, window, options, MSS, scale.
 Deterministic: the same arguments always give the same bytes.
@@ -85,9 +88,25 @@ def address(rng, v6, client):
         return bytes([0x20, 0x01, 0x0d, 0xb8, 0, 1 if client else 2]) + bytes(rng.getrandbits(8) for _ in range(10))
     return bytes([10 if client else 192, rng.randrange(256), rng.randrange(256), rng.randrange(1, 255)])
 
-def flow(rng, name, v6, full):
-    """The packets of one connection from a client with profile `name`."""
-    ttl, df, window, opts, flags, ua = PROFILES[name]
+# name: (profile, User-Agent, MSS (None: the profile's), extra header lines, request split in two segments)
+WINDOWS_UA = PROFILES["windows-11"][5]
+VERDICT_CASES = [
+    ("linux-stack-windows-ua", "linux-6", WINDOWS_UA, None, "", False),
+    ("windows-stack-windows-ua", "windows-11", WINDOWS_UA, None, "", False),
+    ("windows-mss-1380", "windows-11", WINDOWS_UA, 1380, "", False),
+    ("linux-stack-chromeos-ua", "linux-6",
+     "Mozilla/5.0 (X11; CrOS x86_64 15633.69.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36", None, "", False),
+    ("split-request", "windows-11", WINDOWS_UA, None, "", True),
+    ("proxy-headers", "windows-11", WINDOWS_UA, None, "Via: 1.1 squid\r\nX-Forwarded-For: 198.51.100.7\r\n", False),
+]
+
+def flow(rng, name, v6, full, ua=None, mss=None, headers="", split=False):
+    """The packets of one connection from a client with profile `name`. An IPv6 SYN carries
+    the MSS less 20 (the larger header), as stacks derive it from the same MTU."""
+    ttl, df, window, opts, flags, profile_ua = PROFILES[name]
+    ua = ua or profile_ua
+    if mss or v6:
+        opts = [(MSS, mss or o[1] - 20) if isinstance(o, tuple) and o[0] == MSS else o for o in opts]
     hops = rng.randrange(0, 12)
     c, s = address(rng, v6, True), address(rng, v6, False)
     sport, dport = rng.randrange(1024, 65535), rng.choice([80, 443, 8080])
@@ -100,8 +119,11 @@ def flow(rng, name, v6, full):
     sopts = options_bytes([(MSS, 1460), SOK, TS, NOP, (WS, 7)], rng.getrandbits(32))
     out.append(ip_frame(v6, s, c, 64 - hops, True, 0, tcp(dport, sport, sseq, seq + 1, 0x12, 65160, sopts)))
     out.append(ip_frame(v6, c, s, cttl, df, ipid + 1, tcp(sport, dport, seq + 1, sseq + 1, 0x10, 502)))
-    request = f"GET / HTTP/1.1\r\nHost: example.test\r\nUser-Agent: {ua}\r\nAccept: */*\r\n\r\n".encode()
-    out.append(ip_frame(v6, c, s, cttl, df, ipid + 2, tcp(sport, dport, seq + 1, sseq + 1, 0x18, 502, payload=request)))
+    request = f"GET / HTTP/1.1\r\nHost: example.test\r\nUser-Agent: {ua}\r\n{headers}Accept: */*\r\n\r\n".encode()
+    cut = len(request) // 2 if split else len(request)
+    out.append(ip_frame(v6, c, s, cttl, df, ipid + 2, tcp(sport, dport, seq + 1, sseq + 1, 0x10 if split else 0x18, 502, payload=request[:cut])))
+    if split:
+        out.append(ip_frame(v6, c, s, cttl, df, ipid + 2, tcp(sport, dport, seq + 1 + cut, sseq + 1, 0x18, 502, payload=request[cut:])))
     body = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000
     for i in range(rng.randrange(5, 10)):
         out.append(ip_frame(v6, s, c, 64 - hops, True, 0, tcp(dport, sport, sseq + 1 + i * 1040, seq + 1 + len(request), 0x18, 502, payload=body)))
@@ -111,7 +133,7 @@ def flow(rng, name, v6, full):
     return out
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("sample", "syn", "mixed"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("sample", "syn", "mixed", "verdicts"):
         sys.exit(__doc__)
     mode, path = sys.argv[1], sys.argv[2]
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 0
@@ -123,6 +145,11 @@ def main():
             for v6 in (False, True) if name in ("linux-6", "windows-11") else (False,):
                 for frame in flow(rng, name, v6, True):
                     w.packet(frame)
+        return
+    if mode == "verdicts":
+        for _, name, ua, mss, headers, split in VERDICT_CASES:
+            for frame in flow(rng, name, False, True, ua, mss, headers, split):
+                w.packet(frame)
         return
     if mode == "syn":
         # A few thousand distinct SYN templates, repeated with fresh ports: fast to write.

@@ -87,13 +87,14 @@ public final class HostTable: Sendable {
             return state.hosts.update(slot: slot) { host in
                 var shared = false
                 if let family {
+                    var newestConfident: (seconds: Int, family: OSFamily)?
                     for age in 0..<4 {
-                        guard let earlier = host.ring[age], syn.seconds - earlier.syn.seconds <= sharingWindow else { continue }
-                        if let other = confidentFamily(earlier.syn.classification), other != family { shared = true }
+                        guard let earlier = host.ring[(host.newest - age + 4) % 4],
+                              let other = confidentFamily(earlier.syn.classification) else { continue }
+                        if newestConfident == nil { newestConfident = (earlier.syn.seconds, other) }
+                        if other != family, syn.seconds - earlier.syn.seconds <= sharingWindow { shared = true }
                     }
-                    if let previous = host.latest.flatMap({ confidentFamily($0.syn.classification) }), previous != family {
-                        host.lastChange = syn.seconds
-                    }
+                    if let previous = newestConfident, previous.family != family { host.lastChange = syn.seconds }
                 }
                 if shared { host.lastSharing = syn.seconds }
                 host.lastSeen = syn.seconds

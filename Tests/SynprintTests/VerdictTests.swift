@@ -1,0 +1,246 @@
+import XCTest
+@testable import Decode
+@testable import Features
+@testable import Match
+@testable import Verdict
+
+final class VerdictTests: XCTestCase {
+    // MARK: User-Agent rules
+
+    func testUserAgentRules() {
+        let cases: [(String, OSClass?, OSFamily?)] = [
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36", .windows, .windows),
+            ("Microsoft NCSI", .windows, .windows),
+            ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36", .android, .linuxLike),
+            ("Dalvik/2.1.0 (Linux; U; Android 10; Redmi Note 9 Pro)", .android, .linuxLike),
+            ("Mozilla/5.0 (X11; CrOS x86_64 15633.69.0) AppleWebKit/537.36 Chrome/130.0", .chromeOS, .linuxLike),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148", .iOS, .apple),
+            ("AppleCoreMedia/1.0.0.14C92 (iPhone; U; CPU OS 10_2 like Mac OS X; en_us)", .iOS, .apple),
+            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Version/17.4 Safari/605.1.15", .macOS, .apple),
+            ("Magican (unknown version) CFNetwork/720.5.7 Darwin/14.5.0 (x86_64)", .macOS, .apple),
+            ("MyApp/3 CFNetwork/1494.0.7 Darwin/23.4.0", nil, .apple),
+            ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:89.0) Gecko/20100101 Firefox/89.0", .linux, .linuxLike),
+            ("Mozilla/5.0 (X11; FreeBSD amd64; rv:128.0) Gecko/20100101 Firefox/128.0", .freeBSD, .bsd),
+            ("Mozilla/5.0 (X11; OpenBSD amd64; rv:128.0) Gecko/20100101 Firefox/128.0", .openBSD, .bsd),
+            ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", nil, nil),
+            ("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X) Chrome/130.0 Mobile Safari/537.36 (compatible; Googlebot/2.1)", nil, nil),
+            ("curl/8.5.0", nil, nil),
+            ("", nil, nil),
+        ]
+        for (ua, osClass, family) in cases {
+            let claimed = UserAgentRules.claimedOS(userAgent: ua)
+            XCTAssertEqual(claimed?.osClass, osClass, ua)
+            XCTAssertEqual(claimed?.family, family, ua)
+        }
+        // The client hint wins over the string; an unknown hint defers to it.
+        let ua = cases[0].0
+        XCTAssertEqual(UserAgentRules.claimedOS(userAgent: ua, platformHint: "\"Linux\"")?.osClass, .linux)
+        XCTAssertEqual(UserAgentRules.claimedOS(userAgent: ua, platformHint: "\"Chrome OS\"")?.osClass, .chromeOS)
+        XCTAssertEqual(UserAgentRules.claimedOS(userAgent: ua, platformHint: "\"Unknown\"")?.osClass, .windows)
+    }
+
+    /// The dev labels come from the User-Agents of real traffic; the rules must read them alike.
+    func testUserAgentRulesAgreeWithTheDevLabels() throws {
+        let text = try String(contentsOf: devData("dev_labels.jsonl"), encoding: .utf8)
+        var checked = 0, agreed = 0
+        var disagreements: Set<String> = []
+        for line in text.split(separator: "\n") {
+            let label = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            guard let source = label["label_source"] as? String, source.hasPrefix("http_user_agent"),
+                  let ua = label["user_agent"] as? String, let expected = OSClass(name: label["os_class"] as! String) else { continue }
+            checked += 1
+            if UserAgentRules.claimedOS(userAgent: ua)?.osClass == expected { agreed += 1 } else { disagreements.insert(ua) }
+        }
+        XCTAssertGreaterThan(checked, 500)
+        XCTAssertGreaterThanOrEqual(Double(agreed) / Double(checked), 0.99, "disagree: \(disagreements)")
+    }
+
+    // MARK: HTTP request heads
+
+    func parse(_ text: String) -> HTTPParse {
+        Array(text.utf8).withUnsafeBytes { HTTPRequestParser.parse($0) }
+    }
+
+    func testRequestHeadParsing() {
+        let head = "GET /x HTTP/1.1\r\nHost: example.test\r\nuser-agent:  Agent/1 \r\nSec-CH-UA-Platform: \"Windows\"\r\n"
+            + "X-Forwarded-For: 198.51.100.7\r\nVIA: 1.1 squid\r\n\r\nbody"
+        guard case .complete(let request) = parse(head) else { return XCTFail("\(parse(head))") }
+        XCTAssertEqual(request.method, "GET")
+        XCTAssertEqual(request.host, "example.test")
+        XCTAssertEqual(request.userAgent, "Agent/1")
+        XCTAssertEqual(request.platformHint, "\"Windows\"")
+        XCTAssertEqual(request.proxyHeaders, ["x-forwarded-for", "via"])
+        XCTAssertEqual(parse("GET /x HTTP/1.1\nUser-Agent: A\n\n"), .complete(HTTPRequestHead(method: "GET", userAgent: "A")))
+        XCTAssertEqual(parse("GE"), .incomplete)
+        XCTAssertEqual(parse("POST /x HTTP/1.1\r\nHost: a\r\n"), .incomplete)
+        XCTAssertEqual(parse("\u{16}\u{03}\u{01}\u{02}\u{00}"), .notHTTP)    // a TLS ClientHello
+        XCTAssertEqual(parse("SSH-2.0-OpenSSH_9.6\r\n"), .notHTTP)
+        XCTAssertEqual(parse("GET / HTTP/1.1\r\n" + String(repeating: "X-Pad: 0123456789\r\n", count: 600)), .tooLong)
+    }
+
+    // MARK: links
+
+    func synFingerprint(mss: UInt16, window: UInt16) throws -> Fingerprint {
+        var p = PacketBuilder()
+        p.options[2...3] = [UInt8(mss >> 8), UInt8(mss & 0xFF)]
+        p.window = window
+        return try p.ipv4().withUnsafeBytes { raw in
+            guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
+            return Fingerprint(s, in: raw)
+        }
+    }
+
+    func testLinkTableAndClampedMSS() throws {
+        let db = try Database.load(file: repositoryRoot.appendingPathComponent("database/synprint.db.jsonl").path)
+        let table = LinkTable(db.links)
+        let ethernet = table.link(for: try synFingerprint(mss: 1460, window: 64240))
+        XCTAssertEqual(ethernet, Link(mss: 1460, mtu: 1500, type: "Ethernet or modem", tunnel: false, clamped: false))
+        let wireGuard = table.link(for: try synFingerprint(mss: 1380, window: 64860))   // 47 × 1380: the host's own MSS
+        XCTAssertEqual(wireGuard?.type, "WireGuard")
+        XCTAssertEqual(wireGuard?.tunnel, true)
+        XCTAssertEqual(wireGuard?.clamped, false)
+        let clamped = table.link(for: try synFingerprint(mss: 1380, window: 64240))     // 44 × 1460, MSS rewritten
+        XCTAssertEqual(clamped?.clamped, true)
+        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1452, window: 64240))?.type, "DSL (PPPoE)")
+        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1412, window: 64240))?.type, "DSL (PPPoE over ATM)")
+        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1333, window: 65535))?.type, nil)
+    }
+
+    // MARK: verdict rules
+
+    func classification(_ osClass: OSClass, confidence: Float, familyConfidence: Float? = nil) -> Classification {
+        Classification(answer: 1, decision: osClass, family: osClass.family, confidence: confidence,
+                       familyConfidence: familyConfidence ?? confidence, kind: .exact,
+                       classScores: InlineArray(repeating: 0), best: TopCandidates())
+    }
+
+    func testVerdictRules() {
+        let rules = VerdictRules()
+        let windows = ClaimedOS(.windows)
+        func verdict(_ claimed: ClaimedOS?, _ c: Classification?, link: Link? = nil, proxy: Bool = false, sharing: Bool = false) -> Verdict {
+            rules.verdict(claimed: claimed, classification: c, link: link, proxyHeaders: proxy, ipSharing: sharing)
+        }
+        let mismatch = verdict(windows, classification(.linux, confidence: 0.95))
+        XCTAssertEqual(mismatch.reasons, [.osMismatch])
+        XCTAssertTrue(mismatch.flagged)
+        XCTAssertEqual(mismatch.score, 0.7, accuracy: 1e-6)
+        // An unsure or unknown TCP guess never contradicts the User-Agent.
+        XCTAssertEqual(verdict(windows, classification(.linux, confidence: 0.6)).reasons, [])
+        XCTAssertEqual(verdict(windows, classification(.unknown, confidence: 0.3)).reasons, [])
+        // Same family: no mismatch at the default level, even between classes.
+        XCTAssertEqual(verdict(ClaimedOS(.chromeOS), classification(.linux, confidence: 0.99)).reasons, [])
+        XCTAssertEqual(verdict(ClaimedOS(.macOS), classification(.iOS, confidence: 0.99)).reasons, [])
+        XCTAssertEqual(verdict(ClaimedOS(.android), classification(.linux, confidence: 0.99)).reasons, [])
+        var byClass = rules
+        byClass.level = .osClass
+        let android = byClass.verdict(claimed: ClaimedOS(.android), classification: classification(.linux, confidence: 0.99),
+                                      link: nil, proxyHeaders: false, ipSharing: false)
+        XCTAssertEqual(android.reasons, [.osMismatch])
+        let chromeOS = byClass.verdict(claimed: ClaimedOS(.chromeOS), classification: classification(.linux, confidence: 0.99),
+                                       link: nil, proxyHeaders: false, ipSharing: false)
+        XCTAssertEqual(chromeOS.reasons, [])
+        // A tunnel MTU alone is weak: reported, scored below an OS mismatch, not flagged.
+        let tunnel = Link(mss: 1380, mtu: 1420, type: "WireGuard", tunnel: true, clamped: false)
+        let tunnelled = verdict(windows, classification(.windows, confidence: 0.95), link: tunnel)
+        XCTAssertEqual(tunnelled.reasons, [.tunnelMTU])
+        XCTAssertFalse(tunnelled.flagged)
+        XCTAssertLessThan(tunnelled.score, mismatch.score)
+        // Reasons combine: 1 − (1 − 0.3)(1 − 0.25)(1 − 0.3).
+        var clamped = tunnel
+        clamped.clamped = true
+        let several = verdict(windows, classification(.windows, confidence: 0.95), link: clamped, sharing: true)
+        XCTAssertEqual(several.reasons, [.tunnelMTU, .mssClamped, .ipSharing])
+        XCTAssertEqual(several.score, 1 - 0.7 * 0.75 * 0.7, accuracy: 1e-6)
+        XCTAssertTrue(several.flagged)
+        XCTAssertTrue(verdict(nil, nil, proxy: true).flagged)
+        XCTAssertEqual(verdict(nil, nil).score, 0)
+        var strict = rules
+        XCTAssertNil(strict.set("threshold=0.8"))
+        XCTAssertFalse(strict.verdict(claimed: windows, classification: classification(.linux, confidence: 0.95),
+                                      link: nil, proxyHeaders: false, ipSharing: false).flagged)
+        XCTAssertNotNil(strict.set("os_mismatch=2"))
+        XCTAssertNotNil(strict.set("nonsense=0.1"))
+        XCTAssertNotNil(strict.set("level=planet"))
+    }
+
+    // MARK: bounded tables
+
+    func testBoundedTableEvictsTheOldest() {
+        var table = BoundedTable<Int, String>(capacity: 3)
+        for i in 0..<3 { XCTAssertNil(table.insert("\(i)", for: i)) }
+        XCTAssertEqual(table.insert("3", for: 3)?.key, 0)
+        XCTAssertNil(table[0])
+        XCTAssertEqual(table[3], "3")
+        XCTAssertNil(table.insert("three", for: 3))     // replaced in place
+        XCTAssertEqual(table.count, 3)
+        table.remove(1)
+        XCTAssertEqual(table.count, 2)
+        for i in 10..<100 { table.insert("\(i)", for: i) }
+        XCTAssertEqual(table.count, 3)
+        XCTAssertEqual(table[99], "99")
+    }
+
+    func observed(_ fp: Fingerprint, at seconds: Int, classification c: Classification? = nil) -> ObservedSYN {
+        ObservedSYN(seconds: seconds, microseconds: 0, fingerprint: fp, classification: c, link: nil)
+    }
+
+    func testHostTableSeesSharedAddresses() throws {
+        let hosts = HostTable(capacity: 2)
+        let fp = try synFingerprint(mss: 1460, window: 64240)
+        XCTAssertFalse(hosts.record(observed(fp, at: 100, classification: classification(.windows, confidence: 0.95))))
+        XCTAssertFalse(hosts.record(observed(fp, at: 110, classification: classification(.windows, confidence: 0.95))))
+        // An unsure guess is not a second stack; a confident Linux one within the window is.
+        XCTAssertFalse(hosts.record(observed(fp, at: 120, classification: classification(.linux, confidence: 0.5))))
+        XCTAssertTrue(hosts.record(observed(fp, at: 130, classification: classification(.linux, confidence: 0.95))))
+        XCTAssertTrue(hosts.sharing(fp.ip.source, at: 140))
+        XCTAssertFalse(hosts.sharing(fp.ip.source, at: 130 + 601))
+        let host = try XCTUnwrap(hosts.host(fp.ip.source))
+        XCTAssertEqual(host.connections, 4)
+        XCTAssertEqual(host.recent.count, 4)
+        XCTAssertEqual(host.latest?.syn.seconds, 130)
+        XCTAssertEqual(host.lastChange, 130)
+        // Long after, a different stack is a change of OS, not sharing.
+        XCTAssertFalse(hosts.record(observed(fp, at: 5000, classification: classification(.windows, confidence: 0.95))))
+    }
+
+    func testTrackerReadsARequestSplitOverSegmentsAndCountsWhatItDrops() throws {
+        let tracker = ConnectionTracker(capacity: 2, timeout: 60)
+        let syn = try synFingerprint(mss: 1460, window: 64240)
+        tracker.opened(observed(syn, at: 100))
+        func send(_ text: String, offset: UInt32, at seconds: Int = 101) throws -> HTTPObservation? {
+            var p = PacketBuilder()
+            p.flags = 0x18
+            p.options = []
+            p.sequence = syn.segment.sequence &+ 1 &+ offset
+            p.payload = Array(text.utf8)
+            return try p.ipv4().withUnsafeBytes { raw in
+                guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
+                return tracker.segment(s, in: raw, seconds: seconds, microseconds: 0)
+            }
+        }
+        let first = "GET / HTTP/1.1\r\nUser-Ag"
+        XCTAssertNil(try send(first, offset: 0))
+        XCTAssertNil(try send(first, offset: 0))                     // a retransmission changes nothing
+        let done = try send("ent: Split/1\r\n\r\n", offset: UInt32(first.utf8.count))
+        XCTAssertEqual(done?.request.userAgent, "Split/1")
+        XCTAssertEqual(tracker.counters.requests, 1)
+        XCTAssertEqual(tracker.waiting, 0)
+        // A gap, a non-HTTP start, a late request and a full table are each counted.
+        tracker.opened(observed(syn, at: 200))
+        XCTAssertNil(try send("GET / HTTP/1.1\r\n", offset: 5))
+        XCTAssertEqual(tracker.counters.gaps, 1)
+        tracker.opened(observed(syn, at: 300))
+        XCTAssertNil(try send("\u{16}\u{03}\u{01}", offset: 0))
+        XCTAssertEqual(tracker.counters.notHTTP, 1)
+        tracker.opened(observed(syn, at: 400))
+        XCTAssertNil(try send("GET / HTTP/1.1\r\n\r\n", offset: 0, at: 500))
+        XCTAssertEqual(tracker.counters.expired, 1)
+        var other = syn
+        for port in 1...3 {
+            other.segment.sourcePort = UInt16(port)
+            tracker.opened(observed(other, at: 600))
+        }
+        XCTAssertEqual(tracker.counters.evicted, 1)
+        XCTAssertEqual(tracker.waiting, 2)
+    }
+}
