@@ -1,0 +1,146 @@
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the built `synprint` executable, as a user does.
+final class CommandTests: XCTestCase {
+    /// The verdict fixture (tools/gencap.py verdicts): one connection per case, in this order.
+    static let verdictCases: [(name: String, reasons: Set<String>, flagged: Bool)] = [
+        ("linux-stack-windows-ua", ["os_mismatch"], true),
+        ("windows-stack-windows-ua", [], false),
+        ("windows-mss-1380", ["tunnel_mtu", "mss_clamped"], false),
+        ("linux-stack-chromeos-ua", [], false),
+        ("split-request", [], false),
+        ("proxy-headers", ["proxy_headers"], true),
+    ]
+    static let fixture = repositoryRoot.appendingPathComponent("tools/samples/verdicts.pcap")
+
+    func testVerdictFixtureGivesTheExpectedReasonsAndAlerts() throws {
+        let folder = try temporaryFolder()
+        let alerts = folder.appendingPathComponent("alerts.jsonl")
+        let run = try runSynprint(["-r", CommandTests.fixture.path, "--http", "--json", "--alerts", alerts.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let requests = jsonLines(run.stdout).filter { $0["type"] as? String == "http" }
+        XCTAssertEqual(requests.count, CommandTests.verdictCases.count)
+        for (request, expected) in zip(requests, CommandTests.verdictCases) {
+            let verdict = try XCTUnwrap(request["verdict"] as? [String: Any], expected.name)
+            XCTAssertEqual(Set(verdict["reasons"] as? [String] ?? []), expected.reasons, expected.name)
+            XCTAssertEqual(verdict["flagged"] as? Bool, expected.flagged, expected.name)
+            XCTAssertNotNil(request["user_agent"] as? String, expected.name)
+        }
+        XCTAssertEqual((requests[3]["verdict"] as? [String: Any])?["ua_os"] as? [String: String],
+                       ["class": "ChromeOS", "family": "Linux-like"])
+        let alertLines = jsonLines(try String(contentsOf: alerts, encoding: .utf8))
+        XCTAssertEqual(alertLines.map { $0["type"] as? String }, ["alert", "alert"])
+        XCTAssertEqual(alertLines.filter { (($0["verdict"] as? [String: Any])?["reasons"] as? [String]) == ["os_mismatch"] }.count, 1)
+        let first = alertLines[0]
+        for key in ["ts", "src_ip", "src_port", "dst_ip", "dst_port", "user_agent", "raw_sig", "ja4t", "link", "os", "verdict"] {
+            XCTAssertNotNil(first[key], key)
+        }
+        // The alert file is appended to, never truncated.
+        _ = try runSynprint(["-r", CommandTests.fixture.path, "--http", "--alerts", alerts.path])
+        XCTAssertEqual(jsonLines(try String(contentsOf: alerts, encoding: .utf8)).count, 4)
+    }
+
+    func testP0fLogFormat() throws {
+        let run = try runSynprint(["-r", CommandTests.fixture.path, "--http", "--log-format", "p0f"])
+        let lines = run.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.filter { $0.contains("] mod=syn|") }.count, 6)
+        XCTAssertEqual(lines.filter { $0.contains("] mod=syn+ack|") }.count, 6)
+        XCTAssertEqual(lines.filter { $0.contains("] mod=http request|") }.count, 6)
+        let syn = try XCTUnwrap(lines.first { $0.contains("mod=syn|") })
+        XCTAssertTrue(syn.hasPrefix("[2023/11/14 22:13:20] mod=syn|cli="), String(syn))
+        XCTAssertTrue(syn.contains("|subj=cli|os=Linux"), String(syn))
+        XCTAssertTrue(syn.contains("|raw_sig=4:"), String(syn))
+        XCTAssertTrue(lines.contains { $0.contains("mod=mtu|") && $0.hasSuffix("|link=WireGuard|raw_mtu=1420") })
+    }
+
+    /// logrotate renames the file and sends SIGHUP: the next alert must land in a new file.
+    func testSighupReopensTheAlertFile() throws {
+        let folder = try temporaryFolder()
+        let fifo = folder.appendingPathComponent("capture.fifo")
+        let alerts = folder.appendingPathComponent("alerts.jsonl")
+        let rotated = folder.appendingPathComponent("alerts.jsonl.1")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let process = try startSynprint(["-r", fifo.path, "--http", "--alerts", alerts.path, "-o", "/dev/null"])
+        let capture = try Data(contentsOf: CommandTests.fixture)
+        let writer = try FileHandle(forWritingTo: fifo)
+        writer.write(capture)                       // two alerts
+        try waitFor { self.lineCount(alerts) == 2 }
+        XCTAssertEqual(rename(alerts.path, rotated.path), 0)
+        kill(process.processIdentifier, SIGHUP)
+        usleep(100_000)
+        writer.write(capture.dropFirst(24))         // the same connections again, without the file header
+        try waitFor { self.lineCount(alerts) == 2 }
+        try writer.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(lineCount(rotated), 2)
+        XCTAssertEqual(lineCount(alerts), 2)
+    }
+
+    // MARK: helpers
+
+    func lineCount(_ url: URL) -> Int {
+        ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+}
+
+struct CommandRun {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// The executable built beside the test bundle.
+var synprintExecutable: URL {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("synprint")
+}
+
+func startSynprint(_ arguments: [String], stdout: Any? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = synprintExecutable
+    process.arguments = arguments
+    if let stdout { process.standardOutput = stdout }
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+func runSynprint(_ arguments: [String]) throws -> CommandRun {
+    let process = Process()
+    process.executableURL = synprintExecutable
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read before waiting: a full pipe would block the child.
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+func jsonLines(_ text: String) -> [[String: Any]] {
+    text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+}
+
+func temporaryFolder() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("synprint-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Polls `condition` for up to `seconds`.
+func waitFor(seconds: Double = 10, _ condition: () -> Bool) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        guard Date() < deadline else { throw Timeout() }
+        usleep(20_000)
+    }
+}
+
+struct Timeout: Error {}
