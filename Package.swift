@@ -15,6 +15,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
@@ -23,18 +26,28 @@ let package = Package(
         .target(name: "Match", dependencies: ["Features"], path: "Sources/Match", swiftSettings: perPacket),
         .target(name: "Verdict", dependencies: ["Decode", "Features", "Match"], path: "Sources/Verdict", swiftSettings: perPacket),
         .target(name: "Output", dependencies: ["Features", "Match", "Verdict"], path: "Sources/Output", swiftSettings: perPacket),
+        // The lookup APIs (HTTP and p0f's unix socket) answer from the verdict stage's host table.
+        .target(
+            name: "API",
+            dependencies: [
+                "Decode", "Features", "Match", "Verdict", "Output",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Sources/API"),
         .target(name: "Capture", dependencies: ["CPcap", "Decode"], path: "Sources/Capture"),
         .executableTarget(
             name: "synprint",
             dependencies: [
-                "Capture", "Decode", "Features", "Match", "Verdict", "Output",
+                "Capture", "Decode", "Features", "Match", "Verdict", "Output", "API",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/synprint",
             swiftSettings: perPacket),
         .testTarget(
             name: "SynprintTests",
-            dependencies: ["Capture", "Decode", "Features", "Match", "Verdict", "Output"],
+            dependencies: ["Capture", "Decode", "Features", "Match", "Verdict", "Output", "API"],
             path: "Tests/SynprintTests"),
     ],
     swiftLanguageModes: [.v5]

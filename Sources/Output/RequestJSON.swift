@@ -5,29 +5,25 @@ import Verdict
 /// The `http` event and the alert line: a connection's first request, its SYN's OS guess and
 /// link, and the verdict. Both share this layout so a log watcher parses one schema.
 public enum RequestJSON {
-    public static func write(_ event: RequestEvent, type: StaticString, database: Database?, to out: TextBuffer) {
+    /// `source` says where the User-Agent came from: `capture` (plain HTTP) or `api` (a check).
+    public static func write(_ event: RequestEvent, type: StaticString, source: StaticString = "capture",
+                             database: Database?, to out: TextBuffer) {
         let observation = event.observation
         let syn = observation.syn
         let fp = syn.fingerprint
         let s = fp.segment
         let request = observation.request
         out.append("{\"type\":\""); out.append(type)
+        out.append("\",\"source\":\""); out.append(source)
         out.append("\",\"ts\":\""); out.appendTimestamp(seconds: observation.seconds, microseconds: observation.microseconds)
         out.append("\",\"src_ip\":\""); out.append(ip: s.ip.source)
         out.append("\",\"src_port\":"); out.append(s.sourcePort)
         out.append(",\"dst_ip\":\""); out.append(ip: s.ip.destination)
         out.append("\",\"dst_port\":"); out.append(s.destinationPort)
         out.append(",\"syn_ts\":\""); out.appendTimestamp(seconds: syn.seconds, microseconds: syn.microseconds)
-        out.append("\",\"method\":"); out.appendJSONString(request.method)
-        out.append(",\"host\":"); appendOptional(request.host, to: out)
-        out.append(",\"user_agent\":"); appendOptional(request.userAgent, to: out)
-        out.append(",\"platform_hint\":"); appendOptional(request.platformHint, to: out)
-        out.append(",\"proxy_headers\":[")
-        for (i, name) in request.proxyHeaders.enumerated() {
-            if i > 0 { out.append(ascii: ",") }
-            out.appendJSONString(name)
-        }
-        out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: out)
+        out.append("\",")
+        writeRequestFields(request, to: out)
+        out.append(",\"raw_sig\":\""); fp.writeRawSignature(to: out)
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append("\",\"link\":")
         if let link = syn.link { JSONEvent.writeLink(link, to: out) } else { out.append("null") }
@@ -63,6 +59,42 @@ public enum RequestJSON {
             out.append(",\"family\":"); out.appendJSONString(stack.family.name)
             out.append(",\"confidence\":"); out.append(fraction: stack.confidence)
             out.append(",\"family_confidence\":"); out.append(fraction: stack.familyConfidence)
+            out.append(ascii: "}")
+        } else {
+            out.append("null")
+        }
+        out.append(ascii: "}")
+    }
+
+    /// `"method":…,"host":…,"user_agent":…,"platform_hint":…,"proxy_headers":[…]`
+    static func writeRequestFields(_ request: HTTPRequestHead, to out: TextBuffer) {
+        out.append("\"method\":"); appendOptional(request.method.isEmpty ? nil : request.method, to: out)
+        out.append(",\"host\":"); appendOptional(request.host, to: out)
+        out.append(",\"user_agent\":"); appendOptional(request.userAgent, to: out)
+        out.append(",\"platform_hint\":"); appendOptional(request.platformHint, to: out)
+        out.append(",\"proxy_headers\":[")
+        for (i, name) in request.proxyHeaders.enumerated() {
+            if i > 0 { out.append(ascii: ",") }
+            out.appendJSONString(name)
+        }
+        out.append(ascii: "]")
+    }
+
+    /// A kept connection for the lookup API: `{"syn":{…the syn event…},"request":{…}|null}`.
+    public static func writeConnection(_ record: ConnectionRecord, database: Database?, to out: TextBuffer) {
+        let syn = record.syn
+        let event = SynEvent(seconds: syn.seconds, microseconds: syn.microseconds, fingerprint: syn.fingerprint,
+                             classification: syn.classification, link: syn.link)
+        out.append("{\"syn\":")
+        JSONEvent.writeFeatures(event, to: out)
+        if let c = syn.classification, let database {
+            out.append(",\"os\":")
+            JSONEvent.writeOS(c, database: database, to: out)
+        }
+        out.append("},\"request\":")
+        if let request = record.request {
+            out.append(ascii: "{")
+            writeRequestFields(request, to: out)
             out.append(ascii: "}")
         } else {
             out.append("null")

@@ -45,7 +45,7 @@ public final class ConnectionJudge {
                       at time: Int) -> (ConnectionRecord, HTTPRequestHead, Verdict)? {
         guard let host = hosts.host(address) else { return nil }
         guard let connection = port.map({ host.connection(port: $0) }) ?? host.latest else { return nil }
-        var request = HTTPRequestHead(method: "CHECK")
+        var request = HTTPRequestHead(method: "")
         for (name, value) in headers { request.take(header: name, value: value) }
         if let userAgent { request.userAgent = userAgent }
         return (connection, request, judge(connection.syn, request, at: time))

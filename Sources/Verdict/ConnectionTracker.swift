@@ -48,6 +48,13 @@ public struct HTTPObservation: Sendable {
     public var microseconds: Int
     public var syn: ObservedSYN
     public var request: HTTPRequestHead
+
+    public init(seconds: Int, microseconds: Int, syn: ObservedSYN, request: HTTPRequestHead) {
+        self.seconds = seconds
+        self.microseconds = microseconds
+        self.syn = syn
+        self.request = request
+    }
 }
 
 /// Follows connections from their SYN to their first HTTP/1.x request head, which may span

@@ -35,6 +35,15 @@ final class AlertLog: Sendable {
 
     /// Writes one complete line.
     func write(_ line: TextBuffer) {
+        line.withBytes { write($0) }
+    }
+
+    func write(_ line: String) {
+        var line = line
+        line.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) {
         descriptor.withLock { fd in
             if ReopenSignal.take(), let path {
                 do {
@@ -45,7 +54,7 @@ final class AlertLog: Sendable {
                     printError("\(error); alerts go on to the file already open")
                 }
             }
-            line.withBytes { writeAll(fd, $0) }
+            writeAll(fd, bytes)
         }
     }
 }

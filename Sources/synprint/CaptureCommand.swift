@@ -1,3 +1,4 @@
+import API
 import ArgumentParser
 import Capture
 import Decode
@@ -61,6 +62,15 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customLong("verdict-rule"), help: ArgumentHelp("Override a verdict rule: a reason's weight (os_mismatch=0.8), confidence=0.9, or level=class (README, Verdicts).", valueName: "name=value"))
     var verdictRules: [String] = []
 
+    @Option(help: ArgumentHelp("Serve the lookup API (GET /v1/lookup, POST /v1/check) on this address; off by default. A bare port binds 127.0.0.1.", valueName: "host:port"))
+    var api: String?
+
+    @Option(name: .customLong("api-key"), help: ArgumentHelp("Require this key in the X-API-Key header (or Authorization: Bearer) of every API request.", valueName: "key"))
+    var apiKey: String?
+
+    @Option(name: .customLong("p0f-socket"), help: ArgumentHelp("Answer p0f's unix-socket queries on this path, so p0f clients work unchanged.", valueName: "path"))
+    var p0fSocket: String?
+
     @Option(name: .customLong("max-flows"), help: ArgumentHelp("Connections followed at once while waiting for their request; the oldest goes first.", valueName: "count"))
     var maxFlows = 65536
 
@@ -77,11 +87,15 @@ struct CaptureCommand: ParsableCommand {
         }
         if let count, count < 1 { throw ValidationError("-c must be at least 1") }
         if maxFlows < 1 || maxHosts < 1 { throw ValidationError("--max-flows and --max-hosts must be at least 1") }
+        if let api, APIServer.Settings(address: api, key: apiKey) == nil {
+            throw ValidationError("--api takes HOST:PORT or PORT (default address 127.0.0.1:8249), found \"\(api)\"")
+        }
+        if apiKey != nil && api == nil { throw ValidationError("--api-key needs --api") }
         if json, let logFormat, logFormat != .json { throw ValidationError("--json and --log-format \(logFormat.rawValue) disagree") }
     }
 
     /// Verdicts need the connection's request, and the OS guess to judge it by.
-    var judging: Bool { http || alerts != nil }
+    var judging: Bool { http || alerts != nil || api != nil || p0fSocket != nil }
 
     func run() throws {
         if listInterfaces {
@@ -95,6 +109,29 @@ struct CaptureCommand: ParsableCommand {
         let judge = judging ? ConnectionJudge(rules: try verdictRuleSet(), maxFlows: maxFlows, maxHosts: maxHosts) : nil
         let alertLog = try alerts.map { try AlertLog(path: $0) }
         let sink = try output.map { try OutputSink(path: $0) } ?? OutputSink()
+        var servers: [APIServer] = []
+        var sockets: [P0fSocketServer] = []
+        if let judge {
+            do {
+                if let api, let settings = APIServer.Settings(address: api, key: apiKey) {
+                    let server = APIServer(settings: settings, judge: judge, database: matcher?.database) { alertLog?.write($0) }
+                    let port = try server.start()
+                    printError("synprint: API listening on \(settings.host):\(port)")
+                    servers.append(server)
+                }
+                if let p0fSocket {
+                    let socket = try P0fSocketServer(path: p0fSocket, judge: judge, database: matcher?.database)
+                    socket.start()
+                    sockets.append(socket)
+                }
+            } catch let error as APIError {
+                throw Failure(error.description)
+            }
+        }
+        defer {
+            for server in servers { server.stop() }
+            for socket in sockets { socket.stop() }
+        }
         let sensor = Sensor(matcher: matcher, judge: judge, alerts: alertLog, format: logFormat ?? (json ? .json : .text),
                             sink: sink, limit: count)
         let userFilter = filter.isEmpty ? nil : filter.joined(separator: " ")
