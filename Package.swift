@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
@@ -26,6 +27,11 @@ let package = Package(
         .target(name: "Match", dependencies: ["Features"], path: "Sources/Match", swiftSettings: perPacket),
         .target(name: "Verdict", dependencies: ["Decode", "Features", "Match"], path: "Sources/Verdict", swiftSettings: perPacket),
         .target(name: "Output", dependencies: ["Features", "Match", "Verdict"], path: "Sources/Output", swiftSettings: perPacket),
+        // Database building: labelled SYNs → learned entries; merge, stats, diff.
+        .target(
+            name: "Learn",
+            dependencies: ["Decode", "Features", "Match", "Verdict", .product(name: "SwiftCSV", package: "SwiftCSV")],
+            path: "Sources/Learn"),
         // The lookup APIs (HTTP and p0f's unix socket) answer from the verdict stage's host table.
         .target(
             name: "API",
@@ -40,14 +46,14 @@ let package = Package(
         .executableTarget(
             name: "synprint",
             dependencies: [
-                "Capture", "Decode", "Features", "Match", "Verdict", "Output", "API",
+                "Capture", "Decode", "Features", "Match", "Verdict", "Output", "API", "Learn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/synprint",
             swiftSettings: perPacket),
         .testTarget(
             name: "SynprintTests",
-            dependencies: ["Capture", "Decode", "Features", "Match", "Verdict", "Output", "API"],
+            dependencies: ["Capture", "Decode", "Features", "Match", "Verdict", "Output", "API", "Learn"],
             path: "Tests/SynprintTests"),
     ],
     swiftLanguageModes: [.v5]

@@ -39,7 +39,9 @@ read -r t m < <(measure "$bin" -r "$dir/syn-$syns.pcap" --classify --db "$dir/db
 echo "| load the $entries-entry database only | $t | | $((m / 1024)) MiB |"
 read -r ts ms < <(measure "$bin" -r "$dir/mixed-$mixed.pcap" --json -o /dev/null)
 read -r tt mt < <(measure tcpdump -r "$dir/mixed-$mixed.pcap" -w /dev/null)
+read -r th mh < <(measure "$bin" -r "$dir/mixed-$mixed.pcap" --json --http --alerts /dev/null -o /dev/null)
 echo "| $mixed mixed packets, synprint --json | $ts | $(rate "$mixed" "$ts") packets/s | $((ms / 1024)) MiB |"
+echo "| $mixed mixed packets, synprint --json --http --alerts (classify, follow HTTP, verdicts) | $th | $(rate "$mixed" "$th") packets/s | $((mh / 1024)) MiB |"
 echo "| $mixed mixed packets, tcpdump -w /dev/null | $tt | $(rate "$mixed" "$tt") packets/s | $((mt / 1024)) MiB |"
 echo
-awk "BEGIN{printf \"synprint / tcpdump on the mixed capture: %.2fx\n\", $ts / $tt}"
+awk "BEGIN{printf \"synprint / tcpdump on the mixed capture: %.2fx (with --http: %.2fx)\n\", $ts / $tt, $th / $tt}"

@@ -2,7 +2,7 @@
 # Installs the Debian packages synprint builds against, when they are missing.
 set -euo pipefail
 missing=()
-for package in libpcap-dev libjson-c-dev; do
+for package in libpcap-dev libjson-c-dev libcurl4; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -131,6 +131,12 @@ public final class PacketSource {
 
     /// Reads packets until the end of the file, a stop signal, or `handle` returning false.
     /// An idle live interface never blocks for more than 100 ms, so stop signals act promptly.
+    /// How far a file has been read, in bytes (nil for a live interface).
+    public var fileOffset: Int? {
+        guard !isLive, let file = pcap_file(handle) else { return nil }
+        return ftell(file)
+    }
+
     public func run(_ handlePacket: (CapturedPacket) -> Bool) -> CaptureEnd {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?

@@ -55,6 +55,32 @@ public struct DatabaseEntry: Sendable {
     /// The line the entry was read from, for error messages and review.
     public var line: Int
 
+    public init(id: String, direction: Direction, osClass: OSClass, name: String, flavor: String, generic: Bool, ipVersion: Rule<UInt8>, initialTTL: Rule<UInt8>, dontFragment: Rule<Bool>, ipID: IPIDRule, ecn: Rule<Bool>, window: WindowRule, windowScale: Rule<UInt8>, mss: Rule<UInt16>, layout: Rule<OptionLayout>, eolPadding: Int, quirks: Rule<Quirks>, provenance: Provenance, source: String, counts: [OSClass: Int], firstSeen: String?, lastSeen: String?, line: Int) {
+        self.id = id
+        self.direction = direction
+        self.osClass = osClass
+        self.name = name
+        self.flavor = flavor
+        self.generic = generic
+        self.ipVersion = ipVersion
+        self.initialTTL = initialTTL
+        self.dontFragment = dontFragment
+        self.ipID = ipID
+        self.ecn = ecn
+        self.window = window
+        self.windowScale = windowScale
+        self.mss = mss
+        self.layout = layout
+        self.eolPadding = eolPadding
+        self.quirks = quirks
+        self.provenance = provenance
+        self.source = source
+        self.counts = counts
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.line = line
+    }
+
     public var label: String { flavor.isEmpty ? name : "\(name) \(flavor)" }
     public var totalCount: Int { counts.values.reduce(0, +) }
 }

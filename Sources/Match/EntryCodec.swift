@@ -244,8 +244,8 @@ public enum LayoutSyntax {
 }
 
 /// Writes an entry as one JSON line, keys in a fixed order so files diff cleanly.
-enum EntryWriter {
-    static func line(_ e: DatabaseEntry) -> String {
+public enum EntryWriter {
+    public static func line(_ e: DatabaseEntry) -> String {
         var fields: [(String, String)] = [
             ("id", quoted(e.id)),
             ("packet", quoted(e.direction == .syn ? "syn" : "synack")),
@@ -254,6 +254,26 @@ enum EntryWriter {
             ("flavor", quoted(e.flavor)),
         ]
         if e.generic { fields.append(("generic", "true")) }
+        fields += constraintFields(e)
+        fields.append(("provenance", quoted(e.provenance.rawValue)))
+        if !e.source.isEmpty { fields.append(("source", quoted(e.source))) }
+        if !e.counts.isEmpty {
+            let parts = e.counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\(quoted($0.key.name)): \($0.value)" }
+            fields.append(("counts", "{" + parts.joined(separator: ", ") + "}"))
+        }
+        if let first = e.firstSeen { fields.append(("first_seen", quoted(first))) }
+        if let last = e.lastSeen { fields.append(("last_seen", quoted(last))) }
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    /// What the entry matches, as text: equal for two entries exactly when they describe the
+    /// same packets (merging and diffing key on it).
+    public static func constraints(_ e: DatabaseEntry) -> String {
+        ([("packet", e.direction == .syn ? "syn" : "synack")] + constraintFields(e)).map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+    }
+
+    static func constraintFields(_ e: DatabaseEntry) -> [(String, String)] {
+        var fields: [(String, String)] = []
         fields.append(("ip", rule(e.ipVersion)))
         fields.append(("ttl", rule(e.initialTTL)))
         fields.append(("df", rule(e.dontFragment)))
@@ -278,18 +298,10 @@ enum EntryWriter {
             q.write(to: buffer)
             fields.append(("quirks", quoted(buffer.string)))
         }
-        fields.append(("provenance", quoted(e.provenance.rawValue)))
-        if !e.source.isEmpty { fields.append(("source", quoted(e.source))) }
-        if !e.counts.isEmpty {
-            let parts = e.counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\(quoted($0.key.name)): \($0.value)" }
-            fields.append(("counts", "{" + parts.joined(separator: ", ") + "}"))
-        }
-        if let first = e.firstSeen { fields.append(("first_seen", quoted(first))) }
-        if let last = e.lastSeen { fields.append(("last_seen", quoted(last))) }
-        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+        return fields
     }
 
-    static func line(_ link: LinkEntry) -> String {
+    public static func line(_ link: LinkEntry) -> String {
         var fields = [("id", quoted(link.id)), ("mtu", String(link.mtu)), ("link", quoted(link.link)),
                       ("tunnel", String(link.tunnel)), ("provenance", quoted(link.provenance.rawValue))]
         if !link.source.isEmpty { fields.append(("source", quoted(link.source))) }

@@ -1,39 +1,39 @@
 /// A hash table with a fixed capacity for per-flow and per-host state. Slots are reused in
 /// insertion order, so under a flood the oldest entry goes first and memory never grows past
 /// `capacity` entries. Lookups and inserts are O(1); storage grows with use up to the cap.
-struct BoundedTable<Key: Hashable, Value> {
+public struct BoundedTable<Key: Hashable, Value> {
     private var index: [Key: Int] = [:]
     private var slots: [(key: Key, value: Value)?] = []
     private var next = 0
-    let capacity: Int
+    public let capacity: Int
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
     }
 
-    var count: Int { index.count }
+    public var count: Int { index.count }
 
-    func slot(of key: Key) -> Int? { index[key] }
+    public func slot(of key: Key) -> Int? { index[key] }
 
-    subscript(slot slot: Int) -> Value {
+    public subscript(slot slot: Int) -> Value {
         get { slots[slot]!.value }
         set { slots[slot]!.value = newValue }
     }
 
     /// Mutates a value in place (no copy of what it owns).
-    mutating func update<R>(slot: Int, _ body: (inout Value) -> R) -> R {
+    public mutating func update<R>(slot: Int, _ body: (inout Value) -> R) -> R {
         body(&slots[slot]!.value)
     }
 
-    subscript(key: Key) -> Value? {
+    public subscript(key: Key) -> Value? {
         index[key].map { slots[$0]!.value }
     }
 
     /// Stores `value` under `key` (replacing it in place when present) and returns the entry
     /// pushed out to make room, if any.
     @discardableResult
-    mutating func insert(_ value: Value, for key: Key) -> (key: Key, value: Value)? {
+    public mutating func insert(_ value: Value, for key: Key) -> (key: Key, value: Value)? {
         if let slot = index[key] {
             slots[slot]!.value = value
             return nil
@@ -52,13 +52,13 @@ struct BoundedTable<Key: Hashable, Value> {
         return evicted
     }
 
-    mutating func remove(_ key: Key) {
+    public mutating func remove(_ key: Key) {
         guard let slot = index.removeValue(forKey: key) else { return }
         slots[slot] = nil
     }
 
     /// Every live entry, in slot order.
-    func forEach(_ body: (Key, Value) -> Void) {
+    public func forEach(_ body: (Key, Value) -> Void) {
         for case let entry? in slots { body(entry.key, entry.value) }
     }
 }

@@ -48,13 +48,22 @@ public enum UserAgentRules {
         if let platformHint, let os = platform(platformHint) { return os }
         guard let userAgent, !userAgent.isEmpty else { return nil }
         let ua = userAgent.lowercased()
-        if botWords.contains(where: { ua.contains($0) }) { return nil }
+        if isBot(lowercased: ua) { return nil }
         // CFNetwork apps say only "Darwin/…": macOS if the architecture is an x86 one, else iOS
         // is as likely, so only the family is claimed.
         if ua.contains("darwin/"), !ua.contains("x86_64"), !ua.contains("macintosh") {
             return ClaimedOS(family: .apple)
         }
         return rules.first { rule in rule.words.contains { ua.contains($0) } }?.os
+    }
+
+    /// Crawlers and bots, whose User-Agent says nothing about the stack that connects.
+    public static func isBot(_ userAgent: String) -> Bool {
+        isBot(lowercased: userAgent.lowercased())
+    }
+
+    static func isBot(lowercased ua: String) -> Bool {
+        botWords.contains { ua.contains($0) }
     }
 
     /// `Sec-CH-UA-Platform` values (RFC 8941 strings, quoted): "Windows", "macOS", "Linux",

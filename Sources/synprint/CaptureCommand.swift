@@ -62,6 +62,9 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customLong("verdict-rule"), help: ArgumentHelp("Override a verdict rule: a reason's weight (os_mismatch=0.8), confidence=0.9, or level=class (README, Verdicts).", valueName: "name=value"))
     var verdictRules: [String] = []
 
+    @Option(help: ArgumentHelp("Record labelled observations (HTTP User-Agents in the capture, API checks) to this file for `synprint db build --learned`.", valueName: "file"))
+    var learn: String?
+
     @Option(help: ArgumentHelp("Serve the lookup API (GET /v1/lookup, POST /v1/check) on this address; off by default. A bare port binds 127.0.0.1.", valueName: "host:port"))
     var api: String?
 
@@ -95,7 +98,7 @@ struct CaptureCommand: ParsableCommand {
     }
 
     /// Verdicts need the connection's request, and the OS guess to judge it by.
-    var judging: Bool { http || alerts != nil || api != nil || p0fSocket != nil }
+    var judging: Bool { http || alerts != nil || learn != nil || api != nil || p0fSocket != nil }
 
     func run() throws {
         if listInterfaces {
@@ -105,16 +108,19 @@ struct CaptureCommand: ParsableCommand {
             }
             return
         }
-        let matcher = classify || judging ? Matcher(database: try loadDatabase(), weights: try matchWeights()) : nil
+        let matcher = classify || judging ? Matcher(database: try loadDatabase(databases), weights: try matchWeights()) : nil
         let judge = judging ? ConnectionJudge(rules: try verdictRuleSet(), maxFlows: maxFlows, maxHosts: maxHosts) : nil
-        let alertLog = try alerts.map { try AlertLog(path: $0) }
+        let alertLog = try alerts.map { try LineLog(path: $0) }
+        let observations = try learn.map { try ObservationLog(path: $0) }
         let sink = try output.map { try OutputSink(path: $0) } ?? OutputSink()
         var servers: [APIServer] = []
         var sockets: [P0fSocketServer] = []
         if let judge {
             do {
                 if let api, let settings = APIServer.Settings(address: api, key: apiKey) {
-                    let server = APIServer(settings: settings, judge: judge, database: matcher?.database) { alertLog?.write($0) }
+                    let server = APIServer(settings: settings, judge: judge, database: matcher?.database,
+                                           onAlert: { alertLog?.write($0) },
+                                           onCheck: { observations?.record($0, $1, source: "api") })
                     let port = try server.start()
                     printError("synprint: API listening on \(settings.host):\(port)")
                     servers.append(server)
@@ -132,53 +138,24 @@ struct CaptureCommand: ParsableCommand {
             for server in servers { server.stop() }
             for socket in sockets { socket.stop() }
         }
-        let sensor = Sensor(matcher: matcher, judge: judge, alerts: alertLog, format: logFormat ?? (json ? .json : .text),
+        let sensor = Sensor(matcher: matcher, judge: judge, alerts: alertLog, observations: observations, format: logFormat ?? (json ? .json : .text),
                             sink: sink, limit: count)
-        let userFilter = filter.isEmpty ? nil : filter.joined(separator: " ")
         StopSignal.install()
-        var failures: [String] = []
-        var statistics: CaptureStatistics?
         let sources: [() throws -> PacketSource] = interface.map { name in
             [{ try PacketSource.open(interface: name, promiscuous: promiscuous, snaplen: snaplen) }]
         } ?? read.map { path in { try PacketSource.open(file: path) } }
-        for open in sources {
-            if sensor.reachedLimit || StopSignal.requested { break }
-            do {
-                let source = try open()
-                try source.setFilter(SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, payload: judging))
-                sink.flushEveryEvent = source.isLive
-                let before = sensor.counters.packets
-                let end = source.run { sensor.process($0, link: source.linkType) }
-                statistics = source.statistics()
-                switch end {
-                case .finished, .stopped: break
-                case .truncated(let message):
-                    failures.append("\(source.name): truncated after \(sensor.counters.packets - before) packets (\(message)); the results before the cut are kept")
-                case .failed(let message):
-                    failures.append("\(source.name): read error after \(sensor.counters.packets - before) packets: \(message)")
-                }
-            } catch let error as FilterError {
-                // A bad filter is the same for every source: stop at once.
-                throw Failure("bad filter \"\(userFilter ?? "")\": \(error.message)")
-            } catch let error as CaptureError {
-                failures.append(error.description)
-            }
+        var runner = SourceRunner(userFilter: filter.isEmpty ? nil : filter.joined(separator: " "), payload: judging)
+        try runner.run(sources, shouldStop: { sensor.reachedLimit }, opened: { sink.flushEveryEvent = $0.isLive }) { packet, source in
+            sensor.process(packet, link: source.linkType)
         }
         sink.flush()
-        printSummary(sensor.counters, statistics)
+        printSummary(sensor.counters, runner.statistics)
         if let judge { printSummary(judge, sensor) }
-        for failure in failures { printError(failure) }
-        if !failures.isEmpty { throw ExitCode(2) }
+        if let observations { printError(observations.summary) }
+        for failure in runner.failures { printError(failure) }
+        if !runner.failures.isEmpty { throw ExitCode(2) }
     }
 
-    func loadDatabase() throws -> Database {
-        let files = databases.isEmpty ? [try ShippedDatabase.path()] : databases
-        do {
-            return try Database.load(files: files)
-        } catch let error as DatabaseError {
-            throw Failure(error.description)
-        }
-    }
 
     func matchWeights() throws -> MatchWeights {
         var result = MatchWeights()
@@ -217,6 +194,15 @@ struct CaptureCommand: ParsableCommand {
             lines.append("  libpcap: received \(live.received), dropped \(live.dropped), interface dropped \(live.interfaceDropped)")
         }
         for line in lines { printError(line) }
+    }
+}
+
+/// The given database files, or the shipped database when none are given.
+func loadDatabase(_ files: [String]) throws -> Database {
+    do {
+        return try Database.load(files: files.isEmpty ? [try ShippedDatabase.path()] : files)
+    } catch let error as DatabaseError {
+        throw Failure(error.description)
     }
 }
 

@@ -1,12 +1,63 @@
 import ArgumentParser
 import Foundation
+import Learn
 import Match
 
 struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Check, convert and inspect fingerprint databases.",
-        subcommands: [Validate.self, ImportP0f.self])
+        abstract: "Check, convert, build, merge and inspect fingerprint databases.",
+        subcommands: [Validate.self, ImportP0f.self, Build.self, Merge.self, Stats.self, Diff.self])
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge databases: entries that match the same packets become one and their counts add up.")
+
+        @Argument(help: ArgumentHelp("Database files, in order of priority for ids and links.", valueName: "file"))
+        var files: [String]
+
+        @Option(help: ArgumentHelp("Whose label wins when a curated and a learned entry match the same packets.", valueName: "curated|learned"))
+        var prefer: Maintenance.Preference = .curated
+
+        @Option(name: .customShort("o"), help: ArgumentHelp("Where to write the merged database.", valueName: "file"))
+        var output: String
+
+        func run() throws {
+            let databases = try files.map { try loadDatabase([$0]) }
+            let merged = Maintenance.merge(databases, prefer: prefer)
+            try merged.serialized(comment: "Merged by synprint db merge from \(files.count) files.").write(toFile: output, atomically: true, encoding: .utf8)
+            print("\(output): \(merged.entries.count) entries and \(merged.links.count) link entries from \(databases.map(\.entries.count).reduce(0, +)) entries")
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Entries and observations per class, conflicting keys and coverage of a database.")
+
+        @Argument(help: ArgumentHelp("A database file.", valueName: "file"))
+        var file: String
+
+        func run() throws {
+            print(Maintenance.stats(try loadDatabase([file])))
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What changes between two databases (+ added, - removed, ~ relabelled or recounted), for review before deploying.")
+
+        @Argument(help: ArgumentHelp("The database in use.", valueName: "old"))
+        var old: String
+
+        @Argument(help: ArgumentHelp("The candidate.", valueName: "new"))
+        var new: String
+
+        func run() throws {
+            let lines = Maintenance.diff(try loadDatabase([old]), try loadDatabase([new]))
+            for line in lines { print(line) }
+            if lines.isEmpty { print("no differences") }
+        }
+    }
 
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -56,3 +107,5 @@ struct DatabaseCommand: ParsableCommand {
         }
     }
 }
+
+extension Maintenance.Preference: ExpressibleByArgument {}

@@ -12,7 +12,8 @@ final class Sensor {
     private let matcher: Matcher?
     private let links: LinkTable?
     private let judge: ConnectionJudge?
-    private let alerts: AlertLog?
+    private let alerts: LineLog?
+    private let observations: ObservationLog?
     private let writer: EventWriter
     private let alertLine = TextBuffer(capacity: 4096)
     private let sink: OutputSink
@@ -20,11 +21,13 @@ final class Sensor {
     private(set) var requests = 0
     private(set) var flagged = 0
 
-    init(matcher: Matcher?, judge: ConnectionJudge?, alerts: AlertLog?, format: EventFormat, sink: OutputSink, limit: Int?) {
+    init(matcher: Matcher?, judge: ConnectionJudge?, alerts: LineLog?, observations: ObservationLog?,
+         format: EventFormat, sink: OutputSink, limit: Int?) {
         self.matcher = matcher
         links = matcher.map { LinkTable($0.database.links) }
         self.judge = judge
         self.alerts = alerts
+        self.observations = observations
         writer = EventWriter(format: format, database: matcher?.database)
         self.sink = sink
         self.limit = limit
@@ -71,6 +74,7 @@ final class Sensor {
         requests += 1
         writer.write(event, to: sink.buffer)
         sink.commit()
+        observations?.record(event.observation.syn, event.observation.request, source: "http")
         guard event.verdict.flagged else { return }
         flagged += 1
         if let alerts {

@@ -1,0 +1,181 @@
+import ArgumentParser
+import Capture
+import Decode
+import Features
+import Foundation
+import Learn
+import Match
+import Verdict
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension DatabaseCommand {
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Learn fingerprints from labelled traffic and write them as a database.",
+            discussion: """
+                A SYN is labelled by the User-Agent (and Sec-CH-UA-Platform) of the plain-HTTP request on its
+                own connection, or by a row of --labels. Bot User-Agents, crafted SYNs and SYNs whose stack the
+                shipped database confidently places in another family than the label (the VPN/proxy cases) are
+                left out and counted. Keys seen fewer than --min-count times are dropped.
+                """)
+
+        @Option(name: .customShort("r"), help: ArgumentHelp("A pcap or pcapng file with labelled traffic; repeat for several.", valueName: "file"))
+        var read: [String] = []
+
+        @Option(help: ArgumentHelp("CSV or JSON lines with ip, optional port and time, and os_class or user_agent; its rows label SYNs before HTTP does.", valueName: "file"))
+        var labels: String?
+
+        @Option(help: ArgumentHelp("Observations recorded by `synprint --learn`; repeat for several.", valueName: "file"))
+        var learned: [String] = []
+
+        @Option(name: .customLong("label-window"), help: ArgumentHelp("Also label SYNs from the same address within this many seconds of a request (noisier: NAT and shared hosts mix stacks). Also the tolerance for timed rows of --labels (default 300).", valueName: "seconds"))
+        var labelWindow: Int?
+
+        @Option(name: .customLong("min-count"), help: "Drop keys observed fewer times than this.")
+        var minCount = 2
+
+        @Option(name: .customLong("disagree-confidence"), help: "Leave out a labelled SYN when the shipped database places its stack in another family with at least this confidence.")
+        var disagreeConfidence: Float = 0.9
+
+        @Option(name: .customLong("db"), help: ArgumentHelp("The database that vetoes disagreeing labels (default: the shipped one).", valueName: "file"))
+        var databases: [String] = []
+
+        @Option(name: .customShort("o"), help: ArgumentHelp("Where to write the learned database.", valueName: "file"))
+        var output: String
+
+        func validate() throws {
+            if read.isEmpty && learned.isEmpty { throw ValidationError("give -r CAPTURE or --learned FILE (or both)") }
+            if minCount < 1 { throw ValidationError("--min-count must be at least 1") }
+            if let labelWindow, labelWindow < 0 { throw ValidationError("--label-window must not be negative") }
+        }
+
+        func run() throws {
+            let curated = try loadDatabase(databases)
+            let matcher = Matcher(database: curated)
+            let learner = Learner()
+            learner.rules.disagreeConfidence = disagreeConfidence
+            let labelsFile = try labels.map { path -> LabelsFile in
+                do { return try LabelsFile.load(path: path) } catch let error as LabelsError { throw Failure(error.description) }
+            }
+            if let labelsFile, let path = labels {
+                for problem in labelsFile.problems.prefix(20) { printError("\(path):\(problem.line): \(problem.message); row skipped") }
+                if labelsFile.problems.count > 20 { printError("\(path): \(labelsFile.problems.count - 20) more bad rows skipped") }
+                printError("\(path): \(labelsFile.count) rows read, \(labelsFile.problems.count) skipped")
+            }
+            let judge = ConnectionJudge()
+            let window = labelWindow.map { WindowLabeler(window: $0) }
+            var syns = 0, labelled = 0
+            func observe(_ syn: ObservedSYN, _ label: ClaimedOS?, _ userAgent: String?) {
+                labelled += 1
+                learner.observe(syn.fingerprint, label: label, userAgent: userAgent, classification: syn.classification, seconds: syn.seconds)
+            }
+            var progress = Progress(files: read)
+            StopSignal.install()
+            var runner = SourceRunner(userFilter: nil, payload: true)
+            try runner.run(read.map { path in { try PacketSource.open(file: path) } }, opened: { progress.opened($0) }) { packet, source in
+                progress.tick(source)
+                guard case .tcp(let segment) = PacketDecoder.decode(packet.bytes, link: source.linkType) else { return true }
+                guard segment.isSYN else {
+                    if let (request, _) = judge.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
+                        let ua = request.request.userAgent
+                        let claimed = UserAgentRules.claimedOS(userAgent: ua, platformHint: request.request.platformHint)
+                        if let window {
+                            for item in window.claim(request.syn.fingerprint.ip.source, label: claimed, userAgent: ua, at: request.seconds) {
+                                observe(item.syn, item.label, item.userAgent)
+                            }
+                        } else {
+                            observe(request.syn, claimed, ua)
+                        }
+                    }
+                    return true
+                }
+                let fingerprint = Fingerprint(segment, in: packet.bytes)
+                guard fingerprint.direction == .syn else { return true }
+                syns += 1
+                let syn = ObservedSYN(seconds: packet.seconds, microseconds: packet.microseconds, fingerprint: fingerprint,
+                                      classification: matcher.classify(fingerprint), link: nil)
+                if let row = labelsFile?.row(for: segment.ip.source, port: segment.sourcePort, seconds: packet.seconds,
+                                             window: labelWindow ?? 300) {
+                    observe(syn, row.label, row.userAgent)
+                    return true
+                }
+                judge.opened(syn)
+                if let item = window?.syn(syn) { observe(item.syn, item.label, item.userAgent) }
+                return true
+            }
+            progress.finish()
+            var sources = [Database(entries: learner.entries(source: "synprint db build"))]
+            for path in learned {
+                do { sources.append(try Database.load(file: path)) } catch let error as DatabaseError { throw Failure(error.description) }
+            }
+            var merged = Maintenance.merge(sources, prefer: .learned)
+            // Observation files carry one id per observation; a learned entry's id follows its key.
+            merged = Database(entries: merged.entries.map { entry in
+                var entry = entry
+                if entry.provenance == .learned { entry.id = LearnKey.id(for: entry) }
+                return entry
+            }, links: merged.links)
+            let (kept, dropped) = Maintenance.dropRare(merged, minCount: minCount)
+            try kept.serialized(comment: "Learned by synprint db build from \(read.count) captures and \(learned.count) observation files.")
+                .write(toFile: output, atomically: true, encoding: .utf8)
+            let exclusions = Exclusion.allCases.compactMap { reason in learner.excluded[reason].map { "\(reason.rawValue) \($0)" } }
+            printError("synprint db build: \(syns) client SYNs read, \(labelled) labelled; \(learner.accepted) kept, "
+                + "excluded: \(exclusions.isEmpty ? "none" : exclusions.joined(separator: ", "))")
+            printError("  \(merged.entries.count) distinct keys; \(dropped.keys) keys (\(dropped.observations) observations) below --min-count \(minCount); "
+                + "\(kept.entries.count) entries written to \(output)")
+            for failure in runner.failures { printError(failure) }
+            if !runner.failures.isEmpty { throw ExitCode(2) }
+        }
+    }
+}
+
+/// A progress line on a terminal: share of the input read, rate and time left.
+struct Progress {
+    let enabled = isatty(STDERR_FILENO) == 1
+    let total: Int
+    var done = 0             // bytes of the files already finished
+    var current = 0          // size of the file being read
+    var packets = 0
+    var started = Progress.now()
+    var lastPrint = 0.0
+
+    init(files: [String]) {
+        total = files.reduce(0) { sum, path in
+            var status = stat()
+            return sum + (stat(path, &status) == 0 ? Int(status.st_size) : 0)
+        }
+    }
+
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    mutating func opened(_ source: PacketSource) {
+        done += current
+        var status = stat()
+        current = stat(source.name, &status) == 0 ? Int(status.st_size) : 0
+    }
+
+    mutating func tick(_ source: PacketSource) {
+        packets += 1
+        guard enabled, packets & 0xFFFF == 0 else { return }
+        let now = Progress.now()
+        guard now - lastPrint >= 0.5 else { return }
+        lastPrint = now
+        let read = done + (source.fileOffset ?? 0)
+        let elapsed = now - started
+        let share = total > 0 ? Double(read) / Double(total) : 0
+        let left = share > 0 ? elapsed * (1 - share) / share : 0
+        let line = String(format: "\r%5.1f %%  %.1f M packets  %.0f k packets/s  %.0f s left ", share * 100,
+                          Double(packets) / 1e6, Double(packets) / elapsed / 1e3, left)
+        fputs(line, stderr)
+    }
+
+    func finish() {
+        if enabled && lastPrint > 0 { fputs("\n", stderr) }
+    }
+}
