@@ -18,6 +18,9 @@ public struct MatchWeights: Sendable {
     /// Below this confidence the class (or family) is reported as `unknown`.
     public var minConfidence: Float = 0.5
 
+    /// Observations at which a learned entry votes half as much as a curated one.
+    public static let learnedPrior: Float = 2
+
     public init() {}
 
     public static let names = ["layout", "window", "scale", "ttl", "mss", "df", "ip_id", "ecn", "ip_version",

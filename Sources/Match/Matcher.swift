@@ -117,12 +117,17 @@ public final class Matcher {
             if entry.counts.isEmpty {
                 classScores[entry.osClass.rawValue] += weight
             } else {
-                // One pseudo-observation for the entry's own class keeps a tiny sample honest.
+                // One pseudo-observation for the entry's own class keeps a tiny sample honest, and
+                // a learned entry votes with the weight of its evidence: a key seen once counts a
+                // third of a curated entry, a key seen 100 times nearly as much.
                 let denominator = Float(entry.totalCount + 1)
+                let evidence = weight * Float(entry.totalCount) / (Float(entry.totalCount) + MatchWeights.learnedPrior)
                 for (osClass, count) in entry.counts {
-                    classScores[osClass.rawValue] += weight * Float(count) / denominator
+                    classScores[osClass.rawValue] += evidence * Float(count) / denominator
                 }
-                classScores[entry.osClass.rawValue] += weight / denominator
+                classScores[entry.osClass.rawValue] += evidence / denominator
+                total += evidence
+                continue
             }
             total += weight
         }

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Leave-one-capture-out evaluation of `synprint db build` on the labelled dev captures.
+
+  tools/loco.py [--data ../shared/data/dev] [--min-count 1]
+
+For each capture with labelled SYNs: build a database from all the other captures (labels from
+their plain-HTTP User-Agents and from the dev labels of those captures), then classify the
+held-out capture's labelled SYNs with the curated database alone, the learned one alone, and
+the two merged. Prints class and family accuracy (over all labelled SYNs) and coverage.
+"""
+import argparse, collections, json, os, subprocess, sys, tempfile
+
+FAMILY = {"Windows": "Windows", "Linux": "Linux-like", "Android": "Linux-like", "ChromeOS": "Linux-like",
+          "macOS": "Apple", "iOS": "Apple", "FreeBSD": "BSD", "OpenBSD": "BSD", "NetBSD": "BSD"}
+
+def run(binary, *args):
+    return subprocess.run([binary, *args], capture_output=True, text=True)
+
+def classify(binary, capture, databases):
+    args = ["-r", capture, "--json", "--classify"]
+    for db in databases:
+        args += ["--db", db]
+    out = {}
+    for line in run(binary, *args).stdout.splitlines():
+        event = json.loads(line)
+        if event.get("type") == "syn":
+            key = (event["src_ip"], event["src_port"], event["dst_ip"], event["dst_port"])
+            out[key] = event["os"]["class"]
+    return out
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../shared/data/dev"))
+    parser.add_argument("--min-count", default="1")
+    parser.add_argument("--binary", default=".build/release/synprint")
+    options = parser.parse_args()
+    labels = [json.loads(l) for l in open(os.path.join(options.data, "dev_labels.jsonl"))]
+    by_capture = collections.defaultdict(list)
+    for label in labels:
+        by_capture[label["capture"]].append(label)
+    captures = sorted(os.listdir(os.path.join(options.data, "captures")))
+    curated = "database/synprint.db.jsonl"
+    totals = {name: collections.Counter() for name in ("curated", "learned", "merged")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for held_out in captures:
+            if not by_capture.get(held_out):
+                continue
+            train = [c for c in captures if c != held_out]
+            train_labels = os.path.join(tmp, "labels.jsonl")
+            with open(train_labels, "w") as f:
+                for label in labels:
+                    if label["capture"] != held_out:
+                        f.write(json.dumps({"src_ip": label["src_ip"], "src_port": label["src_port"], "os_class": label["os_class"]}) + "\n")
+            learned, merged = os.path.join(tmp, "learned.jsonl"), os.path.join(tmp, "merged.jsonl")
+            args = ["db", "build", "--labels", train_labels, "--min-count", options.min_count, "-o", learned]
+            for c in train:
+                args += ["-r", os.path.join(options.data, "captures", c)]
+            build = run(options.binary, *args)
+            if build.returncode not in (0, 2):
+                sys.exit(build.stderr)
+            run(options.binary, "db", "merge", curated, learned, "-o", merged)
+            path = os.path.join(options.data, "captures", held_out)
+            for name, dbs in (("curated", [curated]), ("learned", [learned]), ("merged", [merged])):
+                guesses = classify(options.binary, path, dbs)
+                for label in by_capture[held_out]:
+                    key = (label["src_ip"], label["src_port"], label["dst_ip"], label["dst_port"])
+                    guess = guesses.get(key, "unknown")
+                    t = totals[name]
+                    t["all"] += 1
+                    t["covered"] += guess != "unknown"
+                    t["class"] += guess == label["os_class"]
+                    t["family"] += FAMILY.get(guess) == FAMILY.get(label["os_class"])
+            print(f"{held_out}: {len(by_capture[held_out])} labelled SYNs", file=sys.stderr)
+    print("| database | labelled SYNs | coverage | class accuracy | family accuracy |")
+    print("|---|---|---|---|---|")
+    for name, t in totals.items():
+        n = t["all"]
+        print(f"| {name} | {n} | {t['covered'] / n:.1%} | {t['class'] / n:.1%} | {t['family'] / n:.1%} |")
+
+if __name__ == "__main__":
+    main()
