@@ -13,7 +13,8 @@ def main():
         sys.exit(__doc__)
     total, path = int(sys.argv[1]), sys.argv[2]
     shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "database", "synprint.db.jsonl")
-    entries = [json.loads(l) for l in open(shipped) if l.startswith("{") and "synprint_db" not in l]
+    lines = [json.loads(l) for l in open(shipped) if l.startswith("{") and "synprint_db" not in l]
+    entries = [e for e in lines if "mtu" not in e]   # link entries describe MTUs, not stacks
     layouts = ["mss,sok,ts,nop,ws", "mss,nop,ws,nop,nop,sok", "mss,nop,ws,nop,nop,ts,sok,eol+1", "mss,nop,ws,sok,ts",
                "mss,nop,nop,sok,nop,ws,nop,nop,ts", "mss,nop,nop,sok", "mss", "mss,nop,nop,ts,nop,ws"]
     rng = random.Random(7)

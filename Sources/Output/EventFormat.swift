@@ -71,7 +71,9 @@ public final class EventWriter {
     public func write(_ event: RequestEvent, to out: TextBuffer) {
         switch format {
         case .text: TextEvent.write(event, database: database, to: out)
-        case .json: RequestJSON.write(event, type: "http", database: database, to: out)
+        case .json:
+            let os = event.observation.syn.classification.flatMap { c in database.map { renderOS(c, $0) } }
+            RequestJSON.write(event, type: "http", database: database, renderedOS: os, to: out)
         case .p0f: P0fLog.write(event, to: out)
         }
     }

@@ -6,8 +6,9 @@ import Verdict
 /// link, and the verdict. Both share this layout so a log watcher parses one schema.
 public enum RequestJSON {
     /// `source` says where the User-Agent came from: `capture` (plain HTTP) or `api` (a check).
+    /// `renderedOS`, when given, is the `os` object already written for this answer.
     public static func write(_ event: RequestEvent, type: StaticString, source: StaticString = "capture",
-                             database: Database?, to out: TextBuffer) {
+                             database: Database?, renderedOS: TextBuffer? = nil, to out: TextBuffer) {
         let observation = event.observation
         let syn = observation.syn
         let fp = syn.fingerprint
@@ -27,7 +28,10 @@ public enum RequestJSON {
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append("\",\"link\":")
         if let link = syn.link { JSONEvent.writeLink(link, to: out) } else { out.append("null") }
-        if let c = syn.classification, let database {
+        if let renderedOS {
+            out.append(",\"os\":")
+            out.append(renderedOS)
+        } else if let c = syn.classification, let database {
             out.append(",\"os\":")
             JSONEvent.writeOS(c, database: database, to: out)
         }

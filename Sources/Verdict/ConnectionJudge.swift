@@ -7,6 +7,9 @@ public final class ConnectionJudge {
     public let tracker: ConnectionTracker
     public let hosts: HostTable
     public let rules: VerdictRules
+    /// User-Agents repeat: their claims are remembered (bounded; cleared when full).
+    private var claims: [String: ClaimedOS?] = [:]
+    private static let claimsLimit = 4096
 
     public init(rules: VerdictRules = VerdictRules(), maxFlows: Int = 65536, maxHosts: Int = 16384) {
         self.rules = rules
@@ -27,12 +30,28 @@ public final class ConnectionJudge {
             return nil
         }
         hosts.attach(observation.request, to: observation.syn.key)
-        return (observation, judge(observation.syn, observation.request, at: seconds))
+        return (observation, judge(observation.syn, observation.request, claimed: claim(observation.request), at: seconds))
+    }
+
+    /// The capture thread's cached User-Agent rules.
+    func claim(_ request: HTTPRequestHead) -> ClaimedOS? {
+        guard request.platformHint == nil, let ua = request.userAgent else {
+            return UserAgentRules.claimedOS(userAgent: request.userAgent, platformHint: request.platformHint)
+        }
+        if let known = claims[ua] { return known }
+        if claims.count >= ConnectionJudge.claimsLimit { claims.removeAll(keepingCapacity: true) }
+        let claimed = UserAgentRules.claimedOS(userAgent: ua)
+        claims[ua] = claimed
+        return claimed
     }
 
     public func judge(_ syn: ObservedSYN, _ request: HTTPRequestHead, at time: Int) -> Verdict {
+        judge(syn, request, claimed: UserAgentRules.claimedOS(userAgent: request.userAgent, platformHint: request.platformHint), at: time)
+    }
+
+    func judge(_ syn: ObservedSYN, _ request: HTTPRequestHead, claimed: ClaimedOS?, at time: Int) -> Verdict {
         rules.verdict(
-            claimed: UserAgentRules.claimedOS(userAgent: request.userAgent, platformHint: request.platformHint),
+            claimed: claimed,
             classification: syn.classification, link: syn.link,
             proxyHeaders: !request.proxyHeaders.isEmpty,
             ipSharing: hosts.sharing(syn.fingerprint.ip.source, at: time))

@@ -103,47 +103,55 @@ public final class ConnectionTracker {
         guard segment.payloadLength > 0, table.count > 0 else { return nil }
         let key = FlowKey(segment)
         guard let slot = table.slot(of: key) else { return nil }
-        var pending = table[slot: slot]
-        if seconds - pending.syn.seconds > timeout {
-            counters.expired += 1
+        // Work on the entry in place: copying it out would copy the whole fingerprint.
+        enum Step { case keep, drop, done(HTTPRequestHead) }
+        let step: Step = table.update(slot: slot) { pending in
+            if seconds - pending.syn.seconds > timeout {
+                counters.expired += 1
+                return .drop
+            }
+            let offset = Int32(bitPattern: segment.sequence &- pending.nextSequence)
+            if offset < 0 { return .keep }             // a retransmission of bytes already read
+            if offset > 0 {
+                counters.gaps += 1
+                return .drop
+            }
+            let data = segment.payload(in: bytes)
+            let cut = data.count < segment.payloadLength
+            let result: HTTPParse
+            if pending.buffered.isEmpty {
+                result = HTTPRequestParser.parse(data)
+            } else {
+                pending.buffered.append(contentsOf: data)
+                result = pending.buffered.withUnsafeBytes { HTTPRequestParser.parse($0) }
+            }
+            switch result {
+            case .complete(let request):
+                counters.requests += 1
+                return .done(request)
+            case .incomplete where !cut:
+                if pending.buffered.isEmpty { pending.buffered = Array(data) }
+                pending.nextSequence &+= UInt32(segment.payloadLength)
+                return .keep
+            case .incomplete:
+                counters.snaplenCut += 1
+            case .notHTTP:
+                counters.notHTTP += 1
+            case .tooLong:
+                counters.tooLong += 1
+            }
+            return .drop
+        }
+        switch step {
+        case .keep:
+            return nil
+        case .drop:
             table.remove(key)
             return nil
+        case .done(let request):
+            let syn = table[slot: slot].syn
+            table.remove(key)
+            return HTTPObservation(seconds: seconds, microseconds: microseconds, syn: syn, request: request)
         }
-        let offset = Int32(bitPattern: segment.sequence &- pending.nextSequence)
-        if offset < 0 { return nil }            // a retransmission of bytes already read
-        if offset > 0 {
-            counters.gaps += 1
-            table.remove(key)
-            return nil
-        }
-        let data = segment.payload(in: bytes)
-        let cut = data.count < segment.payloadLength
-        let result: HTTPParse
-        if pending.buffered.isEmpty {
-            result = HTTPRequestParser.parse(data)
-        } else {
-            pending.buffered.append(contentsOf: data)
-            result = pending.buffered.withUnsafeBytes { HTTPRequestParser.parse($0) }
-        }
-        switch result {
-        case .complete(let request):
-            table.remove(key)
-            counters.requests += 1
-            return HTTPObservation(seconds: seconds, microseconds: microseconds, syn: pending.syn, request: request)
-        case .incomplete where !cut:
-            if pending.buffered.isEmpty { pending.buffered = Array(data) }
-            pending.nextSequence &+= UInt32(segment.payloadLength)
-            table[slot: slot] = pending
-        case .incomplete:
-            counters.snaplenCut += 1
-            table.remove(key)
-        case .notHTTP:
-            counters.notHTTP += 1
-            table.remove(key)
-        case .tooLong:
-            counters.tooLong += 1
-            table.remove(key)
-        }
-        return nil
     }
 }

@@ -41,13 +41,15 @@ public enum HTTPParse: Equatable {
 /// Parses the start of a client's byte stream as an HTTP/1.x request head.
 public enum HTTPRequestParser {
     public static let maximumHead = 8192
+    /// Request methods followed by their space.
     static let methods: [[UInt8]] = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"]
-        .map { Array($0.utf8) }
+        .map { Array($0.utf8) + [0x20] }
 
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParse {
-        guard let method = methods.first(where: { startsWith(bytes, $0 + [0x20]) || isPrefixOfRequest(bytes, $0) }) else {
+        guard let methodAndSpace = methods.first(where: { startsWith(bytes, $0) || isPrefixOfRequest(bytes, $0) }) else {
             return .notHTTP
         }
+        let method = methodAndSpace.dropLast()
         guard bytes.count > method.count else { return .incomplete }
         guard let end = headEnd(bytes) else {
             return bytes.count >= maximumHead ? .tooLong : .incomplete
@@ -75,8 +77,8 @@ public enum HTTPRequestParser {
     }
 
     /// A first segment shorter than "GET " that still reads like the start of one.
-    static func isPrefixOfRequest(_ bytes: UnsafeRawBufferPointer, _ method: [UInt8]) -> Bool {
-        bytes.count <= method.count && bytes.count > 0 && zip(bytes, method).allSatisfy { $0 == $1 }
+    static func isPrefixOfRequest(_ bytes: UnsafeRawBufferPointer, _ methodAndSpace: [UInt8]) -> Bool {
+        bytes.count < methodAndSpace.count && bytes.count > 0 && zip(bytes, methodAndSpace).allSatisfy { $0 == $1 }
     }
 
     static func startsWith(_ bytes: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {

@@ -89,10 +89,11 @@ public final class HostTable: Sendable {
                 if let family {
                     var newestConfident: (seconds: Int, family: OSFamily)?
                     for age in 0..<4 {
-                        guard let earlier = host.ring[(host.newest - age + 4) % 4],
-                              let other = confidentFamily(earlier.syn.classification) else { continue }
-                        if newestConfident == nil { newestConfident = (earlier.syn.seconds, other) }
-                        if other != family, syn.seconds - earlier.syn.seconds <= sharingWindow { shared = true }
+                        let i = (host.newest - age + 4) % 4
+                        guard let seconds = host.ring[i]?.syn.seconds,
+                              let other = confidentFamily(host.ring[i]?.syn.classification) else { continue }
+                        if newestConfident == nil { newestConfident = (seconds, other) }
+                        if other != family, syn.seconds - seconds <= sharingWindow { shared = true }
                     }
                     if let previous = newestConfident, previous.family != family { host.lastChange = syn.seconds }
                 }
@@ -121,7 +122,12 @@ public final class HostTable: Sendable {
 
     /// True when the host showed a second stack within the sharing window before `time`.
     public func sharing(_ address: IPAddress, at time: Int) -> Bool {
-        guard let last = host(address)?.lastSharing else { return false }
+        // Read in place: a copy of the record would copy its four connections.
+        guard let last = state.withLock({ state in
+            state.hosts.slot(of: address).flatMap { slot in state.hosts.update(slot: slot) { $0.lastSharing } }
+        }) else {
+            return false
+        }
         return time - last <= sharingWindow
     }
 

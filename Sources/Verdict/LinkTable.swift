@@ -9,26 +9,38 @@ public struct Link: Sendable, Equatable {
     public var type: String?        // nil when the MTU is not in the table
     public var tunnel: Bool
     public var clamped: Bool
+
+    public init(mss: Int, mtu: Int, type: String?, tunnel: Bool, clamped: Bool) {
+        self.mss = mss
+        self.mtu = mtu
+        self.type = type
+        self.tunnel = tunnel
+        self.clamped = clamped
+    }
 }
 
 /// MTU → link type, from the database's link entries (the shipped table lists p0f's values,
 /// WireGuard, OpenVPN, IPsec, PPPoE and the loopbacks; README "MTU and links").
 public struct LinkTable: Sendable {
-    private var byMTU: [Int: (name: String, tunnel: Bool)] = [:]
+    private var links: [(name: String, tunnel: Bool)] = []
+    /// Position in `links` + 1 for every possible MTU (0: not listed): one load per SYN, no hashing.
+    private var byMTU = [UInt16](repeating: 0, count: 65536 + 60 + 1)
 
-    public init(_ links: [LinkEntry]) {
+    public init(_ entries: [LinkEntry]) {
         // The first entry for an MTU wins, as the files were given.
-        for link in links where byMTU[link.mtu] == nil { byMTU[link.mtu] = (link.link, link.tunnel) }
+        for entry in entries where byMTU[entry.mtu] == 0 {
+            links.append((entry.link, entry.tunnel))
+            byMTU[entry.mtu] = UInt16(links.count)
+        }
     }
-
-    public var isEmpty: Bool { byMTU.isEmpty }
 
     /// The link of a SYN that carries an MSS option.
     public func link(for fingerprint: Fingerprint) -> Link? {
         guard let mss = fingerprint.options.mss.map(Int.init), mss > 0 else { return nil }
         let isV4 = fingerprint.ip.version == 4
         let mtu = mss + (isV4 ? 40 : 60)
-        let known = byMTU[mtu]
+        let position = Int(byMTU[mtu])
+        let known = position > 0 ? links[position - 1] : nil
         return Link(mss: mss, mtu: mtu, type: known?.name, tunnel: known?.tunnel ?? false,
                     clamped: LinkTable.looksClamped(mss: mss, window: Int(fingerprint.segment.window), isV4: isV4))
     }
