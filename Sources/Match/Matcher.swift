@@ -119,9 +119,11 @@ public final class Matcher {
             } else {
                 // One pseudo-observation for the entry's own class keeps a tiny sample honest, and
                 // a learned entry votes with the weight of its evidence: a key seen once counts a
-                // third of a curated entry, a key seen 100 times nearly as much.
+                // third of a curated entry, a key seen 100 times nearly as much. (Curated counts
+                // state a prior, such as the Apple entries' iOS:macOS share, and vote in full.)
                 let denominator = Float(entry.totalCount + 1)
-                let evidence = weight * Float(entry.totalCount) / (Float(entry.totalCount) + MatchWeights.learnedPrior)
+                let evidence = entry.provenance != .learned ? weight
+                    : weight * Float(entry.totalCount) / (Float(entry.totalCount) + MatchWeights.learnedPrior)
                 for (osClass, count) in entry.counts {
                     classScores[osClass.rawValue] += evidence * Float(count) / denominator
                 }
