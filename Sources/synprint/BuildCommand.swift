@@ -106,6 +106,11 @@ extension DatabaseCommand {
                 return true
             }
             progress.finish()
+            // Nothing read at all: keep whatever the output file held.
+            if learned.isEmpty && progress.filesOpened == 0 {
+                for failure in runner.failures { printError(failure) }
+                throw Failure("no capture could be read; \(output) was not written")
+            }
             var sources = [Database(entries: learner.entries(source: "synprint db build"))]
             for path in learned {
                 do { sources.append(try Database.load(file: path)) } catch let error as DatabaseError { throw Failure(error.description) }
@@ -137,6 +142,7 @@ struct Progress {
     let total: Int
     var done = 0             // bytes of the files already finished
     var current = 0          // size of the file being read
+    var filesOpened = 0
     var packets = 0
     var started = Progress.now()
     var lastPrint = 0.0
@@ -155,6 +161,7 @@ struct Progress {
     }
 
     mutating func opened(_ source: PacketSource) {
+        filesOpened += 1
         done += current
         var status = stat()
         current = stat(source.name, &status) == 0 ? Int(status.st_size) : 0

@@ -95,6 +95,7 @@ struct CaptureCommand: ParsableCommand {
         }
         if apiKey != nil && api == nil { throw ValidationError("--api-key needs --api") }
         if json, let logFormat, logFormat != .json { throw ValidationError("--json and --log-format \(logFormat.rawValue) disagree") }
+        _ = try verdictRuleSet()       // a bad rule is an error even when nothing is judged
     }
 
     /// Verdicts need the connection's request, and the OS guess to judge it by.
