@@ -44,14 +44,14 @@ public final class APIServer: Sendable {
     let database: Database?
     let settings: Settings
     let onAlert: @Sendable (String) -> Void
-    let onCheck: @Sendable (ObservedSYN, HTTPRequestHead) -> Void
+    let onCheck: @Sendable (ObservedSYN, HTTPRequestHead, Verdict) -> Void
     private let task = Mutex<Task<Void, Never>?>(nil)
 
     /// `onAlert` receives each flagged check as a complete alert line; `onCheck` every checked
     /// connection with the request the application saw (for `--learn`).
     public init(settings: Settings, judge: ConnectionJudge, database: Database?,
                 onAlert: @escaping @Sendable (String) -> Void,
-                onCheck: @escaping @Sendable (ObservedSYN, HTTPRequestHead) -> Void = { _, _ in }) {
+                onCheck: @escaping @Sendable (ObservedSYN, HTTPRequestHead, Verdict) -> Void = { _, _, _ in }) {
         self.settings = settings
         self.judge = JudgeReference(judge)
         self.database = database
@@ -177,7 +177,7 @@ public final class APIServer: Sendable {
                                                                      headers: headers, at: now) else {
             return APIServer.error(.notFound, port.map { "no SYN kept from \(ipText) port \($0)" } ?? "no SYN seen from \(ipText)")
         }
-        onCheck(connection.syn, request)
+        onCheck(connection.syn, request, verdict)
         if verdict.flagged {
             let line = TextBuffer(capacity: 4096)
             let observation = HTTPObservation(seconds: now, microseconds: 0, syn: connection.syn, request: request)

@@ -97,13 +97,17 @@ public struct LabelsFile: Sendable {
         count += 1
     }
 
+    /// RFC 3339 with and without fractional seconds; made once, since a formatter is costly to build.
+    static let timeFormats: [ISO8601DateFormatter] = ([[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]]
+        as [ISO8601DateFormatter.Options]).map { options in
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = options
+            return formatter
+        }
+
     static func seconds(_ text: String) -> Int? {
         if let value = Double(text) { return Int(value) }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return Int(date.timeIntervalSince1970) }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text).map { Int($0.timeIntervalSince1970) }
+        return timeFormats.lazy.compactMap { $0.date(from: text) }.first.map { Int($0.timeIntervalSince1970) }
     }
 
     /// The row for a SYN: one for its exact port first, else one for the address alone; a row

@@ -78,9 +78,9 @@ extension DatabaseCommand {
                 progress.tick(source)
                 guard case .tcp(let segment) = PacketDecoder.decode(packet.bytes, link: source.linkType) else { return true }
                 guard segment.isSYN else {
-                    if let (request, _) = judge.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
+                    if let (request, verdict) = judge.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
                         let ua = request.request.userAgent
-                        let claimed = UserAgentRules.claimedOS(userAgent: ua, platformHint: request.request.platformHint)
+                        let claimed = verdict.claimed
                         if let window {
                             for item in window.claim(request.syn.fingerprint.ip.source, label: claimed, userAgent: ua, at: request.seconds) {
                                 observe(item.syn, item.label, item.userAgent)

@@ -114,30 +114,29 @@ struct CaptureCommand: ParsableCommand {
         let alertLog = try alerts.map { try LineLog(path: $0) }
         let observations = try learn.map { try ObservationLog(path: $0) }
         let sink = try output.map { try OutputSink(path: $0) } ?? OutputSink()
-        var servers: [APIServer] = []
-        var sockets: [P0fSocketServer] = []
+        var server: APIServer?
+        var socket: P0fSocketServer?
         if let judge {
             do {
                 if let api, let settings = APIServer.Settings(address: api, key: apiKey) {
-                    let server = APIServer(settings: settings, judge: judge, database: matcher?.database,
+                    let api = APIServer(settings: settings, judge: judge, database: matcher?.database,
                                            onAlert: { alertLog?.write($0) },
-                                           onCheck: { observations?.record($0, $1, source: "api") })
-                    let port = try server.start()
+                                           onCheck: { observations?.record($0, $1, label: $2.claimed, source: "api") })
+                    let port = try api.start()
                     printError("synprint: API listening on \(settings.host):\(port)")
-                    servers.append(server)
+                    server = api
                 }
                 if let p0fSocket {
-                    let socket = try P0fSocketServer(path: p0fSocket, judge: judge, database: matcher?.database)
-                    socket.start()
-                    sockets.append(socket)
+                    socket = try P0fSocketServer(path: p0fSocket, judge: judge, database: matcher?.database)
+                    socket?.start()
                 }
             } catch let error as APIError {
                 throw Failure(error.description)
             }
         }
         defer {
-            for server in servers { server.stop() }
-            for socket in sockets { socket.stop() }
+            server?.stop()
+            socket?.stop()
         }
         let sensor = Sensor(matcher: matcher, judge: judge, alerts: alertLog, observations: observations, format: logFormat ?? (json ? .json : .text),
                             sink: sink, limit: count)
@@ -156,7 +155,6 @@ struct CaptureCommand: ParsableCommand {
         for failure in runner.failures { printError(failure) }
         if !runner.failures.isEmpty { throw ExitCode(2) }
     }
-
 
     func matchWeights() throws -> MatchWeights {
         var result = MatchWeights()

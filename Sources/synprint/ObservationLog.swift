@@ -17,8 +17,8 @@ final class ObservationLog: Sendable {
         log = try LineLog(path: path, header: "{\"synprint_db\": \(Database.schemaVersion)}")
     }
 
-    func record(_ syn: ObservedSYN, _ request: HTTPRequestHead, source: String) {
-        let label = UserAgentRules.claimedOS(userAgent: request.userAgent, platformHint: request.platformHint)
+    /// `label` is what the request claims (the verdict's `ua_os`).
+    func record(_ syn: ObservedSYN, _ request: HTTPRequestHead, label: ClaimedOS?, source: String) {
         if let reason = rules.exclusion(syn.fingerprint, label: label, userAgent: request.userAgent, classification: syn.classification) {
             tally.withLock { $0.excluded[reason, default: 0] += 1 }
             return

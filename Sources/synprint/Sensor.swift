@@ -74,7 +74,7 @@ final class Sensor {
         requests += 1
         writer.write(event, to: sink.buffer)
         sink.commit()
-        observations?.record(event.observation.syn, event.observation.request, source: "http")
+        observations?.record(event.observation.syn, event.observation.request, label: event.verdict.claimed, source: "http")
         guard event.verdict.flagged else { return }
         flagged += 1
         if let alerts {
