@@ -87,18 +87,32 @@ public enum OptionNames {
         }
     }
 
+    /// Each known kind's name packed little-endian in one word, with its length: writing a
+    /// layout stores one word per option instead of switching on the kind.
+    static let packedNames: [(word: UInt64, length: Int)] = (0...8).map { kind in
+        guard let name = name(of: UInt8(kind)) else { return (0, 0) }
+        var word: UInt64 = 0
+        for (i, byte) in name.description.utf8.enumerated() { word |= UInt64(byte) << (8 * UInt64(i)) }
+        return (word, name.utf8CodeUnitCount)
+    }
+
     public static func write(_ layout: OptionLayout, eolPadding: Int, to out: TextBuffer) {
-        for (i, kind) in layout.enumerated() {
-            if i > 0 { out.append(ascii: ",") }
+        out.reserve(layout.count * 8 + 8)
+        let packed = packedNames
+        for i in 0..<layout.count {
+            let kind = layout[i]
             if kind == OptionKind.eol {
                 out.append("eol+")
                 out.append(eolPadding)
-            } else if let name = name(of: kind) {
-                out.append(name)
+            } else if kind <= 8, packed[Int(kind)].length > 0 {
+                let name = packed[Int(kind)]
+                UnsafeMutableRawPointer(out.storage + out.used).storeBytes(of: name.word, as: UInt64.self)
+                out.used += name.length
             } else {
                 out.append(ascii: "?")
                 out.append(kind)
             }
+            if i + 1 < layout.count { out.append(ascii: ",") }
         }
     }
 }

@@ -49,10 +49,23 @@ public final class TextBuffer {
         capacity = newCapacity
     }
 
+    /// Short copies (JSON keys, most values) are two overlapping word moves instead of a call
+    /// to memmove; a literal's length is a constant, so the branches fold away when inlined.
     @inlinable @inline(__always)
     func appendRaw(_ source: UnsafeRawPointer, _ length: Int) {
         reserve(length)
-        UnsafeMutableRawPointer(storage + used).copyMemory(from: source, byteCount: length)
+        let target = UnsafeMutableRawPointer(storage + used)
+        if length >= 8 && length <= 16 {
+            target.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            target.storeBytes(of: source.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self),
+                              toByteOffset: length - 8, as: UInt64.self)
+        } else if length >= 4 && length < 8 {
+            target.storeBytes(of: source.loadUnaligned(as: UInt32.self), as: UInt32.self)
+            target.storeBytes(of: source.loadUnaligned(fromByteOffset: length - 4, as: UInt32.self),
+                              toByteOffset: length - 4, as: UInt32.self)
+        } else {
+            target.copyMemory(from: source, byteCount: length)
+        }
         used += length
     }
 
@@ -79,14 +92,26 @@ public final class TextBuffer {
         s.withUTF8 { if let base = $0.baseAddress { appendRaw(base, $0.count) } }
     }
 
-    @inlinable
+    /// A single digit (most flags, lengths and counts in an event) is stored without a call.
+    @inlinable @inline(__always)
     public func append<T: BinaryInteger>(_ value: T) {
         if T.isSigned && value < 0 {
             append(ascii: "-")
             appendDecimal(UInt64(-Int64(value)))
+        } else if value < 10 {
+            reserve(1)
+            storage[used] = UInt8(truncatingIfNeeded: value) &+ 48
+            used += 1
         } else {
             appendDecimal(UInt64(truncatingIfNeeded: value))
         }
+    }
+
+    /// Appends a copy of bytes written earlier (text that appears twice in a line).
+    public func appendCopy(of range: Range<Int>) {
+        reserve(range.count)         // first: growing moves the bytes being copied
+        UnsafeMutableRawPointer(storage + used).copyMemory(from: storage + range.lowerBound, byteCount: range.count)
+        used += range.count
     }
 
     @usableFromInline
@@ -112,12 +137,7 @@ public final class TextBuffer {
             used += 2
             return
         }
-        var digits = 3
-        var limit: UInt64 = 1000
-        while digits < 20, value >= limit {
-            digits += 1
-            limit &*= 10
-        }
+        let digits = value < 100_000 ? (value < 1000 ? 3 : value < 10_000 ? 4 : 5) : TextBuffer.digitCount(value)
         let out = storage + used      // locals: the stores below cannot alias the fields
         var v = value
         var index = digits
@@ -135,6 +155,16 @@ public final class TextBuffer {
             out[index - 1] = UInt8(48 + v)
         }
         used += digits
+    }
+
+    @usableFromInline
+    static let powersOfTen: [UInt64] = (0...19).map { (0..<$0).reduce(1) { value, _ in value * 10 } }
+
+    /// log10 from the bit length (1233/4096 ≈ log10 2), corrected by one comparison.
+    @usableFromInline
+    static func digitCount(_ value: UInt64) -> Int {
+        let guess = ((64 - value.leadingZeroBitCount) * 1233) >> 12
+        return guess + (value >= powersOfTen[guess] ? 1 : 0)
     }
 
     /// Fixed-width decimal with leading zeros (dates, microseconds).
@@ -163,29 +193,40 @@ public final class TextBuffer {
         }
     }
 
-    /// A JSON string value: quotes, backslashes and control characters escaped.
+    /// A JSON string value: quotes, backslashes and control characters escaped. Runs that need
+    /// no escape (nearly all text) are copied whole.
     public func appendJSONString(_ text: String) {
         append(ascii: "\"")
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): append("\\\"")
-            case UInt8(ascii: "\\"): append("\\\\")
-            case 0x0A: append("\\n")
-            case 0x0D: append("\\r")
-            case 0x09: append("\\t")
-            case 0..<0x20:
-                append("\\u00")
-                reserve(2)
-                storage[used] = TextBuffer.hexDigits.utf8Start[Int(byte >> 4)]
-                storage[used + 1] = TextBuffer.hexDigits.utf8Start[Int(byte & 0xF)]
-                used += 2
-            default:
-                reserve(1)
-                storage[used] = byte
-                used += 1
+        var text = text
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var start = 0
+            for i in 0..<bytes.count {
+                let byte = bytes[i]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                appendRaw(base + start, i - start)
+                appendEscaped(byte)
+                start = i + 1
             }
+            appendRaw(base + start, bytes.count - start)
         }
         append(ascii: "\"")
+    }
+
+    private func appendEscaped(_ byte: UInt8) {
+        switch byte {
+        case UInt8(ascii: "\""): append("\\\"")
+        case UInt8(ascii: "\\"): append("\\\\")
+        case 0x0A: append("\\n")
+        case 0x0D: append("\\r")
+        case 0x09: append("\\t")
+        default:
+            append("\\u00")
+            reserve(2)
+            storage[used] = TextBuffer.hexDigits.utf8Start[Int(byte >> 4)]
+            storage[used + 1] = TextBuffer.hexDigits.utf8Start[Int(byte & 0xF)]
+            used += 2
+        }
     }
 
     /// RFC 3339 UTC with microseconds, e.g. `2026-11-22T02:27:19.123456Z`.

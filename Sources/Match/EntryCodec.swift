@@ -1,9 +1,8 @@
-import Foundation
 import Features
 
 /// Reads one entry's fields, naming the field in every error.
 struct FieldReader {
-    let object: [String: Any]
+    let object: JSONObject
     let file: String
     let line: Int
     /// Parsed layouts by their text, shared across the lines of a file: few distinct ones recur.
@@ -21,10 +20,8 @@ struct FieldReader {
 
     func int(_ key: String) throws -> Int {
         guard let value = object[key] else { throw fail(key, "missing") }
-        guard let number = value as? NSNumber, !FieldReader.isBoolean(number), number.doubleValue == Double(number.intValue) else {
-            throw fail(key, "expected a whole number, found \(value)")
-        }
-        return number.intValue
+        guard let number = value.integer else { throw fail(key, "expected a whole number, found \(value)") }
+        return number
     }
 
     func string(_ key: String, default fallback: String? = nil) throws -> String {
@@ -32,25 +29,19 @@ struct FieldReader {
             if let fallback { return fallback }
             throw fail(key, "missing")
         }
-        guard let text = value as? String else { throw fail(key, "expected a string, found \(value)") }
+        guard let text = value.string else { throw fail(key, "expected a string, found \(value)") }
         return text
     }
 
-    /// JSON true/false arrive as NSNumber too; on Linux they also cast to Int, so ask the type.
-    static func isBoolean(_ number: NSNumber) -> Bool {
-        String(cString: number.objCType) == "c"
-    }
-
     func isWildcard(_ key: String) -> Bool {
-        object[key] == nil || (object[key] as? String) == "*"
+        guard let value = object[key] else { return true }
+        return value.string == "*"
     }
 
     func bool(_ key: String) throws -> Rule<Bool> {
         if isWildcard(key) { return .any }
-        guard let number = object[key] as? NSNumber, FieldReader.isBoolean(number) else {
-            throw fail(key, "expected true, false or \"*\"")
-        }
-        return .exactly(number.boolValue)
+        guard let flag = object[key]?.bool else { throw fail(key, "expected true, false or \"*\"") }
+        return .exactly(flag)
     }
 
     func number<T: FixedWidthInteger>(_ key: String, as: T.Type, allowed: Set<Int>? = nil) throws -> Rule<T> {
@@ -117,13 +108,13 @@ struct FieldReader {
             window: try windowRule(), windowScale: try number("scale", as: UInt8.self),
             mss: try number("mss", as: UInt16.self), layout: layout, eolPadding: padding,
             quirks: try quirksRule(), provenance: provenance, source: try string("source", default: ""),
-            counts: try counts(), firstSeen: object["first_seen"] as? String, lastSeen: object["last_seen"] as? String,
+            counts: try counts(), firstSeen: object["first_seen"]?.string, lastSeen: object["last_seen"]?.string,
             line: line)
     }
 
     func ipIDRule() throws -> IPIDRule {
         if isWildcard("ip_id") { return .any }
-        if let text = object["ip_id"] as? String {
+        if let text = object["ip_id"]?.string {
             switch text {
             case "zero": return .zero
             case "nonzero": return .nonZero
@@ -136,7 +127,7 @@ struct FieldReader {
 
     func windowRule() throws -> WindowRule {
         if isWildcard("window") { return .any }
-        if let text = object["window"] as? String {
+        if let text = object["window"]?.string {
             guard let rule = WindowRule(p0f: text) else {
                 throw fail("window", "expected a number, \"mss*N\", \"mtu*N\", \"%N\" or \"*\", found \"\(text)\"")
             }
@@ -176,12 +167,12 @@ struct FieldReader {
 
     func counts() throws -> [OSClass: Int] {
         guard let value = object["counts"] else { return [:] }
-        guard let map = value as? [String: Any] else { throw fail("counts", "expected an object of class: count") }
+        guard value.isObject else { throw fail("counts", "expected an object of class: count") }
         var result: [OSClass: Int] = [:]
-        for (name, number) in map {
+        for (name, number) in value.members {
             guard let osClass = OSClass(name: name), osClass != .unknown else { throw fail("counts", "unknown class \"\(name)\"") }
-            guard let n = number as? NSNumber, !FieldReader.isBoolean(n), n.intValue >= 0 else { throw fail("counts", "count for \(name) must be a whole number ≥ 0") }
-            result[osClass] = n.intValue
+            guard let n = number.integer, n >= 0 else { throw fail("counts", "count for \(name) must be a whole number ≥ 0") }
+            result[osClass] = n
         }
         return result
     }

@@ -34,14 +34,19 @@ public struct BoundedTable<Key: Hashable, Value> {
     /// pushed out to make room, if any.
     @discardableResult
     public mutating func insert(_ value: Value, for key: Key) -> (key: Key, value: Value)? {
+        place(value, for: key).evicted
+    }
+
+    /// `insert`, also saying which slot the value went to (slots index side storage).
+    public mutating func place(_ value: Value, for key: Key) -> (slot: Int, evicted: (key: Key, value: Value)?) {
         if let slot = index[key] {
             slots[slot]!.value = value
-            return nil
+            return (slot, nil)
         }
         if slots.count < capacity {
             index[key] = slots.count
             slots.append((key, value))
-            return nil
+            return (slots.count - 1, nil)
         }
         let slot = next
         next = (next + 1) % capacity
@@ -49,7 +54,7 @@ public struct BoundedTable<Key: Hashable, Value> {
         if let evicted { index[evicted.key] = nil }
         slots[slot] = (key, value)
         index[key] = slot
-        return evicted
+        return (slot, evicted)
     }
 
     public mutating func remove(_ key: Key) {

@@ -16,6 +16,14 @@ public struct FlowKey: Hashable, Sendable {
         self.serverPort = serverPort
     }
 
+    /// Three words instead of eight fields (every client segment is looked up by its key).
+    /// For IPv4 the first word holds both addresses whole.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(client.low ^ (server.low << 32 | server.low >> 32))
+        hasher.combine(client.high ^ (server.high << 32 | server.high >> 32))
+        hasher.combine(UInt64(clientPort) << 16 | UInt64(serverPort) | (client.isV6 ? 1 << 32 : 0) | (server.isV6 ? 1 << 33 : 0))
+    }
+
     /// The key of a segment sent by the client.
     public init(_ segment: TCPSegment) {
         self.init(client: segment.ip.source, clientPort: segment.sourcePort,

@@ -12,47 +12,47 @@ public struct ConnectionRecord: Sendable {
 public struct HostRecord: Sendable {
     public var firstSeen: Int
     public var lastSeen: Int
-    public var connections = 0
+    public var connections: Int
     /// When the address last showed a second stack (p0f's `last_nat`) and last changed OS.
     public var lastSharing: Int?
     public var lastChange: Int?
-    /// The latest connections in a ring, stored inline so recording one allocates nothing.
-    var ring = InlineArray<4, ConnectionRecord?>(repeating: nil)
-    var newest = 3
+    /// The latest connections, newest first (at most `HostTable.kept`).
+    public var recent: [ConnectionRecord]
 
-    /// The latest connections, newest first.
-    public var recent: [ConnectionRecord] {
-        (0..<4).compactMap { ring[(newest - $0 + 4) % 4] }
-    }
-
-    public var latest: ConnectionRecord? { ring[newest] }
+    public var latest: ConnectionRecord? { recent.first }
 
     public func connection(port: UInt16) -> ConnectionRecord? {
         recent.first { $0.syn.fingerprint.segment.sourcePort == port }
-    }
-
-    mutating func add(_ connection: ConnectionRecord) {
-        newest = (newest + 1) % 4
-        ring[newest] = connection
-    }
-
-    /// Runs `body` on each kept connection in place, newest first, until it returns true.
-    mutating func firstConnection(where match: (ConnectionRecord) -> Bool, _ body: (inout ConnectionRecord) -> Void) {
-        for age in 0..<4 {
-            let i = (newest - age + 4) % 4
-            if let record = ring[i], match(record) {
-                body(&ring[i]!)
-                return
-            }
-        }
     }
 }
 
 /// Per-client history shared by the capture loop, the HTTP API and the p0f socket: bounded
 /// (the oldest host goes first when full) and locked, since the API reads it from other threads.
 public final class HostTable: Sendable {
+    /// Connections kept per host.
+    public static let kept = 4
+
+    /// The per-host part the capture loop reads on every SYN: plain values only, so that
+    /// placing or evicting a host moves a few words. The connections themselves live in a
+    /// side array, `kept` per host slot, written in place.
+    struct Host {
+        var firstSeen: Int
+        var lastSeen: Int
+        var connections = 0
+        var lastSharing: Int?
+        var lastChange: Int?
+        /// Ring position of the newest connection, and each kept connection's time and
+        /// confident OS family (nil when the matcher was unsure).
+        var newest = HostTable.kept - 1
+        var stacks = InlineArray<4, (seconds: Int, family: OSFamily?)?>(repeating: nil)
+
+        /// Ring positions, newest first.
+        var ages: LazyMapSequence<Range<Int>, Int> { HostTable.positions(newest: newest) }
+    }
+
     struct State {
-        var hosts: BoundedTable<IPAddress, HostRecord>
+        var hosts: BoundedTable<IPAddress, Host>
+        var connections: [ConnectionRecord?] = []
         var evicted = 0
     }
 
@@ -78,31 +78,45 @@ public final class HostTable: Sendable {
         let address = syn.fingerprint.ip.source
         let family = confidentFamily(syn.classification)
         return state.withLock { state in
-            guard let slot = state.hosts.slot(of: address) else {
-                var host = HostRecord(firstSeen: syn.seconds, lastSeen: syn.seconds, connections: 1)
-                host.add(ConnectionRecord(syn: syn))
-                if state.hosts.insert(host, for: address) != nil { state.evicted += 1 }
-                return false
-            }
-            return state.hosts.update(slot: slot) { host in
-                var shared = false
-                if let family {
-                    var newestConfident: (seconds: Int, family: OSFamily)?
-                    for age in 0..<4 {
-                        let i = (host.newest - age + 4) % 4
-                        guard let seconds = host.ring[i]?.syn.seconds,
-                              let other = confidentFamily(host.ring[i]?.syn.classification) else { continue }
-                        if newestConfident == nil { newestConfident = (seconds, other) }
-                        if other != family, syn.seconds - seconds <= sharingWindow { shared = true }
+            let slot: Int
+            var shared = false
+            if let known = state.hosts.slot(of: address) {
+                slot = known
+                shared = state.hosts.update(slot: slot) { host in
+                    var shared = false
+                    if let family {
+                        var newestConfident: OSFamily?
+                        for i in host.ages {
+                            guard let seen = host.stacks[i], let other = seen.family else { continue }
+                            let seconds = seen.seconds
+                            if newestConfident == nil { newestConfident = other }
+                            if other != family, syn.seconds - seconds <= sharingWindow { shared = true }
+                        }
+                        if let previous = newestConfident, previous != family { host.lastChange = syn.seconds }
                     }
-                    if let previous = newestConfident, previous.family != family { host.lastChange = syn.seconds }
+                    if shared { host.lastSharing = syn.seconds }
+                    host.lastSeen = syn.seconds
+                    host.connections += 1
+                    return shared
                 }
-                if shared { host.lastSharing = syn.seconds }
-                host.lastSeen = syn.seconds
-                host.connections += 1
-                host.add(ConnectionRecord(syn: syn))
-                return shared
+            } else {
+                let placed = state.hosts.place(Host(firstSeen: syn.seconds, lastSeen: syn.seconds, connections: 1), for: address)
+                slot = placed.slot
+                if placed.evicted != nil { state.evicted += 1 }
+                let first = slot * HostTable.kept
+                if state.connections.count < first + HostTable.kept {
+                    state.connections.append(contentsOf: repeatElement(nil, count: first + HostTable.kept - state.connections.count))
+                } else {
+                    for i in first..<first + HostTable.kept { state.connections[i] = nil }
+                }
             }
+            let position = state.hosts.update(slot: slot) { host in
+                host.newest = (host.newest + 1) % HostTable.kept
+                host.stacks[host.newest] = (syn.seconds, family)
+                return host.newest
+            }
+            state.connections[slot * HostTable.kept + position] = ConnectionRecord(syn: syn)
+            return shared
         }
     }
 
@@ -110,25 +124,34 @@ public final class HostTable: Sendable {
     public func attach(_ request: HTTPRequestHead, to key: FlowKey) {
         state.withLock { state in
             guard let slot = state.hosts.slot(of: key.client) else { return }
-            state.hosts.update(slot: slot) { host in
-                host.firstConnection(where: { $0.syn.key == key }) { $0.request = request }
+            for position in HostTable.positions(newest: state.hosts[slot: slot].newest) where state.connections[slot * HostTable.kept + position]?.syn.key == key {
+                state.connections[slot * HostTable.kept + position]?.request = request
+                return
             }
         }
     }
 
+    /// A copy of what is known about `address` (for the APIs, not per packet).
     public func host(_ address: IPAddress) -> HostRecord? {
-        state.withLock { $0.hosts[address] }
+        state.withLock { state in
+            guard let slot = state.hosts.slot(of: address) else { return nil }
+            let host = state.hosts[slot: slot]
+            return HostRecord(firstSeen: host.firstSeen, lastSeen: host.lastSeen, connections: host.connections,
+                              lastSharing: host.lastSharing, lastChange: host.lastChange,
+                              recent: host.ages.compactMap { state.connections[slot * HostTable.kept + $0] })
+        }
     }
 
     /// True when the host showed a second stack within the sharing window before `time`.
     public func sharing(_ address: IPAddress, at time: Int) -> Bool {
-        // Read in place: a copy of the record would copy its four connections.
-        guard let last = state.withLock({ state in
-            state.hosts.slot(of: address).flatMap { slot in state.hosts.update(slot: slot) { $0.lastSharing } }
-        }) else {
+        guard let last = state.withLock({ state in state.hosts.slot(of: address).flatMap { state.hosts[slot: $0].lastSharing } }) else {
             return false
         }
         return time - last <= sharingWindow
+    }
+
+    static func positions(newest: Int) -> LazyMapSequence<Range<Int>, Int> {
+        (0..<kept).lazy.map { (newest - $0 + kept) % kept }
     }
 
     func confidentFamily(_ c: Classification?) -> OSFamily? {

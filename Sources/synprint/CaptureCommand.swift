@@ -138,19 +138,23 @@ struct CaptureCommand: ParsableCommand {
             server?.stop()
             socket?.stop()
         }
-        let sensor = Sensor(matcher: matcher, judge: judge, alerts: alertLog, observations: observations, format: logFormat ?? (json ? .json : .text),
-                            sink: sink, limit: count)
+        let output = EventOutput(format: logFormat ?? (json ? .json : .text), database: matcher?.database, sink: sink,
+                                 alerts: alertLog, observations: observations)
+        let pipe = EventPipe(consume: output.write, idle: sink.flush)
+        let sensor = Sensor(matcher: matcher, judge: judge, pipe: pipe, limit: count)
         StopSignal.install()
         let sources: [() throws -> PacketSource] = interface.map { name in
             [{ try PacketSource.open(interface: name, promiscuous: promiscuous, snaplen: snaplen) }]
         } ?? read.map { path in { try PacketSource.open(file: path) } }
         var runner = SourceRunner(userFilter: filter.isEmpty ? nil : filter.joined(separator: " "), payload: judging)
-        try runner.run(sources, shouldStop: { sensor.reachedLimit }, opened: { sink.flushEveryEvent = $0.isLive }) { packet, source in
+        defer { pipe.close() }       // on errors too: what was captured is written
+        try runner.run(sources, shouldStop: { sensor.reachedLimit }, opened: { pipe.handOverEachEvent = $0.arrivesOverTime }) { packet, source in
             sensor.process(packet, link: source.linkType)
         }
+        pipe.close()
         sink.flush()
         printSummary(sensor.counters, runner.statistics)
-        if let judge { printSummary(judge, sensor) }
+        if let judge { printSummary(judge, output) }
         if let observations { printError(observations.summary) }
         for failure in runner.failures { printError(failure) }
         if !runner.failures.isEmpty { throw ExitCode(2) }
@@ -176,9 +180,9 @@ struct CaptureCommand: ParsableCommand {
         return rules
     }
 
-    func printSummary(_ judge: ConnectionJudge, _ sensor: Sensor) {
+    func printSummary(_ judge: ConnectionJudge, _ output: EventOutput) {
         let t = judge.tracker.counters
-        printError("  http: \(t.tracked) connections followed, \(sensor.requests) requests judged, \(sensor.flagged) flagged; "
+        printError("  http: \(t.tracked) connections followed, \(output.requests) requests judged, \(output.flagged) flagged; "
             + "not HTTP \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
             + "no request in time \(t.expired), evicted \(t.evicted); \(judge.hosts.count) hosts kept (\(judge.hosts.evicted) evicted)")
     }

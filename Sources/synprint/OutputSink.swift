@@ -3,13 +3,12 @@ import Features
 import Glibc
 #endif
 
-/// Buffered writes to a file descriptor. Live captures flush after every event so a reader
-/// sees it at once; file runs flush in 64 KiB blocks.
+/// Buffered writes to a file descriptor, in 64 KiB blocks and whenever the output thread has
+/// nothing queued (so a live capture's reader sees each event at once).
 final class OutputSink {
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private var pending = TextBuffer(capacity: 1 << 17)
-    var flushEveryEvent = false
 
     /// Standard output.
     init() {
@@ -33,7 +32,7 @@ final class OutputSink {
     var buffer: TextBuffer { pending }
 
     func commit() {
-        if flushEveryEvent || pending.count >= 1 << 16 { flush() }
+        if pending.count >= 1 << 16 { flush() }
     }
 
     func flush() {

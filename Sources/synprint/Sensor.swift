@@ -5,31 +5,22 @@ import Match
 import Output
 import Verdict
 
-/// The per-packet pipeline: decode → features → match → verdict → output. A packet that is not
-/// a SYN costs no allocation; a SYN costs none either once the output buffer has grown.
+/// The per-packet pipeline on the capture thread: decode → features → match → verdict; the
+/// events go to `EventOutput` on the output thread. A packet that is not a SYN costs no
+/// allocation; a SYN costs none either once the batches have grown.
 final class Sensor {
     var counters = PacketCounters()
     private let matcher: Matcher?
     private let links: LinkTable?
     private let judge: ConnectionJudge?
-    private let alerts: LineLog?
-    private let observations: ObservationLog?
-    private let writer: EventWriter
-    private let alertLine = TextBuffer(capacity: 4096)
-    private let sink: OutputSink
+    private let pipe: EventPipe
     private let limit: Int?
-    private(set) var requests = 0
-    private(set) var flagged = 0
 
-    init(matcher: Matcher?, judge: ConnectionJudge?, alerts: LineLog?, observations: ObservationLog?,
-         format: EventFormat, sink: OutputSink, limit: Int?) {
+    init(matcher: Matcher?, judge: ConnectionJudge?, pipe: EventPipe, limit: Int?) {
         self.matcher = matcher
         links = matcher.map { LinkTable($0.database.links) }
         self.judge = judge
-        self.alerts = alerts
-        self.observations = observations
-        writer = EventWriter(format: format, database: matcher?.database)
-        self.sink = sink
+        self.pipe = pipe
         self.limit = limit
     }
 
@@ -49,7 +40,7 @@ final class Sensor {
                 counters.count(.notSYN)
                 if let judge, let (observation, verdict) = judge.segment(
                     segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
-                    report(RequestEvent(observation: observation, verdict: verdict))
+                    pipe.send(.request(RequestEvent(observation: observation, verdict: verdict)))
                 }
                 return true
             }
@@ -62,15 +53,44 @@ final class Sensor {
                 judge.opened(ObservedSYN(seconds: event.seconds, microseconds: event.microseconds, fingerprint: fingerprint,
                                          classification: event.classification, link: event.link))
             }
-            writer.write(event, to: sink.buffer)
-            sink.commit()
+            pipe.send(.syn(event))
             return !reachedLimit
         }
         return true
     }
+}
 
-    /// A judged request: always an event; an alert line too when flagged.
-    func report(_ event: RequestEvent) {
+/// The output thread's end of the pipeline: every event is written to the sink; a judged
+/// request is also recorded for --learn, and written as an alert when flagged.
+final class EventOutput {
+    private let writer: EventWriter
+    private let sink: OutputSink
+    private let database: Database?
+    private let alerts: LineLog?
+    private let observations: ObservationLog?
+    private let alertLine = TextBuffer(capacity: 4096)
+    private(set) var requests = 0
+    private(set) var flagged = 0
+
+    init(format: EventFormat, database: Database?, sink: OutputSink, alerts: LineLog?, observations: ObservationLog?) {
+        writer = EventWriter(format: format, database: database)
+        self.sink = sink
+        self.database = database
+        self.alerts = alerts
+        self.observations = observations
+    }
+
+    func write(_ event: SensorEvent) {
+        switch event {
+        case .syn(let event):
+            writer.write(event, to: sink.buffer)
+            sink.commit()
+        case .request(let event):
+            report(event)
+        }
+    }
+
+    private func report(_ event: RequestEvent) {
         requests += 1
         writer.write(event, to: sink.buffer)
         sink.commit()
@@ -79,7 +99,7 @@ final class Sensor {
         flagged += 1
         if let alerts {
             alertLine.removeAll()
-            RequestJSON.write(event, type: "alert", database: matcher?.database, to: alertLine)
+            RequestJSON.write(event, type: "alert", database: database, to: alertLine)
             alerts.write(alertLine)
         }
     }

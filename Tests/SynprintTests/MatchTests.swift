@@ -53,6 +53,11 @@ final class MatchTests: XCTestCase {
         let cases: [(String, String)] = [
             (entryLine([:]), "test.db:1: missing header"),
             (MatchTests.header + "{not json", "test.db:2: not valid JSON"),
+            (MatchTests.header + entryLine([:]) + " {}", "test.db:2: not valid JSON: text after the object"),
+            (MatchTests.header + entryLine([:]).replacingOccurrences(of: "}", with: ",}"), "test.db:2: not valid JSON"),
+            (MatchTests.header + "[1, 2]", "test.db:2: expected a JSON object"),
+            (MatchTests.header + entryLine(["ttl": "64.5"]), "test.db:2: field 'ttl': expected a whole number, found 64.5"),
+            (MatchTests.header + entryLine(["counts": "{\"Linux\": -1}"]), "test.db:2: field 'counts'"),
             (MatchTests.header + entryLine(["window": "\"mss*x\""]), "test.db:2: field 'window'"),
             (MatchTests.header + entryLine(["ttl": "100"]), "test.db:2: field 'ttl': expected one of 32, 64, 128, 255"),
             (MatchTests.header + entryLine(["class": "\"Plan9\""]), "test.db:2: field 'class': unknown class"),
