@@ -1,8 +1,13 @@
 import Decode
 import Match
 
-/// The verdict stage: keeps the host history and the connections waiting for a request, and
+/// The verdict stage: keeps the connections waiting for a request and the host history, and
 /// judges each request (from the capture, or from a web application through the API).
+///
+/// It has two sides. The capture side (`follow`, `request`) follows connections and must see
+/// every packet in order on one thread. The judging side (`remember`, `judge`) may run on
+/// another thread, as long as it gets the SYNs and requests in capture order; the host table
+/// it uses is locked, since the APIs read it too.
 public final class ConnectionJudge {
     public let tracker: ConnectionTracker
     public let hosts: HostTable
@@ -17,24 +22,29 @@ public final class ConnectionJudge {
         hosts = HostTable(capacity: maxHosts, minimumConfidence: rules.minimumConfidence)
     }
 
-    /// A client SYN: remembered for its host and followed to its first request.
-    public func opened(_ syn: ObservedSYN) {
-        hosts.record(syn)
+    /// Capture side: follow the connection a client SYN opens to its first request.
+    public func follow(_ syn: ObservedSYN) {
         tracker.opened(syn)
     }
 
-    /// A client segment with payload; the request and its verdict once a head is complete.
-    public func segment(_ segment: TCPSegment, in bytes: UnsafeRawBufferPointer,
-                        seconds: Int, microseconds: Int) -> (HTTPObservation, Verdict)? {
-        guard let observation = tracker.segment(segment, in: bytes, seconds: seconds, microseconds: microseconds) else {
-            return nil
-        }
-        hosts.attach(observation.request, to: observation.syn.key)
-        return (observation, judge(observation.syn, observation.request, claimed: claim(observation.request), at: seconds))
+    /// Capture side: a client segment with payload; the request once its head is complete.
+    public func request(in segment: TCPSegment, _ bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int) -> HTTPObservation? {
+        tracker.segment(segment, in: bytes, seconds: seconds, microseconds: microseconds)
     }
 
-    /// The capture thread's cached User-Agent rules.
-    func claim(_ request: HTTPRequestHead) -> ClaimedOS? {
+    /// Judging side: a client SYN, remembered for its host.
+    public func remember(_ syn: ObservedSYN) {
+        hosts.record(syn)
+    }
+
+    /// Judging side: the verdict on a request read from the capture (kept with its connection).
+    public func judge(_ observation: HTTPObservation) -> Verdict {
+        hosts.attach(observation.request, to: observation.syn.key)
+        return judge(observation.syn, observation.request, claimed: claim(observation.request), at: observation.seconds)
+    }
+
+    /// The OS a request's User-Agent claims, from a cache of recent User-Agents (judging side).
+    public func claim(_ request: HTTPRequestHead) -> ClaimedOS? {
         guard request.platformHint == nil, let ua = request.userAgent else {
             return UserAgentRules.claimedOS(userAgent: request.userAgent, platformHint: request.platformHint)
         }

@@ -78,9 +78,9 @@ extension DatabaseCommand {
                 progress.tick(source)
                 guard case .tcp(let segment) = PacketDecoder.decode(packet.bytes, link: source.linkType) else { return true }
                 guard segment.isSYN else {
-                    if let (request, verdict) = judge.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
+                    if let request = judge.request(in: segment, packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
                         let ua = request.request.userAgent
-                        let claimed = verdict.claimed
+                        let claimed = judge.claim(request.request)
                         if let window {
                             for item in window.claim(request.syn.fingerprint.ip.source, label: claimed, userAgent: ua, at: request.seconds) {
                                 observe(item.syn, item.label, item.userAgent)
@@ -101,7 +101,7 @@ extension DatabaseCommand {
                     observe(syn, row.label, row.userAgent)
                     return true
                 }
-                judge.opened(syn)
+                judge.follow(syn)
                 if let item = window?.syn(syn) { observe(item.syn, item.label, item.userAgent) }
                 return true
             }

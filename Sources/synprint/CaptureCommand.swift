@@ -138,7 +138,7 @@ struct CaptureCommand: ParsableCommand {
             server?.stop()
             socket?.stop()
         }
-        let output = EventOutput(format: logFormat ?? (json ? .json : .text), database: matcher?.database, sink: sink,
+        let output = EventOutput(judge: judge, format: logFormat ?? (json ? .json : .text), database: matcher?.database, sink: sink,
                                  alerts: alertLog, observations: observations)
         let pipe = EventPipe(consume: output.write, idle: sink.flush)
         let sensor = Sensor(matcher: matcher, judge: judge, pipe: pipe, limit: count)

@@ -1,10 +1,11 @@
 import Foundation
 import Output
+import Verdict
 
 /// What the capture thread hands to the output thread.
 enum SensorEvent {
     case syn(SynEvent)
-    case request(RequestEvent)
+    case request(HTTPObservation)       // judged on the output thread
 }
 
 /// Carries events from the capture thread to one output thread, in order and in batches:

@@ -5,8 +5,8 @@ import Match
 import Output
 import Verdict
 
-/// The per-packet pipeline on the capture thread: decode → features → match → verdict; the
-/// events go to `EventOutput` on the output thread. A packet that is not a SYN costs no
+/// The per-packet pipeline on the capture thread: decode → features → match, and connections
+/// followed to their request; the events go to `EventOutput` on the output thread. A packet that is not a SYN costs no
 /// allocation; a SYN costs none either once the batches have grown.
 final class Sensor {
     var counters = PacketCounters()
@@ -38,9 +38,9 @@ final class Sensor {
         case .tcp(let segment):
             guard segment.isSYN else {
                 counters.count(.notSYN)
-                if let judge, let (observation, verdict) = judge.segment(
-                    segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
-                    pipe.send(.request(RequestEvent(observation: observation, verdict: verdict)))
+                if let judge, let observation = judge.request(
+                    in: segment, packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
+                    pipe.send(.request(observation))
                 }
                 return true
             }
@@ -49,10 +49,7 @@ final class Sensor {
             if fingerprint.quirks.contains(.malformedOptions) { counters.badOptions += 1 }
             let event = SynEvent(seconds: packet.seconds, microseconds: packet.microseconds, fingerprint: fingerprint,
                                  classification: matcher?.classify(fingerprint), link: links?.link(for: fingerprint))
-            if let judge, fingerprint.direction == .syn {
-                judge.opened(ObservedSYN(seconds: event.seconds, microseconds: event.microseconds, fingerprint: fingerprint,
-                                         classification: event.classification, link: event.link))
-            }
+            if let judge, fingerprint.direction == .syn { judge.follow(ObservedSYN(event)) }
             pipe.send(.syn(event))
             return !reachedLimit
         }
@@ -60,9 +57,11 @@ final class Sensor {
     }
 }
 
-/// The output thread's end of the pipeline: every event is written to the sink; a judged
-/// request is also recorded for --learn, and written as an alert when flagged.
+/// The output thread's end of the pipeline: the judging side of the verdict stage (host
+/// history, verdicts) and the output. Every event is written to the sink; a judged request is
+/// also recorded for --learn, and written as an alert when flagged.
 final class EventOutput {
+    private let judge: ConnectionJudge?
     private let writer: EventWriter
     private let sink: OutputSink
     private let database: Database?
@@ -72,7 +71,8 @@ final class EventOutput {
     private(set) var requests = 0
     private(set) var flagged = 0
 
-    init(format: EventFormat, database: Database?, sink: OutputSink, alerts: LineLog?, observations: ObservationLog?) {
+    init(judge: ConnectionJudge?, format: EventFormat, database: Database?, sink: OutputSink, alerts: LineLog?, observations: ObservationLog?) {
+        self.judge = judge
         writer = EventWriter(format: format, database: database)
         self.sink = sink
         self.database = database
@@ -83,10 +83,12 @@ final class EventOutput {
     func write(_ event: SensorEvent) {
         switch event {
         case .syn(let event):
+            if let judge, event.fingerprint.direction == .syn { judge.remember(ObservedSYN(event)) }
             writer.write(event, to: sink.buffer)
             sink.commit()
-        case .request(let event):
-            report(event)
+        case .request(let observation):
+            guard let judge else { return }
+            report(RequestEvent(observation: observation, verdict: judge.judge(observation)))
         }
     }
 
@@ -102,5 +104,12 @@ final class EventOutput {
             RequestJSON.write(event, type: "alert", database: database, to: alertLine)
             alerts.write(alertLine)
         }
+    }
+}
+
+extension ObservedSYN {
+    init(_ event: SynEvent) {
+        self.init(seconds: event.seconds, microseconds: event.microseconds, fingerprint: event.fingerprint,
+                  classification: event.classification, link: event.link)
     }
 }
