@@ -98,21 +98,22 @@ public enum OptionNames {
 
     public static func write(_ layout: OptionLayout, eolPadding: Int, to out: TextBuffer) {
         out.reserve(layout.count * 8 + 8)
-        let packed = packedNames
-        for i in 0..<layout.count {
-            let kind = layout[i]
-            if kind == OptionKind.eol {
-                out.append("eol+")
-                out.append(eolPadding)
-            } else if kind <= 8, packed[Int(kind)].length > 0 {
-                let name = packed[Int(kind)]
-                UnsafeMutableRawPointer(out.storage + out.used).storeBytes(of: name.word, as: UInt64.self)
-                out.used += name.length
-            } else {
-                out.append(ascii: "?")
-                out.append(kind)
+        packedNames.withUnsafeBufferPointer { packed in
+            layout.withKinds { kinds in
+                for (i, kind) in kinds.enumerated() {
+                    if i > 0 { out.append(ascii: ",") }
+                    if kind == OptionKind.eol {
+                        out.append("eol+")
+                        out.append(eolPadding)
+                    } else if kind <= 8, packed[Int(kind)].length > 0 {
+                        UnsafeMutableRawPointer(out.storage + out.used).storeBytes(of: packed[Int(kind)].word, as: UInt64.self)
+                        out.used += packed[Int(kind)].length
+                    } else {
+                        out.append(ascii: "?")
+                        out.append(kind)
+                    }
+                }
             }
-            if i + 1 < layout.count { out.append(ascii: ",") }
         }
     }
 }

@@ -136,6 +136,11 @@ public struct OptionLayout: RandomAccessCollection, Hashable, Sendable {
         count += 1
     }
 
+    /// The kinds in place, without copying the layout.
+    public func withKinds<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        withUnsafeBytes(of: storage) { body(UnsafeBufferPointer(start: $0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: count)) }
+    }
+
     // Slots past `count` are always zero, so the whole inline storage can be compared and
     // hashed at once (the matcher's cache hashes a layout per packet).
     public static func == (a: OptionLayout, b: OptionLayout) -> Bool {

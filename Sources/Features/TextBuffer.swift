@@ -180,17 +180,15 @@ public final class TextBuffer {
 
     static let hexDigits: StaticString = "0123456789abcdef"
 
+    /// Lowercase hex without leading zeros (IPv6 groups).
     public func appendHex(_ value: UInt16) {
-        var started = false
-        for shift in stride(from: 12, through: 0, by: -4) {
-            let nibble = Int((value >> UInt16(shift)) & 0xF)
-            if nibble != 0 || started || shift == 0 {
-                started = true
-                reserve(1)
-                storage[used] = TextBuffer.hexDigits.utf8Start[nibble]
-                used += 1
-            }
+        let digits = value == 0 ? 1 : (19 - value.leadingZeroBitCount) / 4
+        reserve(4)
+        let hex = TextBuffer.hexDigits.utf8Start
+        for i in 0..<digits {
+            storage[used + i] = hex[Int(value >> UInt16(4 * (digits - 1 - i)) & 0xF)]
         }
+        used += digits
     }
 
     /// A JSON string value: quotes, backslashes and control characters escaped. Runs that need

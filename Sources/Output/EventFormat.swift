@@ -39,13 +39,15 @@ public enum EventFormat: String, Sendable, CaseIterable {
 }
 
 /// Writes events in one format. The JSON `os` object depends only on the matcher's answer,
-/// so it is rendered once per answer and copied after. Answer ids count up, so the renderings
+/// so it is rendered once per answer and copied after (the `link` object likewise). Answer ids count up, so the renderings
 /// live in a ring indexed by id: bounded, and found without hashing.
 public final class EventWriter {
     private let format: EventFormat
     private let database: Database?
     private var renderedOS: [(answer: Int, text: TextBuffer)?] = Array(repeating: nil, count: EventWriter.ringSize)
     private static let ringSize = 4096
+    private var renderedLinks: [(link: Link, text: TextBuffer)?] = Array(repeating: nil, count: EventWriter.linkSlots)
+    private static let linkSlots = 256
 
     public init(format: EventFormat, database: Database?) {
         self.format = format
@@ -58,6 +60,10 @@ public final class EventWriter {
             TextEvent.write(event, database: database, to: out)
         case .json:
             JSONEvent.writeFeatures(event, to: out)
+            if let link = event.link {
+                out.append(",\"link\":")
+                out.append(renderLink(link))
+            }
             if let c = event.classification, let database {
                 out.append(",\"os\":")
                 out.append(renderOS(c, database))
@@ -76,6 +82,17 @@ public final class EventWriter {
             RequestJSON.write(event, type: "http", database: database, renderedOS: os, to: out)
         case .p0f: P0fLog.write(event, to: out)
         }
+    }
+
+    /// Links repeat as much as answers (a few MSS values make most traffic); rendered once
+    /// each into a small direct-mapped cache.
+    private func renderLink(_ link: Link) -> TextBuffer {
+        let slot = (link.mss &* 31 &+ link.mtu &+ (link.clamped ? 1 : 0)) & (EventWriter.linkSlots - 1)
+        if let cached = renderedLinks[slot], cached.link == link { return cached.text }
+        let text = TextBuffer(capacity: 128)
+        JSONEvent.writeLink(link, to: text)
+        renderedLinks[slot] = (link, text)
+        return text
     }
 
     private func renderOS(_ c: Classification, _ database: Database) -> TextBuffer {

@@ -5,7 +5,7 @@ import Verdict
 
 /// The `syn` / `synack` JSON line. Field names are the stable schema in the README.
 enum JSONEvent {
-    /// Everything but the `os` object and the closing brace.
+    /// Everything but the `link` and `os` objects and the closing brace.
     static func writeFeatures(_ event: SynEvent, to out: TextBuffer) {
         let fp = event.fingerprint
         let s = fp.segment
@@ -63,10 +63,6 @@ enum JSONEvent {
         out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: out)
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append(ascii: "\"")
-        if let link = event.link {
-            out.append(",\"link\":")
-            writeLink(link, to: out)
-        }
     }
 
     static func writeLink(_ link: Link, to out: TextBuffer) {

@@ -91,6 +91,10 @@ public enum RequestJSON {
                              classification: syn.classification, link: syn.link)
         out.append("{\"syn\":")
         JSONEvent.writeFeatures(event, to: out)
+        if let link = syn.link {
+            out.append(",\"link\":")
+            JSONEvent.writeLink(link, to: out)
+        }
         if let c = syn.classification, let database {
             out.append(",\"os\":")
             JSONEvent.writeOS(c, database: database, to: out)

@@ -74,7 +74,7 @@ final class EventPipe: @unchecked Sendable {
             var batch = waiting.removeFirst()
             condition.broadcast()
             condition.unlock()
-            for event in batch { consume(event) }
+            batch.withUnsafeBufferPointer { events in for i in events.indices { consume(events[i]) } }   // in place, no copy
             batch.removeAll(keepingCapacity: true)
             condition.lock()
             spare.append(batch)
