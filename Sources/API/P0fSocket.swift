@@ -141,7 +141,7 @@ public final class P0fSocketServer: @unchecked Sendable {
             reply.string(database.entries[best].name, at: 40)
             reply.string(database.entries[best].flavor, at: 72)
         }
-        reply.string(latest.syn.link?.type ?? "", at: 168)
+        reply.string(latest.syn.link?.type(in: database) ?? "", at: 168)
         return reply.bytes
     }
 

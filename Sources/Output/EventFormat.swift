@@ -90,7 +90,7 @@ public final class EventWriter {
         let slot = (link.mss &* 31 &+ link.mtu &+ (link.clamped ? 1 : 0)) & (EventWriter.linkSlots - 1)
         if let cached = renderedLinks[slot], cached.link == link { return cached.text }
         let text = TextBuffer(capacity: 128)
-        JSONEvent.writeLink(link, to: text)
+        JSONEvent.writeLink(link, database: database, to: text)
         renderedLinks[slot] = (link, text)
         return text
     }

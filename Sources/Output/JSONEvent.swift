@@ -65,11 +65,11 @@ enum JSONEvent {
         out.append(ascii: "\"")
     }
 
-    static func writeLink(_ link: Link, to out: TextBuffer) {
+    static func writeLink(_ link: Link, database: Database?, to out: TextBuffer) {
         out.append("{\"mss\":"); out.append(link.mss)
         out.append(",\"mtu\":"); out.append(link.mtu)
         out.append(",\"type\":")
-        if let type = link.type { out.appendJSONString(type) } else { out.append("null") }
+        if let type = link.type(in: database) { out.appendJSONString(type) } else { out.append("null") }
         out.append(",\"tunnel\":"); out.append(bool: link.tunnel)
         out.append(",\"clamped\":"); out.append(bool: link.clamped)
         out.append(ascii: "}")

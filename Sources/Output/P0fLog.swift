@@ -26,7 +26,7 @@ enum P0fLog {
         out.append(ascii: "\n")
         if let link = event.link {
             writeHead(seconds: event.seconds, module: "mtu", fp, to: out)
-            out.append("|link="); out.append(string: link.type ?? "???")
+            out.append("|link="); out.append(string: link.type(in: database) ?? "???")
             out.append("|raw_mtu="); out.append(link.mtu)
             out.append(ascii: "\n")
         }

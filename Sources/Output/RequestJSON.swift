@@ -27,7 +27,7 @@ public enum RequestJSON {
         out.append(",\"raw_sig\":\""); fp.writeRawSignature(to: out)
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append("\",\"link\":")
-        if let link = syn.link { JSONEvent.writeLink(link, to: out) } else { out.append("null") }
+        if let link = syn.link { JSONEvent.writeLink(link, database: database, to: out) } else { out.append("null") }
         if let renderedOS {
             out.append(",\"os\":")
             out.append(renderedOS)
@@ -93,7 +93,7 @@ public enum RequestJSON {
         JSONEvent.writeFeatures(event, to: out)
         if let link = syn.link {
             out.append(",\"link\":")
-            JSONEvent.writeLink(link, to: out)
+            JSONEvent.writeLink(link, database: database, to: out)
         }
         if let c = syn.classification, let database {
             out.append(",\"os\":")

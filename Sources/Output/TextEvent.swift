@@ -29,14 +29,14 @@ enum TextEvent {
         if let mss = fp.options.mss { out.append(" (mss "); out.append(mss); out.append(ascii: ")") }
         out.append("\n| quirks   = ")
         if fp.quirks.isEmpty { out.append("none") } else { fp.quirks.write(to: out, separator: " ") }
-        if let link = event.link { writeLink(link, to: out) }
+        if let link = event.link { writeLink(link, database: database, to: out) }
         out.append("\n| raw_sig  = "); fp.writeRawSignature(to: out)
         out.append("\n| ja4t     = "); fp.writeJA4T(to: out)
         out.append("\n`----\n\n")
     }
 
-    static func writeLink(_ link: Link, to out: TextBuffer) {
-        out.append("\n| link     = "); out.append(string: link.type ?? "unknown")
+    static func writeLink(_ link: Link, database: Database?, to out: TextBuffer) {
+        out.append("\n| link     = "); out.append(string: link.type(in: database) ?? "unknown")
         out.append(" (mtu "); out.append(link.mtu)
         if link.tunnel { out.append(", tunnel") }
         if link.clamped { out.append(", mss clamped") }
@@ -71,7 +71,7 @@ enum TextEvent {
         } else {
             out.append("not classified")
         }
-        if let link = observation.syn.link { writeLink(link, to: out) }
+        if let link = observation.syn.link { writeLink(link, database: database, to: out) }
         out.append("\n| verdict  = "); out.append(v.flagged ? "FLAGGED " : "ok ")
         out.append(fraction: v.score)
         if !v.reasons.isEmpty {

@@ -3,34 +3,43 @@ import Match
 
 /// What the MSS says about the path from the client: the MTU it implies, the link type known
 /// for that MTU, and whether a middlebox seems to have lowered ("clamped") the MSS.
+/// Plain values only (the link type is named by its database entry), so the SYN records that
+/// carry a link are copied as bytes, with no reference counting.
 public struct Link: Sendable, Equatable {
     public var mss: Int
     public var mtu: Int
-    public var type: String?        // nil when the MTU is not in the table
+    /// The link entry for this MTU, as a position in `Database.links`; nil when not listed.
+    public var entry: Int?
     public var tunnel: Bool
     public var clamped: Bool
 
-    public init(mss: Int, mtu: Int, type: String?, tunnel: Bool, clamped: Bool) {
+    public init(mss: Int, mtu: Int, entry: Int?, tunnel: Bool, clamped: Bool) {
         self.mss = mss
         self.mtu = mtu
-        self.type = type
+        self.entry = entry
         self.tunnel = tunnel
         self.clamped = clamped
+    }
+
+    /// The link type's name, from the database the table was built from.
+    public func type(in database: Database?) -> String? {
+        entry.flatMap { database?.links[$0].link }
     }
 }
 
 /// MTU → link type, from the database's link entries (the shipped table lists p0f's values,
 /// WireGuard, OpenVPN, IPsec, PPPoE and the loopbacks; README "MTU and links").
 public struct LinkTable: Sendable {
-    private var links: [(name: String, tunnel: Bool)] = []
-    /// Position in `links` + 1 for every possible MTU (0: not listed): one load per SYN, no hashing.
-    private var byMTU = [UInt16](repeating: 0, count: 65536 + 60 + 1)
+    private var tunnels: [Bool] = []
+    /// Position in the entries + 1 for every possible MTU (0: not listed): one load per SYN, no hashing.
+    private var byMTU = [UInt32](repeating: 0, count: 65536 + 60 + 1)
 
+    /// `entries` are the database's link entries (`Database.links`).
     public init(_ entries: [LinkEntry]) {
+        tunnels = entries.map(\.tunnel)
         // The first entry for an MTU wins, as the files were given.
-        for entry in entries where byMTU[entry.mtu] == 0 {
-            links.append((entry.link, entry.tunnel))
-            byMTU[entry.mtu] = UInt16(links.count)
+        for (position, entry) in entries.enumerated() where byMTU[entry.mtu] == 0 {
+            byMTU[entry.mtu] = UInt32(position + 1)
         }
     }
 
@@ -39,9 +48,8 @@ public struct LinkTable: Sendable {
         guard let mss = fingerprint.options.mss.map(Int.init), mss > 0 else { return nil }
         let isV4 = fingerprint.ip.version == 4
         let mtu = mss + (isV4 ? 40 : 60)
-        let position = Int(byMTU[mtu])
-        let known = position > 0 ? links[position - 1] : nil
-        return Link(mss: mss, mtu: mtu, type: known?.name, tunnel: known?.tunnel ?? false,
+        let entry = byMTU[mtu] > 0 ? Int(byMTU[mtu]) - 1 : nil
+        return Link(mss: mss, mtu: mtu, entry: entry, tunnel: entry.map { tunnels[$0] } ?? false,
                     clamped: LinkTable.looksClamped(mss: mss, window: Int(fingerprint.segment.window), isV4: isV4))
     }
 

@@ -94,16 +94,19 @@ final class VerdictTests: XCTestCase {
         let db = try Database.load(file: repositoryRoot.appendingPathComponent("database/synprint.db.jsonl").path)
         let table = LinkTable(db.links)
         let ethernet = table.link(for: try synFingerprint(mss: 1460, window: 64240))
-        XCTAssertEqual(ethernet, Link(mss: 1460, mtu: 1500, type: "Ethernet or modem", tunnel: false, clamped: false))
+        XCTAssertEqual(ethernet?.mtu, 1500)
+        XCTAssertEqual(ethernet?.type(in: db), "Ethernet or modem")
+        XCTAssertEqual(ethernet?.tunnel, false)
+        XCTAssertEqual(ethernet?.clamped, false)
         let wireGuard = table.link(for: try synFingerprint(mss: 1380, window: 64860))   // 47 × 1380: the host's own MSS
-        XCTAssertEqual(wireGuard?.type, "WireGuard")
+        XCTAssertEqual(wireGuard?.type(in: db), "WireGuard")
         XCTAssertEqual(wireGuard?.tunnel, true)
         XCTAssertEqual(wireGuard?.clamped, false)
         let clamped = table.link(for: try synFingerprint(mss: 1380, window: 64240))     // 44 × 1460, MSS rewritten
         XCTAssertEqual(clamped?.clamped, true)
-        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1452, window: 64240))?.type, "DSL (PPPoE)")
-        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1412, window: 64240))?.type, "DSL (PPPoE over ATM)")
-        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1333, window: 65535))?.type, nil)
+        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1452, window: 64240))?.type(in: db), "DSL (PPPoE)")
+        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1412, window: 64240))?.type(in: db), "DSL (PPPoE over ATM)")
+        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1333, window: 65535))?.entry, nil)
     }
 
     // MARK: verdict rules
@@ -140,7 +143,7 @@ final class VerdictTests: XCTestCase {
                                        link: nil, proxyHeaders: false, ipSharing: false)
         XCTAssertEqual(chromeOS.reasons, [])
         // A tunnel MTU alone is weak: reported, scored below an OS mismatch, not flagged.
-        let tunnel = Link(mss: 1380, mtu: 1420, type: "WireGuard", tunnel: true, clamped: false)
+        let tunnel = Link(mss: 1380, mtu: 1420, entry: nil, tunnel: true, clamped: false)
         let tunnelled = verdict(windows, classification(.windows, confidence: 0.95), link: tunnel)
         XCTAssertEqual(tunnelled.reasons, [.tunnelMTU])
         XCTAssertFalse(tunnelled.flagged)
