@@ -32,6 +32,8 @@ public struct Database: Sendable {
 
     /// Loads and merges several files in order; ids must be unique across them.
     public static func load(files: [String]) throws -> Database {
+        // One file has checked its own ids; merging would only copy every entry.
+        if files.count == 1 { return try load(file: files[0]) }
         var all: [DatabaseEntry] = []
         var links: [LinkEntry] = []
         var seen: [String: (String, Int)] = [:]
