@@ -27,6 +27,33 @@ final class OutputTests: XCTestCase {
     func testIntegersAndEscapes() {
         XCTAssertEqual(text { $0.append(UInt8(7)); $0.append(-42); $0.append(UInt32.max) }, "7-424294967295")
         XCTAssertEqual(text { $0.appendJSONString("a\"b\\c\nd\u{1}") }, #""a\"b\\c\nd\u0001""#)
+        XCTAssertEqual(text { $0.appendJSONString("") }, #""""#)
+        XCTAssertEqual(text { $0.appendJSONString("\"") }, #""\"""#)
+        XCTAssertEqual(text { $0.appendJSONString("Mozilla/5.0 (X11; Linux x86_64) é") }, #""Mozilla/5.0 (X11; Linux x86_64) é""#)
+    }
+
+    /// Every digit-count boundary of the decimal writer, and every hex length, against Swift's own text.
+    func testDecimalAndHexBoundaries() {
+        var values: [UInt64] = [0, 9, 10, 99, 100, UInt64.max]
+        var power: UInt64 = 1
+        for _ in 0..<19 {
+            power *= 10
+            values += [power - 1, power, power + 1]
+        }
+        for value in values {
+            XCTAssertEqual(text { $0.append(value) }, String(value))
+        }
+        for value: UInt16 in [0, 1, 0xf, 0x10, 0xff, 0x100, 0xfff, 0x1000, 0xffff] {
+            XCTAssertEqual(text { $0.appendHex(value) }, String(value, radix: 16))
+        }
+    }
+
+    /// Short literal copies take a word-move path; lengths around its edges must come out whole.
+    func testLiteralsOfEveryShortLength() {
+        XCTAssertEqual(text { $0.append("abc"); $0.append("defg"); $0.append("hijklmn"); $0.append("opqrstuv") },
+                       "abcdefghijklmnopqrstuv")
+        XCTAssertEqual(text { $0.append("0123456789abcdef"); $0.append("0123456789abcdefg") },
+                       "0123456789abcdef0123456789abcdefg")
     }
 
     func testJSONEventParses() throws {
