@@ -46,12 +46,6 @@ public final class JSONObject {
         }
     }
 
-    /// Parses one line of text (tests and small inputs).
-    public static func parse(_ text: String) throws -> JSONObject {
-        var text = text
-        return try text.withUTF8 { try Parser().parse(UnsafeRawBufferPointer($0)) }
-    }
-
     static func isJSONWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
@@ -62,16 +56,7 @@ public final class JSONObject {
     public subscript(key: String) -> JSONValue? { value[key] }
 
     /// The member names in file order.
-    public var keys: [String] {
-        var names: [String] = []
-        var iterator = json_object_iter_begin(root)
-        var end = json_object_iter_end(root)
-        while json_object_iter_equal(&iterator, &end) == 0 {
-            names.append(String(cString: json_object_iter_peek_name(&iterator)))
-            json_object_iter_next(&iterator)
-        }
-        return names
-    }
+    public var keys: [String] { value.members.map(\.name) }
 }
 
 /// A value inside a parsed object, valid while the object lives.
