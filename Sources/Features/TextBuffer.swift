@@ -107,13 +107,6 @@ public final class TextBuffer {
         }
     }
 
-    /// Appends a copy of bytes written earlier (text that appears twice in a line).
-    public func appendCopy(of range: Range<Int>) {
-        reserve(range.count)         // first: growing moves the bytes being copied
-        UnsafeMutableRawPointer(storage + used).copyMemory(from: storage + range.lowerBound, byteCount: range.count)
-        used += range.count
-    }
-
     @usableFromInline
     static let digitPairs: StaticString = """
         00010203040506070809101112131415161718192021222324252627282930313233343536373839\
@@ -137,6 +130,7 @@ public final class TextBuffer {
             used += 2
             return
         }
+        // Ports, windows and IDs stay below 100000: counted without the table of powers.
         let digits = value < 100_000 ? (value < 1000 ? 3 : value < 10_000 ? 4 : 5) : TextBuffer.digitCount(value)
         let out = storage + used      // locals: the stores below cannot alias the fields
         var v = value

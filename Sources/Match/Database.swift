@@ -32,101 +32,94 @@ public struct Database: Sendable {
 
     /// Loads and merges several files in order; ids must be unique across them.
     public static func load(files: [String]) throws -> Database {
-        // One file has checked its own ids; merging would only copy every entry.
-        if files.count == 1 { return try load(file: files[0]) }
-        var all: [DatabaseEntry] = []
-        var links: [LinkEntry] = []
-        var seen: [String: (String, Int)] = [:]
-        func claim(_ id: String, _ file: String, _ line: Int) throws {
-            if let (otherFile, otherLine) = seen[id] {
-                throw DatabaseError(file: file, line: line, field: "id",
-                                    message: "duplicate id \"\(id)\" (first at \(otherFile):\(otherLine))")
-            }
-            seen[id] = (file, line)
-        }
+        var reader = Reader()
         for file in files {
-            let database = try load(file: file)
-            for entry in database.entries { try claim(entry.id, file, entry.line) }
-            for link in database.links { try claim(link.id, file, link.line) }
-            all += database.entries
-            links += database.links
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw DatabaseError(file: file, line: 0, field: nil, message: "cannot read the file")
+            }
+            try data.withUnsafeBytes { try reader.read($0, file: file) }
         }
-        return Database(entries: all, links: links)
+        return Database(entries: reader.entries, links: reader.links)
     }
 
     public static func load(file: String) throws -> Database {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw DatabaseError(file: file, line: 0, field: nil, message: "cannot read the file")
-        }
-        return try data.withUnsafeBytes { try parse($0, file: file) }
+        try load(files: [file])
     }
 
     public static func parse(_ text: String, file: String) throws -> Database {
+        var reader = Reader()
         var text = text
-        return try text.withUTF8 { try parse(UnsafeRawBufferPointer($0), file: file) }
+        try text.withUTF8 { try reader.read(UnsafeRawBufferPointer($0), file: file) }
+        return Database(entries: reader.entries, links: reader.links)
     }
 
-    /// Parses JSON lines as bytes: a line is cut at each newline with memchr and handed to
-    /// json-c as is (no String per line, no UTF-8 pass over the whole file first).
-    public static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws -> Database {
+    /// Reads database files one after the other into one list of entries.
+    struct Reader {
         var entries: [DatabaseEntry] = []
         var links: [LinkEntry] = []
-        var sawHeader = false
-        var ids: [String: Int] = [:]
+        /// Where each id was first seen, across all files.
+        var ids: [String: (file: String, line: Int)] = [:]
+        /// Parsed layouts by their text: few distinct ones recur.
         var layouts: [String: (OptionLayout, Int)] = [:]
         let parser = JSONObject.Parser()
-        var lineStart = 0
-        var lineNumber = 0
-        while lineStart < bytes.count {
-            lineNumber += 1
-            let base = bytes.baseAddress!
-            var newline = bytes.count
-            if let found = memchr(base + lineStart, 0x0A, bytes.count - lineStart) {
-                newline = UnsafeRawPointer(found) - base
-            }
-            let rawLine = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<newline])
-            lineStart = newline + 1
-            guard let first = rawLine.first(where: { !JSONObject.isJSONWhitespace($0) }), first != UInt8(ascii: "#") else { continue }
-            let object: JSONObject
-            do {
-                object = try parser.parse(rawLine)
-            } catch let error as JSONObject.ParseError {
-                throw DatabaseError(file: file, line: lineNumber, field: nil, message: error.message)
-            }
-            var reader = FieldReader(object: object, file: file, line: lineNumber, layouts: layouts)
-            defer { layouts = reader.layouts }
-            if !sawHeader {
-                guard object["synprint_db"] != nil else {
-                    throw DatabaseError(file: file, line: lineNumber, field: nil,
-                                        message: "missing header line {\"synprint_db\": \(schemaVersion)} before the first entry")
+
+        /// Parses JSON lines as bytes: a line is cut at each newline with memchr and handed to
+        /// json-c as is (no String per line, no UTF-8 pass over the whole file first).
+        mutating func read(_ bytes: UnsafeRawBufferPointer, file: String) throws {
+            var sawHeader = false
+            var lineStart = 0
+            var lineNumber = 0
+            while lineStart < bytes.count {
+                lineNumber += 1
+                let base = bytes.baseAddress!
+                var newline = bytes.count
+                if let found = memchr(base + lineStart, 0x0A, bytes.count - lineStart) {
+                    newline = UnsafeRawPointer(found) - base
                 }
-                let version = try reader.int("synprint_db")
-                guard version == schemaVersion else {
-                    throw DatabaseError(file: file, line: lineNumber, field: "synprint_db",
-                                        message: "schema version \(version) is not supported (this synprint reads \(schemaVersion))")
+                let rawLine = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<newline])
+                lineStart = newline + 1
+                guard let first = rawLine.first(where: { !JSONObject.isJSONWhitespace($0) }), first != UInt8(ascii: "#") else { continue }
+                let object: JSONObject
+                do {
+                    object = try parser.parse(rawLine)
+                } catch let error as JSONObject.ParseError {
+                    throw DatabaseError(file: file, line: lineNumber, field: nil, message: error.message)
                 }
-                sawHeader = true
-                continue
+                var reader = FieldReader(object: object, file: file, line: lineNumber, layouts: layouts)
+                defer { layouts = reader.layouts }
+                if !sawHeader {
+                    guard object["synprint_db"] != nil else {
+                        throw DatabaseError(file: file, line: lineNumber, field: nil,
+                                            message: "missing header line {\"synprint_db\": \(schemaVersion)} before the first entry")
+                    }
+                    let version = try reader.int("synprint_db")
+                    guard version == schemaVersion else {
+                        throw DatabaseError(file: file, line: lineNumber, field: "synprint_db",
+                                            message: "schema version \(version) is not supported (this synprint reads \(schemaVersion))")
+                    }
+                    sawHeader = true
+                    continue
+                }
+                let id: String
+                if object["mtu"] != nil {
+                    let link = try reader.link()
+                    id = link.id
+                    links.append(link)
+                } else {
+                    let entry = try reader.entry()
+                    id = entry.id
+                    entries.append(entry)
+                }
+                if let first = ids[id] {
+                    let place = first.file == file ? "on line \(first.line)" : "at \(first.file):\(first.line)"
+                    throw DatabaseError(file: file, line: lineNumber, field: "id", message: "duplicate id \"\(id)\" (first \(place))")
+                }
+                ids[id] = (file, lineNumber)
             }
-            let id: String
-            if object["mtu"] != nil {
-                let link = try reader.link()
-                id = link.id
-                links.append(link)
-            } else {
-                let entry = try reader.entry()
-                id = entry.id
-                entries.append(entry)
+            guard sawHeader else {
+                throw DatabaseError(file: file, line: 1, field: nil, message: "missing header line {\"synprint_db\": \(schemaVersion)} (the file has no entries)")
             }
-            if let first = ids[id] {
-                throw DatabaseError(file: file, line: lineNumber, field: "id", message: "duplicate id \"\(id)\" (first on line \(first))")
-            }
-            ids[id] = lineNumber
         }
-        guard sawHeader else {
-            throw DatabaseError(file: file, line: 1, field: nil, message: "missing header line {\"synprint_db\": \(schemaVersion)} (the file has no entries)")
-        }
-        return Database(entries: entries, links: links)
     }
 
     /// The file text: header, then one line per entry with keys in a fixed order.

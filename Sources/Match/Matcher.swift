@@ -99,43 +99,39 @@ public final class Matcher {
         var top = TopCandidates()
         var scores = [Float](repeating: 0, count: candidates.count)
         var exactEntries = Set<Int>()
+        for (n, i) in candidates.enumerated() {
+            let (score, exact) = similarity(database.entries[i], key)
+            scores[n] = score
+            top.offer(Candidate(entry: i, score: score))
+            if exact { exactEntries.insert(i) }
+        }
+        let bestScore = top[0].score
+        // Evidence per class: every candidate votes with its label distribution, weighted by
+        // how close it comes to the best score.
         var classScores = InlineArray<15, Float>(repeating: 0)
         var total: Float = 0
-        var bestScore: Float = 0
-        // Entries are read in place: copying one out would retain each of its strings.
-        database.entries.withUnsafeBufferPointer { entries in
-            for (n, i) in candidates.enumerated() {
-                let (score, exact) = similarity(entries[i], key)
-                scores[n] = score
-                top.offer(Candidate(entry: i, score: score))
-                if exact { exactEntries.insert(i) }
-            }
-            bestScore = top[0].score
-            // Evidence per class: every candidate votes with its label distribution, weighted by
-            // how close it comes to the best score.
-            for (n, i) in candidates.enumerated() {
-                let weight = expf(weights.sharpness * (scores[n] - bestScore))
-                guard weight > 1e-4 else { continue }
-                if entries[i].counts.isEmpty {
-                    classScores[entries[i].osClass.rawValue] += weight
-                } else {
-                    // One pseudo-observation for the entry's own class keeps a tiny sample honest, and
-                    // a learned entry votes with the weight of its evidence: a key seen once counts a
-                    // third of a curated entry, a key seen 100 times nearly as much. (Curated counts
-                    // state a prior, such as the Apple entries' iOS:macOS share, and vote in full.)
-                    let totalCount = entries[i].totalCount
-                    let denominator = Float(totalCount + 1)
-                    let evidence = entries[i].provenance != .learned ? weight
-                        : weight * Float(totalCount) / (Float(totalCount) + MatchWeights.learnedPrior)
-                    for (osClass, count) in entries[i].counts {
-                        classScores[osClass.rawValue] += evidence * Float(count) / denominator
-                    }
-                    classScores[entries[i].osClass.rawValue] += evidence / denominator
-                    total += evidence
-                    continue
+        for (n, i) in candidates.enumerated() {
+            let weight = expf(weights.sharpness * (scores[n] - bestScore))
+            guard weight > 1e-4 else { continue }
+            let entry = database.entries[i]
+            if entry.counts.isEmpty {
+                classScores[entry.osClass.rawValue] += weight
+            } else {
+                // One pseudo-observation for the entry's own class keeps a tiny sample honest, and
+                // a learned entry votes with the weight of its evidence: a key seen once counts a
+                // third of a curated entry, a key seen 100 times nearly as much. (Curated counts
+                // state a prior, such as the Apple entries' iOS:macOS share, and vote in full.)
+                let denominator = Float(entry.totalCount + 1)
+                let evidence = entry.provenance != .learned ? weight
+                    : weight * Float(entry.totalCount) / (Float(entry.totalCount) + MatchWeights.learnedPrior)
+                for (osClass, count) in entry.counts {
+                    classScores[osClass.rawValue] += evidence * Float(count) / denominator
                 }
-                total += weight
+                classScores[entry.osClass.rawValue] += evidence / denominator
+                total += evidence
+                continue
             }
+            total += weight
         }
         var familyScores = InlineArray<6, Float>(repeating: 0)
         var leading = OSClass.unknown

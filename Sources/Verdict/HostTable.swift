@@ -32,9 +32,9 @@ public final class HostTable: Sendable {
     /// Connections kept per host.
     public static let kept = 4
 
-    /// The per-host part the capture loop reads on every SYN: plain values only, so that
-    /// placing or evicting a host moves a few words. The connections themselves live in a
-    /// side array, `kept` per host slot, written in place.
+    /// The per-host part read on every SYN: plain values only, so that placing or evicting a
+    /// host moves a few words. The connections themselves live in a side array, `kept` per
+    /// host slot, written in place.
     struct Host {
         var firstSeen: Int
         var lastSeen: Int
@@ -42,12 +42,33 @@ public final class HostTable: Sendable {
         var lastSharing: Int?
         var lastChange: Int?
         /// Ring position of the newest connection, and each kept connection's time and
-        /// confident OS family (nil when the matcher was unsure).
+        /// confident OS family (nil when the matcher was unsure). 4 is `kept`.
         var newest = HostTable.kept - 1
         var stacks = InlineArray<4, (seconds: Int, family: OSFamily?)?>(repeating: nil)
 
         /// Ring positions, newest first.
         var ages: LazyMapSequence<Range<Int>, Int> { HostTable.positions(newest: newest) }
+
+        /// Counts a connection and takes its ring position; `shared` when it shows another
+        /// confident family than a kept connection within `window` seconds.
+        mutating func add(seconds: Int, family: OSFamily?, window: Int) -> (position: Int, shared: Bool) {
+            var shared = false
+            if let family {
+                var newestConfident: OSFamily?
+                for i in ages {
+                    guard let seen = stacks[i], let other = seen.family else { continue }
+                    if newestConfident == nil { newestConfident = other }
+                    if other != family, seconds - seen.seconds <= window { shared = true }
+                }
+                if let previous = newestConfident, previous != family { lastChange = seconds }
+            }
+            if shared { lastSharing = seconds }
+            lastSeen = seconds
+            connections += 1
+            newest = (newest + 1) % HostTable.kept
+            stacks[newest] = (seconds, family)
+            return (newest, shared)
+        }
     }
 
     struct State {
@@ -79,30 +100,17 @@ public final class HostTable: Sendable {
         let family = confidentFamily(syn.classification)
         return state.withLock { state in
             let slot: Int
-            var shared = false
+            let added: (position: Int, shared: Bool)
             if let known = state.hosts.slot(of: address) {
                 slot = known
-                shared = state.hosts.update(slot: slot) { host in
-                    var shared = false
-                    if let family {
-                        var newestConfident: OSFamily?
-                        for i in host.ages {
-                            guard let seen = host.stacks[i], let other = seen.family else { continue }
-                            let seconds = seen.seconds
-                            if newestConfident == nil { newestConfident = other }
-                            if other != family, syn.seconds - seconds <= sharingWindow { shared = true }
-                        }
-                        if let previous = newestConfident, previous != family { host.lastChange = syn.seconds }
-                    }
-                    if shared { host.lastSharing = syn.seconds }
-                    host.lastSeen = syn.seconds
-                    host.connections += 1
-                    return shared
-                }
+                added = state.hosts.update(slot: slot) { $0.add(seconds: syn.seconds, family: family, window: sharingWindow) }
             } else {
-                let placed = state.hosts.place(Host(firstSeen: syn.seconds, lastSeen: syn.seconds, connections: 1), for: address)
+                var host = Host(firstSeen: syn.seconds, lastSeen: syn.seconds)
+                added = host.add(seconds: syn.seconds, family: family, window: sharingWindow)
+                let placed = state.hosts.place(host, for: address)
                 slot = placed.slot
                 if placed.evicted != nil { state.evicted += 1 }
+                // The slot's connections belonged to the evicted host, or do not exist yet.
                 let first = slot * HostTable.kept
                 if state.connections.count < first + HostTable.kept {
                     state.connections.append(contentsOf: repeatElement(nil, count: first + HostTable.kept - state.connections.count))
@@ -110,13 +118,8 @@ public final class HostTable: Sendable {
                     for i in first..<first + HostTable.kept { state.connections[i] = nil }
                 }
             }
-            let position = state.hosts.update(slot: slot) { host in
-                host.newest = (host.newest + 1) % HostTable.kept
-                host.stacks[host.newest] = (syn.seconds, family)
-                return host.newest
-            }
-            state.connections[slot * HostTable.kept + position] = ConnectionRecord(syn: syn)
-            return shared
+            state.connections[slot * HostTable.kept + added.position] = ConnectionRecord(syn: syn)
+            return added.shared
         }
     }
 
