@@ -1,17 +1,24 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One target per pipeline stage: capture → decode → features → match → verdict → output.
-// Decode, Features, Match and Output never see libpcap; they work on byte buffers.
+// One target per pipeline stage: capture → decode → features → match → verdict → output, with
+// learn beside verdict. SynprintKit composes the stages into the sensor; the command line,
+// the lookup APIs and the tests use it. Only Capture sees libpcap: the rest works on bytes.
+// docs/ARCHITECTURE.md draws the data flow and the threads.
 
 // Runtime exclusivity checks on class properties were 58 % of the per-SYN time in release
 // builds (perf, tools/bench.sh); the debug build used by the tests keeps them.
 let perPacket: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+// SYNPRINT_STRICT=1 (CI) turns the project's own warnings into errors; dependencies are not affected.
+let strict: [SwiftSetting] = Context.environment["SYNPRINT_STRICT"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : []
+
 let package = Package(
     name: "synprint",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "synprint", targets: ["synprint"]),
+        // The sensor for other Swift programs: packets in, typed events out.
+        .library(name: "SynprintKit", targets: ["SynprintKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,41 +29,49 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
-        // json-c reads the database (README, Database parsing: 10x faster than JSONSerialization).
+        // json-c reads the database (docs/PERFORMANCE.md, database parsing: faster than JSONSerialization).
         .systemLibrary(name: "CJSON", path: "Sources/CJSON", providers: [.apt(["libjson-c-dev"])]),
-        .target(name: "Decode", path: "Sources/Decode", swiftSettings: perPacket),
-        .target(name: "Features", dependencies: ["Decode"], path: "Sources/Features", swiftSettings: perPacket),
-        .target(name: "Match", dependencies: ["CJSON", "Features"], path: "Sources/Match", swiftSettings: perPacket),
-        .target(name: "Verdict", dependencies: ["Decode", "Features", "Match"], path: "Sources/Verdict", swiftSettings: perPacket),
-        .target(name: "Output", dependencies: ["Features", "Match", "Verdict"], path: "Sources/Output", swiftSettings: perPacket),
-        // Database building: labelled SYNs → learned entries; merge, stats, diff.
+        .target(name: "Decode", path: "Sources/Decode", swiftSettings: perPacket + strict),
+        .target(name: "Formatting", dependencies: ["Decode"], path: "Sources/Formatting", swiftSettings: perPacket + strict),
+        .target(name: "Features", dependencies: ["Decode", "Formatting"], path: "Sources/Features", swiftSettings: perPacket + strict),
+        .target(name: "Match", dependencies: ["CJSON", "Decode", "Features", "Formatting"], path: "Sources/Match",
+                swiftSettings: perPacket + strict),
+        .target(name: "Verdict", dependencies: ["Decode", "Features", "Match"], path: "Sources/Verdict", swiftSettings: perPacket + strict),
+        .target(name: "Output", dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict"], path: "Sources/Output",
+                swiftSettings: perPacket + strict),
         .target(
             name: "Learn",
-            dependencies: ["Decode", "Features", "Match", "Verdict", .product(name: "SwiftCSV", package: "SwiftCSV")],
-            path: "Sources/Learn"),
-        // The lookup APIs (HTTP and p0f's unix socket) answer from the verdict stage's host table.
+            dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict", .product(name: "SwiftCSV", package: "SwiftCSV")],
+            path: "Sources/Learn", swiftSettings: strict),
+        .target(
+            name: "SynprintKit",
+            dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict", "Output", "Learn"],
+            path: "Sources/SynprintKit", swiftSettings: perPacket + strict),
+        // The lookup APIs (HTTP and p0f's unix socket) answer from the sensor's host table.
         .target(
             name: "API",
             dependencies: [
-                "Decode", "Features", "Match", "Verdict", "Output",
+                "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "SynprintKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
-            path: "Sources/API"),
-        .target(name: "Capture", dependencies: ["CPcap", "Decode"], path: "Sources/Capture"),
+            path: "Sources/API", swiftSettings: strict),
+        .target(name: "Capture", dependencies: ["CPcap", "Decode"], path: "Sources/Capture", swiftSettings: strict),
         .executableTarget(
             name: "synprint",
             dependencies: [
-                "Capture", "Decode", "Features", "Match", "Verdict", "Output", "API", "Learn",
+                "Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "SynprintKit", "API", "Learn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/synprint",
-            swiftSettings: perPacket),
+            swiftSettings: perPacket + strict),
         .testTarget(
             name: "SynprintTests",
-            dependencies: ["Capture", "Decode", "Features", "Match", "Verdict", "Output", "API", "Learn"],
-            path: "Tests/SynprintTests"),
+            dependencies: ["Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "SynprintKit", "API", "Learn"],
+            path: "Tests/SynprintTests",
+            exclude: ["Fixtures", "Golden"],
+            swiftSettings: strict),
     ],
     swiftLanguageModes: [.v5]
 )

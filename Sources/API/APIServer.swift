@@ -1,5 +1,6 @@
 import Decode
 import Features
+import Formatting
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -40,20 +41,20 @@ public final class APIServer: Sendable {
         }
     }
 
-    let judge: JudgeReference
+    let judge: VerdictJudge
     let database: Database?
     let settings: Settings
     let onAlert: @Sendable (String) -> Void
-    let onCheck: @Sendable (ObservedSYN, HTTPRequestHead, Verdict) -> Void
+    let onCheck: @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void
     private let task = Mutex<Task<Void, Never>?>(nil)
 
     /// `onAlert` receives each flagged check as a complete alert line; `onCheck` every checked
     /// connection with the request the application saw (for `--learn`).
-    public init(settings: Settings, judge: ConnectionJudge, database: Database?,
+    public init(settings: Settings, judge: VerdictJudge, database: Database?,
                 onAlert: @escaping @Sendable (String) -> Void,
-                onCheck: @escaping @Sendable (ObservedSYN, HTTPRequestHead, Verdict) -> Void = { _, _, _ in }) {
+                onCheck: @escaping @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void = { _, _, _ in }) {
         self.settings = settings
-        self.judge = JudgeReference(judge)
+        self.judge = judge
         self.database = database
         self.onAlert = onAlert
         self.onCheck = onCheck
@@ -109,7 +110,7 @@ public final class APIServer: Sendable {
             return self.check(Data(body.readableBytesView))
         }
         router.get("/v1/health") { _, _ in
-            APIServer.json(.ok, "{\"status\":\"ok\",\"hosts\":\(self.judge.value.hosts.count)}")
+            APIServer.json(.ok, "{\"status\":\"ok\",\"hosts\":\(self.judge.hosts.count)}")
         }
         return router
     }
@@ -123,7 +124,7 @@ public final class APIServer: Sendable {
             guard let value = UInt16(portText) else { return APIServer.error(.badRequest, "port must be 0 to 65535") }
             port = value
         }
-        guard let host = judge.value.hosts.host(address) else {
+        guard let host = judge.hosts.host(address) else {
             return APIServer.error(.notFound, "no SYN seen from \(ipText)")
         }
         let connections = port.map { port in host.recent.filter { $0.syn.fingerprint.segment.sourcePort == port } } ?? host.recent
@@ -133,7 +134,7 @@ public final class APIServer: Sendable {
         out.append("\",\"first_seen\":\""); out.appendTimestamp(seconds: host.firstSeen, microseconds: 0)
         out.append("\",\"last_seen\":\""); out.appendTimestamp(seconds: host.lastSeen, microseconds: 0)
         out.append("\",\"connections_seen\":"); out.append(host.connections)
-        out.append(",\"ip_sharing\":"); out.append(bool: judge.value.hosts.sharing(address, at: host.lastSeen))
+        out.append(",\"ip_sharing\":"); out.append(bool: judge.hosts.sharing(address, at: host.lastSeen))
         out.append(",\"connections\":[")
         for (i, connection) in connections.enumerated() {
             if i > 0 { out.append(ascii: ",") }
@@ -173,15 +174,17 @@ public final class APIServer: Sendable {
             return APIServer.error(.badRequest, "user_agent is missing")
         }
         let now = Int(Date().timeIntervalSince1970)
-        guard let (connection, request, verdict) = judge.value.check(address: address, port: port, userAgent: userAgent,
-                                                                     headers: headers, at: now) else {
+        var request = HTTPRequestHead(method: "")
+        for (name, value) in headers { request.take(header: name, value: value) }
+        if let userAgent { request.userAgent = userAgent }
+        guard let (connection, verdict) = judge.check(address: address, port: port, request: request, at: now) else {
             return APIServer.error(.notFound, port.map { "no SYN kept from \(ipText) port \($0)" } ?? "no SYN seen from \(ipText)")
         }
         onCheck(connection.syn, request, verdict)
         if verdict.flagged {
             let line = TextBuffer(capacity: 4096)
             let observation = HTTPObservation(seconds: now, microseconds: 0, syn: connection.syn, request: request)
-            RequestJSON.write(RequestEvent(observation: observation, verdict: verdict), type: "alert", source: "api",
+            RequestJSON.write(JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api",
                               database: database, to: line)
             onAlert(line.string)
         }
@@ -218,13 +221,6 @@ struct KeyCheck: RouterMiddleware {
         guard given == key else { return APIServer.error(.unauthorized, "a valid API key is required (X-API-Key header)") }
         return try await next(request, context)
     }
-}
-
-/// The API threads only call the judge's `check` and read its host table, which are locked;
-/// the connection tracker stays with the capture thread.
-final class JudgeReference: @unchecked Sendable {
-    let value: ConnectionJudge
-    init(_ value: ConnectionJudge) { self.value = value }
 }
 
 public struct APIError: Error, CustomStringConvertible {

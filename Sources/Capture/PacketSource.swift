@@ -4,13 +4,6 @@ import Decode
 import Glibc
 #endif
 
-/// One captured packet, valid only during the callback that receives it.
-public struct CapturedPacket {
-    public var seconds: Int
-    public var microseconds: Int
-    public var bytes: UnsafeRawBufferPointer   // the captured part
-}
-
 /// How reading a source ended.
 public enum CaptureEnd: Equatable {
     case finished             // end of file
@@ -160,9 +153,10 @@ public final class PacketSource {
         return ftell(file)
     }
 
-    /// Reads packets until the end of the file, a stop signal, or `handle` returning false.
-    /// An idle live interface never blocks for more than 100 ms, so stop signals act promptly.
-    public func run(_ handlePacket: (CapturedPacket) -> Bool) -> CaptureEnd {
+    /// Reads packets until the end of the file, `shouldStop` saying so (asked before each
+    /// packet of a live capture, every 4096 packets of a file), or `handlePacket` returning
+    /// false. An idle live interface never blocks for more than 100 ms, so stops act promptly.
+    public func run(shouldStop: () -> Bool, _ handlePacket: (Packet) -> Bool) -> CaptureEnd {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let descriptor = isLive ? pcap_get_selectable_fd(handle) : -1
@@ -170,14 +164,14 @@ public final class PacketSource {
         while true {
             if isLive || sinceCheck == 4096 {
                 sinceCheck = 0
-                if StopSignal.requested { return .stopped }
+                if shouldStop() { return .stopped }
             }
             sinceCheck += 1
             let status = pcap_next_ex(handle, &header, &data)
             switch status {
             case 1:
                 guard let header, let data else { continue }
-                let packet = CapturedPacket(
+                let packet = Packet(
                     seconds: Int(header.pointee.ts.tv_sec),
                     microseconds: Int(header.pointee.ts.tv_usec),
                     bytes: UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen)))

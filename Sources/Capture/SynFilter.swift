@@ -1,3 +1,5 @@
+import Decode
+
 /// The BPF expression that selects TCP SYNs and SYN+ACKs before they reach synprint.
 ///
 /// `tcp[tcpflags]` only works for IPv4, so IPv6 reads the flags byte at offset 53 (40-byte
@@ -13,7 +15,8 @@
 public enum SynFilter {
     static let ipv4 = "(ip and tcp[tcpflags] & tcp-syn != 0)"
     static let ipv6Direct = "(ip6 and ip6[6] == 6 and ip6[53] & 2 != 0)"
-    static let ipv6Extended = "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 51 or ip6[6] == 60))"
+    /// Every IPv6 packet whose chain starts with a header the decoder walks.
+    static let ipv6Extended = "(ip6 and (" + IPv6Extension.walked.map { "ip6[6] == \($0)" }.joined(separator: " or ") + "))"
     static let plain = "(\(ipv4) or \(ipv6Direct) or \(ipv6Extended))"
     static let ipv4Payload = "(ip and tcp and (tcp[tcpflags] & tcp-syn != 0 or ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) > 0))"
     static let ipv6DirectPayload = "(ip6 and ip6[6] == 6 and (ip6[53] & 2 != 0 or ip6[4:2] - ((ip6[52] & 0xf0) >> 2) > 0))"

@@ -90,16 +90,17 @@ public enum PacketDecoder {
         // Walk the extension header chain up to TCP.
         while next != 6 {
             switch next {
-            case 0, 43, 60, 135, 139, 140:  // hop-by-hop, routing, destination, mobility, HIP, shim6
+            case IPv6Extension.hopByHop, IPv6Extension.routing, IPv6Extension.destination,
+                 IPv6Extension.mobility, IPv6Extension.hip, IPv6Extension.shim6:
                 guard bytes.count >= offset + 2 else { return .malformed(.badIPv6Extension) }
                 next = bytes.u8(offset)
                 offset += (Int(bytes.u8(offset + 1)) + 1) * 8
-            case 44:  // fragment
+            case IPv6Extension.fragment:
                 guard bytes.count >= offset + 8 else { return .malformed(.badIPv6Extension) }
                 guard bytes.u16(offset + 2) & 0xFFF8 == 0 else { return .skipped(.fragment) }
                 next = bytes.u8(offset)
                 offset += 8
-            case 51:  // authentication header: length in 4-byte units, minus 2
+            case IPv6Extension.authentication:  // length in 4-byte units, minus 2
                 guard bytes.count >= offset + 2 else { return .malformed(.badIPv6Extension) }
                 next = bytes.u8(offset)
                 offset += (Int(bytes.u8(offset + 1)) + 2) * 4

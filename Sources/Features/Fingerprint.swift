@@ -1,11 +1,5 @@
 import Decode
 
-/// Which half of the handshake a fingerprint describes.
-public enum Direction: Sendable, Hashable {
-    case syn       // client → server: describes the client's stack
-    case synAck    // server → client: describes the server's stack
-}
-
 /// Every feature of one SYN or SYN+ACK, as a value: no references, no heap.
 public struct Fingerprint: Sendable {
     public var segment: TCPSegment

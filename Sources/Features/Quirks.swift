@@ -1,3 +1,5 @@
+import Formatting
+
 /// Oddities of a SYN or SYN+ACK, under the names p0f gave them (REFERENCE §2).
 public struct Quirks: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32

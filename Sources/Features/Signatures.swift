@@ -1,3 +1,6 @@
+import Decode
+import Formatting
+
 /// The text forms other tools use for the same features: p0f's raw signature and JA4T.
 extension Fingerprint {
     /// How the window relates to the MSS, as p0f writes it: `mss*N`, `mtu*N` or the value.
@@ -8,15 +11,17 @@ extension Fingerprint {
     }
 
     /// The MSS may have been lowered by a middlebox after the sender chose its window, so
-    /// multiples of the Ethernet MSS (1460) and MTU (1500) count as well, as in p0f.
+    /// multiples of the IPv4 Ethernet MSS and MTU count as well: p0f uses those two for either IP
+    /// version, and `raw_sig` stays identical to p0f's.
     public var windowForm: WindowForm {
         let window = Int(segment.window)
         guard let mss = options.mss.map(Int.init), mss > 0, window > 0 else { return .value(window) }
+        let ethernetMSS = LinkMTU.ethernetMSS(ipVersion: 4)
         if window % mss == 0 { return .mssMultiple(window / mss) }
-        if window % 1460 == 0 { return .mssMultiple(window / 1460) }
-        let mtu = mss + (segment.ip.version == 4 ? 40 : 60)
+        if window % ethernetMSS == 0 { return .mssMultiple(window / ethernetMSS) }
+        let mtu = LinkMTU.mtu(mss: mss, ipVersion: segment.ip.version)
         if window % mtu == 0 { return .mtuMultiple(window / mtu) }
-        if window % 1500 == 0 { return .mtuMultiple(window / 1500) }
+        if window % LinkMTU.ethernet == 0 { return .mtuMultiple(window / LinkMTU.ethernet) }
         return .value(window)
     }
 
@@ -69,51 +74,5 @@ extension Fingerprint {
         if let mss = options.mss { out.append(mss) } else { out.append("00") }
         out.append(ascii: "_")
         if let scale = options.windowScale { out.append(scale) } else { out.append("00") }
-    }
-}
-
-/// p0f's names for option kinds, shared by signature output and the p0f importer.
-public enum OptionNames {
-    public static func name(of kind: UInt8) -> StaticString? {
-        switch kind {
-        case OptionKind.eol: "eol"
-        case OptionKind.nop: "nop"
-        case OptionKind.mss: "mss"
-        case OptionKind.windowScale: "ws"
-        case OptionKind.sackPermitted: "sok"
-        case OptionKind.sack: "sack"
-        case OptionKind.timestamp: "ts"
-        default: nil
-        }
-    }
-
-    /// Each known kind's name packed little-endian in one word, with its length: writing a
-    /// layout stores one word per option instead of switching on the kind.
-    static let packedNames: [(word: UInt64, length: Int)] = (0...8).map { kind in
-        guard let name = name(of: UInt8(kind)) else { return (0, 0) }
-        var word: UInt64 = 0
-        for (i, byte) in name.description.utf8.enumerated() { word |= UInt64(byte) << (8 * UInt64(i)) }
-        return (word, name.utf8CodeUnitCount)
-    }
-
-    public static func write(_ layout: OptionLayout, eolPadding: Int, to out: TextBuffer) {
-        out.reserve(layout.count * 8 + 8)
-        packedNames.withUnsafeBufferPointer { packed in
-            layout.withKinds { kinds in
-                for (i, kind) in kinds.enumerated() {
-                    if i > 0 { out.append(ascii: ",") }
-                    if kind == OptionKind.eol {
-                        out.append("eol+")
-                        out.append(eolPadding)
-                    } else if kind <= 8, packed[Int(kind)].length > 0 {
-                        UnsafeMutableRawPointer(out.storage + out.used).storeBytes(of: packed[Int(kind)].word, as: UInt64.self)
-                        out.used += packed[Int(kind)].length
-                    } else {
-                        out.append(ascii: "?")
-                        out.append(kind)
-                    }
-                }
-            }
-        }
     }
 }

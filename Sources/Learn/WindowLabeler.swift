@@ -1,3 +1,4 @@
+import Match
 import Decode
 import Verdict
 
@@ -6,7 +7,7 @@ import Verdict
 /// from hosts that also speak plain HTTP. Bounded like the other per-host tables.
 public final class WindowLabeler {
     public struct Labelled {
-        public var syn: ObservedSYN
+        public var syn: SynObservation
         public var label: ClaimedOS?
         public var userAgent: String?
     }
@@ -15,7 +16,7 @@ public final class WindowLabeler {
         var label: ClaimedOS?
         var userAgent: String?
         var claimedAt: Int?
-        var pending: [ObservedSYN] = []
+        var pending: [SynObservation] = []
     }
 
     static let pendingLimit = 16
@@ -29,7 +30,7 @@ public final class WindowLabeler {
 
     /// A client SYN: labelled now if its address made a claim within the window, else kept
     /// until one comes.
-    public func syn(_ syn: ObservedSYN) -> Labelled? {
+    public func syn(_ syn: SynObservation) -> Labelled? {
         let address = syn.fingerprint.ip.source
         guard let slot = hosts.slot(of: address) else {
             hosts.insert(Host(pending: [syn]), for: address)

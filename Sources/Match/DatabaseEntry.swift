@@ -1,32 +1,5 @@
 import Features
 
-/// How an entry constrains the window: p0f's forms plus "any".
-public enum WindowRule: Hashable, Sendable {
-    case any
-    case value(Int)
-    case mssMultiple(Int)
-    case mtuMultiple(Int)
-    case modulo(Int)      // any multiple of N (p0f `%N`)
-}
-
-/// A value an entry either fixes or leaves open.
-public enum Rule<Value: Hashable & Sendable>: Hashable, Sendable {
-    case any
-    case exactly(Value)
-}
-
-/// What an entry says about the IP ID.
-public enum IPIDRule: Hashable, Sendable {
-    case any
-    case zero
-    case nonZero
-    case value(UInt16)     // crafted stacks with a fixed ID (ZMap sends 54321)
-}
-
-public enum Provenance: String, Sendable, CaseIterable {
-    case curated, learned, imported
-}
-
 /// One fingerprint of the database: the packets it describes, their label, and the evidence.
 public struct DatabaseEntry: Sendable {
     public var id: String
@@ -89,26 +62,4 @@ extension Quirks {
     /// Quirks that the matcher compares as a set; the rest have fields of their own.
     public static let comparedAsSet: Quirks = Quirks(rawValue: ~(Quirks.dontFragment.rawValue
         | Quirks.nonZeroIDWithDF.rawValue | Quirks.zeroIDWithoutDF.rawValue | Quirks.ecn.rawValue))
-}
-
-/// A link type known by its MTU (MSS + 40 for IPv4, + 60 for IPv6): p0f's `[mtu]` section.
-public struct LinkEntry: Sendable, Equatable {
-    public var id: String
-    public var mtu: Int
-    public var link: String
-    /// The link carries a tunnel or VPN (evidence for a proxy verdict, weak on its own).
-    public var tunnel: Bool
-    public var provenance: Provenance
-    public var source: String
-    public var line: Int
-
-    public init(id: String, mtu: Int, link: String, tunnel: Bool, provenance: Provenance, source: String, line: Int) {
-        self.id = id
-        self.mtu = mtu
-        self.link = link
-        self.tunnel = tunnel
-        self.provenance = provenance
-        self.source = source
-        self.line = line
-    }
 }

@@ -3,36 +3,6 @@ import Features
 import Glibc
 #endif
 
-/// The features the matcher looks at, reduced so that equal keys always get equal answers.
-struct MatchKey: Hashable {
-    var direction: Direction
-    var ipVersion: UInt8
-    var initialTTL: UInt8
-    var plausibleDistance: Bool
-    var dontFragment: Bool
-    var ipID: Int32               // an ID some entry fixes, else -1 zero / -2 non-zero
-    var ecn: Bool
-    var window: UInt16
-    var mss: Int32                // -1 without an MSS option
-    var scale: Int16              // -1 without a window scale option
-    var layout: OptionLayout
-    var eolPadding: Int
-    var quirks: Quirks            // only the quirks compared as a set
-
-    /// Hashes the scalar fields packed into two words and the layout as bytes: three calls
-    /// into the hasher per packet instead of thirteen.
-    func hash(into hasher: inout Hasher) {
-        let first = UInt64(direction == .syn ? 1 : 0) | UInt64(ipVersion) << 1 | UInt64(initialTTL) << 5
-            | UInt64(plausibleDistance ? 1 : 0) << 13 | UInt64(dontFragment ? 1 : 0) << 14 | UInt64(ecn ? 1 : 0) << 15
-            | UInt64(window) << 16 | UInt64(UInt32(bitPattern: mss)) << 32
-        let second = UInt64(UInt32(bitPattern: ipID)) | UInt64(UInt16(bitPattern: scale)) << 32
-            | UInt64(truncatingIfNeeded: eolPadding) << 48
-        hasher.combine(first)
-        hasher.combine(second ^ UInt64(quirks.rawValue) << 8)
-        hasher.combine(layout)
-    }
-}
-
 /// Scores a fingerprint against the database with weighted per-field similarity.
 ///
 /// Cost does not grow with the database: entries are indexed by option layout (then by the
@@ -102,7 +72,7 @@ public final class Matcher {
         for (n, i) in candidates.enumerated() {
             let (score, exact) = similarity(database.entries[i], key)
             scores[n] = score
-            top.offer(Candidate(entry: i, score: score))
+            top.offer(Candidate(entryIndex: i, score: score))
             if exact { exactEntries.insert(i) }
         }
         let bestScore = top[0].score
@@ -147,12 +117,12 @@ public final class Matcher {
         let quality = matchQuality(bestScore)
         let confidence = classScores[leading.rawValue] * quality
         let familyConfidence = familyScores[leadingFamily.rawValue] * quality
-        let bestEntry = database.entries[top[0].entry]
-        let kind: MatchKind = bestEntry.generic ? .generic : (exactEntries.contains(top[0].entry) ? .exact : .fuzzy)
+        let bestEntry = database.entries[top[0].entryIndex]
+        let kind: MatchKind = bestEntry.generic ? .generic : (exactEntries.contains(top[0].entryIndex) ? .exact : .fuzzy)
         answersComputed += 1
         return Classification(
-            answer: answersComputed,
-            decision: confidence >= weights.minConfidence ? leading : .unknown,
+            answerID: answersComputed,
+            osClass: confidence >= weights.minConfidence ? leading : .unknown,
             family: familyConfidence >= weights.minConfidence ? leadingFamily : .unknown,
             confidence: confidence, familyConfidence: familyConfidence, kind: kind,
             classScores: classScores, best: top)
@@ -249,38 +219,5 @@ public final class Matcher {
             if mss > 0, window == n * (mss + overhead) { return 1 }
             return window == n * 1500 ? 0.8 : 0
         }
-    }
-}
-
-/// Entries bucketed by option layout, by the order of the significant options (NOP and EOL
-/// dropped), and by the set of option kinds, so a packet is compared with its own kind only.
-struct LayoutIndex {
-    private var byLayout: [OptionLayout: [Int]] = [:]
-    private var byOrder: [OptionLayout: [Int]] = [:]
-    private var byKindSet: [UInt64: [Int]] = [:]
-    private var anyLayout: [Int] = []
-
-    mutating func add(_ entry: Int, _ layout: Rule<OptionLayout>) {
-        switch layout {
-        case .any:
-            anyLayout.append(entry)
-        case .exactly(let l):
-            byLayout[l, default: []].append(entry)
-            byOrder[LayoutIndex.order(l), default: []].append(entry)
-            byKindSet[LayoutIndex.kindSet(l), default: []].append(entry)
-        }
-    }
-
-    func candidates(for layout: OptionLayout) -> [Int] {
-        let bucket = byLayout[layout] ?? byOrder[LayoutIndex.order(layout)] ?? byKindSet[LayoutIndex.kindSet(layout)] ?? []
-        return anyLayout.isEmpty ? bucket : bucket + anyLayout
-    }
-
-    static func order(_ layout: OptionLayout) -> OptionLayout {
-        OptionLayout(layout.lazy.filter { $0 > 1 })
-    }
-
-    static func kindSet(_ layout: OptionLayout) -> UInt64 {
-        layout.reduce(0) { $0 | (1 << UInt64(min($1, 63))) }
     }
 }

@@ -1,13 +1,14 @@
 import Features
+import Formatting
 import Match
 import Verdict
 
 /// The `http` event and the alert line: a connection's first request, its SYN's OS guess and
-/// link, and the verdict. Both share this layout so a log watcher parses one schema.
+/// path, and the verdict. Both share this layout so a log watcher parses one schema.
 public enum RequestJSON {
     /// `source` says where the User-Agent came from: `capture` (plain HTTP) or `api` (a check).
     /// `renderedOS`, when given, is the `os` object already written for this answer.
-    public static func write(_ event: RequestEvent, type: StaticString, source: StaticString = "capture",
+    public static func write(_ event: JudgedRequest, type: StaticString, source: StaticString = "capture",
                              database: Database?, renderedOS: TextBuffer? = nil, to out: TextBuffer) {
         let observation = event.observation
         let syn = observation.syn
@@ -26,14 +27,14 @@ public enum RequestJSON {
         writeRequestFields(request, to: out)
         out.append(",\"raw_sig\":\""); fp.writeRawSignature(to: out)
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
-        out.append("\",\"link\":")
-        if let link = syn.link { JSONEvent.writeLink(link, database: database, to: out) } else { out.append("null") }
+        out.append("\",\"path\":")
+        if let path = syn.path { JSONFormat.writePath(path, database: database, to: out) } else { out.append("null") }
         if let renderedOS {
             out.append(",\"os\":")
             out.append(renderedOS)
         } else if let c = syn.classification, let database {
             out.append(",\"os\":")
-            JSONEvent.writeOS(c, database: database, to: out)
+            JSONFormat.writeOS(c, database: database, to: out)
         }
         out.append(",\"verdict\":")
         writeVerdict(event.verdict, to: out)
@@ -72,10 +73,10 @@ public enum RequestJSON {
 
     /// `"method":…,"host":…,"user_agent":…,"platform_hint":…,"proxy_headers":[…]`
     static func writeRequestFields(_ request: HTTPRequestHead, to out: TextBuffer) {
-        out.append("\"method\":"); appendOptional(request.method.isEmpty ? nil : request.method, to: out)
-        out.append(",\"host\":"); appendOptional(request.host, to: out)
-        out.append(",\"user_agent\":"); appendOptional(request.userAgent, to: out)
-        out.append(",\"platform_hint\":"); appendOptional(request.platformHint, to: out)
+        out.append("\"method\":"); out.appendJSONString(optional: request.method.isEmpty ? nil : request.method)
+        out.append(",\"host\":"); out.appendJSONString(optional: request.host)
+        out.append(",\"user_agent\":"); out.appendJSONString(optional: request.userAgent)
+        out.append(",\"platform_hint\":"); out.appendJSONString(optional: request.platformHint)
         out.append(",\"proxy_headers\":[")
         for (i, name) in request.proxyHeaders.enumerated() {
             if i > 0 { out.append(ascii: ",") }
@@ -87,17 +88,15 @@ public enum RequestJSON {
     /// A kept connection for the lookup API: `{"syn":{…the syn event…},"request":{…}|null}`.
     public static func writeConnection(_ record: ConnectionRecord, database: Database?, to out: TextBuffer) {
         let syn = record.syn
-        let event = SynEvent(seconds: syn.seconds, microseconds: syn.microseconds, fingerprint: syn.fingerprint,
-                             classification: syn.classification, link: syn.link)
         out.append("{\"syn\":")
-        JSONEvent.writeFeatures(event, to: out)
-        if let link = syn.link {
-            out.append(",\"link\":")
-            JSONEvent.writeLink(link, database: database, to: out)
+        JSONFormat.writeFeatures(syn, to: out)
+        if let path = syn.path {
+            out.append(",\"path\":")
+            JSONFormat.writePath(path, database: database, to: out)
         }
         if let c = syn.classification, let database {
             out.append(",\"os\":")
-            JSONEvent.writeOS(c, database: database, to: out)
+            JSONFormat.writeOS(c, database: database, to: out)
         }
         out.append("},\"request\":")
         if let request = record.request {
@@ -108,9 +107,5 @@ public enum RequestJSON {
             out.append("null")
         }
         out.append(ascii: "}")
-    }
-
-    static func appendOptional(_ text: String?, to out: TextBuffer) {
-        if let text { out.appendJSONString(text) } else { out.append("null") }
     }
 }

@@ -2,69 +2,6 @@ import Decode
 import Features
 import Match
 
-/// A TCP connection, oriented from the client (the SYN's sender).
-public struct FlowKey: Hashable, Sendable {
-    public var client: IPAddress
-    public var server: IPAddress
-    public var clientPort: UInt16
-    public var serverPort: UInt16
-
-    public init(client: IPAddress, clientPort: UInt16, server: IPAddress, serverPort: UInt16) {
-        self.client = client
-        self.server = server
-        self.clientPort = clientPort
-        self.serverPort = serverPort
-    }
-
-    /// Three words instead of eight fields (every client segment is looked up by its key).
-    /// For IPv4 the first word holds both addresses whole.
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(client.low ^ (server.low << 32 | server.low >> 32))
-        hasher.combine(client.high ^ (server.high << 32 | server.high >> 32))
-        hasher.combine(UInt64(clientPort) << 16 | UInt64(serverPort) | (client.isV6 ? 1 << 32 : 0) | (server.isV6 ? 1 << 33 : 0))
-    }
-
-    /// The key of a segment sent by the client.
-    public init(_ segment: TCPSegment) {
-        self.init(client: segment.ip.source, clientPort: segment.sourcePort,
-                  server: segment.ip.destination, serverPort: segment.destinationPort)
-    }
-}
-
-/// What is kept of a client's SYN: its features, the matcher's answer and the link.
-public struct ObservedSYN: Sendable {
-    public var seconds: Int
-    public var microseconds: Int
-    public var fingerprint: Fingerprint
-    public var classification: Classification?
-    public var link: Link?
-
-    public init(seconds: Int, microseconds: Int, fingerprint: Fingerprint, classification: Classification?, link: Link?) {
-        self.seconds = seconds
-        self.microseconds = microseconds
-        self.fingerprint = fingerprint
-        self.classification = classification
-        self.link = link
-    }
-
-    public var key: FlowKey { FlowKey(fingerprint.segment) }
-}
-
-/// The first HTTP request of a tracked connection, with the SYN that opened it.
-public struct HTTPObservation: Sendable {
-    public var seconds: Int
-    public var microseconds: Int
-    public var syn: ObservedSYN
-    public var request: HTTPRequestHead
-
-    public init(seconds: Int, microseconds: Int, syn: ObservedSYN, request: HTTPRequestHead) {
-        self.seconds = seconds
-        self.microseconds = microseconds
-        self.syn = syn
-        self.request = request
-    }
-}
-
 /// Follows connections from their SYN to their first HTTP/1.x request head, which may span
 /// segments. The table is bounded: when it is full the oldest connection is dropped, and a
 /// connection whose request does not come within `timeout` seconds is forgotten.
@@ -81,7 +18,7 @@ public final class ConnectionTracker {
     }
 
     struct Pending {
-        var syn: ObservedSYN
+        var syn: SynObservation
         var nextSequence: UInt32
         var buffered: [UInt8] = []
     }
@@ -90,7 +27,7 @@ public final class ConnectionTracker {
     private var table: BoundedTable<FlowKey, Pending>
     let timeout: Int
 
-    public init(capacity: Int = 65536, timeout: Int = 60) {
+    public init(capacity: Int, timeout: Int) {
         table = BoundedTable(capacity: capacity)
         self.timeout = timeout
     }
@@ -98,7 +35,7 @@ public final class ConnectionTracker {
     public var waiting: Int { table.count }
 
     /// Starts following the connection a client SYN opens.
-    public func opened(_ syn: ObservedSYN) {
+    public func opened(_ syn: SynObservation) {
         counters.tracked += 1
         let pending = Pending(syn: syn, nextSequence: syn.fingerprint.segment.sequence &+ 1)
         if let pushed = table.insert(pending, for: syn.key) {

@@ -2,30 +2,6 @@ import Decode
 import Match
 import Synchronization
 
-/// One connection of a host as the sensor saw it: the SYN, and the request when one was read.
-public struct ConnectionRecord: Sendable {
-    public var syn: ObservedSYN
-    public var request: HTTPRequestHead?
-}
-
-/// What is known about one client address: p0f's host record, plus its latest connections.
-public struct HostRecord: Sendable {
-    public var firstSeen: Int
-    public var lastSeen: Int
-    public var connections: Int
-    /// When the address last showed a second stack (p0f's `last_nat`) and last changed OS.
-    public var lastSharing: Int?
-    public var lastChange: Int?
-    /// The latest connections, newest first (at most `HostTable.kept`).
-    public var recent: [ConnectionRecord]
-
-    public var latest: ConnectionRecord? { recent.first }
-
-    public func connection(port: UInt16) -> ConnectionRecord? {
-        recent.first { $0.syn.fingerprint.segment.sourcePort == port }
-    }
-}
-
 /// Per-client history shared by the capture loop, the HTTP API and the p0f socket: bounded
 /// (the oldest host goes first when full) and locked, since the API reads it from other threads.
 public final class HostTable: Sendable {
@@ -47,7 +23,7 @@ public final class HostTable: Sendable {
         var stacks = InlineArray<4, (seconds: Int, family: OSFamily?)?>(repeating: nil)
 
         /// Ring positions, newest first.
-        var ages: LazyMapSequence<Range<Int>, Int> { HostTable.positions(newest: newest) }
+        var ringPositionsNewestFirst: LazyMapSequence<Range<Int>, Int> { HostTable.positions(newest: newest) }
 
         /// Counts a connection and takes its ring position; `shared` when it shows another
         /// confident family than a kept connection within `window` seconds.
@@ -55,7 +31,7 @@ public final class HostTable: Sendable {
             var shared = false
             if let family {
                 var newestConfident: OSFamily?
-                for i in ages {
+                for i in ringPositionsNewestFirst {
                     guard let seen = stacks[i], let other = seen.family else { continue }
                     if newestConfident == nil { newestConfident = other }
                     if other != family, seconds - seen.seconds <= window { shared = true }
@@ -83,7 +59,7 @@ public final class HostTable: Sendable {
     /// A stack's family counts only when the matcher is at least this sure of it.
     public let minimumConfidence: Float
 
-    public init(capacity: Int = 16384, sharingWindow: Int = 600, minimumConfidence: Float = 0.8) {
+    public init(capacity: Int, sharingWindow: Int, minimumConfidence: Float) {
         state = Mutex(State(hosts: BoundedTable(capacity: capacity)))
         self.sharingWindow = sharingWindow
         self.minimumConfidence = minimumConfidence
@@ -95,7 +71,7 @@ public final class HostTable: Sendable {
     /// Records a client SYN; true when the address shows another confident OS family within
     /// the sharing window (a NAT, a proxy or a shared VPN exit).
     @discardableResult
-    public func record(_ syn: ObservedSYN) -> Bool {
+    public func record(_ syn: SynObservation) -> Bool {
         let address = syn.fingerprint.ip.source
         let family = confidentFamily(syn.classification)
         return state.withLock { state in
@@ -141,7 +117,7 @@ public final class HostTable: Sendable {
             let host = state.hosts[slot: slot]
             return HostRecord(firstSeen: host.firstSeen, lastSeen: host.lastSeen, connections: host.connections,
                               lastSharing: host.lastSharing, lastChange: host.lastChange,
-                              recent: host.ages.compactMap { state.connections[slot * HostTable.kept + $0] })
+                              recent: host.ringPositionsNewestFirst.compactMap { state.connections[slot * HostTable.kept + $0] })
         }
     }
 
@@ -158,7 +134,7 @@ public final class HostTable: Sendable {
     }
 
     func confidentFamily(_ c: Classification?) -> OSFamily? {
-        guard let c, c.decision != .unknown, c.familyConfidence >= minimumConfidence else { return nil }
+        guard let c, c.osClass != .unknown, c.familyConfidence >= minimumConfidence else { return nil }
         return c.family
     }
 }

@@ -17,7 +17,7 @@ public struct StackGuess: Sendable, Equatable {
     public var familyConfidence: Float
 
     public init(_ c: Classification) {
-        osClass = c.decision
+        osClass = c.osClass
         family = c.family
         confidence = c.confidence
         familyConfidence = c.familyConfidence
@@ -32,74 +32,13 @@ public struct Verdict: Sendable, Equatable {
     public var stack: StackGuess?
 }
 
-/// The evidence each reason carries and how it combines (README "Verdicts"): independent
-/// reasons combine as 1 − Π(1 − weight), so two weak signals outweigh one, and a connection is
-/// flagged at `threshold` or above. With the defaults an OS mismatch or proxy headers flag on
-/// their own; a tunnel MTU, a clamped MSS or a shared address do not.
-public struct VerdictRules: Sendable {
-    public enum Level: String, Sendable, CaseIterable {
-        case family     // Windows / Apple / Linux-like / BSD / Other: what a SYN tells reliably
-        case osClass = "class"
-    }
+/// A connection's first request with the verdict on it.
+public struct JudgedRequest: Sendable {
+    public var observation: HTTPObservation
+    public var verdict: Verdict
 
-    public var weights: [VerdictReason: Float] = [
-        .osMismatch: 0.7, .proxyHeaders: 0.6, .tunnelMTU: 0.3, .mssClamped: 0.25, .ipSharing: 0.3,
-    ]
-    public var threshold: Float = 0.5
-    /// The TCP guess must be at least this sure (of the family, or of the class at class level)
-    /// before it can contradict the User-Agent.
-    public var minimumConfidence: Float = 0.8
-    public var level: Level = .family
-
-    public init() {}
-
-    public func verdict(claimed: ClaimedOS?, classification: Classification?, link: Link?,
-                        proxyHeaders: Bool, ipSharing: Bool) -> Verdict {
-        var reasons: [VerdictReason] = []
-        if let claimed, let classification, mismatch(claimed, classification) { reasons.append(.osMismatch) }
-        if link?.tunnel == true { reasons.append(.tunnelMTU) }
-        if link?.clamped == true { reasons.append(.mssClamped) }
-        if proxyHeaders { reasons.append(.proxyHeaders) }
-        if ipSharing { reasons.append(.ipSharing) }
-        let clear = reasons.reduce(Float(1)) { $0 * (1 - (weights[$1] ?? 0)) }
-        let score = 1 - clear
-        return Verdict(flagged: !reasons.isEmpty && score >= threshold, score: score, reasons: reasons,
-                       claimed: claimed, stack: classification.map(StackGuess.init))
-    }
-
-    /// An unknown or unsure TCP guess never contradicts; ChromeOS runs a Linux stack, and at
-    /// the family level macOS/iOS and Linux/Android/ChromeOS are one.
-    func mismatch(_ claimed: ClaimedOS, _ c: Classification) -> Bool {
-        guard c.decision != .unknown, claimed.family != .unknown else { return false }
-        if claimed.family != c.family { return c.familyConfidence >= minimumConfidence }
-        guard level == .osClass, let claimedClass = claimed.osClass, claimedClass != c.decision else { return false }
-        if claimedClass == .chromeOS && c.decision == .linux { return false }
-        return c.confidence >= minimumConfidence
-    }
-
-    /// Sets a rule from `name=value` (`os_mismatch=0.8`, `threshold=0.6`, `confidence=0.9`,
-    /// `level=class`); returns the problem, if any.
-    public mutating func set(_ assignment: String) -> String? {
-        let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return "expected name=value, found \"\(assignment)\"" }
-        if parts[0] == "level" {
-            guard let level = Level(rawValue: parts[1]) else { return "level is family or class" }
-            self.level = level
-            return nil
-        }
-        guard let value = Float(parts[1]), (0...1).contains(value) else {
-            return "\(parts[0]) needs a number from 0 to 1, found \"\(parts[1])\""
-        }
-        switch parts[0] {
-        case "threshold": threshold = value
-        case "confidence": minimumConfidence = value
-        default:
-            guard let reason = VerdictReason(rawValue: parts[0]) else {
-                let names = VerdictReason.allCases.map(\.rawValue) + ["threshold", "confidence", "level"]
-                return "unknown verdict rule \"\(parts[0])\" (known: \(names.joined(separator: ", ")))"
-            }
-            weights[reason] = value
-        }
-        return nil
+    public init(observation: HTTPObservation, verdict: Verdict) {
+        self.observation = observation
+        self.verdict = verdict
     }
 }

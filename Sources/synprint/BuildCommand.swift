@@ -5,6 +5,7 @@ import Features
 import Foundation
 import Learn
 import Match
+import SynprintKit
 import Verdict
 #if canImport(Glibc)
 import Glibc
@@ -64,10 +65,13 @@ extension DatabaseCommand {
                 if labelsFile.problems.count > 20 { printError("\(path): \(labelsFile.problems.count - 20) more bad rows skipped") }
                 printError("\(path): \(labelsFile.count) rows read, \(labelsFile.problems.count) skipped")
             }
-            let judge = ConnectionJudge()
-            let window = labelWindow.map { WindowLabeler(window: $0) }
+            let settings = Settings()
+            let pipeline = PacketPipeline(matcher: matcher,
+                                          tracker: ConnectionTracker(capacity: settings.maxFlows, timeout: settings.requestTimeout))
+            let window = labelWindow.map { WindowLabeler(window: $0, capacity: settings.maxHosts) }
+            let claims = ClaimCache()
             var syns = 0, labelled = 0
-            func observe(_ syn: ObservedSYN, _ label: ClaimedOS?, _ userAgent: String?) {
+            func observe(_ syn: SynObservation, _ label: ClaimedOS?, _ userAgent: String?) {
                 labelled += 1
                 learner.observe(syn.fingerprint, label: label, userAgent: userAgent, classification: syn.classification, seconds: syn.seconds)
             }
@@ -76,33 +80,33 @@ extension DatabaseCommand {
             var runner = SourceRunner(userFilter: nil, payload: true)
             try runner.run(read.map { path in { try PacketSource.open(file: path) } }, opened: { progress.opened($0) }) { packet, source in
                 progress.tick(source)
-                guard case .tcp(let segment) = PacketDecoder.decode(packet.bytes, link: source.linkType) else { return true }
-                guard segment.isSYN else {
-                    if let request = judge.request(in: segment, packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
-                        let ua = request.request.userAgent
-                        let claimed = judge.claim(request.request)
-                        if let window {
-                            for item in window.claim(request.syn.fingerprint.ip.source, label: claimed, userAgent: ua, at: request.seconds) {
-                                observe(item.syn, item.label, item.userAgent)
-                            }
-                        } else {
-                            observe(request.syn, claimed, ua)
+                switch pipeline.process(packet, link: source.linkType) {
+                case .request(let request)?:
+                    // A SYN a labels row labelled was counted already.
+                    let syn = request.syn
+                    if labelsFile?.row(for: syn.fingerprint.ip.source, port: syn.fingerprint.segment.sourcePort,
+                                       seconds: syn.seconds, window: labelWindow ?? 300) != nil { break }
+                    let ua = request.request.userAgent
+                    let claimed = claims.claimedOS(request.request)
+                    if let window {
+                        for item in window.claim(request.syn.fingerprint.ip.source, label: claimed, userAgent: ua, at: request.seconds) {
+                            observe(item.syn, item.label, item.userAgent)
                         }
+                    } else {
+                        observe(request.syn, claimed, ua)
                     }
-                    return true
+                case .syn(let syn)? where syn.fingerprint.direction == .syn:
+                    syns += 1
+                    let segment = syn.fingerprint.segment
+                    if let row = labelsFile?.row(for: segment.ip.source, port: segment.sourcePort, seconds: syn.seconds,
+                                                 window: labelWindow ?? 300) {
+                        observe(syn, row.label, row.userAgent)
+                    } else if let item = window?.syn(syn) {
+                        observe(item.syn, item.label, item.userAgent)
+                    }
+                default:
+                    break
                 }
-                let fingerprint = Fingerprint(segment, in: packet.bytes)
-                guard fingerprint.direction == .syn else { return true }
-                syns += 1
-                let syn = ObservedSYN(seconds: packet.seconds, microseconds: packet.microseconds, fingerprint: fingerprint,
-                                      classification: matcher.classify(fingerprint), link: nil)
-                if let row = labelsFile?.row(for: segment.ip.source, port: segment.sourcePort, seconds: packet.seconds,
-                                             window: labelWindow ?? 300) {
-                    observe(syn, row.label, row.userAgent)
-                    return true
-                }
-                judge.follow(syn)
-                if let item = window?.syn(syn) { observe(item.syn, item.label, item.userAgent) }
                 return true
             }
             progress.finish()
@@ -115,14 +119,14 @@ extension DatabaseCommand {
             for path in learned {
                 do { sources.append(try Database.load(file: path)) } catch let error as DatabaseError { throw Failure(error.description) }
             }
-            var merged = Maintenance.merge(sources, prefer: .learned)
+            var merged = DatabaseMerge.merge(sources, prefer: .learned)
             // Observation files carry one id per observation; a learned entry's id follows its key.
             merged = Database(entries: merged.entries.map { entry in
                 var entry = entry
                 if entry.provenance == .learned { entry.id = LearnKey.id(for: entry) }
                 return entry
             }, links: merged.links)
-            let (kept, dropped) = Maintenance.dropRare(merged, minCount: minCount)
+            let (kept, dropped) = DatabaseMerge.dropRare(merged, minCount: minCount)
             try kept.serialized(comment: "Learned by synprint db build from \(read.count) captures and \(learned.count) observation files.")
                 .write(toFile: output, atomically: true, encoding: .utf8)
             let exclusions = Exclusion.allCases.compactMap { reason in learner.excluded[reason].map { "\(reason.rawValue) \($0)" } }

@@ -4,6 +4,7 @@ import Capture
 import Decode
 import Match
 import Output
+import SynprintKit
 import Verdict
 #if canImport(Glibc)
 import Glibc
@@ -109,25 +110,33 @@ struct CaptureCommand: ParsableCommand {
             }
             return
         }
-        let matcher = classify || judging ? Matcher(database: try loadDatabase(databases), weights: try matchWeights()) : nil
-        let judge = judging ? ConnectionJudge(rules: try verdictRuleSet(), maxFlows: maxFlows, maxHosts: maxHosts) : nil
+        var settings = Settings()
+        settings.matchWeights = try matchWeights()
+        settings.verdictRules = try verdictRuleSet()
+        settings.maxFlows = maxFlows
+        settings.maxHosts = maxHosts
+        let database = classify || judging ? try loadDatabase(databases) : nil
         let alertLog = try alerts.map { try LineLog(path: $0) }
         let observations = try learn.map { try ObservationLog(path: $0) }
-        let sink = try output.map { try OutputSink(path: $0) } ?? OutputSink()
+        let sink = EventSink(file: try output.map { try OutputFile(path: $0, mode: .truncate) } ?? OutputFile())
+        let log = EventLog(format: logFormat ?? (json ? .json : .text), database: database, sink: sink,
+                           alerts: alertLog, observations: observations)
+        ReopenSignal.install()
+        let sensor = Sensor(settings: settings, database: database, judging: judging, limit: count, handler: log)
         var server: APIServer?
         var socket: P0fSocketServer?
-        if let judge {
+        if let judge = sensor.judge {
             do {
-                if let api, let settings = APIServer.Settings(address: api, key: apiKey) {
-                    let api = APIServer(settings: settings, judge: judge, database: matcher?.database,
-                                           onAlert: { alertLog?.write($0) },
-                                           onCheck: { observations?.record($0, $1, label: $2.claimed, source: "api") })
+                if let api, let address = APIServer.Settings(address: api, key: apiKey) {
+                    let api = APIServer(settings: address, judge: judge, database: database,
+                                        onAlert: { alertLog?.write($0) },
+                                        onCheck: { observations?.record($0, $1, label: $2.claimed, source: "api") })
                     let port = try api.start()
-                    printError("synprint: API listening on \(settings.host):\(port)")
+                    printError("synprint: API listening on \(address.host):\(port)")
                     server = api
                 }
                 if let p0fSocket {
-                    socket = try P0fSocketServer(path: p0fSocket, judge: judge, database: matcher?.database)
+                    socket = try P0fSocketServer(path: p0fSocket, judge: judge, database: database)
                     socket?.start()
                 }
             } catch let error as APIError {
@@ -138,23 +147,19 @@ struct CaptureCommand: ParsableCommand {
             server?.stop()
             socket?.stop()
         }
-        let output = EventOutput(judge: judge, format: logFormat ?? (json ? .json : .text), database: matcher?.database, sink: sink,
-                                 alerts: alertLog, observations: observations)
-        let pipe = EventPipe(consume: output.write, idle: sink.flush)
-        let sensor = Sensor(matcher: matcher, judge: judge, pipe: pipe, limit: count)
         StopSignal.install()
         let sources: [() throws -> PacketSource] = interface.map { name in
             [{ try PacketSource.open(interface: name, promiscuous: promiscuous, snaplen: snaplen) }]
         } ?? read.map { path in { try PacketSource.open(file: path) } }
         var runner = SourceRunner(userFilter: filter.isEmpty ? nil : filter.joined(separator: " "), payload: judging)
-        defer { pipe.close() }       // on errors too: what was captured is written
-        try runner.run(sources, shouldStop: { sensor.reachedLimit }, opened: { pipe.handOverEachEvent = $0.arrivesOverTime }) { packet, source in
+        defer { sensor.finish() }       // on errors too: what was captured is written
+        try runner.run(sources, shouldStop: { sensor.reachedLimit }, opened: { sensor.handOverEachEvent = $0.arrivesOverTime }) { packet, source in
             sensor.process(packet, link: source.linkType)
         }
-        pipe.close()
+        sensor.finish()
         sink.flush()
         printSummary(sensor.counters, runner.statistics)
-        if let judge { printSummary(judge, output) }
+        if let judge = sensor.judge, let tracker = sensor.pipeline.tracker { printSummary(tracker, judge, log) }
         if let observations { printError(observations.summary) }
         for failure in runner.failures { printError(failure) }
         if !runner.failures.isEmpty { throw ExitCode(2) }
@@ -180,8 +185,8 @@ struct CaptureCommand: ParsableCommand {
         return rules
     }
 
-    func printSummary(_ judge: ConnectionJudge, _ output: EventOutput) {
-        let t = judge.tracker.counters
+    func printSummary(_ tracker: ConnectionTracker, _ judge: VerdictJudge, _ output: EventLog) {
+        let t = tracker.counters
         printError("  http: \(t.tracked) connections followed, \(output.requests) requests judged, \(output.flagged) flagged; "
             + "not HTTP \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
             + "no request in time \(t.expired), evicted \(t.evicted); \(judge.hosts.count) hosts kept (\(judge.hosts.evicted) evicted)")
@@ -213,10 +218,6 @@ func loadDatabase(_ files: [String]) throws -> Database {
 struct Failure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-func printError(_ text: String) {
-    fputs(text + "\n", stderr)
 }
 
 extension EventFormat: ExpressibleByArgument {}

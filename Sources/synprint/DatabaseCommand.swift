@@ -17,14 +17,14 @@ struct DatabaseCommand: ParsableCommand {
         var files: [String]
 
         @Option(help: ArgumentHelp("Whose label wins when a curated and a learned entry match the same packets.", valueName: "curated|learned"))
-        var prefer: Maintenance.Preference = .curated
+        var prefer: DatabaseMerge.Preference = .curated
 
         @Option(name: .customShort("o"), help: ArgumentHelp("Where to write the merged database.", valueName: "file"))
         var output: String
 
         func run() throws {
             let databases = try files.map { try loadDatabase([$0]) }
-            let merged = Maintenance.merge(databases, prefer: prefer)
+            let merged = DatabaseMerge.merge(databases, prefer: prefer)
             try merged.serialized(comment: "Merged by synprint db merge from \(files.count) files.").write(toFile: output, atomically: true, encoding: .utf8)
             print("\(output): \(merged.entries.count) entries and \(merged.links.count) link entries from \(databases.map(\.entries.count).reduce(0, +)) entries")
         }
@@ -38,7 +38,7 @@ struct DatabaseCommand: ParsableCommand {
         var file: String
 
         func run() throws {
-            print(Maintenance.stats(try loadDatabase([file])))
+            print(DatabaseStatistics.report(try loadDatabase([file])))
         }
     }
 
@@ -53,7 +53,7 @@ struct DatabaseCommand: ParsableCommand {
         var new: String
 
         func run() throws {
-            let lines = Maintenance.diff(try loadDatabase([old]), try loadDatabase([new]))
+            let lines = DatabaseDiff.lines(try loadDatabase([old]), try loadDatabase([new]))
             for line in lines { print(line) }
             if lines.isEmpty { print("no differences") }
         }
@@ -108,4 +108,4 @@ struct DatabaseCommand: ParsableCommand {
     }
 }
 
-extension Maintenance.Preference: ExpressibleByArgument {}
+extension DatabaseMerge.Preference: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import Capture
 import Decode
+import SynprintKit
 
 /// Reads sources one after the other through the default filter: what `capture` and
 /// `db build` share. Problems with one source are worded for the user and the next is read.
@@ -13,7 +14,7 @@ struct SourceRunner {
     /// `handle` returns false to stop; `shouldStop` is asked before each source.
     mutating func run(_ sources: [() throws -> PacketSource], shouldStop: () -> Bool = { false },
                       opened: (PacketSource) -> Void = { _ in },
-                      handle: (CapturedPacket, PacketSource) -> Bool) throws {
+                      handle: (Packet, PacketSource) -> Bool) throws {
         for open in sources {
             if shouldStop() || StopSignal.requested { break }
             do {
@@ -21,7 +22,7 @@ struct SourceRunner {
                 try source.setFilter(SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, payload: payload))
                 opened(source)
                 var packets = 0
-                let end = source.run { packet in
+                let end = source.run(shouldStop: { StopSignal.requested }) { packet in
                     packets += 1
                     return handle(packet, source)
                 }

@@ -11,7 +11,7 @@ final class AccuracyTests: XCTestCase {
         let matcher = Matcher(database: db)
         let source = try PacketSource.open(file: devData("dev_syns.pcap").path)
         var answers: [Classification] = []
-        _ = source.run { packet in
+        _ = source.run(shouldStop: { false }) { packet in
             if case .tcp(let s) = PacketDecoder.decode(packet.bytes, link: source.linkType) {
                 answers.append(matcher.classify(Fingerprint(s, in: packet.bytes)))
             }
@@ -22,10 +22,10 @@ final class AccuracyTests: XCTestCase {
             OSClass(name: (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["os_class"] as! String)!
         }
         XCTAssertEqual(answers.count, truth.count)
-        let classRight = zip(answers, truth).filter { $0.decision == $1 }.count
+        let classRight = zip(answers, truth).filter { $0.osClass == $1 }.count
         let familyRight = zip(answers, truth).filter { $0.family == $1.family }.count
         let confident = zip(answers, truth).filter { $0.0.confidence >= 0.9 }
-        let confidentRight = confident.filter { $0.decision == $1 }.count
+        let confidentRight = confident.filter { $0.osClass == $1 }.count
         let classAccuracy = Double(classRight) / Double(truth.count)
         let familyAccuracy = Double(familyRight) / Double(truth.count)
         XCTAssertGreaterThanOrEqual(classAccuracy, 0.90, "class accuracy \(classAccuracy)")

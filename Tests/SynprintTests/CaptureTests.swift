@@ -2,6 +2,7 @@ import XCTest
 @testable import Capture
 @testable import Decode
 @testable import Features
+@testable import Formatting
 @testable import Output
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,7 @@ final class CaptureTests: XCTestCase {
         let source = try PacketSource.open(file: path)
         var found: [Seen] = []
         var index = 0
-        let end = source.run { packet in
+        let end = source.run(shouldStop: { false }) { packet in
             defer { index += 1 }
             if case .tcp(let s) = PacketDecoder.decode(packet.bytes, link: source.linkType), s.isSYN, !s.flags.contains(.ack) {
                 let text = TextBuffer()
@@ -104,7 +105,7 @@ final class CaptureTests: XCTestCase {
         try writePcap([[], Array(full.prefix(40)), full], to: file)
         let source = try PacketSource.open(file: file.path)
         var outcomes: [String] = []
-        _ = source.run { packet in
+        _ = source.run(shouldStop: { false }) { packet in
             outcomes.append("\(PacketDecoder.decode(packet.bytes, link: source.linkType))")
             return true
         }
@@ -132,7 +133,7 @@ final class CaptureTests: XCTestCase {
             let source = try PacketSource.open(file: file.path)
             try source.setFilter(SynFilter.expression(vlanTags: true, user: user))
             var n = 0
-            _ = source.run { _ in n += 1; return true }
+            _ = source.run(shouldStop: { false }) { _ in n += 1; return true }
             return n
         }
         XCTAssertEqual(try count(nil), 4)
@@ -151,7 +152,7 @@ final class CaptureTests: XCTestCase {
         let seen = VersionsSeen()
         let done = expectation(description: "two SYNs")
         let thread = Thread {
-            _ = source.run { packet in
+            _ = source.run(shouldStop: { false }) { packet in
                 if case .tcp(let s) = PacketDecoder.decode(packet.bytes, link: source.linkType), s.isSYN, !s.flags.contains(.ack) {
                     seen.insert(s.ip.version)
                 }

@@ -35,7 +35,7 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(alertLines.map { $0["type"] as? String }, ["alert", "alert"])
         XCTAssertEqual(alertLines.filter { (($0["verdict"] as? [String: Any])?["reasons"] as? [String]) == ["os_mismatch"] }.count, 1)
         let first = alertLines[0]
-        for key in ["ts", "src_ip", "src_port", "dst_ip", "dst_port", "user_agent", "raw_sig", "ja4t", "link", "os", "verdict"] {
+        for key in ["ts", "src_ip", "src_port", "dst_ip", "dst_port", "user_agent", "raw_sig", "ja4t", "path", "os", "verdict"] {
             XCTAssertNotNil(first[key], key)
         }
         // The alert file is appended to, never truncated.

@@ -43,13 +43,13 @@ final class LearnTests: XCTestCase {
 
     func fingerprint(_ p: PacketBuilder) throws -> Fingerprint {
         try p.ipv4().withUnsafeBytes { raw in
-            guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
+            let s = try decodedSegment(raw)
             return Fingerprint(s, in: raw)
         }
     }
 
     func classification(_ osClass: OSClass, _ confidence: Float) -> Classification {
-        Classification(answer: 1, decision: osClass, family: osClass.family, confidence: confidence, familyConfidence: confidence,
+        Classification(answerID: 1, osClass: osClass, family: osClass.family, confidence: confidence, familyConfidence: confidence,
                        kind: .exact, classScores: InlineArray(repeating: 0), best: TopCandidates())
     }
 
@@ -106,7 +106,7 @@ final class LearnTests: XCTestCase {
         let b = try database([line(id: "b", provenance: "learned", counts: "{\"Linux\": 2, \"Android\": 6}", osClass: "Android", window: "\"mss*10\""),
                               line(id: "c", provenance: "learned", counts: "{\"Android\": 4}", osClass: "Android"),
                               line(id: "a", provenance: "learned", counts: "{\"Linux\": 1}", window: "\"mss*20\"")])
-        let merged = Maintenance.merge([a, b], prefer: .curated)
+        let merged = DatabaseMerge.merge([a, b], prefer: .curated)
         XCTAssertEqual(merged.entries.count, 3)
         let learned = try XCTUnwrap(merged.entries.first { $0.id == "a" })
         XCTAssertEqual(learned.counts, [.linux: 5, .android: 6])
@@ -115,20 +115,20 @@ final class LearnTests: XCTestCase {
         XCTAssertEqual(curated.osClass, .linux)                         // curated keeps priority...
         XCTAssertEqual(curated.counts, [.android: 4])                   // ...and gains the counts
         XCTAssertEqual(merged.entries.filter { $0.id.hasPrefix("a") }.map(\.id), ["a", "a-2"])   // ids stay unique
-        let preferLearned = Maintenance.merge([a, b], prefer: .learned)
+        let preferLearned = DatabaseMerge.merge([a, b], prefer: .learned)
         XCTAssertEqual(preferLearned.entries.first { EntryWriter.constraints($0) == EntryWriter.constraints(curated) }?.osClass, .android)
         // Minimum count: learned keys below it go, curated entries stay.
-        let (kept, dropped) = Maintenance.dropRare(merged, minCount: 5)
+        let (kept, dropped) = DatabaseMerge.dropRare(merged, minCount: 5)
         XCTAssertEqual(kept.entries.map(\.id).sorted(), ["a", "curated"])
         XCTAssertEqual(dropped.keys, 1)
         XCTAssertEqual(dropped.observations, 1)
         // Review before deploying.
-        let diff = Maintenance.diff(a, merged)
+        let diff = DatabaseDiff.lines(a, merged)
         XCTAssertTrue(diff.contains { $0.hasPrefix("~ a label:") }, "\(diff)")
         XCTAssertTrue(diff.contains { $0.hasPrefix("~ curated counts:") }, "\(diff)")
         XCTAssertTrue(diff.contains { $0.hasPrefix("+ a-2") }, "\(diff)")
-        XCTAssertTrue(Maintenance.stats(merged).contains("2 conflicting keys") == false)
-        XCTAssertTrue(Maintenance.stats(merged).contains("1 conflicting keys"))
+        XCTAssertTrue(DatabaseStatistics.report(merged).contains("2 conflicting keys") == false)
+        XCTAssertTrue(DatabaseStatistics.report(merged).contains("1 conflicting keys"))
     }
 
     /// Builds a database from one generated labelled capture, then classifies another with it.

@@ -17,7 +17,7 @@ final class MatchTests: XCTestCase {
 
     func fingerprint(_ p: PacketBuilder) throws -> Fingerprint {
         try p.ipv4().withUnsafeBytes { raw in
-            guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
+            let s = try decodedSegment(raw)
             return Fingerprint(s, in: raw)
         }
     }
@@ -143,7 +143,7 @@ final class MatchTests: XCTestCase {
         p.ttl = 20        // initial 32: not Linux's 64
         let far = m.classify(try fingerprint(p))
         XCTAssertGreaterThan(near.best[0].score, far.best[0].score)
-        XCTAssertEqual(near.decision, .linux)
+        XCTAssertEqual(near.osClass, .linux)
     }
 
     func testWindowAsMultipleOfMSSAndClampedMSS() throws {
@@ -190,11 +190,11 @@ final class MatchTests: XCTestCase {
         p.window = 8192
         p.dontFragment = false
         let c = m.classify(try fingerprint(p))
-        XCTAssertEqual(c.decision, .unknown)
+        XCTAssertEqual(c.osClass, .unknown)
         p.window = 1024
         p.ttl = 250
         p.ipID = 999
-        XCTAssertEqual(m.classify(try fingerprint(p)).decision, .masscan)
+        XCTAssertEqual(m.classify(try fingerprint(p)).osClass, .masscan)
     }
 
     func testLearnedCountsDecideAndConflictsLowerConfidence() throws {
@@ -202,7 +202,7 @@ final class MatchTests: XCTestCase {
             entryLine(["id": "\"a\"", "class": "\"Android\"", "counts": "{\"Android\": 500, \"Linux\": 3}"]),
         ])
         let c = m.classify(try fingerprint(PacketBuilder()))
-        XCTAssertEqual(c.decision, .android)
+        XCTAssertEqual(c.osClass, .android)
         XCTAssertGreaterThan(c.classScores[OSClass.android.rawValue], 0.98)
         let split = try matcher([entryLine(["id": "\"a\"", "class": "\"Android\"", "counts": "{\"Android\": 50, \"Linux\": 50}"])])
         XCTAssertLessThan(split.classify(try fingerprint(PacketBuilder())).confidence, 0.6)

@@ -1,6 +1,8 @@
 import XCTest
 @testable import Decode
 @testable import Features
+@testable import Formatting
+@testable import Match
 @testable import Output
 
 final class OutputTests: XCTestCase {
@@ -59,9 +61,9 @@ final class OutputTests: XCTestCase {
     func testJSONEventParses() throws {
         let bytes = PacketBuilder().ipv4()
         let line: String = try bytes.withUnsafeBytes { raw in
-            guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
+            let s = try decodedSegment(raw)
             let out = TextBuffer()
-            EventWriter(format: .json, database: nil).write(SynEvent(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), to: out)
+            EventWriter(format: .json, database: nil).write(SynObservation(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), to: out)
             return out.string
         }
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])

@@ -1,3 +1,4 @@
+import Decode
 import Foundation
 
 /// Builds packets byte by byte for tests: link header, IP header, TCP header with options.
@@ -101,3 +102,14 @@ struct MissingDevData: Error, CustomStringConvertible {
 
 let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The TCP segment of a test packet; a packet that does not decode fails the test.
+func decodedSegment(_ raw: UnsafeRawBufferPointer, link: LinkType = .rawIP) throws -> TCPSegment {
+    let outcome = PacketDecoder.decode(raw, link: link)
+    guard case .tcp(let segment) = outcome else { throw NotDecoded(description: "test packet did not decode: \(outcome)") }
+    return segment
+}
+
+struct NotDecoded: Error, CustomStringConvertible {
+    let description: String
+}

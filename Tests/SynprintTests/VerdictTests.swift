@@ -85,34 +85,43 @@ final class VerdictTests: XCTestCase {
         p.options[2...3] = [UInt8(mss >> 8), UInt8(mss & 0xFF)]
         p.window = window
         return try p.ipv4().withUnsafeBytes { raw in
-            guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
+            let s = try decodedSegment(raw)
             return Fingerprint(s, in: raw)
         }
     }
 
-    func testLinkTableAndClampedMSS() throws {
+    func testPathModelFindsLinksTunnelsAndClampedMSS() throws {
         let db = try Database.load(file: repositoryRoot.appendingPathComponent("database/synprint.db.jsonl").path)
-        let table = LinkTable(db.links)
-        let ethernet = table.link(for: try synFingerprint(mss: 1460, window: 64240))
-        XCTAssertEqual(ethernet?.mtu, 1500)
-        XCTAssertEqual(ethernet?.type(in: db), "Ethernet or modem")
-        XCTAssertEqual(ethernet?.tunnel, false)
-        XCTAssertEqual(ethernet?.clamped, false)
-        let wireGuard = table.link(for: try synFingerprint(mss: 1380, window: 64860))   // 47 × 1380: the host's own MSS
-        XCTAssertEqual(wireGuard?.type(in: db), "WireGuard")
-        XCTAssertEqual(wireGuard?.tunnel, true)
-        XCTAssertEqual(wireGuard?.clamped, false)
-        let clamped = table.link(for: try synFingerprint(mss: 1380, window: 64240))     // 44 × 1460, MSS rewritten
-        XCTAssertEqual(clamped?.clamped, true)
-        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1452, window: 64240))?.type(in: db), "DSL (PPPoE)")
-        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1412, window: 64240))?.type(in: db), "DSL (PPPoE over ATM)")
-        XCTAssertEqual(table.link(for: try synFingerprint(mss: 1333, window: 65535))?.entry, nil)
+        let model = PathModel(db.links)
+        let ethernet = model.path(for: try synFingerprint(mss: 1460, window: 64240))
+        XCTAssertEqual(ethernet.mtu, 1500)
+        XCTAssertEqual(ethernet.linkName(in: db), "Ethernet or modem")
+        XCTAssertEqual(ethernet.tunnel, false)
+        XCTAssertEqual(ethernet.clamped, false)
+        XCTAssertEqual(ethernet.hops, 7)                                             // TTL 57 from 64
+        let wireGuard = model.path(for: try synFingerprint(mss: 1380, window: 64860))   // 47 × 1380: the host's own MSS
+        XCTAssertEqual(wireGuard.linkName(in: db), "WireGuard")
+        XCTAssertEqual(wireGuard.tunnel, true)
+        XCTAssertEqual(wireGuard.clamped, false)
+        let clamped = model.path(for: try synFingerprint(mss: 1380, window: 64240))     // 44 × 1460, MSS rewritten
+        XCTAssertEqual(clamped.clamped, true)
+        XCTAssertEqual(clamped.originalMSS, 1460)
+        // A PPPoE host (MSS 1452 → 45 × 1452) behind a box that clamps to 1400.
+        XCTAssertEqual(model.path(for: try synFingerprint(mss: 1400, window: 65340)).originalMSS, 1452)
+        XCTAssertEqual(model.path(for: try synFingerprint(mss: 1452, window: 64240)).linkName(in: db), "DSL (PPPoE)")
+        XCTAssertEqual(model.path(for: try synFingerprint(mss: 1412, window: 64240)).linkName(in: db), "DSL (PPPoE over ATM)")
+        // 65535 is what a large buffer gives, not a multiple of any MSS; an unlisted low MTU is a tunnel.
+        let unlisted = model.path(for: try synFingerprint(mss: 1284, window: 65535))
+        XCTAssertNil(unlisted.linkIndex)
+        XCTAssertFalse(unlisted.clamped)
+        XCTAssertTrue(unlisted.tunnel)
+        XCTAssertFalse(model.path(for: try synFingerprint(mss: 1460, window: 8192)).clamped)
     }
 
     // MARK: verdict rules
 
     func classification(_ osClass: OSClass, confidence: Float, familyConfidence: Float? = nil) -> Classification {
-        Classification(answer: 1, decision: osClass, family: osClass.family, confidence: confidence,
+        Classification(answerID: 1, osClass: osClass, family: osClass.family, confidence: confidence,
                        familyConfidence: familyConfidence ?? confidence, kind: .exact,
                        classScores: InlineArray(repeating: 0), best: TopCandidates())
     }
@@ -120,8 +129,8 @@ final class VerdictTests: XCTestCase {
     func testVerdictRules() {
         let rules = VerdictRules()
         let windows = ClaimedOS(.windows)
-        func verdict(_ claimed: ClaimedOS?, _ c: Classification?, link: Link? = nil, proxy: Bool = false, sharing: Bool = false) -> Verdict {
-            rules.verdict(claimed: claimed, classification: c, link: link, proxyHeaders: proxy, ipSharing: sharing)
+        func verdict(_ claimed: ClaimedOS?, _ c: Classification?, path: NetworkPath? = nil, proxy: Bool = false, sharing: Bool = false) -> Verdict {
+            rules.verdict(claimed: claimed, classification: c, path: path, proxyHeaders: proxy, ipSharing: sharing)
         }
         let mismatch = verdict(windows, classification(.linux, confidence: 0.95))
         XCTAssertEqual(mismatch.reasons, [.osMismatch])
@@ -137,21 +146,21 @@ final class VerdictTests: XCTestCase {
         var byClass = rules
         byClass.level = .osClass
         let android = byClass.verdict(claimed: ClaimedOS(.android), classification: classification(.linux, confidence: 0.99),
-                                      link: nil, proxyHeaders: false, ipSharing: false)
+                                      path: nil, proxyHeaders: false, ipSharing: false)
         XCTAssertEqual(android.reasons, [.osMismatch])
         let chromeOS = byClass.verdict(claimed: ClaimedOS(.chromeOS), classification: classification(.linux, confidence: 0.99),
-                                       link: nil, proxyHeaders: false, ipSharing: false)
+                                       path: nil, proxyHeaders: false, ipSharing: false)
         XCTAssertEqual(chromeOS.reasons, [])
         // A tunnel MTU alone is weak: reported, scored below an OS mismatch, not flagged.
-        let tunnel = Link(mss: 1380, mtu: 1420, entry: nil, tunnel: true, clamped: false)
-        let tunnelled = verdict(windows, classification(.windows, confidence: 0.95), link: tunnel)
+        let tunnel = NetworkPath(mss: 1380, mtu: 1420, linkIndex: nil, tunnel: true, clamped: false, originalMSS: nil, hops: 3)
+        let tunnelled = verdict(windows, classification(.windows, confidence: 0.95), path: tunnel)
         XCTAssertEqual(tunnelled.reasons, [.tunnelMTU])
         XCTAssertFalse(tunnelled.flagged)
         XCTAssertLessThan(tunnelled.score, mismatch.score)
         // Reasons combine: 1 − (1 − 0.3)(1 − 0.25)(1 − 0.3).
         var clamped = tunnel
         clamped.clamped = true
-        let several = verdict(windows, classification(.windows, confidence: 0.95), link: clamped, sharing: true)
+        let several = verdict(windows, classification(.windows, confidence: 0.95), path: clamped, sharing: true)
         XCTAssertEqual(several.reasons, [.tunnelMTU, .mssClamped, .ipSharing])
         XCTAssertEqual(several.score, 1 - 0.7 * 0.75 * 0.7, accuracy: 1e-6)
         XCTAssertTrue(several.flagged)
@@ -160,7 +169,7 @@ final class VerdictTests: XCTestCase {
         var strict = rules
         XCTAssertNil(strict.set("threshold=0.8"))
         XCTAssertFalse(strict.verdict(claimed: windows, classification: classification(.linux, confidence: 0.95),
-                                      link: nil, proxyHeaders: false, ipSharing: false).flagged)
+                                      path: nil, proxyHeaders: false, ipSharing: false).flagged)
         XCTAssertNotNil(strict.set("os_mismatch=2"))
         XCTAssertNotNil(strict.set("nonsense=0.1"))
         XCTAssertNotNil(strict.set("level=planet"))
@@ -183,12 +192,12 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(table[99], "99")
     }
 
-    func observed(_ fp: Fingerprint, at seconds: Int, classification c: Classification? = nil) -> ObservedSYN {
-        ObservedSYN(seconds: seconds, microseconds: 0, fingerprint: fp, classification: c, link: nil)
+    func observed(_ fp: Fingerprint, at seconds: Int, classification c: Classification? = nil) -> SynObservation {
+        SynObservation(seconds: seconds, microseconds: 0, fingerprint: fp, classification: c)
     }
 
     func testHostTableSeesSharedAddresses() throws {
-        let hosts = HostTable(capacity: 2)
+        let hosts = HostTable(capacity: 2, sharingWindow: 600, minimumConfidence: 0.8)
         let fp = try synFingerprint(mss: 1460, window: 64240)
         XCTAssertFalse(hosts.record(observed(fp, at: 100, classification: classification(.windows, confidence: 0.95))))
         XCTAssertFalse(hosts.record(observed(fp, at: 110, classification: classification(.windows, confidence: 0.95))))
@@ -217,7 +226,7 @@ final class VerdictTests: XCTestCase {
             p.sequence = syn.segment.sequence &+ 1 &+ offset
             p.payload = Array(text.utf8)
             return try p.ipv4().withUnsafeBytes { raw in
-                guard case .tcp(let s) = PacketDecoder.decode(raw, link: .rawIP) else { throw XCTSkip() }
+                let s = try decodedSegment(raw)
                 return tracker.segment(s, in: raw, seconds: seconds, microseconds: 0)
             }
         }

@@ -1,0 +1,73 @@
+import Features
+import Formatting
+import Match
+import Verdict
+
+/// p0f's log format (`-o` in p0f): one `key=value|…` line per observation, so scripts written
+/// for p0f logs read synprint's. A SYN with an MSS also gets p0f's `mod=mtu` line. Times are UTC.
+enum P0fLogFormat {
+    static func write(_ event: SynObservation, database: Database?, to out: TextBuffer) {
+        let fp = event.fingerprint
+        let isSYN = fp.direction == .syn
+        writeHead(seconds: event.seconds, module: isSYN ? "syn" : "syn+ack", fp, to: out)
+        out.append("|os=")
+        if let c = event.classification, c.osClass != .unknown, let best = c.bestEntryIndex, let database {
+            out.append(string: database.display[best].label)
+        } else {
+            out.append("???")
+        }
+        out.append("|dist="); out.append(fp.distance)
+        out.append("|params=")
+        switch event.classification?.kind {
+        case .generic?: out.append("generic")
+        case .fuzzy?: out.append("fuzzy")
+        default: out.append("none")
+        }
+        out.append("|raw_sig="); fp.writeRawSignature(to: out)
+        out.append(ascii: "\n")
+        if let mtu = event.path?.mtu {
+            writeHead(seconds: event.seconds, module: "mtu", fp, to: out)
+            out.append("|link="); out.append(string: event.path?.linkName(in: database) ?? "???")
+            out.append("|raw_mtu="); out.append(mtu)
+            out.append(ascii: "\n")
+        }
+    }
+
+    static func write(_ event: JudgedRequest, to out: TextBuffer) {
+        let fp = event.observation.syn.fingerprint
+        let v = event.verdict
+        writeHead(seconds: event.observation.seconds, module: "http request", fp, to: out)
+        out.append("|app="); appendField(event.observation.request.userAgent ?? "???", to: out)
+        out.append("|ua_os="); out.append(string: v.claimed.map { $0.osClass?.name ?? $0.family.name } ?? "none")
+        out.append("|tcp_os="); out.append(string: v.stack?.osClass.name ?? "none")
+        out.append("|verdict="); out.append(v.flagged ? "flagged" : "ok")
+        out.append("|score="); out.append(fraction: v.score)
+        out.append("|reasons=")
+        out.append(string: v.reasons.isEmpty ? "none" : v.reasons.map(\.rawValue).joined(separator: ","))
+        out.append(ascii: "\n")
+    }
+
+    /// `[time] mod=…|cli=…|srv=…|subj=…`; the subject of a SYN+ACK is the server.
+    static func writeHead(seconds: Int, module: StaticString, _ fp: Fingerprint, to out: TextBuffer) {
+        let s = fp.segment
+        let isSYN = fp.direction == .syn
+        out.appendBracketedTime(seconds: seconds)
+        out.append(" mod="); out.append(module)
+        out.append("|cli=")
+        out.append(ip: isSYN ? s.ip.source : s.ip.destination); out.append(ascii: "/")
+        out.append(isSYN ? s.sourcePort : s.destinationPort)
+        out.append("|srv=")
+        out.append(ip: isSYN ? s.ip.destination : s.ip.source); out.append(ascii: "/")
+        out.append(isSYN ? s.destinationPort : s.sourcePort)
+        out.append(isSYN ? "|subj=cli" : "|subj=srv")
+    }
+
+    /// A value cannot hold the field separator or a line break.
+    static func appendField(_ text: String, to out: TextBuffer) {
+        var clean = text
+        if clean.utf8.contains(where: { $0 == 0x7C || $0 < 0x20 }) {
+            clean = String(clean.unicodeScalars.map { $0 == "|" || $0.value < 0x20 ? "?" : Character($0) })
+        }
+        out.append(string: clean)
+    }
+}

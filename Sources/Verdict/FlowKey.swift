@@ -1,0 +1,36 @@
+import Decode
+import Match
+
+/// A TCP connection, oriented from the client (the SYN's sender).
+public struct FlowKey: Hashable, Sendable {
+    public var client: IPAddress
+    public var server: IPAddress
+    public var clientPort: UInt16
+    public var serverPort: UInt16
+
+    public init(client: IPAddress, clientPort: UInt16, server: IPAddress, serverPort: UInt16) {
+        self.client = client
+        self.server = server
+        self.clientPort = clientPort
+        self.serverPort = serverPort
+    }
+
+    /// Three words instead of eight fields (every client segment is looked up by its key).
+    /// For IPv4 the first word holds both addresses whole.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(client.low ^ (server.low << 32 | server.low >> 32))
+        hasher.combine(client.high ^ (server.high << 32 | server.high >> 32))
+        hasher.combine(UInt64(clientPort) << 16 | UInt64(serverPort) | (client.isV6 ? 1 << 32 : 0) | (server.isV6 ? 1 << 33 : 0))
+    }
+
+    /// The key of a segment sent by the client.
+    public init(_ segment: TCPSegment) {
+        self.init(client: segment.ip.source, clientPort: segment.sourcePort,
+                  server: segment.ip.destination, serverPort: segment.destinationPort)
+    }
+}
+
+extension SynObservation {
+    /// The connection this client SYN opens.
+    public var key: FlowKey { FlowKey(fingerprint.segment) }
+}
