@@ -73,5 +73,5 @@ let package = Package(
             exclude: ["Fixtures", "Golden"],
             swiftSettings: strict),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

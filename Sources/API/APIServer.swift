@@ -63,14 +63,14 @@ public final class APIServer: Sendable {
     /// Starts listening and returns the bound port once the server accepts connections.
     public func start() throws -> Int {
         let ready = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<Int, Error>?>(nil)
+        let outcome = StartOutcome()
         var logger = Logger(label: "synprint.api") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         let app = Application(
             router: router(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "synprint"),
             onServerRunning: { channel in
-                outcome.withLock { $0 = .success(channel.localAddress?.port ?? 0) }
+                outcome.result.withLock { $0 = .success(channel.localAddress?.port ?? 0) }
                 ready.signal()
             },
             logger: logger)
@@ -79,13 +79,13 @@ public final class APIServer: Sendable {
                 do {
                     try await app.run()
                 } catch {
-                    outcome.withLock { if $0 == nil { $0 = .failure(error) } }
+                    outcome.result.withLock { if $0 == nil { $0 = .failure(error) } }
                     ready.signal()
                 }
             }
         }
         ready.wait()
-        switch outcome.withLock({ $0 })! {
+        switch outcome.result.withLock({ $0 })! {
         case .success(let port): return port
         case .failure(let error): throw APIError("cannot serve the API on \(settings.host):\(settings.port): \(error)")
         }
@@ -221,6 +221,11 @@ struct KeyCheck: RouterMiddleware {
         guard given == key else { return APIServer.error(.unauthorized, "a valid API key is required (X-API-Key header)") }
         return try await next(request, context)
     }
+}
+
+/// How starting the server ended, shared between the starting thread and the server's task.
+final class StartOutcome: Sendable {
+    let result = Mutex<Result<Int, Error>?>(nil)
 }
 
 public struct APIError: Error, CustomStringConvertible {

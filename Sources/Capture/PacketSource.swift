@@ -54,14 +54,16 @@ public final class PacketSource {
 
     /// Opens a pcap or pcapng file ("-" is standard input).
     public static func open(file path: String) throws -> PacketSource {
-        guard let file = path == "-" ? stdin : fopen(path, "rb") else {
+        // fdopen instead of the `stdin` global, which Swift 6 treats as shared mutable state.
+        let standardInput = path == "-"
+        guard let file = standardInput ? fdopen(STDIN_FILENO, "rb") : fopen(path, "rb") else {
             throw CaptureError("\(path): \(String(cString: strerror(errno)))")
         }
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: fileBufferSize, alignment: 16)
         setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, fileBufferSize)
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_MICRO), &errbuf) else {
-            if file != stdin { fclose(file) }
+            if !standardInput { fclose(file) }
             buffer.deallocate()
             let message = String(cString: errbuf)
             throw CaptureError("\(path): \(message.isEmpty ? "cannot open" : message)")

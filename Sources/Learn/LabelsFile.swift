@@ -34,19 +34,24 @@ public struct LabelsFile: Sendable {
         return isJSON ? parseJSONLines(text) : try parseCSV(text, file: path)
     }
 
+    /// One JSON object per line (read with the database's JSON reader); strings and numbers.
     public static func parseJSONLines(_ text: String) -> LabelsFile {
         var file = LabelsFile()
+        let parser = JSONObject.Parser()
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
+            var bytes = Array(trimmed.utf8)
+            guard let object = try? bytes.withUnsafeBytes({ try parser.parse($0) }) else {
                 file.problems.append((index + 1, "not a JSON object"))
                 continue
             }
-            file.add(object.mapValues { value -> String in
-                if let number = value as? NSNumber { return number.stringValue }
-                return value as? String ?? ""
-            }, line: index + 1)
+            var fields: [String: String] = [:]
+            for (name, value) in object.value.members {
+                fields[name] = value.string ?? value.numberText
+            }
+            file.add(fields, line: index + 1)
+            bytes.removeAll()
         }
         return file
     }
@@ -79,7 +84,7 @@ public struct LabelsFile: Sendable {
         }
         if let timeText = field("time", "ts") {
             guard let seconds = LabelsFile.seconds(timeText) else {
-                return problems.append((line, "time \"\(timeText)\" is neither Unix seconds nor RFC 3339"))
+                return problems.append((line, "time \"\(timeText)\" is not Unix seconds or RFC 3339 between 1970 and 9999"))
             }
             row.seconds = seconds
         }
@@ -97,17 +102,19 @@ public struct LabelsFile: Sendable {
         count += 1
     }
 
-    /// RFC 3339 with and without fractional seconds; made once, since a formatter is costly to build.
-    static let timeFormats: [ISO8601DateFormatter] = ([[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]]
-        as [ISO8601DateFormatter.Options]).map { options in
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = options
-            return formatter
-        }
+    /// Times from the Unix epoch to the end of year 9999: what a capture can hold.
+    static let timeRange = 0.0...253_402_300_799.0
 
+    /// Unix seconds or RFC 3339 (with or without fractional seconds); nil when neither, or
+    /// when the time is not finite or outside `timeRange`.
     static func seconds(_ text: String) -> Int? {
-        if let value = Double(text) { return Int(value) }
-        return timeFormats.lazy.compactMap { $0.date(from: text) }.first.map { Int($0.timeIntervalSince1970) }
+        if let value = Double(text) {
+            return value.isFinite && timeRange.contains(value) ? Int(value) : nil
+        }
+        let styles = [Date.ISO8601FormatStyle(includingFractionalSeconds: true), Date.ISO8601FormatStyle()]
+        guard let date = styles.lazy.compactMap({ try? Date(text, strategy: $0) }).first else { return nil }
+        let value = date.timeIntervalSince1970
+        return value.isFinite && timeRange.contains(value) ? Int(value) : nil
     }
 
     /// The row for a SYN: one for its exact port first, else one for the address alone; a row

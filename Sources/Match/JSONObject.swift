@@ -87,6 +87,14 @@ public struct JSONValue: CustomStringConvertible {
         }
     }
 
+    /// A number as JSON wrote it (`12`, `1e300`), for fields read as text.
+    public var numberText: String? {
+        guard let pointer else { return nil }
+        let type = json_object_get_type(pointer)
+        guard type == json_type_int || type == json_type_double else { return nil }
+        return description
+    }
+
     public var bool: Bool? {
         guard let pointer, json_object_get_type(pointer) == json_type_boolean else { return nil }
         return json_object_get_boolean(pointer) != 0

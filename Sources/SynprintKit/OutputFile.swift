@@ -133,7 +133,8 @@ public struct OutputError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// One line on standard error.
-public func printError(_ text: String) {
-    fputs(text + "\n", stderr)
+/// One line on standard error, in a single write so that lines from several threads never mix.
+public func printError(_ text: String, terminator: String = "\n") {
+    var line = text + terminator
+    line.withUTF8 { _ = OutputFile.writeAll(STDERR_FILENO, UnsafeRawBufferPointer($0)) }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 import XCTest
 @testable import Capture
 @testable import Decode
@@ -151,7 +152,9 @@ final class CaptureTests: XCTestCase {
                                                   user: "tcp dst port \(listener4.port) or tcp dst port \(listener6.port)"))
         let seen = VersionsSeen()
         let done = expectation(description: "two SYNs")
+        let handed = HandedOver(source)
         let thread = Thread {
+            let source = handed.value
             _ = source.run(shouldStop: { false }) { packet in
                 if case .tcp(let s) = PacketDecoder.decode(packet.bytes, link: source.linkType), s.isSYN, !s.flags.contains(.ack) {
                     seen.insert(s.ip.version)
@@ -168,13 +171,18 @@ final class CaptureTests: XCTestCase {
     }
 }
 
+/// A value moved to another thread and used only there.
+final class HandedOver<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
 /// IP versions seen by the capture thread, read by the test thread after it ends.
-final class VersionsSeen: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen = Set<UInt8>()
-    func insert(_ version: UInt8) { lock.withLock { _ = seen.insert(version) } }
-    var count: Int { lock.withLock { seen.count } }
-    var versions: Set<UInt8> { lock.withLock { seen } }
+final class VersionsSeen: Sendable {
+    private let seen = Mutex(Set<UInt8>())
+    func insert(_ version: UInt8) { seen.withLock { _ = $0.insert(version) } }
+    var count: Int { seen.withLock { $0.count } }
+    var versions: Set<UInt8> { seen.withLock { $0 } }
 }
 
 /// A loopback TCP listener on an ephemeral port, and one client connection to it.
