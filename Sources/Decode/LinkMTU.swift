@@ -3,6 +3,8 @@
 public enum LinkMTU {
     /// Ethernet's payload size (IEEE 802.3), the MTU most hosts have.
     public static let ethernet = 1500
+    /// The smallest MTU an IPv6 link may have (RFC 8200 §5).
+    public static let ipv6Minimum = 1280
 
     /// IP header plus TCP header, without options: 40 for IPv4, 60 for IPv6.
     @inlinable

@@ -1,9 +1,10 @@
 import Features
 import Match
 
-/// The features a learned entry fixes: the matcher's fields with the window written as p0f
-/// does (`mss*N` when it is a multiple of the MSS) and the MSS left open, since the MSS follows
-/// the network path while the rest follows the stack.
+/// The features a learned entry fixes: the matcher's fields with the window written as the
+/// stack's rule (`mss*fit` when it is the largest multiple of the sender's MSS under 65535, else
+/// `mss*N` as p0f writes it) and the MSS left open, since the MSS follows the network path while
+/// the rest follows the stack.
 public struct LearnKey: Hashable, Sendable {
     var ipVersion: UInt8
     var initialTTL: UInt8
@@ -22,10 +23,16 @@ public struct LearnKey: Hashable, Sendable {
         dontFragment = fp.ip.dontFragment
         ipIDZero = fp.ip.version == 4 ? fp.ip.ipID == 0 : nil
         ecn = fp.quirks.contains(.ecn)
-        switch fp.windowForm {
-        case .mssMultiple(let n): window = .mssMultiple(n)
-        case .mtuMultiple(let n): window = .mtuMultiple(n)
-        case .value(let n): window = .value(n)
+        let mss = fp.options.mss.map(Int.init) ?? 0
+        let senderMSS = PathModel.senderMSS(window: Int(fp.segment.window), mss: mss, ipVersion: fp.ip.version) ?? mss
+        if senderMSS > 0, Int(fp.segment.window) == WindowRule.fitWindow(mss: senderMSS) {
+            window = .mssFit
+        } else {
+            switch fp.windowForm {
+            case .mssMultiple(let n): window = .mssMultiple(n)
+            case .mtuMultiple(let n): window = .mtuMultiple(n)
+            case .value(let n): window = .value(n)
+            }
         }
         scale = fp.options.windowScale
         layout = fp.options.layout
@@ -36,13 +43,20 @@ public struct LearnKey: Hashable, Sendable {
     /// A learned SYN entry for this key.
     public func entry(counts: [OSClass: Int], firstSeen: String?, lastSeen: String?, source: String) -> DatabaseEntry {
         let osClass = LearnKey.majority(counts)
-        var entry = DatabaseEntry(
-            id: "", direction: .syn, osClass: osClass, name: osClass.name, flavor: "learned", generic: false,
-            ipVersion: .exactly(ipVersion), initialTTL: .exactly(initialTTL), dontFragment: .exactly(dontFragment),
-            ipID: ipIDZero.map { $0 ? .zero : .nonZero } ?? .any, ecn: .exactly(ecn), window: window,
-            windowScale: scale.map { .exactly($0) } ?? .any, mss: .any, layout: .exactly(layout), eolPadding: eolPadding,
-            quirks: .exactly(quirks), provenance: .learned, source: source, counts: counts,
-            firstSeen: firstSeen, lastSeen: lastSeen, line: 0)
+        var entry = DatabaseEntry(id: "", direction: .syn, osClass: osClass, name: osClass.name, flavor: "learned",
+                                  provenance: .learned, source: source)
+        entry.ipVersion = .exactly(ipVersion)
+        entry.initialTTL = .exactly(initialTTL)
+        entry.dontFragment = ipVersion == 4 ? .exactly(dontFragment) : .any
+        entry.ipID = ipIDZero.map { $0 ? .zero : .nonZero } ?? .any
+        entry.ecn = .exactly(ecn)
+        entry.windows = Choices([window])
+        entry.scales = scale.map { Choices([ScaleRange($0, $0)]) } ?? .any
+        entry.layouts = Choices([LayoutPattern(layout, eolPadding: eolPadding)])
+        entry.quirks = .exactly(quirks)
+        entry.counts = counts
+        entry.firstSeen = firstSeen
+        entry.lastSeen = lastSeen
         entry.id = LearnKey.id(for: entry)
         return entry
     }

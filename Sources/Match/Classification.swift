@@ -21,6 +21,9 @@ public struct Classification: Sendable {
     public var classScores: InlineArray<15, Float>
     /// The three best-scoring entries, best first.
     public var best: TopCandidates
+    /// A class with exactly the evidence of `osClass` (macOS and iOS share a stack): which of
+    /// the two a packet is called is drawn per connection (`Matcher.match`).
+    public var tiedClass: OSClass?
 
     public var bestEntryIndex: Int? { best.first?.entryIndex }
 
@@ -29,7 +32,7 @@ public struct Classification: Sendable {
         classScores: InlineArray(repeating: 0), best: TopCandidates())
 
     init(answerID: Int, osClass: OSClass, family: OSFamily, confidence: Float, familyConfidence: Float, kind: MatchKind,
-         classScores: InlineArray<15, Float>, best: TopCandidates) {
+         classScores: InlineArray<15, Float>, best: TopCandidates, tiedClass: OSClass? = nil) {
         self.answerID = answerID
         self.osClass = osClass
         self.family = family
@@ -38,5 +41,16 @@ public struct Classification: Sendable {
         self.kind = kind
         self.classScores = classScores
         self.best = best
+        self.tiedClass = tiedClass
+    }
+
+    /// The answer with the tied class as `osClass`: a distinct answer, rendered on its own.
+    func swappingTie() -> Classification {
+        guard let tiedClass else { return self }
+        var swapped = self
+        swapped.osClass = tiedClass
+        swapped.tiedClass = osClass
+        swapped.answerID = -answerID
+        return swapped
     }
 }

@@ -9,7 +9,7 @@ struct EntryReader {
     var layouts: [String: (OptionLayout, Int)] = [:]
 
     static let knownKeys: Set<String> = [
-        "id", "packet", "class", "name", "flavor", "generic", "ip", "ttl", "df", "ip_id", "ecn",
+        "id", "packet", "class", "name", "flavor", "generic", "ip", "ttl", "df", "ip_id", "ecn", "flow",
         "window", "scale", "mss", "layout", "quirks", "provenance", "source", "counts",
         "first_seen", "last_seen",
     ]
@@ -94,22 +94,55 @@ struct EntryReader {
             guard case .exactly(let flag) = try bool("generic") else { throw fail("generic", "expected true or false") }
             generic = flag
         }
-        let (layout, padding) = try layoutRule()
         let provenanceName = try string("provenance", default: "curated")
         guard let provenance = Provenance(rawValue: provenanceName) else {
             throw fail("provenance", "expected curated, learned or imported, found \"\(provenanceName)\"")
         }
-        return DatabaseEntry(
-            id: id, direction: direction, osClass: osClass,
-            name: try string("name"), flavor: try string("flavor", default: ""), generic: generic,
-            ipVersion: try number("ip", as: UInt8.self, allowed: [4, 6]),
-            initialTTL: try number("ttl", as: UInt8.self, allowed: [32, 64, 128, 255]),
-            dontFragment: try bool("df"), ipID: try ipIDRule(), ecn: try bool("ecn"),
-            window: try windowRule(), windowScale: try number("scale", as: UInt8.self),
-            mss: try number("mss", as: UInt16.self), layout: layout, eolPadding: padding,
-            quirks: try quirksRule(), provenance: provenance, source: try string("source", default: ""),
-            counts: try counts(), firstSeen: object["first_seen"]?.string, lastSeen: object["last_seen"]?.string,
-            line: line)
+        var entry = DatabaseEntry(id: id, direction: direction, osClass: osClass, name: try string("name"),
+                                  flavor: try string("flavor", default: ""), generic: generic, provenance: provenance,
+                                  source: try string("source", default: ""))
+        entry.ipVersion = try number("ip", as: UInt8.self, allowed: [4, 6])
+        entry.initialTTL = try number("ttl", as: UInt8.self, allowed: [32, 64, 128, 255])
+        entry.dontFragment = try bool("df")
+        entry.ipID = try ipIDRule()
+        entry.ecn = try bool("ecn")
+        entry.flowLabel = try bool("flow")
+        entry.windows = try choices("window", what: "a window: a number, \"mss*N\", \"mtu*N\", \"%N\" or \"mss*fit\"", windowRule)
+        entry.scales = try choices("scale", what: "a window scale: a number or a range \"A-B\"", scaleRange)
+        entry.mss = try number("mss", as: UInt16.self)
+        entry.layouts = try layoutRule()
+        entry.quirks = try quirksRule()
+        entry.counts = try counts()
+        entry.firstSeen = object["first_seen"]?.string
+        entry.lastSeen = object["last_seen"]?.string
+        entry.line = line
+        return entry
+    }
+
+    /// `"*"` (or absent) for any; one value; or an array whose first value is the stack's
+    /// default and the rest its variants.
+    func choices<Value>(_ key: String, what: String, _ parse: (JSONValue) -> Value?) throws -> Choices<Value> {
+        if isWildcard(key) { return .any }
+        let items = object[key]?.elements ?? [object[key]!]
+        guard !items.isEmpty else { throw fail(key, "an empty list matches nothing; use \"*\" for any") }
+        return Choices(try items.map { item in
+            guard let value = parse(item) else { throw fail(key, "expected \(what), or a list of them; found \(item)") }
+            return value
+        })
+    }
+
+    func windowRule(_ value: JSONValue) -> WindowRule? {
+        if let text = value.string { return WindowRule(text: text) }
+        guard let n = value.integer, (0...65535).contains(n) else { return nil }
+        return .value(n)
+    }
+
+    func scaleRange(_ value: JSONValue) -> ScaleRange? {
+        if let n = value.integer { return UInt8(exactly: n).map { ScaleRange($0, $0) } }
+        guard let text = value.string else { return nil }
+        let bounds = text.split(separator: "-", omittingEmptySubsequences: false).map { UInt8($0.trimmingCharacters(in: .whitespaces)) }
+        guard bounds.count == 2, let lower = bounds[0], let upper = bounds[1], lower <= upper else { return nil }
+        return ScaleRange(lower, upper)
     }
 
     func ipIDRule() throws -> IPIDRule {
@@ -125,30 +158,27 @@ struct EntryReader {
         return .value(value)
     }
 
-    func windowRule() throws -> WindowRule {
-        if isWildcard("window") { return .any }
-        if let text = object["window"]?.string {
-            guard let rule = WindowRule(p0f: text) else {
-                throw fail("window", "expected a number, \"mss*N\", \"mtu*N\", \"%N\" or \"*\", found \"\(text)\"")
+    mutating func layoutRule() throws -> Choices<LayoutPattern> {
+        guard let value = object["layout"] else { throw fail("layout", "missing (use \"*\" for any, \"\" for no options)") }
+        if isWildcard("layout") { return .any }
+        let items = value.elements ?? [value]
+        guard !items.isEmpty else { throw fail("layout", "an empty list matches nothing; use \"*\" for any") }
+        var patterns: [LayoutPattern] = []
+        for item in items {
+            guard let text = item.string else { throw fail("layout", "expected a p0f option layout, or a list of them; found \(item)") }
+            if let known = layouts[text] {
+                patterns.append(LayoutPattern(known.0, eolPadding: known.1))
+                continue
             }
-            return rule
+            do {
+                let parsed = try LayoutSyntax.parse(text)
+                layouts[text] = parsed
+                patterns.append(LayoutPattern(parsed.0, eolPadding: parsed.1))
+            } catch let error as LayoutSyntax.Error {
+                throw fail("layout", error.message)
+            }
         }
-        guard case .exactly(let value) = try number("window", as: UInt16.self) else { return .any }
-        return .value(Int(value))
-    }
-
-    mutating func layoutRule() throws -> (Rule<OptionLayout>, Int) {
-        if object["layout"] == nil { throw fail("layout", "missing (use \"*\" for any, \"\" for no options)") }
-        if isWildcard("layout") { return (.any, 0) }
-        let text = try string("layout")
-        if let (layout, padding) = layouts[text] { return (.exactly(layout), padding) }
-        do {
-            let parsed = try LayoutSyntax.parse(text)
-            layouts[text] = parsed
-            return (.exactly(parsed.0), parsed.1)
-        } catch let error as LayoutSyntax.Error {
-            throw fail("layout", error.message)
-        }
+        return Choices(patterns)
     }
 
     func quirksRule() throws -> Rule<Quirks> {
@@ -158,7 +188,7 @@ struct EntryReader {
         for name in text.split(separator: ",").map({ String($0.filter { $0 != " " }) }) where !name.isEmpty {
             guard let quirk = Quirks(p0fName: name) else { throw fail("quirks", "unknown quirk \"\(name)\"") }
             guard Quirks.comparedAsSet.contains(quirk) else {
-                throw fail("quirks", "\"\(name)\" has a field of its own (df, ip_id, ecn); set that field instead")
+                throw fail("quirks", "\"\(name)\" has a field of its own (df, ip_id, ecn, flow); set that field instead")
             }
             quirks.insert(quirk)
         }
@@ -171,7 +201,9 @@ struct EntryReader {
         var result: [OSClass: Int] = [:]
         for (name, number) in value.members {
             guard let osClass = OSClass(name: name), osClass != .unknown else { throw fail("counts", "unknown class \"\(name)\"") }
-            guard let n = number.integer, n >= 0 else { throw fail("counts", "count for \(name) must be a whole number ≥ 0") }
+            guard let n = number.integer, n >= 0, n <= DatabaseEntry.maximumCount else {
+                throw fail("counts", "count for \(name) must be a whole number from 0 to \(DatabaseEntry.maximumCount), found \(number)")
+            }
             result[osClass] = n
         }
         return result

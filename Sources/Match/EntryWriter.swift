@@ -42,13 +42,14 @@ public enum EntryWriter {
         case .value(let v): fields.append(("ip_id", String(v)))
         }
         fields.append(("ecn", rule(e.ecn)))
-        if case .value(let n) = e.window { fields.append(("window", String(n))) } else { fields.append(("window", quoted(e.window.p0fText))) }
-        fields.append(("scale", rule(e.windowScale)))
+        if e.flowLabel != .any { fields.append(("flow", rule(e.flowLabel))) }
+        fields.append(("window", list(e.windows) { rule in
+            if case .value(let n) = rule { return String(n) }
+            return quoted(rule.text)
+        }))
+        fields.append(("scale", list(e.scales) { $0.lower == $0.upper ? String($0.lower) : quoted($0.text) }))
         fields.append(("mss", rule(e.mss)))
-        switch e.layout {
-        case .any: fields.append(("layout", "\"*\""))
-        case .exactly(let layout): fields.append(("layout", quoted(LayoutSyntax.text(layout, eolPadding: e.eolPadding))))
-        }
+        fields.append(("layout", list(e.layouts) { quoted(LayoutSyntax.text($0.layout, eolPadding: $0.eolPadding)) }))
         switch e.quirks {
         case .any: fields.append(("quirks", "\"*\""))
         case .exactly(let q):
@@ -57,6 +58,15 @@ public enum EntryWriter {
             fields.append(("quirks", quoted(buffer.string)))
         }
         return fields
+    }
+
+    /// `"*"`, one value, or a JSON array of values.
+    static func list<Value>(_ choices: Choices<Value>, _ text: (Value) -> String) -> String {
+        switch choices.values.count {
+        case 0: return "\"*\""
+        case 1: return text(choices.values[0])
+        default: return "[" + choices.values.map(text).joined(separator: ", ") + "]"
+        }
     }
 
     public static func line(_ link: LinkEntry) -> String {

@@ -102,6 +102,12 @@ public struct JSONValue: CustomStringConvertible {
 
     public var isObject: Bool { pointer.map { json_object_get_type($0) == json_type_object } ?? false }
 
+    /// An array's elements; nil for anything else.
+    public var elements: [JSONValue]? {
+        guard let pointer, json_object_get_type(pointer) == json_type_array else { return nil }
+        return (0..<json_object_array_length(pointer)).map { JSONValue(pointer: json_object_array_get_idx(pointer, $0)) }
+    }
+
     public subscript(key: String) -> JSONValue? {
         guard let pointer, json_object_get_type(pointer) == json_type_object else { return nil }
         var member: OpaquePointer?

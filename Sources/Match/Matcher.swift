@@ -1,9 +1,16 @@
+import Decode
 import Features
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Scores a fingerprint against the database with weighted per-field similarity.
+/// Explains a SYN as a stack seen through a network path: `PathModel` accounts for what the
+/// path did (the MSS, a clamping middlebox, the hops), and the database's stack entries are
+/// scored on what the stack itself chose, with the window judged against the sender's own MSS.
+///
+/// Each field scores a similarity weighted by `MatchWeights`; the entries of the packet's
+/// option-layout bucket vote for their classes with softmax weights of their scores, and the
+/// class confidence is its share of the votes times the quality of the best match.
 ///
 /// Cost does not grow with the database: entries are indexed by option layout (then by the
 /// order of the significant options, then by their set), only that bucket is scored, and the
@@ -11,6 +18,7 @@ import Glibc
 public final class Matcher {
     public let database: Database
     public let weights: MatchWeights
+    public let paths: PathModel
     private let index: [Direction: LayoutIndex]
     private let fixedIPIDs: Set<UInt16>
     private var recent: [MatchKey: Classification] = [:]
@@ -21,11 +29,12 @@ public final class Matcher {
     public init(database: Database, weights: MatchWeights = MatchWeights(), cacheSize: Int = 65_536) {
         self.database = database
         self.weights = weights
+        paths = PathModel(database.links)
         cacheGeneration = max(1, cacheSize / 2)
         var fixed = Set<UInt16>()
         var byDirection: [Direction: LayoutIndex] = [.syn: LayoutIndex(), .synAck: LayoutIndex()]
         for (i, entry) in database.entries.enumerated() {
-            byDirection[entry.direction]!.add(i, entry.layout)
+            byDirection[entry.direction]!.add(i, entry.layouts)
             if case .value(let id) = entry.ipID { fixed.insert(id) }
         }
         index = byDirection
@@ -33,30 +42,58 @@ public final class Matcher {
         recent.reserveCapacity(cacheGeneration)
     }
 
-    public func classify(_ fp: Fingerprint) -> Classification {
-        let key = makeKey(fp)
-        if let hit = recent[key] { return hit }
-        let answer = older[key] ?? compute(key)
-        if recent.count >= cacheGeneration {
-            older = recent
-            recent = Dictionary(minimumCapacity: cacheGeneration)
+    /// The path the SYN came through and the stack that sent it. The hops count down from the
+    /// best entry's initial TTL when it fixes one (a TTL of 27 is 37 hops from 64, not 5 from 32).
+    public func match(_ fp: Fingerprint) -> (Classification, NetworkPath) {
+        var path = paths.path(for: fp)
+        let c = classify(fp, path: path)
+        if let best = c.bestEntryIndex, case .exactly(let initial) = database.entries[best].initialTTL,
+           initial >= fp.ip.ttl, c.osClass != .unknown || c.family != .unknown {
+            path.hops = Int(initial) - Int(fp.ip.ttl)
         }
-        recent[key] = answer
-        return answer
+        return (c, path)
     }
 
-    func makeKey(_ fp: Fingerprint) -> MatchKey {
+    public func classify(_ fp: Fingerprint) -> Classification {
+        classify(fp, path: paths.path(for: fp))
+    }
+
+    func classify(_ fp: Fingerprint, path: NetworkPath) -> Classification {
+        let key = makeKey(fp, path)
+        let answer: Classification
+        if let hit = recent[key] {
+            answer = hit
+        } else {
+            answer = older[key] ?? compute(key)
+            if recent.count >= cacheGeneration {
+                older = recent
+                recent = Dictionary(minimumCapacity: cacheGeneration)
+            }
+            recent[key] = answer
+        }
+        guard answer.tiedClass != nil else { return answer }
+        // Two classes the evidence cannot tell apart: calling every such SYN the same one would be
+        // wrong for every client of the other. Drawn per connection (stable for it), each class
+        // is right half of the time whichever dominates a network; the confidence says 0.5.
+        let s = fp.segment
+        let draw = ((s.ip.source.low ^ s.ip.source.high ^ UInt64(s.sourcePort)) &* 0x9E37_79B9_7F4A_7C15) >> 32
+        return draw & 1 == 0 ? answer : answer.swappingTie()
+    }
+
+    func makeKey(_ fp: Fingerprint, _ path: NetworkPath) -> MatchKey {
         let id = fp.ip.ipID
+        let mss = fp.options.mss.map(Int32.init) ?? -1
         return MatchKey(
             direction: fp.direction,
             ipVersion: fp.ip.version,
-            initialTTL: fp.initialTTL,
-            plausibleDistance: fp.distanceIsPlausible,
+            ttl: fp.ip.ttl,
             dontFragment: fp.ip.dontFragment,
             ipID: fp.ip.version == 4 && fixedIPIDs.contains(id) ? Int32(id) : (id == 0 ? -1 : -2),
             ecn: fp.quirks.contains(.ecn),
+            flowLabel: fp.ip.flowLabel != 0,
             window: fp.segment.window,
-            mss: fp.options.mss.map(Int32.init) ?? -1,
+            mss: mss,
+            senderMSS: path.originalMSS.map(Int32.init) ?? mss,
             scale: fp.options.windowScale.map(Int16.init) ?? -1,
             layout: fp.options.layout,
             eolPadding: fp.options.eolPadding,
@@ -84,29 +121,28 @@ public final class Matcher {
             let weight = expf(weights.sharpness * (scores[n] - bestScore))
             guard weight > 1e-4 else { continue }
             let entry = database.entries[i]
-            if entry.counts.isEmpty {
+            guard !entry.counts.isEmpty else {
                 classScores[entry.osClass.rawValue] += weight
-            } else {
-                // One pseudo-observation for the entry's own class keeps a tiny sample honest, and
-                // a learned entry votes with the weight of its evidence: a key seen once counts a
-                // third of a curated entry, a key seen 100 times nearly as much. (Curated counts
-                // state a prior, such as the Apple entries' iOS:macOS share, and vote in full.)
-                let denominator = Float(entry.totalCount + 1)
-                let evidence = entry.provenance != .learned ? weight
-                    : weight * Float(entry.totalCount) / (Float(entry.totalCount) + MatchWeights.learnedPrior)
-                for (osClass, count) in entry.counts {
-                    classScores[osClass.rawValue] += evidence * Float(count) / denominator
-                }
-                classScores[entry.osClass.rawValue] += evidence / denominator
-                total += evidence
+                total += weight
                 continue
             }
-            total += weight
+            // A learned entry votes with the weight of its evidence: a key seen once counts a
+            // third of a curated entry, a key seen 100 times nearly as much, and one pseudo-
+            // observation for its own class keeps a tiny sample honest. Curated counts state a
+            // prior (macOS:iOS even) and vote in full. Sums are in Float: no count overflows.
+            let observed = Float(entry.totalCount)
+            let evidence = entry.provenance != .learned ? weight : weight * observed / (observed + MatchWeights.learnedPrior)
+            let denominator = entry.provenance != .learned ? observed : observed + 1
+            for (osClass, count) in entry.counts where denominator > 0 {
+                classScores[osClass.rawValue] += evidence * Float(count) / denominator
+            }
+            if entry.provenance == .learned { classScores[entry.osClass.rawValue] += evidence / denominator }
+            total += evidence
         }
         var familyScores = InlineArray<6, Float>(repeating: 0)
         var leading = OSClass.unknown
         for c in OSClass.labels {
-            classScores[c.rawValue] /= total
+            classScores[c.rawValue] = total > 0 ? classScores[c.rawValue] / total : 0
             familyScores[c.family.rawValue] += classScores[c.rawValue]
             if leading == .unknown || classScores[c.rawValue] > classScores[leading.rawValue] { leading = c }
         }
@@ -114,31 +150,38 @@ public final class Matcher {
         for f in OSFamily.allCases where f != .unknown {
             if leadingFamily == .unknown || familyScores[f.rawValue] > familyScores[leadingFamily.rawValue] { leadingFamily = f }
         }
+        let leadingShare = classScores[leading.rawValue]
+        let tied = OSClass.labels.first { $0 != leading && leadingShare > 0 && abs(classScores[$0.rawValue] - leadingShare) < 1e-4 }
         let quality = matchQuality(bestScore)
-        let confidence = classScores[leading.rawValue] * quality
+        let confidence = leadingShare * quality
         let familyConfidence = familyScores[leadingFamily.rawValue] * quality
         let bestEntry = database.entries[top[0].entryIndex]
         let kind: MatchKind = bestEntry.generic ? .generic : (exactEntries.contains(top[0].entryIndex) ? .exact : .fuzzy)
         answersComputed += 1
+        let decided = confidence >= weights.minConfidence && confidence > 0
         return Classification(
             answerID: answersComputed,
-            osClass: confidence >= weights.minConfidence ? leading : .unknown,
-            family: familyConfidence >= weights.minConfidence ? leadingFamily : .unknown,
+            osClass: decided ? leading : .unknown,
+            family: familyConfidence >= weights.minFamilyConfidence && familyConfidence > 0 ? leadingFamily : .unknown,
             confidence: confidence, familyConfidence: familyConfidence, kind: kind,
-            classScores: classScores, best: top)
+            classScores: classScores, best: top, tiedClass: decided ? tied : nil)
     }
 
-    /// 1 for a full match, falling to 0 at a similarity of 0.6 (a layout match alone scores 0.27).
+    /// How well the best entry explains the packet: 1 from a similarity of 0.95 (a stack's
+    /// documented variant), falling to 0 at 0.55 (a layout match alone is less).
     func matchQuality(_ score: Float) -> Float {
-        min(1, max(0, (score - 0.6) / 0.4))
+        min(1, max(0, (score - 0.55) / 0.4))
     }
 
-    /// Weighted similarity in [0, 1], and whether every constrained field matched exactly.
+    /// Weighted similarity in [0, 1], and whether every field the entry constrains matched in full.
     func similarity(_ e: DatabaseEntry, _ k: MatchKey) -> (Float, Bool) {
         let w = weights
         var sum: Float = 0
+        var total: Float = 0
         var exact = true
+        /// `similarity` nil: the entry leaves the field open (wildcard credit).
         func add(_ weight: Float, _ similarity: Float?) {
+            total += weight
             guard let similarity else {
                 sum += weight * w.wildcardCredit
                 return
@@ -146,78 +189,71 @@ public final class Matcher {
             sum += weight * similarity
             if similarity < 1 { exact = false }
         }
-        switch e.layout {
-        case .any: add(w.layout, nil)
-        case .exactly(let layout):
-            if layout == k.layout {
-                add(w.layout, e.eolPadding == k.eolPadding ? 1 : 0.9)
-            } else if LayoutIndex.order(layout) == LayoutIndex.order(k.layout) {
-                add(w.layout, 0.6)
-            } else {
-                add(w.layout, LayoutIndex.kindSet(layout) == LayoutIndex.kindSet(k.layout) ? 0.3 : 0)
-            }
-        }
-        add(w.window, windowSimilarity(e.window, k))
-        switch e.windowScale {
-        case .any: add(w.scale, nil)
-        case .exactly(let scale): add(w.scale, Int16(scale) == k.scale ? 1 : 0)
-        }
+        let isV4 = k.ipVersion == 4
+
+        add(w.layout, layoutSimilarity(e.layouts, k))
+        add(w.window, choice(e.windows) { $0.allows(window: Int(k.window), senderMSS: Int(k.senderMSS), ipVersion: k.ipVersion) })
+        // Without a window scale option the layout has said all there is to say.
+        if k.scale >= 0 { add(w.scale, choice(e.scales) { $0.contains(Int(k.scale)) }) }
         switch e.initialTTL {
         case .any: add(w.ttl, nil)
-        case .exactly(let ttl): add(w.ttl, ttl == k.initialTTL && k.plausibleDistance ? 1 : 0)
+        case .exactly(let ttl): add(w.ttl, Matcher.reachable(from: ttl, observed: k.ttl) ? 1 : 0)
         }
-        switch e.mss {
-        case .any: add(w.mss, nil)
-        case .exactly(let mss):
-            // A smaller MSS is what tunnels and clamping middleboxes do to any stack.
-            add(w.mss, Int32(mss) == k.mss ? 1 : (k.mss > 0 && k.mss < Int32(mss) ? 0.5 : 0))
-        }
-        switch e.dontFragment {
-        case .any: add(w.dontFragment, nil)
-        case .exactly(let df): add(w.dontFragment, df == k.dontFragment || k.ipVersion == 6 ? 1 : 0)
-        }
-        switch e.ipID {
-        case .any: add(w.ipID, nil)
-        case .zero: add(w.ipID, k.ipID == -1 || k.ipVersion == 6 ? 1 : 0)
-        case .nonZero: add(w.ipID, k.ipID != -1 || k.ipVersion == 6 ? 1 : 0)
-        case .value(let id): add(w.ipID, k.ipID == Int32(id) ? 1 : 0)
+        if case .exactly(let mss) = e.mss { add(w.mss, Int32(mss) == k.mss ? 1 : 0) }
+        if isV4 {
+            switch e.dontFragment {
+            case .any: add(w.dontFragment, nil)
+            case .exactly(let df): add(w.dontFragment, df == k.dontFragment ? 1 : 0)
+            }
+            switch e.ipID {
+            case .any: add(w.ipID, nil)
+            case .zero: add(w.ipID, k.ipID == -1 ? 1 : 0)
+            case .nonZero: add(w.ipID, k.ipID != -1 ? 1 : 0)
+            case .value(let id): add(w.ipID, k.ipID == Int32(id) ? 1 : 0)
+            }
+        } else if case .exactly(let flow) = e.flowLabel {
+            add(w.flowLabel, flow == k.flowLabel ? 1 : 0)
         }
         switch e.ecn {
         case .any: add(w.ecn, nil)
         case .exactly(let ecn): add(w.ecn, ecn == k.ecn ? 1 : 0)
         }
-        switch e.ipVersion {
-        case .any: add(w.ipVersion, nil)
-        case .exactly(let version): add(w.ipVersion, version == k.ipVersion ? 1 : 0)
-        }
+        if case .exactly(let version) = e.ipVersion { add(w.ipVersion, version == k.ipVersion ? 1 : 0) }
         switch e.quirks {
         case .any: add(w.quirks, nil)
         case .exactly(let quirks):
             let union = quirks.union(k.quirks).rawValue.nonzeroBitCount
             add(w.quirks, union == 0 ? 1 : Float(quirks.intersection(k.quirks).rawValue.nonzeroBitCount) / Float(union))
         }
-        let total = w.layout + w.window + w.scale + w.ttl + w.mss + w.dontFragment + w.ipID + w.ecn + w.ipVersion + w.quirks
         return (total > 0 ? sum / total : 0, exact)
     }
 
-    func windowSimilarity(_ rule: WindowRule, _ k: MatchKey) -> Float? {
-        let window = Int(k.window)
-        let mss = Int(k.mss)
-        switch rule {
-        case .any:
-            return nil
-        case .value(let value):
-            return value == window ? 1 : 0
-        case .modulo(let n):
-            return window % n == 0 ? 1 : 0
-        case .mssMultiple(let n):
-            if mss > 0, window == n * mss { return 1 }
-            // The sender computed N × its own MSS, and a middlebox lowered the MSS after.
-            return window == n * 1460 ? 0.8 : 0
-        case .mtuMultiple(let n):
-            let overhead = k.ipVersion == 6 ? 60 : 40
-            if mss > 0, window == n * (mss + overhead) { return 1 }
-            return window == n * 1500 ? 0.8 : 0
+    /// Paths only lower the TTL, and rarely by more than 35 hops (p0f's limit too).
+    static let maximumHops = 35
+
+    static func reachable(from initial: UInt8, observed: UInt8) -> Bool {
+        observed <= initial && Int(initial) - Int(observed) <= maximumHops
+    }
+
+    /// 1 for the entry's first (default) value, the variant credit for a later one, 0 for none;
+    /// nil when the entry accepts anything.
+    func choice<Value>(_ choices: Choices<Value>, _ matches: (Value) -> Bool) -> Float? {
+        guard !choices.isAny else { return nil }
+        guard let position = choices.values.firstIndex(where: matches) else { return 0 }
+        return position == 0 ? 1 : weights.variantCredit
+    }
+
+    /// The stack's own layout (or a listed variant); else the same significant options in the
+    /// same order (other padding), else the same set of options.
+    func layoutSimilarity(_ layouts: Choices<LayoutPattern>, _ k: MatchKey) -> Float? {
+        guard !layouts.isAny else { return nil }
+        for (position, pattern) in layouts.values.enumerated() where pattern.layout == k.layout {
+            let credit: Float = position == 0 ? 1 : weights.variantCredit
+            return pattern.eolPadding == k.eolPadding ? credit : credit * 0.9
         }
+        let order = LayoutIndex.order(k.layout)
+        if layouts.values.contains(where: { LayoutIndex.order($0.layout) == order }) { return 0.6 }
+        let kinds = LayoutIndex.kindSet(k.layout)
+        return layouts.values.contains(where: { LayoutIndex.kindSet($0.layout) == kinds }) ? 0.3 : 0
     }
 }

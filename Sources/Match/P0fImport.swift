@@ -138,11 +138,18 @@ public enum P0fImport {
         let mss: Rule<UInt16>
         if parts[3] == "*" { mss = .any } else if let value = UInt16(parts[3]) { mss = .exactly(value) } else { throw fail("mss", "expected a number or *") }
         let windowParts = parts[4].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard windowParts.count == 2, let window = WindowRule(p0f: windowParts[0]) else {
+        guard windowParts.count == 2, windowParts[0] == "*" || WindowRule(text: windowParts[0]) != nil, windowParts[0] != "mss*fit" else {
             throw fail("wsize", "expected WSIZE,SCALE")
         }
-        let scale: Rule<UInt8>
-        if windowParts[1] == "*" { scale = .any } else if let value = UInt8(windowParts[1]) { scale = .exactly(value) } else { throw fail("scale", "expected a number or *") }
+        let windows: Choices<WindowRule> = WindowRule(text: windowParts[0]).map { Choices([$0]) } ?? .any
+        let scales: Choices<ScaleRange>
+        if windowParts[1] == "*" {
+            scales = .any
+        } else if let value = UInt8(windowParts[1]) {
+            scales = Choices([ScaleRange(value, value)])
+        } else {
+            throw fail("scale", "expected a number or *")
+        }
         let layout: OptionLayout, padding: Int
         do {
             (layout, padding) = try LayoutSyntax.parse(parts[5])
@@ -159,13 +166,19 @@ public enum P0fImport {
         }
         let df = names.contains("df")
         let ipID: IPIDRule = df ? (names.contains("id+") ? .nonZero : .zero) : (names.contains("id-") ? .zero : .nonZero)
-        let usesScale = layout.contains(OptionKind.windowScale)
-        return DatabaseEntry(
-            id: "", direction: .syn, osClass: .other, name: "", flavor: "", generic: false,
-            ipVersion: version, initialTTL: .exactly(Fingerprint.initialTTL(for: ttl)),
-            dontFragment: version == .exactly(6) ? .any : .exactly(df), ipID: version == .exactly(6) ? .any : ipID,
-            ecn: .exactly(names.contains("ecn")), window: window, windowScale: usesScale ? scale : .any, mss: mss,
-            layout: .exactly(layout), eolPadding: padding, quirks: .exactly(others), provenance: .imported,
-            source: "", counts: [:], firstSeen: nil, lastSeen: nil, line: line)
+        var entry = DatabaseEntry(id: "", direction: .syn, osClass: .other, name: "", provenance: .imported, source: "")
+        entry.ipVersion = version
+        entry.initialTTL = .exactly(Fingerprint.initialTTL(for: ttl))
+        entry.dontFragment = version == .exactly(6) ? .any : .exactly(df)
+        entry.ipID = version == .exactly(6) ? .any : ipID
+        entry.ecn = .exactly(names.contains("ecn"))
+        entry.flowLabel = version == .exactly(4) ? .any : .exactly(names.contains("flow"))
+        entry.windows = windows
+        entry.scales = layout.contains(OptionKind.windowScale) ? scales : .any
+        entry.mss = mss
+        entry.layouts = Choices([LayoutPattern(layout, eolPadding: padding)])
+        entry.quirks = .exactly(others)
+        entry.line = line
+        return entry
     }
 }

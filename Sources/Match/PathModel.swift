@@ -46,6 +46,8 @@ public struct NetworkPath: Sendable, Equatable {
 /// clamping rules that recover the sender's own MSS from its window.
 public struct PathModel: Sendable {
     private var tunnels: [Bool] = []
+    /// The MTUs of the link entries, largest first: the MSS values a sender may have started from.
+    private var linkMTUs: [Int] = []
     /// Position in the entries + 1 for every possible MTU (0: not listed): one load per SYN, no hashing.
     private var byMTU = [UInt32](repeating: 0, count: 65536 + 60 + 1)
 
@@ -56,6 +58,7 @@ public struct PathModel: Sendable {
     /// `entries` are the database's link entries (`Database.links`).
     public init(_ entries: [LinkEntry]) {
         tunnels = entries.map(\.tunnel)
+        linkMTUs = Array(Set(entries.map(\.mtu))).sorted(by: >)
         // The first entry for an MTU wins, as the files were given.
         for (position, entry) in entries.enumerated() where byMTU[entry.mtu] == 0 {
             byMTU[entry.mtu] = UInt32(position + 1)
@@ -70,7 +73,7 @@ public struct PathModel: Sendable {
         let version = fingerprint.ip.version
         let mtu = LinkMTU.mtu(mss: mss, ipVersion: version)
         let entry = byMTU[mtu] > 0 ? Int(byMTU[mtu]) - 1 : nil
-        let original = PathModel.senderMSS(window: Int(fingerprint.segment.window), mss: mss, ipVersion: version)
+        let original = PathModel.senderMSS(window: Int(fingerprint.segment.window), mss: mss, ipVersion: version, linkMTUs: linkMTUs)
         return NetworkPath(mss: mss, mtu: mtu, linkIndex: entry,
                            tunnel: entry.map { tunnels[$0] } ?? PathModel.unlistedTunnelMTU.contains(mtu),
                            clamped: original != nil, originalMSS: original, hops: hops)
@@ -81,11 +84,22 @@ public struct PathModel: Sendable {
     /// Windows 10+ and Linux 4.19+ take the largest multiple of it that fits in 65535
     /// (Linux `tcp_select_initial_window`), older Linux 10 or 20 segments, and p0f's `mss*N`
     /// signatures describe the same. A window that is such a multiple of a larger MSS while
-    /// the arriving MSS does not divide it was sized before the MSS was lowered.
-    public static func senderMSS(window: Int, mss: Int, ipVersion: UInt8) -> Int? {
-        guard mss > 0, window > 0, window % mss != 0 else { return nil }
+    /// the arriving MSS does not divide it was sized before the MSS was lowered. The larger MSS
+    /// is Ethernet's, or that of another known link (`linkMTUs`) for a window of 4 or more segments.
+    ///
+    /// An IPv6 MSS that implies an MTU below IPv6's minimum of 1280 (RFC 8200) was lowered on
+    /// the way even when it happens to divide the window.
+    public static func senderMSS(window: Int, mss: Int, ipVersion: UInt8, linkMTUs: [Int] = []) -> Int? {
+        guard mss > 0, window > 0 else { return nil }
+        let belowIPv6Minimum = ipVersion == 6 && LinkMTU.mtu(mss: mss, ipVersion: 6) < LinkMTU.ipv6Minimum
+        guard window % mss != 0 || belowIPv6Minimum else { return nil }
         let ethernet = LinkMTU.ethernetMSS(ipVersion: ipVersion)
         if mss < ethernet, window >= 4 * ethernet, window % ethernet == 0 { return ethernet }
+        for mtu in linkMTUs {
+            let candidate = mtu - LinkMTU.headerBytes(ipVersion: ipVersion)
+            guard candidate > mss else { break }
+            if candidate <= ethernet, window >= 4 * candidate, window % candidate == 0 { return candidate }
+        }
         // The largest multiple of a larger MSS m under 65535: window = k·m with 65535 − window < m.
         // 65535 itself is what a buffer over 64 KiB gives, whatever the MSS.
         guard window > 65535 - ethernet, window < 65535 else { return nil }

@@ -47,11 +47,11 @@ public final class EventWriter {
     }
 
     private func renderOS(_ c: Classification, _ database: Database) -> TextBuffer {
-        let slot = c.answerID % EventWriter.ringSize
-        if let cached = renderedOS[slot], cached.answerID == c.answerID { return cached.text }
+        let slot = c.answerID.magnitude % UInt(EventWriter.ringSize)   // a swapped tie has a negative id
+        if let cached = renderedOS[Int(slot)], cached.answerID == c.answerID { return cached.text }
         let text = TextBuffer(capacity: 512)
         JSONFormat.writeOS(c, database: database, to: text)
-        renderedOS[slot] = (c.answerID, text)
+        renderedOS[Int(slot)] = (c.answerID, text)
         return text
     }
 }

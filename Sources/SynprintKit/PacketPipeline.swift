@@ -15,13 +15,11 @@ public enum CaptureEvent: Sendable {
 public final class PacketPipeline {
     public private(set) var counters = PacketCounters()
     public let matcher: Matcher?
-    private let paths: PathModel?
     /// Follows connections to their request (`--http`); nil when nothing judges requests.
     public let tracker: ConnectionTracker?
 
     public init(matcher: Matcher?, tracker: ConnectionTracker?) {
         self.matcher = matcher
-        paths = matcher.map { PathModel($0.database.links) }
         self.tracker = tracker
     }
 
@@ -46,8 +44,8 @@ public final class PacketPipeline {
             let fingerprint = Fingerprint(segment, in: packet.bytes)
             if fingerprint.direction == .syn { counters.syn += 1 } else { counters.synAck += 1 }
             if fingerprint.quirks.contains(.malformedOptions) { counters.badOptions += 1 }
-            let syn = SynObservation(seconds: packet.seconds, microseconds: packet.microseconds, fingerprint: fingerprint,
-                                     classification: matcher?.classify(fingerprint), path: paths?.path(for: fingerprint))
+            var syn = SynObservation(seconds: packet.seconds, microseconds: packet.microseconds, fingerprint: fingerprint)
+            if let matcher { (syn.classification, syn.path) = matcher.match(fingerprint) }
             if let tracker, fingerprint.direction == .syn { tracker.opened(syn) }
             return .syn(syn)
         }

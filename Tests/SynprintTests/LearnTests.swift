@@ -82,7 +82,7 @@ final class LearnTests: XCTestCase {
         XCTAssertEqual(entry.osClass, .windows)               // ties go to the class listed first
         XCTAssertEqual(entry.provenance, .learned)
         XCTAssertEqual(entry.mss, .any)
-        XCTAssertEqual(entry.window, .mssMultiple(44))
+        XCTAssertEqual(entry.windows, Choices([.mssFit]))          // 64240: the largest multiple of 1460 under 65535
         XCTAssertEqual(entry.firstSeen, "1970-01-01T00:00:10.000000Z")
         XCTAssertEqual(entry.lastSeen, "1970-01-01T00:00:30.000000Z")
         // The written entry loads back unchanged.

@@ -28,6 +28,28 @@ final class MatchTests: XCTestCase {
 
     // MARK: database loading
 
+    /// A list holds the stack's default first and its variants after; ranges and `mss*fit` read and write back.
+    func testListsRangesAndTheFitRule() throws {
+        let db = try Database.parse(MatchTests.header + entryLine([
+            "window": "[\"mss*fit\", 65535]", "scale": "[7, \"5-14\"]", "flow": "true",
+            "layout": "[\"mss,sok,ts,nop,ws\", \"mss,nop,nop,sok,nop,ws\"]",
+        ]), file: "x.db")
+        let e = try XCTUnwrap(db.entries.first)
+        XCTAssertEqual(e.windows, Choices([.mssFit, .value(65535)]))
+        XCTAssertEqual(e.scales, Choices([ScaleRange(7, 7), ScaleRange(5, 14)]))
+        XCTAssertEqual(e.flowLabel, .exactly(true))
+        XCTAssertEqual(e.layouts.values.count, 2)
+        XCTAssertEqual(EntryWriter.line(try Database.parse(db.serialized(), file: "y.db").entries[0]), EntryWriter.line(e))
+        XCTAssertEqual(WindowRule.fitWindow(mss: 1460), 64240)
+        XCTAssertEqual(WindowRule.fitWindow(mss: 1380), 64860)
+        XCTAssertEqual(WindowRule.fitWindow(mss: 1024), 65535)
+        for bad in ["[]", "[\"7-5\"]", "\"x\"", "[7, true]"] {
+            XCTAssertThrowsError(try Database.parse(MatchTests.header + entryLine(["scale": bad]), file: "t.db"), bad) {
+                XCTAssertTrue("\($0)".hasPrefix("t.db:2: field 'scale'"), "\($0)")
+            }
+        }
+    }
+
     func testValidEntryLoadsEveryField() throws {
         let db = try Database.parse(MatchTests.header + "# comment\n\n" + entryLine([
             "df": "true", "ip_id": "\"nonzero\"", "ecn": "false", "mss": "1460", "quirks": "\"ts2+\"",
@@ -36,8 +58,8 @@ final class MatchTests: XCTestCase {
         let e = try XCTUnwrap(db.entries.first)
         XCTAssertEqual(e.line, 4)
         XCTAssertEqual(e.osClass, .linux)
-        XCTAssertEqual(e.window, .mssMultiple(44))
-        XCTAssertEqual(e.windowScale, .exactly(7))
+        XCTAssertEqual(e.windows, Choices([.mssMultiple(44)]))
+        XCTAssertEqual(e.scales, Choices([ScaleRange(7, 7)]))
         XCTAssertEqual(e.mss, .exactly(1460))
         XCTAssertEqual(e.dontFragment, .exactly(true))
         XCTAssertEqual(e.ipID, .nonZero)
@@ -58,6 +80,8 @@ final class MatchTests: XCTestCase {
             (MatchTests.header + "[1, 2]", "test.db:2: expected a JSON object"),
             (MatchTests.header + entryLine(["ttl": "64.5"]), "test.db:2: field 'ttl': expected a whole number, found 64.5"),
             (MatchTests.header + entryLine(["counts": "{\"Linux\": -1}"]), "test.db:2: field 'counts'"),
+            (MatchTests.header + entryLine(["counts": "{\"Linux\": 9223372036854775807}"]), "test.db:2: field 'counts'"),
+            (MatchTests.header + entryLine(["counts": "{\"Linux\": 1e300}"]), "test.db:2: field 'counts'"),
             (MatchTests.header + entryLine(["window": "\"mss*x\""]), "test.db:2: field 'window'"),
             (MatchTests.header + entryLine(["ttl": "100"]), "test.db:2: field 'ttl': expected one of 32, 64, 128, 255"),
             (MatchTests.header + entryLine(["class": "\"Plan9\""]), "test.db:2: field 'class': unknown class"),
@@ -109,8 +133,8 @@ final class MatchTests: XCTestCase {
         XCTAssertEqual(e.count, 3)
         XCTAssertEqual(e[0].osClass, .linux)
         XCTAssertEqual(e[0].flavor, "3.11 and newer")
-        XCTAssertEqual(e[0].window, .mssMultiple(20))
-        XCTAssertEqual(e[0].windowScale, .exactly(10))
+        XCTAssertEqual(e[0].windows, Choices([.mssMultiple(20)]))
+        XCTAssertEqual(e[0].scales, Choices([ScaleRange(10, 10)]))
         XCTAssertEqual(e[0].ipID, .nonZero)
         XCTAssertEqual(e[0].provenance, .imported)
         XCTAssertTrue(e[1].generic)
@@ -140,24 +164,38 @@ final class MatchTests: XCTestCase {
         var p = PacketBuilder()
         p.ttl = 40
         let near = m.classify(try fingerprint(p))
-        p.ttl = 20        // initial 32: not Linux's 64
+        p.ttl = 20        // 44 hops below 64: more than any path
         let far = m.classify(try fingerprint(p))
         XCTAssertGreaterThan(near.best[0].score, far.best[0].score)
         XCTAssertEqual(near.osClass, .linux)
     }
 
-    func testWindowAsMultipleOfMSSAndClampedMSS() throws {
-        let m = try matcher([entryLine([:])])
+    /// The window is judged against the sender's own MSS: a clamped MSS changes nothing.
+    func testWindowRulesUseTheSendersMSS() throws {
+        let m = try matcher([entryLine(["window": "\"mss*fit\""])])
         var p = PacketBuilder()
         p.options[2...3] = [0x05, 0x64]          // MSS 1380
-        p.window = 44 * 1380
-        let exactMultiple = m.classify(try fingerprint(p)).best[0].score
-        p.window = 44 * 1460                     // chosen before a middlebox clamped the MSS
+        p.window = 47 * 1380                     // a host on a 1420-byte tunnel link
+        let tunnelled = m.classify(try fingerprint(p)).best[0].score
+        p.window = 44 * 1460                     // sized for 1460, then clamped to 1380 on the way
         let clamped = m.classify(try fingerprint(p)).best[0].score
         p.window = 1000
         let unrelated = m.classify(try fingerprint(p)).best[0].score
-        XCTAssertGreaterThan(exactMultiple, clamped)
+        XCTAssertEqual(tunnelled, clamped)
         XCTAssertGreaterThan(clamped, unrelated)
+        let (_, path) = m.match(try fingerprint(p))
+        XCTAssertFalse(path.clamped)
+    }
+
+    /// A variant listed after the default matches, with less credit than the default.
+    func testVariantsMatchWithLessCredit() throws {
+        let m = try matcher([entryLine(["layout": "[\"mss,sok,ts,nop,ws\", \"mss,nop,nop,sok,nop,ws\"]", "window": "\"*\"", "scale": "\"*\""])])
+        let normal = m.classify(try fingerprint(PacketBuilder())).best[0].score
+        var p = PacketBuilder()
+        p.options = [2, 4, 5, 0xB4, 1, 1, 4, 2, 1, 3, 3, 7]      // timestamps off
+        let variant = m.classify(try fingerprint(p)).best[0].score
+        XCTAssertGreaterThan(normal, variant)
+        XCTAssertGreaterThan(variant, normal - 0.1)      // still the same stack
     }
 
     func testLayoutExactBeatsSameOrderBeatsSameSet() throws {
@@ -190,7 +228,8 @@ final class MatchTests: XCTestCase {
         p.window = 8192
         p.dontFragment = false
         let c = m.classify(try fingerprint(p))
-        XCTAssertEqual(c.osClass, .unknown)
+        XCTAssertFalse([OSClass.android, .iOS].contains(c.osClass), "\(c.osClass)")
+        XCTAssertLessThan(c.confidence, 0.5)
         p.window = 1024
         p.ttl = 250
         p.ipID = 999
