@@ -5,10 +5,12 @@
 
 For each capture with labelled SYNs: build a database from all the other captures (labels from
 their plain-HTTP User-Agents and from the dev labels of those captures), then classify the
-held-out capture's labelled SYNs with the curated database alone, the learned one alone, and
-the two merged. Prints class and family accuracy (over all labelled SYNs) and coverage.
+held-out capture's labelled SYNs with the curated database alone, the curated database without
+the entries whose only dev evidence is the held-out capture (their `source` names the dev
+captures they were checked against), the learned one alone, and curated + learned merged.
+Prints class and family accuracy (over all labelled SYNs) and coverage.
 """
-import argparse, collections, json, os, subprocess, sys, tempfile
+import argparse, collections, json, os, re, subprocess, sys, tempfile
 
 FAMILY = {"Windows": "Windows", "Linux": "Linux-like", "Android": "Linux-like", "ChromeOS": "Linux-like",
           "macOS": "Apple", "iOS": "Apple", "FreeBSD": "BSD", "OpenBSD": "BSD", "NetBSD": "BSD"}
@@ -28,6 +30,28 @@ def classify(binary, capture, databases):
             out[key] = event["os"]["class"]
     return out
 
+def cited_captures(source, captures):
+    """The dev captures an entry's source names ("dev captures gnutella, ocsp")."""
+    match = re.search(r"dev captures? ([^;)]*)", source)
+    if not match:
+        return set()
+    names = re.findall(r"[A-Za-z0-9_.-]+", match.group(1))
+    return {c for c in captures for n in names if c.split("__")[-1].rsplit(".", 1)[0] == n}
+
+def without_entries_of(curated, held_out, captures, path):
+    """The curated file minus the entries whose only dev evidence is `held_out`."""
+    dropped = []
+    with open(curated) as f, open(path, "w") as out:
+        for line in f:
+            if line.startswith("{") and '"packet"' in line:
+                entry = json.loads(line)
+                cited = cited_captures(entry.get("source", ""), captures)
+                if cited == {held_out}:
+                    dropped.append(entry["id"])
+                    continue
+            out.write(line)
+    return dropped
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../shared/data/dev"))
@@ -40,7 +64,7 @@ def main():
         by_capture[label["capture"]].append(label)
     captures = sorted(os.listdir(os.path.join(options.data, "captures")))
     curated = "database/synprint.db.jsonl"
-    totals = {name: collections.Counter() for name in ("curated", "learned", "merged")}
+    totals = {name: collections.Counter() for name in ("curated", "curated without the held-out capture's entries", "learned", "merged")}
     with tempfile.TemporaryDirectory() as tmp:
         for held_out in captures:
             if not by_capture.get(held_out):
@@ -59,8 +83,11 @@ def main():
             if build.returncode not in (0, 2):
                 sys.exit(build.stderr)
             run(options.binary, "db", "merge", curated, learned, "-o", merged)
+            reduced = os.path.join(tmp, "reduced.jsonl")
+            dropped = without_entries_of(curated, held_out, captures, reduced)
             path = os.path.join(options.data, "captures", held_out)
-            for name, dbs in (("curated", [curated]), ("learned", [learned]), ("merged", [merged])):
+            for name, dbs in (("curated", [curated]), ("curated without the held-out capture's entries", [reduced]),
+                              ("learned", [learned]), ("merged", [merged])):
                 guesses = classify(options.binary, path, dbs)
                 for label in by_capture[held_out]:
                     key = (label["src_ip"], label["src_port"], label["dst_ip"], label["dst_port"])
@@ -70,7 +97,8 @@ def main():
                     t["covered"] += guess != "unknown"
                     t["class"] += guess == label["os_class"]
                     t["family"] += FAMILY.get(guess) == FAMILY.get(label["os_class"])
-            print(f"{held_out}: {len(by_capture[held_out])} labelled SYNs", file=sys.stderr)
+            print(f"{held_out}: {len(by_capture[held_out])} labelled SYNs"
+                  + (f"; left out: {', '.join(dropped)}" if dropped else ""), file=sys.stderr)
     print("| database | labelled SYNs | coverage | class accuracy | family accuracy |")
     print("|---|---|---|---|---|")
     for name, t in totals.items():

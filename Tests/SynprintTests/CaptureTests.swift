@@ -35,7 +35,7 @@ final class CaptureTests: XCTestCase {
     }
 
     func labels() throws -> [[String: Any]] {
-        let text = try String(contentsOf: devData("dev_labels.jsonl"), encoding: .utf8)
+        let text = try String(contentsOf: devDataOrSkip("dev_labels.jsonl"), encoding: .utf8)
         return try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
     }
 
@@ -44,7 +44,7 @@ final class CaptureTests: XCTestCase {
     }
 
     func testDevSynsMatchTheLabelsLineByLine() throws {
-        let (found, end, _) = try syns(in: devData("dev_syns.pcap").path)
+        let (found, end, _) = try syns(in: devDataOrSkip("dev_syns.pcap").path)
         XCTAssertEqual(end, .finished)
         let expected = try labels()
         XCTAssertEqual(found.count, 691)
@@ -53,7 +53,7 @@ final class CaptureTests: XCTestCase {
 
     func testEveryDevCaptureDecodesAndHoldsItsLabelledSyns() throws {
         let byCapture = Dictionary(grouping: try labels(), by: { $0["capture"] as! String })
-        let folder = try devData("captures")
+        let folder = try devDataOrSkip("captures")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         XCTAssertEqual(files.count, 40)
         for file in files {
@@ -69,14 +69,15 @@ final class CaptureTests: XCTestCase {
     }
 
     func testTruncatedCaptureKeepsWhatCameBefore() throws {
-        let original = try Data(contentsOf: devData("dev_syns.pcap"))
-        let cut = FileManager.default.temporaryDirectory.appendingPathComponent("synprint-truncated.pcap")
+        let original = try Data(contentsOf: fixture("linux-paths.pcap"))
+        let (all, _, _) = try syns(in: fixture("linux-paths.pcap").path)
+        let cut = FileManager.default.temporaryDirectory.appendingPathComponent("synprint-truncated-\(UUID().uuidString).pcap")
         try original.prefix(original.count / 2 + 7).write(to: cut)
         let (found, end, _) = try syns(in: cut.path)
         guard case .truncated(let message) = end else { return XCTFail("expected truncation, got \(end)") }
         XCTAssertTrue(message.contains("truncated"))
-        XCTAssertGreaterThan(found.count, 300)
-        XCTAssertEqual(found.map(\.tuple), try labels().prefix(found.count).map(tuple))
+        XCTAssertGreaterThan(found.count, 40)
+        XCTAssertEqual(found, Array(all.prefix(found.count)))
     }
 
     func testUnreadableInputsGiveClearErrors() throws {

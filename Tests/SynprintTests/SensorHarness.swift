@@ -1,0 +1,66 @@
+import Capture
+import Decode
+import Foundation
+import Match
+import Synchronization
+import SynprintKit
+import Verdict
+
+/// Collects a sensor's events, for tests that drive the library directly with packets.
+final class EventCollector: EventHandler {
+    private let collected = Mutex<[SensorEvent]>([])
+    var events: [SensorEvent] { collected.withLock { $0 } }
+    func handle(_ event: SensorEvent) { collected.withLock { $0.append(event) } }
+    func idle() {}
+
+    var syns: [SynObservation] {
+        events.compactMap { if case .syn(let syn) = $0, syn.fingerprint.direction == .syn { syn } else { nil } }
+    }
+    var requests: [JudgedRequest] {
+        events.compactMap { if case .http(let request) = $0 { request } else { nil } }
+    }
+}
+
+/// The shipped database.
+func shippedDatabase() throws -> Database {
+    try Database.load(file: repositoryRoot.appendingPathComponent("database/synprint.db.jsonl").path)
+}
+
+/// A fixture committed with the tests.
+func fixture(_ name: String) -> URL {
+    repositoryRoot.appendingPathComponent("Tests/SynprintTests/Fixtures").appendingPathComponent(name)
+}
+
+/// Every packet of a capture file, copied out of libpcap's buffer, with the file's link type.
+func packets(of url: URL) throws -> (link: LinkType, packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])]) {
+    let source = try PacketSource.open(file: url.path)
+    var result: [(Int, Int, [UInt8])] = []
+    let end = source.run(shouldStop: { false }) { packet in
+        result.append((packet.seconds, packet.microseconds, Array(packet.bytes)))
+        return true
+    }
+    guard end == .finished else { throw NotDecoded(description: "\(url.lastPathComponent) did not read to its end: \(end)") }
+    return (source.linkType, result)
+}
+
+/// Runs packets through a sensor that is not threaded: events are handled before `process` returns.
+func runSensor(_ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], link: LinkType, database: Database?,
+               judging: Bool, settings: Settings = Settings()) -> EventCollector {
+    let collector = EventCollector()
+    let sensor = Sensor(settings: settings, database: database, judging: judging, threaded: false, handler: collector)
+    for packet in packets {
+        packet.bytes.withUnsafeBytes { sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link) }
+    }
+    sensor.finish()
+    return collector
+}
+
+/// The JSON lines of a fixture's labels file.
+func jsonLines(of url: URL) throws -> [[String: Any]] {
+    try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
+        guard let object = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] else {
+            throw NotDecoded(description: "\(url.lastPathComponent): a line is not a JSON object")
+        }
+        return object
+    }
+}
