@@ -4,7 +4,9 @@ import Features
 struct MatchKey: Hashable {
     var direction: Direction
     var ipVersion: UInt8
-    var ttl: UInt8                // as it arrived: an entry's initial TTL must be within 35 hops above
+    /// Which of the initial TTLs 32, 64, 128, 255 lie within 35 hops above the TTL as it arrived
+    /// (bits 0-3): all an entry's TTL is compared with, so SYNs a few hops apart share answers.
+    var reachableTTLs: UInt8
     var dontFragment: Bool
     var ipID: Int32               // an ID some entry fixes, else -1 zero / -2 non-zero
     var ecn: Bool
@@ -20,7 +22,7 @@ struct MatchKey: Hashable {
     /// Hashes the scalar fields packed into three words and the layout as bytes: four calls
     /// into the hasher per packet instead of fifteen.
     func hash(into hasher: inout Hasher) {
-        let first = UInt64(direction == .syn ? 1 : 0) | UInt64(ipVersion) << 1 | UInt64(ttl) << 5
+        let first = UInt64(direction == .syn ? 1 : 0) | UInt64(ipVersion) << 1 | UInt64(reachableTTLs) << 5
             | UInt64(dontFragment ? 1 : 0) << 14 | UInt64(ecn ? 1 : 0) << 15
             | UInt64(window) << 16 | UInt64(UInt32(bitPattern: mss)) << 32
         let second = UInt64(UInt32(bitPattern: ipID)) | UInt64(UInt16(bitPattern: scale)) << 32

@@ -86,7 +86,7 @@ public final class Matcher {
         return MatchKey(
             direction: fp.direction,
             ipVersion: fp.ip.version,
-            ttl: fp.ip.ttl,
+            reachableTTLs: Matcher.reachableTTLMasks[Int(fp.ip.ttl)],
             dontFragment: fp.ip.dontFragment,
             ipID: fp.ip.version == 4 && fixedIPIDs.contains(id) ? Int32(id) : (id == 0 ? -1 : -2),
             ecn: fp.quirks.contains(.ecn),
@@ -106,8 +106,9 @@ public final class Matcher {
         var top = TopCandidates()
         var scores = [Float](repeating: 0, count: candidates.count)
         var exactEntries = Set<Int>()
+        let shape = LayoutShape(key.layout)
         for (n, i) in candidates.enumerated() {
-            let (score, exact) = similarity(database.entries[i], key)
+            let (score, exact) = similarity(database.entries[i], key, shape)
             scores[n] = score
             top.offer(Candidate(entryIndex: i, score: score))
             if exact { exactEntries.insert(i) }
@@ -174,7 +175,7 @@ public final class Matcher {
     }
 
     /// Weighted similarity in [0, 1], and whether every field the entry constrains matched in full.
-    func similarity(_ e: DatabaseEntry, _ k: MatchKey) -> (Float, Bool) {
+    func similarity(_ e: DatabaseEntry, _ k: MatchKey, _ shape: LayoutShape) -> (Float, Bool) {
         let w = weights
         var sum: Float = 0
         var total: Float = 0
@@ -191,13 +192,13 @@ public final class Matcher {
         }
         let isV4 = k.ipVersion == 4
 
-        add(w.layout, layoutSimilarity(e.layouts, k))
+        add(w.layout, layoutSimilarity(e.layouts, k, shape))
         add(w.window, choice(e.windows) { $0.allows(window: Int(k.window), senderMSS: Int(k.senderMSS), ipVersion: k.ipVersion) })
         // Without a window scale option the layout has said all there is to say.
         if k.scale >= 0 { add(w.scale, choice(e.scales) { $0.contains(Int(k.scale)) }) }
         switch e.initialTTL {
         case .any: add(w.ttl, nil)
-        case .exactly(let ttl): add(w.ttl, Matcher.reachable(from: ttl, observed: k.ttl) ? 1 : 0)
+        case .exactly(let ttl): add(w.ttl, k.reachableTTLs & Matcher.ttlBit(ttl) != 0 ? 1 : 0)
         }
         if case .exactly(let mss) = e.mss { add(w.mss, Int32(mss) == k.mss ? 1 : 0) }
         if isV4 {
@@ -231,12 +232,25 @@ public final class Matcher {
     /// Paths only lower the TTL, and rarely by more than 35 hops (p0f's limit too).
     static let maximumHops = 35
 
-    static func reachable(from initial: UInt8, observed: UInt8) -> Bool {
-        observed <= initial && Int(initial) - Int(observed) <= maximumHops
+    static let initialTTLs: [UInt8] = [32, 64, 128, 255]
+
+    /// For every TTL as it arrives, the initial TTLs within `maximumHops` above it.
+    static let reachableTTLMasks: [UInt8] = (0...255).map { observed in
+        var mask: UInt8 = 0
+        for (bit, initial) in initialTTLs.enumerated() where observed <= Int(initial) && Int(initial) - observed <= maximumHops {
+            mask |= 1 << bit
+        }
+        return mask
+    }
+
+    /// The mask bit of an entry's initial TTL (entries only hold the four defaults).
+    static func ttlBit(_ initial: UInt8) -> UInt8 {
+        initialTTLs.firstIndex(of: initial).map { 1 << $0 } ?? 0
     }
 
     /// 1 for the entry's first (default) value, the variant credit for a later one, 0 for none;
     /// nil when the entry accepts anything.
+    @inline(__always)
     func choice<Value>(_ choices: Choices<Value>, _ matches: (Value) -> Bool) -> Float? {
         guard !choices.isAny else { return nil }
         guard let position = choices.values.firstIndex(where: matches) else { return 0 }
@@ -245,15 +259,24 @@ public final class Matcher {
 
     /// The stack's own layout (or a listed variant); else the same significant options in the
     /// same order (other padding), else the same set of options.
-    func layoutSimilarity(_ layouts: Choices<LayoutPattern>, _ k: MatchKey) -> Float? {
+    func layoutSimilarity(_ layouts: Choices<LayoutPattern>, _ k: MatchKey, _ shape: LayoutShape) -> Float? {
         guard !layouts.isAny else { return nil }
         for (position, pattern) in layouts.values.enumerated() where pattern.layout == k.layout {
             let credit: Float = position == 0 ? 1 : weights.variantCredit
             return pattern.eolPadding == k.eolPadding ? credit : credit * 0.9
         }
-        let order = LayoutIndex.order(k.layout)
-        if layouts.values.contains(where: { LayoutIndex.order($0.layout) == order }) { return 0.6 }
-        let kinds = LayoutIndex.kindSet(k.layout)
-        return layouts.values.contains(where: { LayoutIndex.kindSet($0.layout) == kinds }) ? 0.3 : 0
+        if layouts.values.contains(where: { LayoutIndex.order($0.layout) == shape.order }) { return 0.6 }
+        return layouts.values.contains(where: { LayoutIndex.kindSet($0.layout) == shape.kinds }) ? 0.3 : 0
+    }
+}
+
+/// A packet's layout reduced as the index files entries: computed once per scoring, not per entry.
+struct LayoutShape {
+    let order: OptionLayout
+    let kinds: UInt64
+
+    init(_ layout: OptionLayout) {
+        order = LayoutIndex.order(layout)
+        kinds = LayoutIndex.kindSet(layout)
     }
 }

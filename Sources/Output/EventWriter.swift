@@ -10,6 +10,10 @@ public final class EventWriter {
     private let database: Database?
     private var renderedOS: [(answerID: Int, text: TextBuffer)?] = Array(repeating: nil, count: EventWriter.ringSize)
     private static let ringSize = 4096
+    /// Paths repeat as much as answers (a few MSS values make most traffic): each is rendered
+    /// once, but for its hop count, into a small direct-mapped cache.
+    private var renderedPaths: [(path: NetworkPath, text: TextBuffer)?] = Array(repeating: nil, count: EventWriter.pathSlots)
+    private static let pathSlots = 256
 
     public init(format: EventFormat, database: Database?) {
         self.format = format
@@ -24,7 +28,9 @@ public final class EventWriter {
             JSONFormat.writeFeatures(syn, to: out)
             if let path = syn.path {
                 out.append(",\"path\":")
-                JSONFormat.writePath(path, database: database, to: out)
+                out.append(renderPathWithoutHops(path))
+                out.append(",\"hops\":"); out.append(optional: path.hops)
+                out.append(ascii: "}")
             }
             if let c = syn.classification, let database {
                 out.append(",\"os\":")
@@ -44,6 +50,17 @@ public final class EventWriter {
             RequestJSON.write(request, type: "http", database: database, renderedOS: os, to: out)
         case .p0f: P0fLogFormat.write(request, to: out)
         }
+    }
+
+    private func renderPathWithoutHops(_ path: NetworkPath) -> TextBuffer {
+        var key = path
+        key.hops = nil
+        let slot = ((path.mss ?? 0) &* 31 &+ (path.originalMSS ?? 0) &* 7 &+ (path.linkIndex ?? 0)) & (EventWriter.pathSlots - 1)
+        if let cached = renderedPaths[slot], cached.path == key { return cached.text }
+        let text = TextBuffer(capacity: 160)
+        JSONFormat.writePathWithoutHops(path, database: database, to: text)
+        renderedPaths[slot] = (key, text)
+        return text
     }
 
     private func renderOS(_ c: Classification, _ database: Database) -> TextBuffer {

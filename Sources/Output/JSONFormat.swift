@@ -66,6 +66,13 @@ enum JSONFormat {
     }
 
     static func writePath(_ path: NetworkPath, database: Database?, to out: TextBuffer) {
+        writePathWithoutHops(path, database: database, to: out)
+        out.append(",\"hops\":"); out.append(optional: path.hops)
+        out.append(ascii: "}")
+    }
+
+    /// The path object up to its hop count, left open.
+    static func writePathWithoutHops(_ path: NetworkPath, database: Database?, to out: TextBuffer) {
         out.append("{\"mss\":"); out.append(optional: path.mss)
         out.append(",\"mtu\":"); out.append(optional: path.mtu)
         out.append(",\"link\":")
@@ -73,8 +80,6 @@ enum JSONFormat {
         out.append(",\"tunnel\":"); out.append(bool: path.tunnel)
         out.append(",\"clamped\":"); out.append(bool: path.clamped)
         out.append(",\"original_mss\":"); out.append(optional: path.originalMSS)
-        out.append(",\"hops\":"); out.append(optional: path.hops)
-        out.append(ascii: "}")
     }
 
     static func writeOS(_ c: Classification, database: Database, to out: TextBuffer) {

@@ -31,24 +31,23 @@ public final class EventLog: EventHandler, @unchecked Sendable {
     public var requests: Int { tally.withLock { $0.requests } }
     public var flagged: Int { tally.withLock { $0.flagged } }
 
-    public func handle(_ event: SensorEvent) {
-        switch event {
-        case .syn(let syn):
-            writer.write(syn, to: sink.buffer)
-            sink.commit()
-        case .http(let request):
-            writer.write(request, to: sink.buffer)
-            sink.commit()
-            observations?.record(request.observation.syn, request.observation.request, label: request.verdict.claimed, source: "http")
-            tally.withLock {
-                $0.requests += 1
-                if request.verdict.flagged { $0.flagged += 1 }
-            }
-            guard request.verdict.flagged, let alerts else { return }
-            alertLine.removeAll()
-            RequestJSON.write(request, type: "alert", database: database, to: alertLine)
-            alerts.write(alertLine)
+    public func handle(syn: SynObservation) {
+        writer.write(syn, to: sink.buffer)
+        sink.commit()
+    }
+
+    public func handle(request: JudgedRequest) {
+        writer.write(request, to: sink.buffer)
+        sink.commit()
+        observations?.record(request.observation.syn, request.observation.request, label: request.verdict.claimed, source: "http")
+        tally.withLock {
+            $0.requests += 1
+            if request.verdict.flagged { $0.flagged += 1 }
         }
+        guard request.verdict.flagged, let alerts else { return }
+        alertLine.removeAll()
+        RequestJSON.write(request, type: "alert", database: database, to: alertLine)
+        alerts.write(alertLine)
     }
 
     public func idle() {

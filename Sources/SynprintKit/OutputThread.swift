@@ -1,39 +1,65 @@
 import Foundation
+import Match
+import Verdict
 
 /// Carries events from the capture thread to one output thread, in order and in batches:
 /// judging, formatting and writing (most of the time per SYN) run beside decoding and matching
 /// instead of after them. One lock round per batch; at most `maxBatches` batches wait, so a
 /// slow output holds the capture back instead of growing memory. Batches are reused.
 ///
+/// A batch keeps SYNs as plain values and requests (which hold strings) beside them, so that
+/// queuing and handing over a SYN is a copy of bytes, not a call per field.
+///
 /// Unchecked Sendable: `filling` and `handOverEachEvent` belong to the capture thread alone,
 /// the output thread touches only what it is handed; everything shared sits under `condition`.
 final class OutputThread: @unchecked Sendable {
+    enum Queued {
+        case syn(SynObservation)
+        case request(Int)                 // position in the batch's `requests`
+    }
+
+    struct Batch {
+        var events: [Queued] = []
+        var requests: [HTTPObservation] = []
+
+        mutating func removeAll() {
+            events.removeAll(keepingCapacity: true)
+            requests.removeAll(keepingCapacity: true)
+        }
+    }
+
     private let batchSize: Int
     private let maxBatches: Int
     private let condition = NSCondition()
-    private var waiting: [[CaptureEvent]] = []      // full batches, oldest first
-    private var spare: [[CaptureEvent]] = []        // emptied batches to refill
+    private var waiting: [Batch] = []      // full batches, oldest first
+    private var spare: [Batch] = []        // emptied batches to refill
     private var closed = false
     private var drained = false
-    private var filling: [CaptureEvent] = []         // the capture thread's own batch
+    private var filling = Batch()          // the capture thread's own batch
     /// Hand over every event at once (live captures and pipes: a reader sees each event without delay).
     var handOverEachEvent = false
 
-    /// Starts the output thread; `consume` runs there, on each event in order, and `idle`
-    /// whenever nothing is queued.
-    init(batchSize: Int, maxBatches: Int, consume: @escaping @Sendable (CaptureEvent) -> Void, idle: @escaping @Sendable () -> Void) {
+    /// Starts the output thread, which passes every event in order to `stage`.
+    init(batchSize: Int, maxBatches: Int, stage: OutputStage) {
         self.batchSize = batchSize
         self.maxBatches = maxBatches
-        filling.reserveCapacity(batchSize)
-        let thread = Thread { [self] in run(consume, idle) }
+        filling.events.reserveCapacity(batchSize)
+        let thread = Thread { [self] in run(stage) }
         thread.name = "synprint output"
         thread.start()
     }
 
-    /// Capture thread: queue one event.
-    func send(_ event: CaptureEvent) {
-        filling.append(event)
-        if handOverEachEvent || filling.count == batchSize { handOver() }
+    /// Capture thread: queue one SYN.
+    func send(_ syn: SynObservation) {
+        filling.events.append(.syn(syn))
+        if handOverEachEvent || filling.events.count == batchSize { handOver() }
+    }
+
+    /// Capture thread: queue one request.
+    func send(_ request: HTTPObservation) {
+        filling.requests.append(request)
+        filling.events.append(.request(filling.requests.count - 1))
+        if handOverEachEvent || filling.events.count == batchSize { handOver() }
     }
 
     /// Capture thread: queue what is left, then wait until the output thread has handled all.
@@ -47,23 +73,23 @@ final class OutputThread: @unchecked Sendable {
     }
 
     private func handOver() {
-        guard !filling.isEmpty else { return }
+        guard !filling.events.isEmpty else { return }
         condition.lock()
         while waiting.count >= maxBatches { condition.wait() }
         waiting.append(filling)
-        filling = spare.popLast() ?? []
+        filling = spare.popLast() ?? Batch()
         condition.broadcast()
         condition.unlock()
-        if filling.capacity < batchSize { filling.reserveCapacity(batchSize) }
+        if filling.events.capacity < batchSize { filling.events.reserveCapacity(batchSize) }
     }
 
-    private func run(_ consume: (CaptureEvent) -> Void, _ idle: () -> Void) {
+    private func run(_ stage: OutputStage) {
         condition.lock()
         while true {
             if waiting.isEmpty {
                 if closed { break }
                 condition.unlock()
-                idle()                       // nothing queued: a good moment to flush output
+                stage.idle()                       // nothing queued: a good moment to flush output
                 condition.lock()
                 while waiting.isEmpty && !closed { condition.wait() }
                 continue
@@ -71,8 +97,15 @@ final class OutputThread: @unchecked Sendable {
             var batch = waiting.removeFirst()
             condition.broadcast()
             condition.unlock()
-            batch.withUnsafeBufferPointer { events in for i in events.indices { consume(events[i]) } }   // in place, no copy
-            batch.removeAll(keepingCapacity: true)
+            batch.events.withUnsafeBufferPointer { events in       // in place, no copy of the array
+                for i in events.indices {
+                    switch events[i] {
+                    case .syn(let syn): stage.handle(syn)
+                    case .request(let position): stage.handle(batch.requests[position])
+                    }
+                }
+            }
+            batch.removeAll()
             condition.lock()
             spare.append(batch)
         }

@@ -3,12 +3,6 @@ import Features
 import Match
 import Verdict
 
-/// What the capture side of the pipeline produces from one packet.
-public enum CaptureEvent: Sendable {
-    case syn(SynObservation)          // a SYN or SYN+ACK, fingerprinted (and matched)
-    case request(HTTPObservation)     // the first request of a followed connection
-}
-
 /// The capture side of the pipeline: decode → features → match and path, and client
 /// connections followed to their first request. It must see every packet, in order, on one
 /// thread. A packet that is not a SYN costs no allocation; a SYN costs none either.
@@ -26,8 +20,11 @@ public final class PacketPipeline {
     /// SYNs and SYN+ACKs fingerprinted so far.
     public var fingerprinted: Int { counters.syn + counters.synAck }
 
-    /// Decodes one packet; at most one event comes of it.
-    public func process(_ packet: Packet, link: LinkType) -> CaptureEvent? {
+    /// Decodes one packet. A SYN or SYN+ACK goes to `syn`; the segment that completes the first
+    /// request of a followed connection goes to `request`. (Closures rather than a returned
+    /// event: a SYN observation is copied once, into the caller's queue.)
+    @inline(__always)
+    public func process(_ packet: Packet, link: LinkType, syn: (SynObservation) -> Void, request: (HTTPObservation) -> Void) {
         counters.packets += 1
         switch PacketDecoder.decode(packet.bytes, link: link) {
         case .skipped(let reason):
@@ -37,18 +34,18 @@ public final class PacketPipeline {
         case .tcp(let segment):
             guard segment.isSYN else {
                 counters.count(.notSYN)
-                guard let observation = tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds,
-                                                         microseconds: packet.microseconds) else { return nil }
-                return .request(observation)
+                if let observation = tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
+                    request(observation)
+                }
+                return
             }
             let fingerprint = Fingerprint(segment, in: packet.bytes)
             if fingerprint.direction == .syn { counters.syn += 1 } else { counters.synAck += 1 }
             if fingerprint.quirks.contains(.malformedOptions) { counters.badOptions += 1 }
-            var syn = SynObservation(seconds: packet.seconds, microseconds: packet.microseconds, fingerprint: fingerprint)
-            if let matcher { (syn.classification, syn.path) = matcher.match(fingerprint) }
-            if let tracker, fingerprint.direction == .syn { tracker.opened(syn) }
-            return .syn(syn)
+            var observation = SynObservation(seconds: packet.seconds, microseconds: packet.microseconds, fingerprint: fingerprint)
+            if let matcher { (observation.classification, observation.path) = matcher.match(fingerprint) }
+            if let tracker, fingerprint.direction == .syn { tracker.opened(observation) }
+            syn(observation)
         }
-        return nil
     }
 }

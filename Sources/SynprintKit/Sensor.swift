@@ -5,9 +5,36 @@ import Verdict
 /// Receives the sensor's events in capture order, on the output thread (or on the caller's
 /// thread for a sensor that is not threaded).
 public protocol EventHandler: AnyObject, Sendable {
-    func handle(_ event: SensorEvent)
+    /// Every SYN and SYN+ACK.
+    func handle(syn: SynObservation)
+    /// Every request read from a followed connection, with the verdict on it.
+    func handle(request: JudgedRequest)
     /// Nothing is queued: a moment to flush buffered output.
     func idle()
+}
+
+/// The output thread's end of the pipeline: the judging side of the verdict stage (host
+/// history, verdicts), then the handler.
+final class OutputStage: Sendable {
+    let judge: VerdictJudge?
+    let handler: EventHandler
+
+    init(judge: VerdictJudge?, handler: EventHandler) {
+        self.judge = judge
+        self.handler = handler
+    }
+
+    func handle(_ syn: SynObservation) {
+        if syn.fingerprint.direction == .syn { judge?.record(syn) }
+        handler.handle(syn: syn)
+    }
+
+    func handle(_ observation: HTTPObservation) {
+        guard let judge else { return }
+        handler.handle(request: JudgedRequest(observation: observation, verdict: judge.judge(observation)))
+    }
+
+    func idle() { handler.idle() }
 }
 
 /// The sensor: the pipeline's stages composed in one place. Packets go in from any capture
@@ -20,8 +47,8 @@ public final class Sensor {
     public let pipeline: PacketPipeline
     /// The judging side, shared with the lookup APIs; nil when nothing is judged.
     public let judge: VerdictJudge?
+    private let stage: OutputStage
     private let output: OutputThread?
-    private let consume: @Sendable (CaptureEvent) -> Void
     private let limit: Int?
 
     /// `database` enables matching (and the path's link names); `judging` follows connections
@@ -36,23 +63,12 @@ public final class Sensor {
         let matcher = database.map { Matcher(database: $0, weights: settings.matchWeights, cacheSize: settings.matchCacheEntries) }
         let tracker = judging ? ConnectionTracker(capacity: settings.maxFlows, timeout: settings.requestTimeout) : nil
         pipeline = PacketPipeline(matcher: matcher, tracker: tracker)
-        let judge = judging ? VerdictJudge(
+        judge = judging ? VerdictJudge(
             rules: settings.verdictRules,
             hosts: HostTable(capacity: settings.maxHosts, sharingWindow: settings.sharingWindow,
                              minimumConfidence: settings.verdictRules.minimumConfidence)) : nil
-        self.judge = judge
-        consume = { event in
-            switch event {
-            case .syn(let syn):
-                if syn.fingerprint.direction == .syn { judge?.record(syn) }
-                handler.handle(.syn(syn))
-            case .request(let observation):
-                guard let judge else { return }
-                handler.handle(.http(JudgedRequest(observation: observation, verdict: judge.judge(observation))))
-            }
-        }
-        output = threaded ? OutputThread(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting,
-                                         consume: consume, idle: { handler.idle() }) : nil
+        stage = OutputStage(judge: judge, handler: handler)
+        output = threaded ? OutputThread(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, stage: stage) : nil
     }
 
     public var database: Database? { pipeline.matcher?.database }
@@ -69,8 +85,10 @@ public final class Sensor {
     /// Handles one packet; false once the limit is reached.
     @discardableResult
     public func process(_ packet: Packet, link: LinkType) -> Bool {
-        if let event = pipeline.process(packet, link: link) {
-            if let output { output.send(event) } else { consume(event) }
+        if let output {
+            pipeline.process(packet, link: link, syn: { output.send($0) }, request: { output.send($0) })
+        } else {
+            pipeline.process(packet, link: link, syn: { stage.handle($0) }, request: { stage.handle($0) })
         }
         return !reachedLimit
     }

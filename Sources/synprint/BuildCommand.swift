@@ -80,22 +80,8 @@ extension DatabaseCommand {
             var runner = SourceRunner(userFilter: nil, payload: true)
             try runner.run(read.map { path in { try PacketSource.open(file: path) } }, opened: { progress.opened($0) }) { packet, source in
                 progress.tick(source)
-                switch pipeline.process(packet, link: source.linkType) {
-                case .request(let request)?:
-                    // A SYN a labels row labelled was counted already.
-                    let syn = request.syn
-                    if labelsFile?.row(for: syn.fingerprint.ip.source, port: syn.fingerprint.segment.sourcePort,
-                                       seconds: syn.seconds, window: labelWindow ?? 300) != nil { break }
-                    let ua = request.request.userAgent
-                    let claimed = claims.claimedOS(request.request)
-                    if let window {
-                        for item in window.claim(request.syn.fingerprint.ip.source, label: claimed, userAgent: ua, at: request.seconds) {
-                            observe(item.syn, item.label, item.userAgent)
-                        }
-                    } else {
-                        observe(request.syn, claimed, ua)
-                    }
-                case .syn(let syn)? where syn.fingerprint.direction == .syn:
+                pipeline.process(packet, link: source.linkType, syn: { syn in
+                    guard syn.fingerprint.direction == .syn else { return }
                     syns += 1
                     let segment = syn.fingerprint.segment
                     if let row = labelsFile?.row(for: segment.ip.source, port: segment.sourcePort, seconds: syn.seconds,
@@ -104,9 +90,21 @@ extension DatabaseCommand {
                     } else if let item = window?.syn(syn) {
                         observe(item.syn, item.label, item.userAgent)
                     }
-                default:
-                    break
-                }
+                }, request: { request in
+                    // A SYN a labels row labelled was counted already.
+                    let syn = request.syn
+                    if labelsFile?.row(for: syn.fingerprint.ip.source, port: syn.fingerprint.segment.sourcePort,
+                                       seconds: syn.seconds, window: labelWindow ?? 300) != nil { return }
+                    let ua = request.request.userAgent
+                    let claimed = claims.claimedOS(request.request)
+                    if let window {
+                        for item in window.claim(syn.fingerprint.ip.source, label: claimed, userAgent: ua, at: request.seconds) {
+                            observe(item.syn, item.label, item.userAgent)
+                        }
+                    } else {
+                        observe(syn, claimed, ua)
+                    }
+                })
                 return true
             }
             progress.finish()

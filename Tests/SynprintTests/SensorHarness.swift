@@ -8,17 +8,14 @@ import Verdict
 
 /// Collects a sensor's events, for tests that drive the library directly with packets.
 final class EventCollector: EventHandler {
-    private let collected = Mutex<[SensorEvent]>([])
-    var events: [SensorEvent] { collected.withLock { $0 } }
-    func handle(_ event: SensorEvent) { collected.withLock { $0.append(event) } }
+    private let collected = Mutex<(syns: [SynObservation], requests: [JudgedRequest])>(([], []))
+    func handle(syn: SynObservation) { collected.withLock { $0.syns.append(syn) } }
+    func handle(request: JudgedRequest) { collected.withLock { $0.requests.append(request) } }
     func idle() {}
 
-    var syns: [SynObservation] {
-        events.compactMap { if case .syn(let syn) = $0, syn.fingerprint.direction == .syn { syn } else { nil } }
-    }
-    var requests: [JudgedRequest] {
-        events.compactMap { if case .http(let request) = $0 { request } else { nil } }
-    }
+    /// Client SYNs (SYN+ACKs left out).
+    var syns: [SynObservation] { collected.withLock { $0.syns.filter { $0.fingerprint.direction == .syn } } }
+    var requests: [JudgedRequest] { collected.withLock { $0.requests } }
 }
 
 /// The shipped database.
