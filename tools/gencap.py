@@ -9,7 +9,7 @@
                                              VERDICT_CASES (stack vs User-Agent, tunnel MSS, split
                                              request, proxy headers)
 
-Profiles use each system's default SYN (REFERENCE section 6): TTL, DF, window, options, MSS, scale.
+Profiles use each system's default SYN (docs/STACKS.md): TTL, DF, window, options, MSS, scale.
 Deterministic: the same arguments always give the same bytes.
 """
 import random, struct, sys

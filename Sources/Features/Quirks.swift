@@ -1,6 +1,6 @@
 import Formatting
 
-/// Oddities of a SYN or SYN+ACK, under the names p0f gave them (REFERENCE §2).
+/// Oddities of a SYN or SYN+ACK, under the names p0f gave them (docs/STACKS.md, p0f's quirks).
 public struct Quirks: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }

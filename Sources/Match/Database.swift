@@ -20,9 +20,11 @@ public struct Database: Sendable {
         linkNamesJSON = links.map { EntryDisplay.json($0.link) }
     }
 
-    /// Loads and merges several files in order; ids must be unique across them.
-    public static func load(files: [String]) throws -> Database {
+    /// Loads and merges several files in order; ids must be unique across them, except in
+    /// observation files recorded by `--learn`.
+    public static func load(files: [String], observations: Bool = false) throws -> Database {
         var reader = DatabaseReader()
+        reader.requireUniqueIDs = !observations
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw DatabaseError(file: file, line: 0, field: nil, message: "cannot read the file")

@@ -7,6 +7,9 @@ struct DatabaseReader {
     var links: [LinkEntry] = []
     /// Where each id was first seen, across all files.
     var ids: [String: (file: String, line: Int)] = [:]
+    /// Observation files (`--learn`) may record one connection twice (a capture read again);
+    /// their ids are replaced when they are merged, so they need not be unique.
+    var requireUniqueIDs = true
     /// Parsed layouts by their text: few distinct ones recur.
     var layouts: [String: (OptionLayout, Int)] = [:]
     let parser = JSONObject.Parser()
@@ -58,7 +61,7 @@ struct DatabaseReader {
                 id = entry.id
                 entries.append(entry)
             }
-            if let first = ids[id] {
+            if requireUniqueIDs, let first = ids[id] {
                 let place = first.file == file ? "on line \(first.line)" : "at \(first.file):\(first.line)"
                 throw DatabaseError(file: file, line: lineNumber, field: "id", message: "duplicate id \"\(id)\" (first \(place))")
             }

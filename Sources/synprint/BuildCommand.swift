@@ -115,7 +115,7 @@ extension DatabaseCommand {
             }
             var sources = [Database(entries: learner.entries(source: "synprint db build"))]
             for path in learned {
-                do { sources.append(try Database.load(file: path)) } catch let error as DatabaseError { throw Failure(error.description) }
+                do { sources.append(try Database.load(files: [path], observations: true)) } catch let error as DatabaseError { throw Failure(error.description) }
             }
             var merged = DatabaseMerge.merge(sources, prefer: .learned)
             // Observation files carry one id per observation; a learned entry's id follows its key.

@@ -80,6 +80,33 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(lineCount(alerts), 2)
     }
 
+    /// `--learn` records each judged request's SYN as a one-count learned entry; `db build
+    /// --learned` merges such files into a database that classifies the same stacks.
+    func testLearnRecordsObservationsThatDbBuildMerges() throws {
+        let folder = try temporaryFolder()
+        let observations = folder.appendingPathComponent("observations.jsonl")
+        let run = try runSynprint(["-r", CommandTests.fixture.path, "--learn", observations.path, "-o", "/dev/null"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("learn: "), run.stderr)
+        let lines = try String(contentsOf: observations, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.first, "{\"synprint_db\": 1}")
+        let entries = lines.dropFirst().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        // Six requests; the Linux stack with a Windows User-Agent is the VPN/proxy case and is left out.
+        XCTAssertEqual(entries.count, 5)
+        XCTAssertTrue(entries.allSatisfy { $0["provenance"] as? String == "learned" && ($0["id"] as? String)?.hasPrefix("obs-") == true })
+        XCTAssertEqual(Set(entries.compactMap { $0["class"] as? String }), ["Windows", "ChromeOS"])
+        // Recording again appends after the header, never truncates.
+        _ = try runSynprint(["-r", CommandTests.fixture.path, "--learn", observations.path, "-o", "/dev/null"])
+        XCTAssertEqual(try String(contentsOf: observations, encoding: .utf8).split(separator: "\n").count, 1 + 2 * entries.count)
+        let learned = folder.appendingPathComponent("learned.jsonl")
+        let build = try runSynprint(["db", "build", "--learned", observations.path, "-o", learned.path])
+        XCTAssertEqual(build.status, 0, build.stderr)
+        let database = jsonLines(try String(contentsOf: learned, encoding: .utf8))
+        XCTAssertFalse(database.isEmpty)
+        XCTAssertTrue(database.dropFirst().allSatisfy { ($0["id"] as? String)?.hasPrefix("learned-") == true })
+        XCTAssertEqual(database.dropFirst().compactMap { ($0["counts"] as? [String: Int])?.values.reduce(0, +) }.reduce(0, +), 2 * entries.count)
+    }
+
     // MARK: helpers
 
     func lineCount(_ url: URL) -> Int {

@@ -120,16 +120,30 @@ final class DecodeTests: XCTestCase {
         guard case .malformed(.badIPv6Extension) = decode(v6, .rawIP) else { return XCTFail() }
     }
 
-    func testZeroLengthAndRandomBytesNeverCrash() {
-        var rng = SystemRandomNumberGenerator()
+    /// Random bytes (seeded: a failure repeats) of every length up to 120 on every link type:
+    /// each decodes to a segment whose offsets lie inside the buffer, or to a counted reason.
+    func testZeroLengthAndRandomBytesStayInBounds() {
+        var rng = SplitMix64(seed: 0x5EED_5EED)
+        var outcomes = [String: Int]()
         for link in [LinkType.ethernet, .linuxCooked, .linuxCooked2, .rawIP, .bsdNull, .bsdLoop] {
             for length in 0..<120 {
                 for _ in 0..<40 {
-                    let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
-                    _ = decode(bytes, link)
+                    var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                    if length > 0, link == .rawIP { bytes[0] = rng.next() & 1 == 0 ? 0x45 : 0x60 }   // reach the IP paths too
+                    let outcome = decode(bytes, link)
+                    switch outcome {
+                    case .tcp(let s):
+                        XCTAssertLessThanOrEqual(s.tcpOffset + s.headerLength, bytes.count, "\(link) \(bytes)")
+                        outcomes["tcp", default: 0] += 1
+                    case .skipped(let reason): outcomes[reason.name, default: 0] += 1
+                    case .malformed(let reason): outcomes[reason.name, default: 0] += 1
+                    }
                 }
             }
         }
+        XCTAssertEqual(outcomes.values.reduce(0, +), 6 * 120 * 40)
+        XCTAssertGreaterThan(outcomes["truncated_link_header"] ?? 0, 0)
+        XCTAssertGreaterThan(outcomes["bad_ip_header"] ?? 0, 0)
     }
 
     func testAddressParsing() {

@@ -43,7 +43,7 @@ final class FeaturesTests: XCTestCase {
         XCTAssertEqual(fp.options.eolPadding, 1)
         XCTAssertTrue(fp.quirks.contains(.ecn))
         XCTAssertEqual(text(fp.writeLayout), "mss,nop,ws,nop,nop,ts,sok,eol+1")
-        XCTAssertEqual(text(fp.writeJA4T), "65535_2-1-3-1-1-8-4-0-0_1460_6")   // REFERENCE section 3
+        XCTAssertEqual(text(fp.writeJA4T), "65535_2-1-3-1-1-8-4-0-0_1460_6")   // FoxIO's published macOS/iOS JA4T
         XCTAssertEqual(text(fp.writeRawSignature), "4:64+0:0:1460:65535,6:mss,nop,ws,nop,nop,ts,sok,eol+1:df,id+,ecn:0")
     }
 

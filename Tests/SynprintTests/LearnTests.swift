@@ -1,5 +1,6 @@
 import XCTest
 @testable import Decode
+@testable import Formatting
 @testable import Features
 @testable import Learn
 @testable import Match
@@ -148,5 +149,40 @@ final class LearnTests: XCTestCase {
             let best = ((syn["os"] as? [String: Any])?["best"] as? [[String: Any]])?.first
             XCTAssertTrue((best?["id"] as? String)?.hasPrefix("learned-") == true)
         }
+    }
+}
+
+final class WindowLabelerTests: XCTestCase {
+    func syn(port: UInt16, at seconds: Int, from address: [UInt8] = [10, 0, 0, 3]) throws -> SynObservation {
+        var p = PacketBuilder()
+        p.sourcePort = port
+        let bytes = p.ipv4(source: address)
+        return try bytes.withUnsafeBytes { raw in
+            SynObservation(seconds: seconds, microseconds: 0, fingerprint: Fingerprint(try decodedSegment(raw), in: raw))
+        }
+    }
+
+    /// A User-Agent labels the address's SYNs within the window, before and after it, and no others.
+    func testLabelsSynsOfTheSameAddressWithinTheWindow() throws {
+        let labeler = WindowLabeler(window: 60, capacity: 8)
+        XCTAssertNil(labeler.syn(try syn(port: 1, at: 100)))            // waits for a claim
+        XCTAssertNil(labeler.syn(try syn(port: 2, at: 10)))             // too early for a claim at 100
+        let address = IPAddress("10.0.0.3")!
+        let labelled = labeler.claim(address, label: ClaimedOS(.linux), userAgent: "X11; Linux", at: 100)
+        XCTAssertEqual(labelled.map { $0.syn.fingerprint.segment.sourcePort }, [1])
+        XCTAssertEqual(labelled.first?.label, ClaimedOS(.linux))
+        XCTAssertEqual(labeler.syn(try syn(port: 3, at: 150))?.userAgent, "X11; Linux")     // after the claim, within 60 s
+        XCTAssertNil(labeler.syn(try syn(port: 4, at: 500)))                                 // long after
+        XCTAssertNil(labeler.syn(try syn(port: 5, at: 120, from: [10, 0, 0, 4])))           // another address
+        XCTAssertTrue(labeler.claim(IPAddress("10.0.0.9")!, label: nil, userAgent: nil, at: 0).isEmpty)
+    }
+
+    /// A host that never makes a claim keeps only its latest SYNs waiting.
+    func testWaitingSynsPerHostAreBounded() throws {
+        let labeler = WindowLabeler(window: 1000, capacity: 8)
+        for port in 1...40 { XCTAssertNil(labeler.syn(try syn(port: UInt16(port), at: 100))) }
+        let labelled = labeler.claim(IPAddress("10.0.0.3")!, label: ClaimedOS(.windows), userAgent: nil, at: 100)
+        XCTAssertEqual(labelled.count, WindowLabeler.pendingLimit)
+        XCTAssertEqual(labelled.last?.syn.fingerprint.segment.sourcePort, 40)
     }
 }

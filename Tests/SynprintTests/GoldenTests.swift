@@ -1,0 +1,39 @@
+import XCTest
+@testable import Decode
+@testable import Match
+@testable import Output
+@testable import SynprintKit
+
+/// Every output format on the shipped samples, compared byte for byte with the outputs kept in
+/// Tests/SynprintTests/Golden. A change of format or of an answer shows up here as a diff to
+/// review; `SYNPRINT_UPDATE_GOLDEN=1 swift test --filter GoldenTests` writes the new outputs.
+final class GoldenTests: XCTestCase {
+    static let samples = ["mixed-os", "verdicts"]
+
+    func testEveryFormatOnTheShippedSamplesMatchesItsGoldenOutput() throws {
+        let update = ProcessInfo.processInfo.environment["SYNPRINT_UPDATE_GOLDEN"] == "1"
+        let folder = try temporaryFolder()
+        for sample in GoldenTests.samples {
+            let capture = try packets(of: repositoryRoot.appendingPathComponent("tools/samples/\(sample).pcap"))
+            for format in EventFormat.allCases {
+                let output = folder.appendingPathComponent("\(sample).\(format.rawValue)")
+                let sink = EventSink(file: try OutputFile(path: output.path, mode: .truncate))
+                let log = EventLog(format: format, database: try shippedDatabase(), sink: sink, alerts: nil, observations: nil)
+                let sensor = Sensor(settings: Settings(), database: try shippedDatabase(), judging: true, threaded: false, handler: log)
+                for packet in capture.packets {
+                    packet.bytes.withUnsafeBytes {
+                        sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
+                    }
+                }
+                sensor.finish()
+                sink.flush()
+                let produced = try String(contentsOf: output, encoding: .utf8)
+                let golden = repositoryRoot.appendingPathComponent("Tests/SynprintTests/Golden/\(sample).\(format.rawValue)")
+                if update { try produced.write(to: golden, atomically: true, encoding: .utf8) }
+                let expected = try String(contentsOf: golden, encoding: .utf8)
+                XCTAssertFalse(produced.isEmpty)
+                XCTAssertEqual(produced, expected, "\(sample) as \(format.rawValue) differs from \(golden.lastPathComponent)")
+            }
+        }
+    }
+}
