@@ -65,7 +65,7 @@ public final class PacketSource {
         guard let handle = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_MICRO), &errbuf) else {
             if !standardInput { fclose(file) }
             buffer.deallocate()
-            let message = String(cString: errbuf)
+            let message = PacketSource.text(errbuf)
             throw CaptureError("\(path): \(message.isEmpty ? "cannot open" : message)")
         }
         return try PacketSource(handle: handle, name: path, isLive: false, readBuffer: buffer)
@@ -75,7 +75,7 @@ public final class PacketSource {
     public static func open(interface: String, promiscuous: Bool, snaplen: Int32) throws -> PacketSource {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_create(interface, &errbuf) else {
-            throw CaptureError("\(interface): \(String(cString: errbuf))")
+            throw CaptureError("\(interface): \(PacketSource.text(errbuf))")
         }
         pcap_set_snaplen(handle, snaplen)
         pcap_set_promisc(handle, promiscuous ? 1 : 0)
@@ -96,7 +96,7 @@ public final class PacketSource {
         }
         guard pcap_setnonblock(handle, 1, &errbuf) == 0 else {
             pcap_close(handle)
-            throw CaptureError("\(interface): cannot make the capture non-blocking: \(String(cString: errbuf))")
+            throw CaptureError("\(interface): cannot make the capture non-blocking: \(PacketSource.text(errbuf))")
         }
         return try PacketSource(handle: handle, name: interface, isLive: true)
     }
@@ -112,7 +112,7 @@ public final class PacketSource {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         var list: UnsafeMutablePointer<pcap_if_t>?
         guard pcap_findalldevs(&list, &errbuf) == 0 else {
-            throw CaptureError("cannot list interfaces: \(String(cString: errbuf))")
+            throw CaptureError("cannot list interfaces: \(PacketSource.text(errbuf))")
         }
         defer { pcap_freealldevs(list) }
         var result: [Interface] = []
@@ -190,6 +190,11 @@ public final class PacketSource {
                 return .failed(message)
             }
         }
+    }
+
+    /// libpcap's NUL-terminated error buffer as text.
+    static func text(_ buffer: [CChar]) -> String {
+        buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// Received/dropped counters; nil for files.

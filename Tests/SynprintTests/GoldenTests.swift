@@ -21,7 +21,7 @@ final class GoldenTests: XCTestCase {
                 let log = EventLog(format: format, database: try shippedDatabase(), sink: sink, alerts: nil, observations: nil)
                 let sensor = Sensor(settings: Settings(), database: try shippedDatabase(), judging: true, threaded: false, handler: log)
                 for packet in capture.packets {
-                    packet.bytes.withUnsafeBytes {
+                    _ = packet.bytes.withUnsafeBytes {
                         sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
                     }
                 }

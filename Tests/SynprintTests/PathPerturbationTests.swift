@@ -24,7 +24,7 @@ final class PathPerturbationTests: XCTestCase {
         let capture = try packets(of: url)
         var syns = 0, keptHops = 0, keptClamp = 0, revealed = 0, reported = 0
         for (index, packet) in capture.packets.enumerated() {
-            guard let original = try fingerprint(packet.bytes, capture.link), original.direction == .syn else { continue }
+            guard let original = fingerprint(packet.bytes, capture.link), original.direction == .syn else { continue }
             syns += 1
             let (before, _) = matcher.match(original)
             var hops = packet.bytes
@@ -59,8 +59,8 @@ final class PathPerturbationTests: XCTestCase {
         return (window % mss == 0 && window / mss >= 4) || window == WindowRule.fitWindow(mss: mss)
     }
 
-    func fingerprint(_ bytes: [UInt8], _ link: LinkType) throws -> Fingerprint? {
-        try bytes.withUnsafeBytes { raw in
+    func fingerprint(_ bytes: [UInt8], _ link: LinkType) -> Fingerprint? {
+        bytes.withUnsafeBytes { raw in
             guard case .tcp(let segment) = PacketDecoder.decode(raw, link: link) else { return nil }
             guard segment.isSYN else { return nil }
             return Fingerprint(segment, in: raw)

@@ -46,7 +46,7 @@ func runSensor(_ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], l
     let collector = EventCollector()
     let sensor = Sensor(settings: settings, database: database, judging: judging, threaded: false, handler: collector)
     for packet in packets {
-        packet.bytes.withUnsafeBytes { sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link) }
+        _ = packet.bytes.withUnsafeBytes { sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link) }
     }
     sensor.finish()
     return collector
