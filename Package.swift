@@ -34,11 +34,14 @@ let package = Package(
         .target(name: "Decode", path: "Sources/Decode", swiftSettings: perPacket + strict),
         .target(name: "Formatting", dependencies: ["Decode"], path: "Sources/Formatting", swiftSettings: perPacket + strict),
         .target(name: "Features", dependencies: ["Decode", "Formatting"], path: "Sources/Features", swiftSettings: perPacket + strict),
-        .target(name: "Match", dependencies: ["CJSON", "Decode", "Features", "Formatting"], path: "Sources/Match",
-                swiftSettings: perPacket + strict),
-        .target(name: "Verdict", dependencies: ["Decode", "Features", "Match"], path: "Sources/Verdict", swiftSettings: perPacket + strict),
-        .target(name: "Output", dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict"], path: "Sources/Output",
-                swiftSettings: perPacket + strict),
+        .target(
+            name: "Match", dependencies: ["CJSON", "Decode", "Features", "Formatting"], path: "Sources/Match",
+            swiftSettings: perPacket + strict),
+        .target(
+            name: "Verdict", dependencies: ["Decode", "Features", "Match"], path: "Sources/Verdict", swiftSettings: perPacket + strict),
+        .target(
+            name: "Output", dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict"], path: "Sources/Output",
+            swiftSettings: perPacket + strict),
         .target(
             name: "Learn",
             dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict", .product(name: "SwiftCSV", package: "SwiftCSV")],

@@ -50,9 +50,11 @@ public final class APIServer: Sendable {
 
     /// `onAlert` receives each flagged check as a complete alert line; `onCheck` every checked
     /// connection with the request the application saw (for `--learn`).
-    public init(settings: Settings, judge: VerdictJudge, database: Database?,
-                onAlert: @escaping @Sendable (String) -> Void,
-                onCheck: @escaping @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void = { _, _, _ in }) {
+    public init(
+        settings: Settings, judge: VerdictJudge, database: Database?,
+        onAlert: @escaping @Sendable (String) -> Void,
+        onCheck: @escaping @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void = { _, _, _ in }
+    ) {
         self.settings = settings
         self.judge = judge
         self.database = database
@@ -146,7 +148,8 @@ public final class APIServer: Sendable {
 
     func check(_ body: Data) -> Response {
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
-            return APIServer.error(.badRequest, "the body must be a JSON object: {\"ip\": ..., \"port\": ..., \"user_agent\": ..., \"headers\": {...}}")
+            return APIServer.error(
+                .badRequest, "the body must be a JSON object: {\"ip\": ..., \"port\": ..., \"user_agent\": ..., \"headers\": {...}}")
         }
         guard let ipText = object["ip"] as? String else { return APIServer.error(.badRequest, "ip (a string) is missing") }
         guard let address = IPAddress(ipText) else { return APIServer.error(.badRequest, "ip is not an IPv4 or IPv6 address") }
@@ -184,8 +187,9 @@ public final class APIServer: Sendable {
         if verdict.flagged {
             let line = TextBuffer(capacity: 4096)
             let observation = HTTPObservation(seconds: now, microseconds: 0, syn: connection.syn, request: request)
-            RequestJSON.write(JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api",
-                              database: database, to: line)
+            RequestJSON.write(
+                JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api",
+                database: database, to: line)
             onAlert(line.string)
         }
         let out = TextBuffer(capacity: 4096)
@@ -213,10 +217,13 @@ public final class APIServer: Sendable {
 struct KeyCheck: RouterMiddleware {
     let key: String?
 
-    func handle(_ request: Request, context: BasicRequestContext,
-                next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: BasicRequestContext,
+        next: (Request, BasicRequestContext) async throws -> Response
+    ) async throws -> Response {
         guard let key else { return try await next(request, context) }
-        let given = request.headers[HTTPField.Name("X-API-Key")!]
+        let given =
+            request.headers[HTTPField.Name("X-API-Key")!]
             ?? request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         guard given == key else { return APIServer.error(.unauthorized, "a valid API key is required (X-API-Key header)") }
         return try await next(request, context)

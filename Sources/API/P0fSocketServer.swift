@@ -3,6 +3,7 @@ import Foundation
 import Match
 import Synchronization
 import Verdict
+
 #if canImport(Glibc)
 import Glibc
 #endif

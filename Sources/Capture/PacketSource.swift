@@ -1,14 +1,15 @@
 import CPcap
 import Decode
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// How reading a source ended.
 public enum CaptureEnd: Equatable {
-    case finished             // end of file
-    case stopped              // SIGINT/SIGTERM or the packet handler asked to stop
-    case truncated(String)    // the file ends inside a record: what came before is kept
+    case finished  // end of file
+    case stopped  // SIGINT/SIGTERM or the packet handler asked to stop
+    case truncated(String)  // the file ends inside a record: what came before is kept
     case failed(String)
 }
 
@@ -34,7 +35,9 @@ public final class PacketSource {
             let dltName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "unknown"
             pcap_close(handle)
             readBuffer?.deallocate()
-            throw CaptureError("\(name): unsupported link type \(dltName) (DLT \(dlt)); synprint decodes Ethernet (with VLAN tags), Linux cooked SLL/SLL2, raw IP and BSD loopback")
+            throw CaptureError(
+                "\(name): unsupported link type \(dltName) (DLT \(dlt)); synprint decodes Ethernet (with VLAN tags), Linux cooked SLL/SLL2, raw IP and BSD loopback"
+            )
         }
         self.handle = handle
         self.linkType = link
@@ -86,7 +89,9 @@ public final class PacketSource {
             pcap_close(handle)
             switch status {
             case PCAP_ERROR_PERM_DENIED:
-                throw CaptureError("\(interface): no permission to capture (\(detail)); run synprint as root or grant it the capability: sudo setcap cap_net_raw,cap_net_admin+eip $(command -v synprint)")
+                throw CaptureError(
+                    "\(interface): no permission to capture (\(detail)); run synprint as root or grant it the capability: sudo setcap cap_net_raw,cap_net_admin+eip $(command -v synprint)"
+                )
             case PCAP_ERROR_NO_SUCH_DEVICE:
                 let names = (try? interfaces().map(\.name).joined(separator: ", ")) ?? "none found"
                 throw CaptureError("\(interface): no such interface; available: \(names)")
@@ -119,11 +124,12 @@ public final class PacketSource {
         var cursor = list
         while let device = cursor {
             let flags = device.pointee.flags
-            result.append(Interface(
-                name: String(cString: device.pointee.name),
-                description: device.pointee.description.map { String(cString: $0) },
-                isUp: flags & UInt32(PCAP_IF_UP) != 0,
-                isLoopback: flags & UInt32(PCAP_IF_LOOPBACK) != 0))
+            result.append(
+                Interface(
+                    name: String(cString: device.pointee.name),
+                    description: device.pointee.description.map { String(cString: $0) },
+                    isUp: flags & UInt32(PCAP_IF_UP) != 0,
+                    isLoopback: flags & UInt32(PCAP_IF_LOOPBACK) != 0))
             cursor = device.pointee.next
         }
         return result

@@ -18,7 +18,8 @@ public enum SynFilter {
     /// Every IPv6 packet whose chain starts with a header the decoder walks.
     static let ipv6Extended = "(ip6 and (" + IPv6Extension.walked.map { "ip6[6] == \($0)" }.joined(separator: " or ") + "))"
     static let plain = "(\(ipv4) or \(ipv6Direct) or \(ipv6Extended))"
-    static let ipv4Payload = "(ip and tcp and (tcp[tcpflags] & tcp-syn != 0 or ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) > 0))"
+    static let ipv4Payload =
+        "(ip and tcp and (tcp[tcpflags] & tcp-syn != 0 or ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) > 0))"
     static let ipv6DirectPayload = "(ip6 and ip6[6] == 6 and (ip6[53] & 2 != 0 or ip6[4:2] - ((ip6[52] & 0xf0) >> 2) > 0))"
     static let withPayload = "(\(ipv4Payload) or \(ipv6DirectPayload) or \(ipv6Extended))"
 

@@ -3,7 +3,7 @@ public struct PacketCounters: Sendable {
     public var packets = 0
     public var syn = 0
     public var synAck = 0
-    public var badOptions = 0      // fingerprinted, with the `bad` quirk
+    public var badOptions = 0  // fingerprinted, with the `bad` quirk
     public var skipped = [Int](repeating: 0, count: SkipReason.allCases.count)
     public var malformed = [Int](repeating: 0, count: MalformedReason.allCases.count)
 

@@ -91,7 +91,7 @@ public enum PacketDecoder {
         while next != 6 {
             switch next {
             case IPv6Extension.hopByHop, IPv6Extension.routing, IPv6Extension.destination,
-                 IPv6Extension.mobility, IPv6Extension.hip, IPv6Extension.shim6:
+                IPv6Extension.mobility, IPv6Extension.hip, IPv6Extension.shim6:
                 guard bytes.count >= offset + 2 else { return .malformed(.badIPv6Extension) }
                 next = bytes.u8(offset)
                 offset += (Int(bytes.u8(offset + 1)) + 1) * 8
@@ -133,17 +133,18 @@ public enum PacketDecoder {
         guard headerLength >= 20, tcp + headerLength <= segmentEnd else { return .malformed(.badTCPOffset) }
         guard bytes.count >= tcp + headerLength else { return .malformed(.snaplenCut) }
         let payloadStart = tcp + headerLength
-        return .tcp(TCPSegment(
-            ip: ip,
-            tcpOffset: tcp,
-            sourcePort: bytes.u16(tcp),
-            destinationPort: bytes.u16(tcp + 2),
-            sequence: bytes.u32(tcp + 4),
-            acknowledgment: bytes.u32(tcp + 8),
-            headerLength: headerLength,
-            flags: TCPFlags(rawValue: offsetFlags & 0x0FFF),
-            window: bytes.u16(tcp + 14),
-            urgentPointer: bytes.u16(tcp + 18),
-            payloadLength: segmentEnd - payloadStart))
+        return .tcp(
+            TCPSegment(
+                ip: ip,
+                tcpOffset: tcp,
+                sourcePort: bytes.u16(tcp),
+                destinationPort: bytes.u16(tcp + 2),
+                sequence: bytes.u32(tcp + 4),
+                acknowledgment: bytes.u32(tcp + 8),
+                headerLength: headerLength,
+                flags: TCPFlags(rawValue: offsetFlags & 0x0FFF),
+                window: bytes.u16(tcp + 14),
+                urgentPointer: bytes.u16(tcp + 18),
+                payloadLength: segmentEnd - payloadStart))
     }
 }

@@ -2,16 +2,16 @@
 /// caller's buffer, which the segment does not own: use it only while that buffer lives.
 public struct TCPSegment: Sendable {
     public var ip: IPHeader
-    public var tcpOffset: Int             // start of the TCP header in the buffer
+    public var tcpOffset: Int  // start of the TCP header in the buffer
     public var sourcePort: UInt16
     public var destinationPort: UInt16
     public var sequence: UInt32
     public var acknowledgment: UInt32
-    public var headerLength: Int          // data offset × 4
+    public var headerLength: Int  // data offset × 4
     public var flags: TCPFlags
     public var window: UInt16
     public var urgentPointer: UInt16
-    public var payloadLength: Int         // as the IP length says
+    public var payloadLength: Int  // as the IP length says
 
     public var isSYN: Bool { flags.contains(.syn) && !flags.contains(.rst) }
     public var payloadOffset: Int { tcpOffset + headerLength }

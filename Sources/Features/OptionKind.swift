@@ -8,8 +8,8 @@ public enum OptionKind {
     public static let sack: UInt8 = 5
     public static let timestamp: UInt8 = 8
     public static let md5: UInt8 = 19
-    public static let authentication: UInt8 = 29   // TCP-AO
+    public static let authentication: UInt8 = 29  // TCP-AO
     public static let mptcp: UInt8 = 30
     public static let fastOpen: UInt8 = 34
-    public static let experimental: UInt8 = 254     // RFC 6994; TFO used magic 0xF989 before 34
+    public static let experimental: UInt8 = 254  // RFC 6994; TFO used magic 0xF989 before 34
 }

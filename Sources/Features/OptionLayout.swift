@@ -33,9 +33,10 @@ public struct OptionLayout: RandomAccessCollection, Hashable, Sendable {
     // Slots past `count` are always zero, so the whole inline storage can be compared and
     // hashed at once (the matcher's cache hashes a layout per packet).
     public static func == (a: OptionLayout, b: OptionLayout) -> Bool {
-        a.count == b.count && withUnsafeBytes(of: a.storage) { x in
-            withUnsafeBytes(of: b.storage) { y in memcmp(x.baseAddress!, y.baseAddress!, 40) == 0 }
-        }
+        a.count == b.count
+            && withUnsafeBytes(of: a.storage) { x in
+                withUnsafeBytes(of: b.storage) { y in memcmp(x.baseAddress!, y.baseAddress!, 40) == 0 }
+            }
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -25,7 +25,7 @@ public enum OptionNames {
     }
 
     public static func write(_ layout: OptionLayout, eolPadding: Int, to out: TextBuffer) {
-        out.reserve(layout.count * 8 + 8)   // appendPacked stores 8 bytes per option
+        out.reserve(layout.count * 8 + 8)  // appendPacked stores 8 bytes per option
         packedNames.withUnsafeBufferPointer { packed in
             layout.withKinds { kinds in
                 for (i, kind) in kinds.enumerated() {

@@ -5,21 +5,21 @@ public struct Quirks: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    public static let dontFragment = Quirks(rawValue: 1 << 0)     // df
+    public static let dontFragment = Quirks(rawValue: 1 << 0)  // df
     public static let nonZeroIDWithDF = Quirks(rawValue: 1 << 1)  // id+
     public static let zeroIDWithoutDF = Quirks(rawValue: 1 << 2)  // id-
-    public static let ecn = Quirks(rawValue: 1 << 3)              // ecn
-    public static let reservedIPBit = Quirks(rawValue: 1 << 4)    // 0+
-    public static let flowLabel = Quirks(rawValue: 1 << 5)        // flow
-    public static let zeroSequence = Quirks(rawValue: 1 << 6)     // seq-
+    public static let ecn = Quirks(rawValue: 1 << 3)  // ecn
+    public static let reservedIPBit = Quirks(rawValue: 1 << 4)  // 0+
+    public static let flowLabel = Quirks(rawValue: 1 << 5)  // flow
+    public static let zeroSequence = Quirks(rawValue: 1 << 6)  // seq-
     public static let ackNumberWithoutFlag = Quirks(rawValue: 1 << 7)  // ack+
     public static let ackFlagWithoutNumber = Quirks(rawValue: 1 << 8)  // ack-
     public static let urgentPointerWithoutFlag = Quirks(rawValue: 1 << 9)  // uptr+
-    public static let urgentFlag = Quirks(rawValue: 1 << 10)      // urgf+
-    public static let pushFlag = Quirks(rawValue: 1 << 11)        // pushf+
-    public static let zeroOwnTimestamp = Quirks(rawValue: 1 << 12)    // ts1-
+    public static let urgentFlag = Quirks(rawValue: 1 << 10)  // urgf+
+    public static let pushFlag = Quirks(rawValue: 1 << 11)  // pushf+
+    public static let zeroOwnTimestamp = Quirks(rawValue: 1 << 12)  // ts1-
     public static let peerTimestampInSYN = Quirks(rawValue: 1 << 13)  // ts2+
-    public static let dataAfterEOL = Quirks(rawValue: 1 << 14)    // opt+
+    public static let dataAfterEOL = Quirks(rawValue: 1 << 14)  // opt+
     public static let excessiveWindowScale = Quirks(rawValue: 1 << 15)  // exws
     public static let malformedOptions = Quirks(rawValue: 1 << 16)  // bad
 

@@ -4,16 +4,16 @@ import Decode
 public struct TCPOptions: Sendable {
     /// Option kinds in wire order; an EOL appears once, its padding counted in `eolPadding`.
     public var layout = OptionLayout()
-    public var eolPadding = 0            // bytes after EOL (p0f `eol+N`)
-    public var dataAfterEOL = false      // non-zero bytes after EOL (p0f quirk `opt+`)
-    public var malformed = false         // length 0/1, overlong, or wrong for its kind (`bad`)
+    public var eolPadding = 0  // bytes after EOL (p0f `eol+N`)
+    public var dataAfterEOL = false  // non-zero bytes after EOL (p0f quirk `opt+`)
+    public var malformed = false  // length 0/1, overlong, or wrong for its kind (`bad`)
     public var mss: UInt16?
     public var windowScale: UInt8?
     public var sackPermitted = false
     public var sackBlocks = 0
     public var timestampValue: UInt32?
     public var timestampEcho: UInt32?
-    public var fastOpenCookieLength: Int?   // kind 34, or 254 with magic 0xF989
+    public var fastOpenCookieLength: Int?  // kind 34, or 254 with magic 0xF989
     public var mptcpSubtype: UInt8?
     public var md5 = false
     public var authentication = false

@@ -45,12 +45,12 @@ extension TextBuffer {
 
     /// Proleptic Gregorian date from days since 1970-01-01, via 400-year eras.
     static func civilDate(daysSinceEpoch: Int) -> (Int, Int, Int) {
-        let z = daysSinceEpoch + 719_468                 // days since 0000-03-01
+        let z = daysSinceEpoch + 719_468  // days since 0000-03-01
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097
         let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
         let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153       // 0 = March
+        let monthIndex = (5 * dayOfYear + 2) / 153  // 0 = March
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)

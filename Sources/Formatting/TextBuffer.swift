@@ -65,12 +65,14 @@ public final class TextBuffer {
         let target = UnsafeMutableRawPointer(storage + used)
         if length >= 8 && length <= 16 {
             target.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
-            target.storeBytes(of: source.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self),
-                              toByteOffset: length - 8, as: UInt64.self)
+            target.storeBytes(
+                of: source.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self),
+                toByteOffset: length - 8, as: UInt64.self)
         } else if length >= 4 && length < 8 {
             target.storeBytes(of: source.loadUnaligned(as: UInt32.self), as: UInt32.self)
-            target.storeBytes(of: source.loadUnaligned(fromByteOffset: length - 4, as: UInt32.self),
-                              toByteOffset: length - 4, as: UInt32.self)
+            target.storeBytes(
+                of: source.loadUnaligned(fromByteOffset: length - 4, as: UInt32.self),
+                toByteOffset: length - 4, as: UInt32.self)
         } else {
             target.copyMemory(from: source, byteCount: length)
         }
@@ -105,7 +107,7 @@ public final class TextBuffer {
     public func append<T: BinaryInteger>(_ value: T) {
         if T.isSigned && value < 0 {
             append(ascii: "-")
-            appendDecimal(Int64(truncatingIfNeeded: value).magnitude)   // no trap at Int64.min
+            appendDecimal(Int64(truncatingIfNeeded: value).magnitude)  // no trap at Int64.min
         } else if value < 10 {
             reserve(1)
             storage[used] = UInt8(truncatingIfNeeded: value) &+ 48
@@ -140,7 +142,7 @@ public final class TextBuffer {
         }
         // Ports, windows and IDs stay below 100000: counted without the table of powers.
         let digits = value < 100_000 ? (value < 1000 ? 3 : value < 10_000 ? 4 : 5) : TextBuffer.digitCount(value)
-        let out = storage + used      // locals: the stores below cannot alias the fields
+        let out = storage + used  // locals: the stores below cannot alias the fields
         var v = value
         var index = digits
         while v >= 100 {

@@ -31,7 +31,10 @@ public enum DatabaseDiff {
     }
 
     static func countsText(_ entry: DatabaseEntry) -> String {
-        entry.counts.isEmpty ? "" : " {" + entry.counts.sorted { $0.key.rawValue < $1.key.rawValue }
-            .map { "\($0.key.name): \($0.value)" }.joined(separator: ", ") + "}"
+        entry.counts.isEmpty
+            ? ""
+            : " {"
+                + entry.counts.sorted { $0.key.rawValue < $1.key.rawValue }
+                .map { "\($0.key.name): \($0.value)" }.joined(separator: ", ") + "}"
     }
 }

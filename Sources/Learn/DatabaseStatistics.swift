@@ -6,8 +6,10 @@ public enum DatabaseStatistics {
     public static func report(_ db: Database) -> String {
         var lines: [String] = []
         let byProvenance = Dictionary(grouping: db.entries, by: \.provenance)
-        lines.append("\(db.entries.count) entries (" + Provenance.allCases.map { "\(byProvenance[$0]?.count ?? 0) \($0.rawValue)" }
-            .joined(separator: ", ") + "), \(db.links.count) link entries")
+        lines.append(
+            "\(db.entries.count) entries ("
+                + Provenance.allCases.map { "\(byProvenance[$0]?.count ?? 0) \($0.rawValue)" }
+                .joined(separator: ", ") + "), \(db.links.count) link entries")
         var observations: [OSClass: Int] = [:]
         var entriesPerClass: [OSClass: Int] = [:]
         var conflicting: [(DatabaseEntry, Double)] = []
@@ -24,13 +26,15 @@ public enum DatabaseStatistics {
         }
         lines.append("class        entries  observations")
         for osClass in OSClass.labels where entriesPerClass[osClass] != nil || observations[osClass] != nil {
-            lines.append(osClass.name.padding(toLength: 12, withPad: " ", startingAt: 0)
-                + " " + pad(entriesPerClass[osClass] ?? 0, 7) + "  " + pad(observations[osClass] ?? 0, 12))
+            lines.append(
+                osClass.name.padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + " " + pad(entriesPerClass[osClass] ?? 0, 7) + "  " + pad(observations[osClass] ?? 0, 12))
         }
         lines.append("\(total) observations in \(db.entries.filter { $0.totalCount > 0 }.count) counted entries")
         if total > 0 {
             let share = Double(clean) / Double(total) * 100
-            lines.append("coverage: \(Int(share.rounded())) % of observations fall in entries whose leading class has at least 90 % of them")
+            lines.append(
+                "coverage: \(Int(share.rounded())) % of observations fall in entries whose leading class has at least 90 % of them")
         }
         lines.append("\(conflicting.count) conflicting keys (observed as more than one class)")
         for (entry, minority) in conflicting.sorted(by: { $0.1 > $1.1 }).prefix(10) {

@@ -4,12 +4,12 @@ import Verdict
 
 /// Why a labelled SYN is kept out of a learned database. Raw values are the names printed.
 public enum Exclusion: String, CaseIterable, Sendable {
-    case synAck = "synack"                              // describes a server, not the labelled client
-    case botUserAgent = "bot_user_agent"                // crawlers copy browser UAs
-    case noOSNamed = "ua_names_no_os"                   // tools and apps that name no OS
-    case familyOnly = "ua_names_family_only"            // e.g. CFNetwork "Darwin/…": macOS or iOS
-    case craftedSYN = "crafted_syn"                     // scanner traits or no options
-    case familyDisagrees = "tcp_family_disagrees"       // a VPN/proxy case, not a new signature
+    case synAck = "synack"  // describes a server, not the labelled client
+    case botUserAgent = "bot_user_agent"  // crawlers copy browser UAs
+    case noOSNamed = "ua_names_no_os"  // tools and apps that name no OS
+    case familyOnly = "ua_names_family_only"  // e.g. CFNetwork "Darwin/…": macOS or iOS
+    case craftedSYN = "crafted_syn"  // scanner traits or no options
+    case familyDisagrees = "tcp_family_disagrees"  // a VPN/proxy case, not a new signature
 }
 
 /// What keeps a labelled SYN out of a learned database (README, "Building a database").

@@ -9,7 +9,7 @@ public struct LabelRow: Sendable {
     public var ip: IPAddress
     public var port: UInt16?
     public var seconds: Int?
-    public var label: ClaimedOS?        // from `os_class`, else from `user_agent`
+    public var label: ClaimedOS?  // from `os_class`, else from `user_agent`
     public var userAgent: String?
     public var line: Int
 }
@@ -29,7 +29,8 @@ public struct LabelsFile: Sendable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw LabelsError("cannot read the labels file \(path)")
         }
-        let isJSON = path.hasSuffix(".jsonl") || path.hasSuffix(".json")
+        let isJSON =
+            path.hasSuffix(".jsonl") || path.hasSuffix(".json")
             || (!path.hasSuffix(".csv") && text.first { !$0.isWhitespace } == "{")
         return isJSON ? parseJSONLines(text) : try parseCSV(text, file: path)
     }
@@ -65,7 +66,7 @@ public struct LabelsFile: Sendable {
         }
         var file = LabelsFile()
         for (index, row) in csv.rows.enumerated() {
-            file.add(row, line: index + 2)      // line 1 is the header
+            file.add(row, line: index + 2)  // line 1 is the header
         }
         return file
     }

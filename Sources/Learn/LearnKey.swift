@@ -9,7 +9,7 @@ public struct LearnKey: Hashable, Sendable {
     var ipVersion: UInt8
     var initialTTL: UInt8
     var dontFragment: Bool
-    var ipIDZero: Bool?           // nil for IPv6, which has no ID field
+    var ipIDZero: Bool?  // nil for IPv6, which has no ID field
     var ecn: Bool
     var window: WindowRule
     var scale: UInt8?
@@ -43,8 +43,9 @@ public struct LearnKey: Hashable, Sendable {
     /// A learned SYN entry for this key.
     public func entry(counts: [OSClass: Int], firstSeen: String?, lastSeen: String?, source: String) -> DatabaseEntry {
         let osClass = LearnKey.majority(counts)
-        var entry = DatabaseEntry(id: "", direction: .syn, osClass: osClass, name: osClass.name, flavor: "learned",
-                                  provenance: .learned, source: source)
+        var entry = DatabaseEntry(
+            id: "", direction: .syn, osClass: osClass, name: osClass.name, flavor: "learned",
+            provenance: .learned, source: source)
         entry.ipVersion = .exactly(ipVersion)
         entry.initialTTL = .exactly(initialTTL)
         entry.dontFragment = ipVersion == 4 ? .exactly(dontFragment) : .any
@@ -68,7 +69,7 @@ public struct LearnKey: Hashable, Sendable {
 
     /// A stable id from what the entry matches, so rebuilding gives the same ids.
     public static func id(for entry: DatabaseEntry) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325          // FNV-1a
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
         for byte in EntryWriter.constraints(entry).utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
         }

@@ -1,5 +1,5 @@
-import Formatting
 import Features
+import Formatting
 import Match
 import Verdict
 
@@ -24,8 +24,10 @@ public final class Learner {
 
     /// Counts one labelled SYN; returns why it was left out, if it was.
     @discardableResult
-    public func observe(_ fp: Fingerprint, label: ClaimedOS?, userAgent: String?, classification: Classification?,
-                        seconds: Int) -> Exclusion? {
+    public func observe(
+        _ fp: Fingerprint, label: ClaimedOS?, userAgent: String?, classification: Classification?,
+        seconds: Int
+    ) -> Exclusion? {
         if let reason = rules.exclusion(fp, label: label, userAgent: userAgent, classification: classification) {
             excluded[reason, default: 0] += 1
             return reason
@@ -42,8 +44,13 @@ public final class Learner {
         var result: [(Int, DatabaseEntry)] = []
         for (key, tally) in tallies {
             let total = tally.counts.values.reduce(0, +)
-            result.append((total, key.entry(counts: tally.counts, firstSeen: Learner.timestamp(tally.firstSeen),
-                                             lastSeen: Learner.timestamp(tally.lastSeen), source: source)))
+            result.append(
+                (
+                    total,
+                    key.entry(
+                        counts: tally.counts, firstSeen: Learner.timestamp(tally.firstSeen),
+                        lastSeen: Learner.timestamp(tally.lastSeen), source: source)
+                ))
         }
         return result.sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1.id < $1.1.id }.map(\.1)
     }

@@ -1,5 +1,5 @@
-import Match
 import Decode
+import Match
 import Verdict
 
 /// `--label-window`: a User-Agent labels every SYN from the same address within the window,
@@ -48,10 +48,12 @@ public final class WindowLabeler {
 
     /// A request's claim: labels the address's waiting SYNs within the window.
     public func claim(_ address: IPAddress, label: ClaimedOS?, userAgent: String?, at seconds: Int) -> [Labelled] {
-        let slot = hosts.slot(of: address) ?? {
-            hosts.insert(Host(), for: address)
-            return hosts.slot(of: address)!
-        }()
+        let slot =
+            hosts.slot(of: address)
+            ?? {
+                hosts.insert(Host(), for: address)
+                return hosts.slot(of: address)!
+            }()
         return hosts.update(slot: slot) { host in
             host.label = label
             host.userAgent = userAgent

@@ -1,7 +1,7 @@
 /// One scored database entry.
 public struct Candidate: Sendable, Equatable {
-    public var entryIndex: Int       // into `Database.entries`
-    public var score: Float     // weighted similarity in [0, 1]
+    public var entryIndex: Int  // into `Database.entries`
+    public var score: Float  // weighted similarity in [0, 1]
 }
 
 /// Up to three candidates kept in order of score, stored inline.

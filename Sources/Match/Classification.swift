@@ -1,9 +1,9 @@
 /// How the best entry matched, in p0f's terms.
 public enum MatchKind: String, Sendable {
-    case exact      // a specific entry matched on every field it constrains
-    case generic    // the best entry is a generic one (or matched through its wildcards)
-    case fuzzy      // the best entry differs in some field
-    case none       // no entry shares enough of the option layout to be compared
+    case exact  // a specific entry matched on every field it constrains
+    case generic  // the best entry is a generic one (or matched through its wildcards)
+    case fuzzy  // the best entry differs in some field
+    case none  // no entry shares enough of the option layout to be compared
 }
 
 /// The matcher's answer for one SYN or SYN+ACK. A value with inline storage, so a cached
@@ -14,7 +14,7 @@ public struct Classification: Sendable {
     public var answerID: Int
     public var osClass: OSClass
     public var family: OSFamily
-    public var confidence: Float          // of `osClass`; below the threshold it is `unknown`
+    public var confidence: Float  // of `osClass`; below the threshold it is `unknown`
     public var familyConfidence: Float
     public var kind: MatchKind
     /// Share of the evidence per class, indexed by `OSClass.rawValue`; sums to 1 when matched.
@@ -31,8 +31,10 @@ public struct Classification: Sendable {
         answerID: 0, osClass: .unknown, family: .unknown, confidence: 0, familyConfidence: 0, kind: .none,
         classScores: InlineArray(repeating: 0), best: TopCandidates())
 
-    init(answerID: Int, osClass: OSClass, family: OSFamily, confidence: Float, familyConfidence: Float, kind: MatchKind,
-         classScores: InlineArray<15, Float>, best: TopCandidates, tiedClass: OSClass? = nil) {
+    init(
+        answerID: Int, osClass: OSClass, family: OSFamily, confidence: Float, familyConfidence: Float, kind: MatchKind,
+        classScores: InlineArray<15, Float>, best: TopCandidates, tiedClass: OSClass? = nil
+    ) {
         self.answerID = answerID
         self.osClass = osClass
         self.family = family

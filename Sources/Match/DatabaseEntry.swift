@@ -9,19 +9,19 @@ public struct DatabaseEntry: Sendable {
     public var osClass: OSClass
     public var name: String
     public var flavor: String
-    public var generic: Bool               // describes a family of versions loosely (p0f `g`)
+    public var generic: Bool  // describes a family of versions loosely (p0f `g`)
     public var ipVersion: Rule<UInt8> = .any
     public var initialTTL: Rule<UInt8> = .any
-    public var dontFragment: Rule<Bool> = .any     // IPv4 only
-    public var ipID: IPIDRule = .any               // IPv4 only
+    public var dontFragment: Rule<Bool> = .any  // IPv4 only
+    public var ipID: IPIDRule = .any  // IPv4 only
     public var ecn: Rule<Bool> = .any
-    public var flowLabel: Rule<Bool> = .any        // IPv6 only
+    public var flowLabel: Rule<Bool> = .any  // IPv6 only
     public var windows: Choices<WindowRule> = .any
     public var scales: Choices<ScaleRange> = .any  // a value requires a window scale option
     /// A fixed MSS (scanners); `any` for real stacks, whose MSS follows the path.
     public var mss: Rule<UInt16> = .any
     public var layouts: Choices<LayoutPattern> = .any
-    public var quirks: Rule<Quirks> = .any         // the quirks without fields of their own
+    public var quirks: Rule<Quirks> = .any  // the quirks without fields of their own
     public var provenance: Provenance
     public var source: String
     /// Observations per class (learned entries, or a curated prior); empty means "`osClass`".
@@ -31,8 +31,10 @@ public struct DatabaseEntry: Sendable {
     /// The line the entry was read from, for error messages and review.
     public var line: Int = 0
 
-    public init(id: String, direction: Direction, osClass: OSClass, name: String, flavor: String = "", generic: Bool = false,
-                provenance: Provenance, source: String) {
+    public init(
+        id: String, direction: Direction, osClass: OSClass, name: String, flavor: String = "", generic: Bool = false,
+        provenance: Provenance, source: String
+    ) {
         self.id = id
         self.direction = direction
         self.osClass = osClass
@@ -57,6 +59,8 @@ public struct DatabaseEntry: Sendable {
 extension Quirks {
     /// Quirks that the matcher compares as a set; the rest have fields of their own
     /// (`df`, `ip_id`, `ecn`, `flow`).
-    public static let comparedAsSet: Quirks = Quirks(rawValue: ~(Quirks.dontFragment.rawValue
-        | Quirks.nonZeroIDWithDF.rawValue | Quirks.zeroIDWithoutDF.rawValue | Quirks.ecn.rawValue | Quirks.flowLabel.rawValue))
+    public static let comparedAsSet: Quirks = Quirks(
+        rawValue:
+            ~(Quirks.dontFragment.rawValue
+            | Quirks.nonZeroIDWithDF.rawValue | Quirks.zeroIDWithoutDF.rawValue | Quirks.ecn.rawValue | Quirks.flowLabel.rawValue))
 }

@@ -40,13 +40,15 @@ struct DatabaseReader {
             defer { layouts = reader.layouts }
             if !sawHeader {
                 guard object["synprint_db"] != nil else {
-                    throw DatabaseError(file: file, line: lineNumber, field: nil,
-                                        message: "missing header line {\"synprint_db\": \(Database.schemaVersion)} before the first entry")
+                    throw DatabaseError(
+                        file: file, line: lineNumber, field: nil,
+                        message: "missing header line {\"synprint_db\": \(Database.schemaVersion)} before the first entry")
                 }
                 let version = try reader.int("synprint_db")
                 guard version == Database.schemaVersion else {
-                    throw DatabaseError(file: file, line: lineNumber, field: "synprint_db",
-                                        message: "schema version \(version) is not supported (this synprint reads \(Database.schemaVersion))")
+                    throw DatabaseError(
+                        file: file, line: lineNumber, field: "synprint_db",
+                        message: "schema version \(version) is not supported (this synprint reads \(Database.schemaVersion))")
                 }
                 sawHeader = true
                 continue
@@ -68,7 +70,9 @@ struct DatabaseReader {
             ids[id] = (file, lineNumber)
         }
         guard sawHeader else {
-            throw DatabaseError(file: file, line: 1, field: nil, message: "missing header line {\"synprint_db\": \(Database.schemaVersion)} (the file has no entries)")
+            throw DatabaseError(
+                file: file, line: 1, field: nil,
+                message: "missing header line {\"synprint_db\": \(Database.schemaVersion)} (the file has no entries)")
         }
     }
 }

@@ -2,8 +2,8 @@ import Formatting
 
 /// An entry's label and id, ready to be copied into output lines.
 public struct EntryDisplay: Sendable {
-    public let label: String          // plain, for text output
-    public let idJSON: String         // quoted and escaped JSON strings
+    public let label: String  // plain, for text output
+    public let idJSON: String  // quoted and escaped JSON strings
     public let labelJSON: String
     public let nameJSON: String
     public let flavorJSON: String

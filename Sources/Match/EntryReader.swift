@@ -69,8 +69,9 @@ struct EntryReader {
             throw fail("provenance", "expected curated, learned or imported, found \"\(provenanceName)\"")
         }
         guard case .exactly(let tunnel) = try bool("tunnel") else { throw fail("tunnel", "expected true or false") }
-        return LinkEntry(id: id, mtu: mtu, link: try string("link"), tunnel: tunnel, provenance: provenance,
-                         source: try string("source", default: ""), line: line)
+        return LinkEntry(
+            id: id, mtu: mtu, link: try string("link"), tunnel: tunnel, provenance: provenance,
+            source: try string("source", default: ""), line: line)
     }
 
     mutating func entry() throws -> DatabaseEntry {
@@ -98,9 +99,10 @@ struct EntryReader {
         guard let provenance = Provenance(rawValue: provenanceName) else {
             throw fail("provenance", "expected curated, learned or imported, found \"\(provenanceName)\"")
         }
-        var entry = DatabaseEntry(id: id, direction: direction, osClass: osClass, name: try string("name"),
-                                  flavor: try string("flavor", default: ""), generic: generic, provenance: provenance,
-                                  source: try string("source", default: ""))
+        var entry = DatabaseEntry(
+            id: id, direction: direction, osClass: osClass, name: try string("name"),
+            flavor: try string("flavor", default: ""), generic: generic, provenance: provenance,
+            source: try string("source", default: ""))
         entry.ipVersion = try number("ip", as: UInt8.self, allowed: [4, 6])
         entry.initialTTL = try number("ttl", as: UInt8.self, allowed: [32, 64, 128, 255])
         entry.dontFragment = try bool("df")
@@ -125,10 +127,11 @@ struct EntryReader {
         if isWildcard(key) { return .any }
         let items = object[key]?.elements ?? [object[key]!]
         guard !items.isEmpty else { throw fail(key, "an empty list matches nothing; use \"*\" for any") }
-        return Choices(try items.map { item in
-            guard let value = parse(item) else { throw fail(key, "expected \(what), or a list of them; found \(item)") }
-            return value
-        })
+        return Choices(
+            try items.map { item in
+                guard let value = parse(item) else { throw fail(key, "expected \(what), or a list of them; found \(item)") }
+                return value
+            })
     }
 
     func windowRule(_ value: JSONValue) -> WindowRule? {

@@ -12,7 +12,7 @@ public enum IPIDRule: Hashable, Sendable {
     case any
     case zero
     case nonZero
-    case value(UInt16)     // crafted stacks with a fixed ID (ZMap sends 54321)
+    case value(UInt16)  // crafted stacks with a fixed ID (ZMap sends 54321)
 }
 
 /// How a stack sizes the window of its SYN: p0f's forms, plus the rule of stacks that fill the
@@ -21,7 +21,7 @@ public enum WindowRule: Hashable, Sendable {
     case value(Int)
     case mssMultiple(Int)
     case mtuMultiple(Int)
-    case modulo(Int)      // any multiple of N (p0f `%N`)
+    case modulo(Int)  // any multiple of N (p0f `%N`)
     /// The largest multiple of the sender's own MSS that fits in 65535 (`mss*fit`): Linux since
     /// 4.19 rounds its receive space (64 KiB with the default `tcp_rmem`) down to whole segments
     /// in `tcp_select_initial_window` (64240 at MSS 1460, 64800 at 1440, 64860 at 1380), and

@@ -43,10 +43,14 @@ public enum EntryWriter {
         }
         fields.append(("ecn", rule(e.ecn)))
         if e.flowLabel != .any { fields.append(("flow", rule(e.flowLabel))) }
-        fields.append(("window", list(e.windows) { rule in
-            if case .value(let n) = rule { return String(n) }
-            return quoted(rule.text)
-        }))
+        fields.append(
+            (
+                "window",
+                list(e.windows) { rule in
+                    if case .value(let n) = rule { return String(n) }
+                    return quoted(rule.text)
+                }
+            ))
         fields.append(("scale", list(e.scales) { $0.lower == $0.upper ? String($0.lower) : quoted($0.text) }))
         fields.append(("mss", rule(e.mss)))
         fields.append(("layout", list(e.layouts) { quoted(LayoutSyntax.text($0.layout, eolPadding: $0.eolPadding)) }))
@@ -70,8 +74,10 @@ public enum EntryWriter {
     }
 
     public static func line(_ link: LinkEntry) -> String {
-        var fields = [("id", quoted(link.id)), ("mtu", String(link.mtu)), ("link", quoted(link.link)),
-                      ("tunnel", String(link.tunnel)), ("provenance", quoted(link.provenance.rawValue))]
+        var fields = [
+            ("id", quoted(link.id)), ("mtu", String(link.mtu)), ("link", quoted(link.link)),
+            ("tunnel", String(link.tunnel)), ("provenance", quoted(link.provenance.rawValue)),
+        ]
         if !link.source.isEmpty { fields.append(("source", quoted(link.source))) }
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }

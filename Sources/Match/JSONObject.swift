@@ -61,7 +61,7 @@ public final class JSONObject {
 
 /// A value inside a parsed object, valid while the object lives.
 public struct JSONValue: CustomStringConvertible {
-    let pointer: OpaquePointer?         // json-c represents null as a NULL pointer
+    let pointer: OpaquePointer?  // json-c represents null as a NULL pointer
 
     public var isNull: Bool { pointer == nil }
 
@@ -123,8 +123,11 @@ public struct JSONValue: CustomStringConvertible {
         var iterator = json_object_iter_begin(pointer)
         var end = json_object_iter_end(pointer)
         while json_object_iter_equal(&iterator, &end) == 0 {
-            result.append((String(cString: json_object_iter_peek_name(&iterator)),
-                           JSONValue(pointer: json_object_iter_peek_value(&iterator))))
+            result.append(
+                (
+                    String(cString: json_object_iter_peek_name(&iterator)),
+                    JSONValue(pointer: json_object_iter_peek_value(&iterator))
+                ))
             json_object_iter_next(&iterator)
         }
         return result

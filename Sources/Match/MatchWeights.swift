@@ -39,9 +39,11 @@ public struct MatchWeights: Sendable {
 
     public init() {}
 
-    public static let names = ["layout", "window", "scale", "ttl", "mss", "df", "ip_id", "ecn", "flow", "ip_version",
-                               "quirks", "wildcard_credit", "variant_credit", "sharpness", "min_confidence",
-                               "min_family_confidence"]
+    public static let names = [
+        "layout", "window", "scale", "ttl", "mss", "df", "ip_id", "ecn", "flow", "ip_version",
+        "quirks", "wildcard_credit", "variant_credit", "sharpness", "min_confidence",
+        "min_family_confidence",
+    ]
 
     /// Applies `name=value`; returns an error message for an unknown name or a value that is
     /// not a finite number in range (weights 0-100; credits and confidences 0-1; sharpness 0-1000).

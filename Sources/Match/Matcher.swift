@@ -1,5 +1,6 @@
 import Decode
 import Features
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,7 +49,8 @@ public final class Matcher {
         var path = paths.path(for: fp)
         let c = classify(fp, path: path)
         if let best = c.bestEntryIndex, case .exactly(let initial) = database.entries[best].initialTTL,
-           initial >= fp.ip.ttl, c.osClass != .unknown || c.family != .unknown {
+            initial >= fp.ip.ttl, c.osClass != .unknown || c.family != .unknown
+        {
             path.hops = Int(initial) - Int(fp.ip.ttl)
         }
         return (c, path)

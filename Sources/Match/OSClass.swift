@@ -2,7 +2,7 @@
 public enum OSClass: Int, CaseIterable, Sendable, Hashable {
     case windows, linux, android, chromeOS, macOS, iOS, freeBSD, openBSD, netBSD, solaris, other
     case zmap, masscan, nmap
-    case unknown     // a decision, never a database label
+    case unknown  // a decision, never a database label
 
     public static let labels = OSClass.allCases.filter { $0 != .unknown }
 

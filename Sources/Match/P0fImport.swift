@@ -1,5 +1,5 @@
-import Foundation
 import Features
+import Foundation
 
 /// Converts p0f v3 signatures (`p0f.fp`) into database entries, so p0f users keep their own.
 /// `[tcp:request]` becomes SYN entries, `[tcp:response]` SYN+ACK entries, `[mtu]` link entries;
@@ -39,9 +39,11 @@ public enum P0fImport {
                     guard let mtu = Int(value), (68...65535).contains(mtu) else {
                         throw DatabaseError(file: file, line: lineNumber, field: "sig", message: "expected an MTU, found \"\(value)\"")
                     }
-                    links.append(LinkEntry(id: "p0f-mtu-\(lineNumber)", mtu: mtu, link: linkName,
-                                           tunnel: P0fImport.namesTunnel(linkName), provenance: .imported,
-                                           source: "p0f.fp line \(lineNumber)", line: lineNumber))
+                    links.append(
+                        LinkEntry(
+                            id: "p0f-mtu-\(lineNumber)", mtu: mtu, link: linkName,
+                            tunnel: P0fImport.namesTunnel(linkName), provenance: .imported,
+                            source: "p0f.fp line \(lineNumber)", line: lineNumber))
                 default:
                     skipped += 1
                 }
@@ -73,7 +75,7 @@ public enum P0fImport {
                 entry.source = "p0f.fp line \(lineNumber)"
                 entries.append(entry)
             default:
-                skipped += 1   // `sys`, `classes`, `ua_os`: not part of a TCP signature
+                skipped += 1  // `sys`, `classes`, `ua_os`: not part of a TCP signature
             }
         }
         return Result(database: Database(entries: entries, links: links), skippedLines: skipped)
@@ -89,8 +91,10 @@ public enum P0fImport {
         guard let equals = line.firstIndex(of: "=") else {
             throw DatabaseError(file: file, line: number, field: nil, message: "expected KEY = VALUE")
         }
-        return (line[..<equals].trimmingCharacters(in: .whitespaces),
-                line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces))
+        return (
+            line[..<equals].trimmingCharacters(in: .whitespaces),
+            line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+        )
     }
 
     /// `s:unix:Linux:3.11 and newer` → class, name, flavor; `g` marks a generic label.
@@ -136,7 +140,13 @@ public enum P0fImport {
         let ttlText = parts[1].hasSuffix("-") ? String(parts[1].dropLast()) : parts[1]
         guard let ttl = UInt8(ttlText) else { throw fail("ittl", "expected a TTL, found \"\(parts[1])\"") }
         let mss: Rule<UInt16>
-        if parts[3] == "*" { mss = .any } else if let value = UInt16(parts[3]) { mss = .exactly(value) } else { throw fail("mss", "expected a number or *") }
+        if parts[3] == "*" {
+            mss = .any
+        } else if let value = UInt16(parts[3]) {
+            mss = .exactly(value)
+        } else {
+            throw fail("mss", "expected a number or *")
+        }
         let windowParts = parts[4].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard windowParts.count == 2, windowParts[0] == "*" || WindowRule(text: windowParts[0]) != nil, windowParts[0] != "mss*fit" else {
             throw fail("wsize", "expected WSIZE,SCALE")

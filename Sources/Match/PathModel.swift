@@ -74,9 +74,10 @@ public struct PathModel: Sendable {
         let mtu = LinkMTU.mtu(mss: mss, ipVersion: version)
         let entry = byMTU[mtu] > 0 ? Int(byMTU[mtu]) - 1 : nil
         let original = PathModel.senderMSS(window: Int(fingerprint.segment.window), mss: mss, ipVersion: version, linkMTUs: linkMTUs)
-        return NetworkPath(mss: mss, mtu: mtu, linkIndex: entry,
-                           tunnel: entry.map { tunnels[$0] } ?? PathModel.unlistedTunnelMTU.contains(mtu),
-                           clamped: original != nil, originalMSS: original, hops: hops)
+        return NetworkPath(
+            mss: mss, mtu: mtu, linkIndex: entry,
+            tunnel: entry.map { tunnels[$0] } ?? PathModel.unlistedTunnelMTU.contains(mtu),
+            clamped: original != nil, originalMSS: original, hops: hops)
     }
 
     /// The MSS the sender sized its window from, when it is larger than the MSS that arrived

@@ -9,8 +9,10 @@ public struct SynObservation: Sendable {
     public var classification: Classification?
     public var path: NetworkPath?
 
-    public init(seconds: Int, microseconds: Int, fingerprint: Fingerprint, classification: Classification? = nil,
-                path: NetworkPath? = nil) {
+    public init(
+        seconds: Int, microseconds: Int, fingerprint: Fingerprint, classification: Classification? = nil,
+        path: NetworkPath? = nil
+    ) {
         self.seconds = seconds
         self.microseconds = microseconds
         self.fingerprint = fingerprint

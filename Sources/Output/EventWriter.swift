@@ -64,7 +64,7 @@ public final class EventWriter {
     }
 
     private func renderOS(_ c: Classification, _ database: Database) -> TextBuffer {
-        let slot = c.answerID.magnitude % UInt(EventWriter.ringSize)   // a swapped tie has a negative id
+        let slot = c.answerID.magnitude % UInt(EventWriter.ringSize)  // a swapped tie has a negative id
         if let cached = renderedOS[Int(slot)], cached.answerID == c.answerID { return cached.text }
         let text = TextBuffer(capacity: 512)
         JSONFormat.writeOS(c, database: database, to: text)

@@ -8,8 +8,10 @@ import Verdict
 public enum RequestJSON {
     /// `source` says where the User-Agent came from: `capture` (plain HTTP) or `api` (a check).
     /// `renderedOS`, when given, is the `os` object already written for this answer.
-    public static func write(_ event: JudgedRequest, type: StaticString, source: StaticString = "capture",
-                             database: Database?, renderedOS: TextBuffer? = nil, to out: TextBuffer) {
+    public static func write(
+        _ event: JudgedRequest, type: StaticString, source: StaticString = "capture",
+        database: Database?, renderedOS: TextBuffer? = nil, to out: TextBuffer
+    ) {
         let observation = event.observation
         let syn = observation.syn
         let fp = syn.fingerprint

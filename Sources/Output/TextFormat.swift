@@ -62,7 +62,8 @@ enum TextFormat {
         }
         out.append("\n| ua os    = ")
         if let claimed = v.claimed {
-            out.append(string: claimed.osClass?.name ?? "?"); out.append(" ["); out.append(string: claimed.family.name); out.append(ascii: "]")
+            out.append(string: claimed.osClass?.name ?? "?"); out.append(" ["); out.append(string: claimed.family.name);
+            out.append(ascii: "]")
         } else {
             out.append("none named")
         }

@@ -25,11 +25,13 @@ public final class ObservationLog: Sendable {
         }
         let time = TextBuffer(capacity: 32)
         time.appendTimestamp(seconds: syn.seconds, microseconds: syn.microseconds)
-        var entry = LearnKey(syn.fingerprint).entry(counts: [label!.osClass!: 1], firstSeen: time.string, lastSeen: time.string,
-                                                     source: "learn \(source): \(request.userAgent ?? request.platformHint ?? "")")
+        var entry = LearnKey(syn.fingerprint).entry(
+            counts: [label!.osClass!: 1], firstSeen: time.string, lastSeen: time.string,
+            source: "learn \(source): \(request.userAgent ?? request.platformHint ?? "")")
         let id = TextBuffer(capacity: 64)
         id.append("obs-"); id.append(syn.seconds); id.append(ascii: "."); id.append(syn.microseconds, width: 6)
-        id.append(ascii: "-"); id.append(ip: syn.fingerprint.ip.source); id.append(ascii: "-"); id.append(syn.fingerprint.segment.sourcePort)
+        id.append(ascii: "-"); id.append(ip: syn.fingerprint.ip.source); id.append(ascii: "-");
+        id.append(syn.fingerprint.segment.sourcePort)
         entry.id = id.string
         log.write(EntryWriter.line(entry) + "\n")
         tally.withLock { $0.recorded += 1 }

@@ -1,4 +1,5 @@
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,8 +16,8 @@ public final class OutputFile: Sendable {
 
     /// What happened to the writes of one file.
     public struct WriteState: Sendable {
-        public var failures = 0          // writes that failed
-        public var droppedBytes = 0      // bytes that could not be written
+        public var failures = 0  // writes that failed
+        public var droppedBytes = 0  // bytes that could not be written
         public var lastError: Int32 = 0
     }
 
@@ -54,7 +55,9 @@ public final class OutputFile: Sendable {
     static func open(_ path: String, mode: Mode, header: String?) throws -> Int32 {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            if errno == ELOOP { throw OutputError("\(path) is a symbolic link; synprint does not write through links (name the target itself)") }
+            if errno == ELOOP {
+                throw OutputError("\(path) is a symbolic link; synprint does not write through links (name the target itself)")
+            }
             throw OutputError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
         var status = stat()

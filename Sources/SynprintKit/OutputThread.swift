@@ -15,7 +15,7 @@ import Verdict
 final class OutputThread: @unchecked Sendable {
     enum Queued {
         case syn(SynObservation)
-        case request(Int)                 // position in the batch's `requests`
+        case request(Int)  // position in the batch's `requests`
     }
 
     struct Batch {
@@ -31,11 +31,11 @@ final class OutputThread: @unchecked Sendable {
     private let batchSize: Int
     private let maxBatches: Int
     private let condition = NSCondition()
-    private var waiting: [Batch] = []      // full batches, oldest first
-    private var spare: [Batch] = []        // emptied batches to refill
+    private var waiting: [Batch] = []  // full batches, oldest first
+    private var spare: [Batch] = []  // emptied batches to refill
     private var closed = false
     private var drained = false
-    private var filling = Batch()          // the capture thread's own batch
+    private var filling = Batch()  // the capture thread's own batch
     /// Hand over every event at once (live captures and pipes: a reader sees each event without delay).
     var handOverEachEvent = false
 
@@ -89,7 +89,7 @@ final class OutputThread: @unchecked Sendable {
             if waiting.isEmpty {
                 if closed { break }
                 condition.unlock()
-                stage.idle()                       // nothing queued: a good moment to flush output
+                stage.idle()  // nothing queued: a good moment to flush output
                 condition.lock()
                 while waiting.isEmpty && !closed { condition.wait() }
                 continue
@@ -97,7 +97,7 @@ final class OutputThread: @unchecked Sendable {
             var batch = waiting.removeFirst()
             condition.broadcast()
             condition.unlock()
-            batch.events.withUnsafeBufferPointer { events in       // in place, no copy of the array
+            batch.events.withUnsafeBufferPointer { events in  // in place, no copy of the array
                 for i in events.indices {
                     switch events[i] {
                     case .syn(let syn): stage.handle(syn)

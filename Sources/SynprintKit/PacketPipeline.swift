@@ -34,7 +34,8 @@ public final class PacketPipeline {
         case .tcp(let segment):
             guard segment.isSYN else {
                 counters.count(.notSYN)
-                if let observation = tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
+                if let observation = tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds)
+                {
                     request(observation)
                 }
                 return

@@ -55,18 +55,23 @@ public final class Sensor {
     /// to their request and judges it (it needs the database). `limit` stops after that many
     /// SYNs and SYN+ACKs. A sensor that is not `threaded` handles each event before `process`
     /// returns (tests, embedding programs with their own threads).
-    public init(settings: Settings, database: Database?, judging: Bool, limit: Int? = nil, threaded: Bool = true,
-                handler: EventHandler) {
+    public init(
+        settings: Settings, database: Database?, judging: Bool, limit: Int? = nil, threaded: Bool = true,
+        handler: EventHandler
+    ) {
         precondition(!judging || database != nil, "judging needs a database to match against")
         self.settings = settings
         self.limit = limit
         let matcher = database.map { Matcher(database: $0, weights: settings.matchWeights, cacheSize: settings.matchCacheEntries) }
         let tracker = judging ? ConnectionTracker(capacity: settings.maxFlows, timeout: settings.requestTimeout) : nil
         pipeline = PacketPipeline(matcher: matcher, tracker: tracker)
-        judge = judging ? VerdictJudge(
-            rules: settings.verdictRules,
-            hosts: HostTable(capacity: settings.maxHosts, sharingWindow: settings.sharingWindow,
-                             minimumConfidence: settings.verdictRules.minimumConfidence)) : nil
+        judge =
+            judging
+            ? VerdictJudge(
+                rules: settings.verdictRules,
+                hosts: HostTable(
+                    capacity: settings.maxHosts, sharingWindow: settings.sharingWindow,
+                    minimumConfidence: settings.verdictRules.minimumConfidence)) : nil
         stage = OutputStage(judge: judge, handler: handler)
         output = threaded ? OutputThread(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, stage: stage) : nil
     }

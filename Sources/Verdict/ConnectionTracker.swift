@@ -7,14 +7,14 @@ import Match
 /// connection whose request does not come within `timeout` seconds is forgotten.
 public final class ConnectionTracker {
     public struct Counters: Sendable {
-        public var tracked = 0          // client SYNs entered
-        public var requests = 0         // request heads read
-        public var notHTTP = 0          // first payload was not an HTTP/1.x request
-        public var tooLong = 0          // no end of head within the limit
-        public var gaps = 0             // a segment was missing (lost or out of order)
-        public var snaplenCut = 0       // the capture cut a segment of an unfinished head
-        public var expired = 0          // no request within the timeout
-        public var evicted = 0          // pushed out by newer connections while still waiting
+        public var tracked = 0  // client SYNs entered
+        public var requests = 0  // request heads read
+        public var notHTTP = 0  // first payload was not an HTTP/1.x request
+        public var tooLong = 0  // no end of head within the limit
+        public var gaps = 0  // a segment was missing (lost or out of order)
+        public var snaplenCut = 0  // the capture cut a segment of an unfinished head
+        public var expired = 0  // no request within the timeout
+        public var evicted = 0  // pushed out by newer connections while still waiting
     }
 
     struct Pending {
@@ -56,7 +56,7 @@ public final class ConnectionTracker {
                 return .drop
             }
             let offset = Int32(bitPattern: segment.sequence &- pending.nextSequence)
-            if offset < 0 { return .keep }             // a retransmission of bytes already read
+            if offset < 0 { return .keep }  // a retransmission of bytes already read
             if offset > 0 {
                 counters.gaps += 1
                 return .drop

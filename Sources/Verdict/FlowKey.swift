@@ -25,8 +25,9 @@ public struct FlowKey: Hashable, Sendable {
 
     /// The key of a segment sent by the client.
     public init(_ segment: TCPSegment) {
-        self.init(client: segment.ip.source, clientPort: segment.sourcePort,
-                  server: segment.ip.destination, serverPort: segment.destinationPort)
+        self.init(
+            client: segment.ip.source, clientPort: segment.sourcePort,
+            server: segment.ip.destination, serverPort: segment.destinationPort)
     }
 }
 

@@ -3,11 +3,13 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public var method: String
     public var host: String?
     public var userAgent: String?
-    public var platformHint: String?          // Sec-CH-UA-Platform
-    public var proxyHeaders: [String] = []    // names of Via / X-Forwarded-For / Forwarded present
+    public var platformHint: String?  // Sec-CH-UA-Platform
+    public var proxyHeaders: [String] = []  // names of Via / X-Forwarded-For / Forwarded present
 
-    public init(method: String, host: String? = nil, userAgent: String? = nil, platformHint: String? = nil,
-                proxyHeaders: [String] = []) {
+    public init(
+        method: String, host: String? = nil, userAgent: String? = nil, platformHint: String? = nil,
+        proxyHeaders: [String] = []
+    ) {
         self.method = method
         self.host = host
         self.userAgent = userAgent

@@ -1,8 +1,8 @@
 public enum HTTPParse: Equatable {
     case complete(HTTPRequestHead)
-    case incomplete     // a request line was seen; the head goes on in a later segment
-    case notHTTP        // the connection does not start with an HTTP/1.x request
-    case tooLong        // no end of head within `HTTPRequestParser.maximumHead` bytes
+    case incomplete  // a request line was seen; the head goes on in a later segment
+    case notHTTP  // the connection does not start with an HTTP/1.x request
+    case tooLong  // no end of head within `HTTPRequestParser.maximumHead` bytes
 }
 
 /// Parses the start of a client's byte stream as an HTTP/1.x request head.

@@ -103,7 +103,8 @@ public final class HostTable: Sendable {
     public func attach(_ request: HTTPRequestHead, to key: FlowKey) {
         state.withLock { state in
             guard let slot = state.hosts.slot(of: key.client) else { return }
-            for position in HostTable.positions(newest: state.hosts[slot: slot].newest) where state.connections[slot * HostTable.kept + position]?.syn.key == key {
+            for position in HostTable.positions(newest: state.hosts[slot: slot].newest)
+            where state.connections[slot * HostTable.kept + position]?.syn.key == key {
                 state.connections[slot * HostTable.kept + position]?.request = request
                 return
             }
@@ -115,9 +116,10 @@ public final class HostTable: Sendable {
         state.withLock { state in
             guard let slot = state.hosts.slot(of: address) else { return nil }
             let host = state.hosts[slot: slot]
-            return HostRecord(firstSeen: host.firstSeen, lastSeen: host.lastSeen, connections: host.connections,
-                              lastSharing: host.lastSharing, lastChange: host.lastChange,
-                              recent: host.ringPositionsNewestFirst.compactMap { state.connections[slot * HostTable.kept + $0] })
+            return HostRecord(
+                firstSeen: host.firstSeen, lastSeen: host.lastSeen, connections: host.connections,
+                lastSharing: host.lastSharing, lastChange: host.lastChange,
+                recent: host.ringPositionsNewestFirst.compactMap { state.connections[slot * HostTable.kept + $0] })
         }
     }
 

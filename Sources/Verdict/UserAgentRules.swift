@@ -14,15 +14,23 @@ public enum UserAgentRules {
         (Words(["cros "]), ClaimedOS(.chromeOS)),
         (Words(["iphone", "ipad", "ipod", "ios ", "ios/", "cpu os ", "watchos", "tvos"]), ClaimedOS(.iOS)),
         (Words(["macintosh", "mac os x", "mac_powerpc", "macos", "darwin/"]), ClaimedOS(.macOS)),
-        (Words(["windows", "win64", "wow64", "win32", "msie ", "microsoft ncsi", "microsoft-cryptoapi",
-          "winhttp", "microsoft-delivery-optimization", "windows-update-agent"]), ClaimedOS(.windows)),
+        (
+            Words([
+                "windows", "win64", "wow64", "win32", "msie ", "microsoft ncsi", "microsoft-cryptoapi",
+                "winhttp", "microsoft-delivery-optimization", "windows-update-agent",
+            ]), ClaimedOS(.windows)
+        ),
         (Words(["freebsd"]), ClaimedOS(.freeBSD)),
         (Words(["openbsd"]), ClaimedOS(.openBSD)),
         (Words(["netbsd"]), ClaimedOS(.netBSD)),
         (Words(["dragonfly"]), ClaimedOS(family: .bsd)),
         (Words(["sunos", "solaris", "illumos"]), ClaimedOS(.solaris)),
-        (Words(["linux", "x11", "ubuntu", "debian", "fedora", "centos", "red hat", "suse", "gentoo",
-          "tizen", "webos", "kaios"]), ClaimedOS(.linux)),
+        (
+            Words([
+                "linux", "x11", "ubuntu", "debian", "fedora", "centos", "red hat", "suse", "gentoo",
+                "tizen", "webos", "kaios",
+            ]), ClaimedOS(.linux)
+        ),
     ]
 
     /// The OS the request claims; the client hint wins over the UA string. Nil for bots and

@@ -2,11 +2,11 @@ import Match
 
 /// Why a connection looks proxied or tunnelled. Raw values are the names in the output.
 public enum VerdictReason: String, Sendable, CaseIterable {
-    case osMismatch = "os_mismatch"          // the User-Agent's OS is not the TCP stack's
-    case tunnelMTU = "tunnel_mtu"            // the MSS implies a tunnel or VPN MTU
-    case mssClamped = "mss_clamped"          // a middlebox lowered the MSS
-    case proxyHeaders = "proxy_headers"      // Via / X-Forwarded-For / Forwarded present
-    case ipSharing = "ip_sharing"            // the address showed several stacks recently
+    case osMismatch = "os_mismatch"  // the User-Agent's OS is not the TCP stack's
+    case tunnelMTU = "tunnel_mtu"  // the MSS implies a tunnel or VPN MTU
+    case mssClamped = "mss_clamped"  // a middlebox lowered the MSS
+    case proxyHeaders = "proxy_headers"  // Via / X-Forwarded-For / Forwarded present
+    case ipSharing = "ip_sharing"  // the address showed several stacks recently
 }
 
 /// The TCP side of a verdict.

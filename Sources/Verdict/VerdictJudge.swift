@@ -30,8 +30,9 @@ public final class VerdictJudge: Sendable {
 
     /// The verdict on the connection `syn` opened, for `request` seen at `time`.
     public func verdict(_ syn: SynObservation, _ request: HTTPRequestHead, at time: Int) -> Verdict {
-        rules.verdict(claimed: claimedOS(request), classification: syn.classification, path: syn.path,
-                      proxyHeaders: !request.proxyHeaders.isEmpty, ipSharing: hosts.sharing(syn.fingerprint.ip.source, at: time))
+        rules.verdict(
+            claimed: claimedOS(request), classification: syn.classification, path: syn.path,
+            proxyHeaders: !request.proxyHeaders.isEmpty, ipSharing: hosts.sharing(syn.fingerprint.ip.source, at: time))
     }
 
     /// The OS a request claims. User-Agents repeat, so their claims are cached.
@@ -41,8 +42,11 @@ public final class VerdictJudge: Sendable {
 
     /// A web application's check: the latest connection of `address` (the one from `port`
     /// when given) judged against the request head it saw. Nil when no SYN from there is kept.
-    public func check(address: IPAddress, port: UInt16?, request: HTTPRequestHead, at time: Int)
-        -> (connection: ConnectionRecord, verdict: Verdict)? {
+    public func check(
+        address: IPAddress, port: UInt16?, request: HTTPRequestHead, at time: Int
+    )
+        -> (connection: ConnectionRecord, verdict: Verdict)?
+    {
         guard let host = hosts.host(address) else { return nil }
         guard let connection = port.map({ host.connection(port: $0) }) ?? host.latest else { return nil }
         return (connection, verdict(connection.syn, request, at: time))

@@ -6,7 +6,7 @@ import Match
 /// their own; a tunnel MTU, a clamped MSS or a shared address do not.
 public struct VerdictRules: Sendable {
     public enum Level: String, Sendable, CaseIterable {
-        case family     // Windows / Apple / Linux-like / BSD / Other: what a SYN tells reliably
+        case family  // Windows / Apple / Linux-like / BSD / Other: what a SYN tells reliably
         case osClass = "class"
     }
 
@@ -21,8 +21,10 @@ public struct VerdictRules: Sendable {
 
     public init() {}
 
-    public func verdict(claimed: ClaimedOS?, classification: Classification?, path: NetworkPath?,
-                        proxyHeaders: Bool, ipSharing: Bool) -> Verdict {
+    public func verdict(
+        claimed: ClaimedOS?, classification: Classification?, path: NetworkPath?,
+        proxyHeaders: Bool, ipSharing: Bool
+    ) -> Verdict {
         var reasons: [VerdictReason] = []
         if let claimed, let classification, mismatch(claimed, classification) { reasons.append(.osMismatch) }
         if path?.tunnel == true { reasons.append(.tunnelMTU) }
@@ -31,8 +33,9 @@ public struct VerdictRules: Sendable {
         if ipSharing { reasons.append(.ipSharing) }
         let clear = reasons.reduce(Float(1)) { $0 * (1 - (weights[$1] ?? 0)) }
         let score = 1 - clear
-        return Verdict(flagged: !reasons.isEmpty && score >= threshold, score: score, reasons: reasons,
-                       claimed: claimed, stack: classification.map(StackGuess.init))
+        return Verdict(
+            flagged: !reasons.isEmpty && score >= threshold, score: score, reasons: reasons,
+            claimed: claimed, stack: classification.map(StackGuess.init))
     }
 
     /// An unknown or unsure TCP guess never contradicts; ChromeOS runs a Linux stack, and at

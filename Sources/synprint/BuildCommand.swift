@@ -7,6 +7,7 @@ import Learn
 import Match
 import SynprintKit
 import Verdict
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,25 +23,38 @@ extension DatabaseCommand {
                 left out and counted. Keys seen fewer than --min-count times are dropped.
                 """)
 
-        @Option(name: .customShort("r"), help: ArgumentHelp("A pcap or pcapng file with labelled traffic; repeat for several.", valueName: "file"))
+        @Option(
+            name: .customShort("r"),
+            help: ArgumentHelp("A pcap or pcapng file with labelled traffic; repeat for several.", valueName: "file"))
         var read: [String] = []
 
-        @Option(help: ArgumentHelp("CSV or JSON lines with ip, optional port and time, and os_class or user_agent; its rows label SYNs before HTTP does.", valueName: "file"))
+        @Option(
+            help: ArgumentHelp(
+                "CSV or JSON lines with ip, optional port and time, and os_class or user_agent; its rows label SYNs before HTTP does.",
+                valueName: "file"))
         var labels: String?
 
         @Option(help: ArgumentHelp("Observations recorded by `synprint --learn`; repeat for several.", valueName: "file"))
         var learned: [String] = []
 
-        @Option(name: .customLong("label-window"), help: ArgumentHelp("Also label SYNs from the same address within this many seconds of a request (noisier: NAT and shared hosts mix stacks). Also the tolerance for timed rows of --labels (default 300).", valueName: "seconds"))
+        @Option(
+            name: .customLong("label-window"),
+            help: ArgumentHelp(
+                "Also label SYNs from the same address within this many seconds of a request (noisier: NAT and shared hosts mix stacks). Also the tolerance for timed rows of --labels (default 300).",
+                valueName: "seconds"))
         var labelWindow: Int?
 
         @Option(name: .customLong("min-count"), help: "Drop keys observed fewer times than this.")
         var minCount = 2
 
-        @Option(name: .customLong("disagree-confidence"), help: "Leave out a labelled SYN when the shipped database places its stack in another family with at least this confidence.")
+        @Option(
+            name: .customLong("disagree-confidence"),
+            help: "Leave out a labelled SYN when the shipped database places its stack in another family with at least this confidence.")
         var disagreeConfidence: Float = 0.9
 
-        @Option(name: .customLong("db"), help: ArgumentHelp("The database that vetoes disagreeing labels (default: the shipped one).", valueName: "file"))
+        @Option(
+            name: .customLong("db"),
+            help: ArgumentHelp("The database that vetoes disagreeing labels (default: the shipped one).", valueName: "file"))
         var databases: [String] = []
 
         @Option(name: .customShort("o"), help: ArgumentHelp("Where to write the learned database.", valueName: "file"))
@@ -66,45 +80,56 @@ extension DatabaseCommand {
                 printError("\(path): \(labelsFile.count) rows read, \(labelsFile.problems.count) skipped")
             }
             let settings = Settings()
-            let pipeline = PacketPipeline(matcher: matcher,
-                                          tracker: ConnectionTracker(capacity: settings.maxFlows, timeout: settings.requestTimeout))
+            let pipeline = PacketPipeline(
+                matcher: matcher,
+                tracker: ConnectionTracker(capacity: settings.maxFlows, timeout: settings.requestTimeout))
             let window = labelWindow.map { WindowLabeler(window: $0, capacity: settings.maxHosts) }
             let claims = ClaimCache()
             var syns = 0, labelled = 0
             func observe(_ syn: SynObservation, _ label: ClaimedOS?, _ userAgent: String?) {
                 labelled += 1
-                learner.observe(syn.fingerprint, label: label, userAgent: userAgent, classification: syn.classification, seconds: syn.seconds)
+                learner.observe(
+                    syn.fingerprint, label: label, userAgent: userAgent, classification: syn.classification, seconds: syn.seconds)
             }
             var progress = Progress(files: read)
             StopSignal.install()
             var runner = SourceRunner(userFilter: nil, payload: true)
             try runner.run(read.map { path in { try PacketSource.open(file: path) } }, opened: { progress.opened($0) }) { packet, source in
                 progress.tick(source)
-                pipeline.process(packet, link: source.linkType, syn: { syn in
-                    guard syn.fingerprint.direction == .syn else { return }
-                    syns += 1
-                    let segment = syn.fingerprint.segment
-                    if let row = labelsFile?.row(for: segment.ip.source, port: segment.sourcePort, seconds: syn.seconds,
-                                                 window: labelWindow ?? 300) {
-                        observe(syn, row.label, row.userAgent)
-                    } else if let item = window?.syn(syn) {
-                        observe(item.syn, item.label, item.userAgent)
-                    }
-                }, request: { request in
-                    // A SYN a labels row labelled was counted already.
-                    let syn = request.syn
-                    if labelsFile?.row(for: syn.fingerprint.ip.source, port: syn.fingerprint.segment.sourcePort,
-                                       seconds: syn.seconds, window: labelWindow ?? 300) != nil { return }
-                    let ua = request.request.userAgent
-                    let claimed = claims.claimedOS(request.request)
-                    if let window {
-                        for item in window.claim(syn.fingerprint.ip.source, label: claimed, userAgent: ua, at: request.seconds) {
+                pipeline.process(
+                    packet, link: source.linkType,
+                    syn: { syn in
+                        guard syn.fingerprint.direction == .syn else { return }
+                        syns += 1
+                        let segment = syn.fingerprint.segment
+                        if let row = labelsFile?.row(
+                            for: segment.ip.source, port: segment.sourcePort, seconds: syn.seconds,
+                            window: labelWindow ?? 300)
+                        {
+                            observe(syn, row.label, row.userAgent)
+                        } else if let item = window?.syn(syn) {
                             observe(item.syn, item.label, item.userAgent)
                         }
-                    } else {
-                        observe(syn, claimed, ua)
-                    }
-                })
+                    },
+                    request: { request in
+                        // A SYN a labels row labelled was counted already.
+                        let syn = request.syn
+                        if labelsFile?.row(
+                            for: syn.fingerprint.ip.source, port: syn.fingerprint.segment.sourcePort,
+                            seconds: syn.seconds, window: labelWindow ?? 300) != nil
+                        {
+                            return
+                        }
+                        let ua = request.request.userAgent
+                        let claimed = claims.claimedOS(request.request)
+                        if let window {
+                            for item in window.claim(syn.fingerprint.ip.source, label: claimed, userAgent: ua, at: request.seconds) {
+                                observe(item.syn, item.label, item.userAgent)
+                            }
+                        } else {
+                            observe(syn, claimed, ua)
+                        }
+                    })
                 return true
             }
             progress.finish()
@@ -115,23 +140,28 @@ extension DatabaseCommand {
             }
             var sources = [Database(entries: learner.entries(source: "synprint db build"))]
             for path in learned {
-                do { sources.append(try Database.load(files: [path], observations: true)) } catch let error as DatabaseError { throw Failure(error.description) }
+                do { sources.append(try Database.load(files: [path], observations: true)) } catch let error as DatabaseError {
+                    throw Failure(error.description)
+                }
             }
             var merged = DatabaseMerge.merge(sources, prefer: .learned)
             // Observation files carry one id per observation; a learned entry's id follows its key.
-            merged = Database(entries: merged.entries.map { entry in
-                var entry = entry
-                if entry.provenance == .learned { entry.id = LearnKey.id(for: entry) }
-                return entry
-            }, links: merged.links)
+            merged = Database(
+                entries: merged.entries.map { entry in
+                    var entry = entry
+                    if entry.provenance == .learned { entry.id = LearnKey.id(for: entry) }
+                    return entry
+                }, links: merged.links)
             let (kept, dropped) = DatabaseMerge.dropRare(merged, minCount: minCount)
             try kept.serialized(comment: "Learned by synprint db build from \(read.count) captures and \(learned.count) observation files.")
                 .write(toFile: output, atomically: true, encoding: .utf8)
             let exclusions = Exclusion.allCases.compactMap { reason in learner.excluded[reason].map { "\(reason.rawValue) \($0)" } }
-            printError("synprint db build: \(syns) client SYNs read, \(labelled) labelled; \(learner.accepted) kept, "
-                + "excluded: \(exclusions.isEmpty ? "none" : exclusions.joined(separator: ", "))")
-            printError("  \(merged.entries.count) distinct keys; \(dropped.keys) keys (\(dropped.observations) observations) below --min-count \(minCount); "
-                + "\(kept.entries.count) entries written to \(output)")
+            printError(
+                "synprint db build: \(syns) client SYNs read, \(labelled) labelled; \(learner.accepted) kept, "
+                    + "excluded: \(exclusions.isEmpty ? "none" : exclusions.joined(separator: ", "))")
+            printError(
+                "  \(merged.entries.count) distinct keys; \(dropped.keys) keys (\(dropped.observations) observations) below --min-count \(minCount); "
+                    + "\(kept.entries.count) entries written to \(output)")
             for failure in runner.failures { printError(failure) }
             if !runner.failures.isEmpty { throw ExitCode(2) }
         }

@@ -6,6 +6,7 @@ import Match
 import Output
 import SynprintKit
 import Verdict
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +19,8 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customShort("r"), help: ArgumentHelp("Read a pcap or pcapng file; repeat for several.", valueName: "file"))
     var read: [String] = []
 
-    @Option(name: .customShort("i"), help: ArgumentHelp("Capture live on an interface (needs root or cap_net_raw).", valueName: "interface"))
+    @Option(
+        name: .customShort("i"), help: ArgumentHelp("Capture live on an interface (needs root or cap_net_raw).", valueName: "interface"))
     var interface: String?
 
     @Flag(name: .customLong("list-interfaces"), help: "List the interfaces libpcap can capture on, and exit.")
@@ -36,7 +38,9 @@ struct CaptureCommand: ParsableCommand {
     @Flag(help: "Write one JSON object per line (schema in the README); the same as --log-format json.")
     var json = false
 
-    @Option(name: .customLong("log-format"), help: ArgumentHelp("Event format: text blocks, json lines, or p0f's key=value log lines.", valueName: "text|json|p0f"))
+    @Option(
+        name: .customLong("log-format"),
+        help: ArgumentHelp("Event format: text blocks, json lines, or p0f's key=value log lines.", valueName: "text|json|p0f"))
     var logFormat: EventFormat?
 
     @Option(name: .customShort("o"), help: ArgumentHelp("Write events to this file instead of standard output.", valueName: "file"))
@@ -45,40 +49,69 @@ struct CaptureCommand: ParsableCommand {
     @Flag(help: "Name the OS of every SYN and SYN+ACK from the fingerprint database.")
     var classify = false
 
-    @Option(name: .customLong("db"), help: ArgumentHelp("Use this database file instead of the shipped one; repeat to merge several.", valueName: "file"))
+    @Option(
+        name: .customLong("db"),
+        help: ArgumentHelp("Use this database file instead of the shipped one; repeat to merge several.", valueName: "file"))
     var databases: [String] = []
 
-    @Option(name: .customLong("weight"), help: ArgumentHelp("Override a matcher weight, e.g. layout=5 (names in the README).", valueName: "name=value"))
+    @Option(
+        name: .customLong("weight"),
+        help: ArgumentHelp("Override a matcher weight, e.g. layout=5 (names in the README).", valueName: "name=value"))
     var weights: [String] = []
 
-    @Flag(help: "Follow each connection to its first plain-HTTP request and judge its User-Agent against the SYN (implied by --alerts and --api; implies --classify).")
+    @Flag(
+        help:
+            "Follow each connection to its first plain-HTTP request and judge its User-Agent against the SYN (implied by --alerts and --api; implies --classify)."
+    )
     var http = false
 
-    @Option(help: ArgumentHelp("Append one JSON line per flagged connection to this file ('-' for standard output); SIGHUP reopens it.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Append one JSON line per flagged connection to this file ('-' for standard output); SIGHUP reopens it.", valueName: "file"))
     var alerts: String?
 
-    @Option(name: .customLong("alert-threshold"), help: ArgumentHelp("Flag a connection when its verdict score reaches this (0-1; default 0.5).", valueName: "score"))
+    @Option(
+        name: .customLong("alert-threshold"),
+        help: ArgumentHelp("Flag a connection when its verdict score reaches this (0-1; default 0.5).", valueName: "score"))
     var alertThreshold: Float?
 
-    @Option(name: .customLong("verdict-rule"), help: ArgumentHelp("Override a verdict rule: a reason's weight (os_mismatch=0.8), confidence=0.9, or level=class (README, Verdicts).", valueName: "name=value"))
+    @Option(
+        name: .customLong("verdict-rule"),
+        help: ArgumentHelp(
+            "Override a verdict rule: a reason's weight (os_mismatch=0.8), confidence=0.9, or level=class (README, Verdicts).",
+            valueName: "name=value"))
     var verdictRules: [String] = []
 
-    @Option(help: ArgumentHelp("Record labelled observations (HTTP User-Agents in the capture, API checks) to this file for `synprint db build --learned`.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Record labelled observations (HTTP User-Agents in the capture, API checks) to this file for `synprint db build --learned`.",
+            valueName: "file"))
     var learn: String?
 
-    @Option(help: ArgumentHelp("Serve the lookup API (GET /v1/lookup, POST /v1/check) on this address; off by default. A bare port binds 127.0.0.1.", valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve the lookup API (GET /v1/lookup, POST /v1/check) on this address; off by default. A bare port binds 127.0.0.1.",
+            valueName: "host:port"))
     var api: String?
 
-    @Option(name: .customLong("api-key"), help: ArgumentHelp("Require this key in the X-API-Key header (or Authorization: Bearer) of every API request.", valueName: "key"))
+    @Option(
+        name: .customLong("api-key"),
+        help: ArgumentHelp("Require this key in the X-API-Key header (or Authorization: Bearer) of every API request.", valueName: "key"))
     var apiKey: String?
 
-    @Option(name: .customLong("p0f-socket"), help: ArgumentHelp("Answer p0f's unix-socket queries on this path, so p0f clients work unchanged.", valueName: "path"))
+    @Option(
+        name: .customLong("p0f-socket"),
+        help: ArgumentHelp("Answer p0f's unix-socket queries on this path, so p0f clients work unchanged.", valueName: "path"))
     var p0fSocket: String?
 
-    @Option(name: .customLong("max-flows"), help: ArgumentHelp("Connections followed at once while waiting for their request; the oldest goes first.", valueName: "count"))
+    @Option(
+        name: .customLong("max-flows"),
+        help: ArgumentHelp("Connections followed at once while waiting for their request; the oldest goes first.", valueName: "count"))
     var maxFlows = 65536
 
-    @Option(name: .customLong("max-hosts"), help: ArgumentHelp("Client addresses whose history is kept; the oldest goes first.", valueName: "count"))
+    @Option(
+        name: .customLong("max-hosts"),
+        help: ArgumentHelp("Client addresses whose history is kept; the oldest goes first.", valueName: "count"))
     var maxHosts = 16384
 
     @Argument(help: ArgumentHelp("A BPF filter as in tcpdump, narrowing what is read (e.g. port 443).", valueName: "filter"))
@@ -96,7 +129,7 @@ struct CaptureCommand: ParsableCommand {
         }
         if apiKey != nil && api == nil { throw ValidationError("--api-key needs --api") }
         if json, let logFormat, logFormat != .json { throw ValidationError("--json and --log-format \(logFormat.rawValue) disagree") }
-        _ = try verdictRuleSet()       // a bad rule is an error even when nothing is judged
+        _ = try verdictRuleSet()  // a bad rule is an error even when nothing is judged
     }
 
     /// Verdicts need the connection's request, and the OS guess to judge it by.
@@ -119,8 +152,9 @@ struct CaptureCommand: ParsableCommand {
         let alertLog = try alerts.map { try LineLog(path: $0) }
         let observations = try learn.map { try ObservationLog(path: $0) }
         let sink = EventSink(file: try output.map { try OutputFile(path: $0, mode: .truncate) } ?? OutputFile())
-        let log = EventLog(format: logFormat ?? (json ? .json : .text), database: database, sink: sink,
-                           alerts: alertLog, observations: observations)
+        let log = EventLog(
+            format: logFormat ?? (json ? .json : .text), database: database, sink: sink,
+            alerts: alertLog, observations: observations)
         ReopenSignal.install()
         let sensor = Sensor(settings: settings, database: database, judging: judging, limit: count, handler: log)
         var server: APIServer?
@@ -128,9 +162,10 @@ struct CaptureCommand: ParsableCommand {
         if let judge = sensor.judge {
             do {
                 if let api, let address = APIServer.Settings(address: api, key: apiKey) {
-                    let api = APIServer(settings: address, judge: judge, database: database,
-                                        onAlert: { alertLog?.write($0) },
-                                        onCheck: { observations?.record($0, $1, label: $2.claimed, source: "api") })
+                    let api = APIServer(
+                        settings: address, judge: judge, database: database,
+                        onAlert: { alertLog?.write($0) },
+                        onCheck: { observations?.record($0, $1, label: $2.claimed, source: "api") })
                     let port = try api.start()
                     printError("synprint: API listening on \(address.host):\(port)")
                     server = api
@@ -148,12 +183,14 @@ struct CaptureCommand: ParsableCommand {
             socket?.stop()
         }
         StopSignal.install()
-        let sources: [() throws -> PacketSource] = interface.map { name in
-            [{ try PacketSource.open(interface: name, promiscuous: promiscuous, snaplen: snaplen) }]
-        } ?? read.map { path in { try PacketSource.open(file: path) } }
+        let sources: [() throws -> PacketSource] =
+            interface.map { name in
+                [{ try PacketSource.open(interface: name, promiscuous: promiscuous, snaplen: snaplen) }]
+            } ?? read.map { path in { try PacketSource.open(file: path) } }
         var runner = SourceRunner(userFilter: filter.isEmpty ? nil : filter.joined(separator: " "), payload: judging)
-        defer { sensor.finish() }       // on errors too: what was captured is written
-        try runner.run(sources, shouldStop: { sensor.reachedLimit }, opened: { sensor.handOverEachEvent = $0.arrivesOverTime }) { packet, source in
+        defer { sensor.finish() }  // on errors too: what was captured is written
+        try runner.run(sources, shouldStop: { sensor.reachedLimit }, opened: { sensor.handOverEachEvent = $0.arrivesOverTime }) {
+            packet, source in
             sensor.process(packet, link: source.linkType)
         }
         sensor.finish()
@@ -187,13 +224,16 @@ struct CaptureCommand: ParsableCommand {
 
     func printSummary(_ tracker: ConnectionTracker, _ judge: VerdictJudge, _ output: EventLog) {
         let t = tracker.counters
-        printError("  http: \(t.tracked) connections followed, \(output.requests) requests judged, \(output.flagged) flagged; "
-            + "not HTTP \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
-            + "no request in time \(t.expired), evicted \(t.evicted); \(judge.hosts.count) hosts kept (\(judge.hosts.evicted) evicted)")
+        printError(
+            "  http: \(t.tracked) connections followed, \(output.requests) requests judged, \(output.flagged) flagged; "
+                + "not HTTP \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
+                + "no request in time \(t.expired), evicted \(t.evicted); \(judge.hosts.count) hosts kept (\(judge.hosts.evicted) evicted)")
     }
 
     func printSummary(_ c: PacketCounters, _ live: CaptureStatistics?) {
-        var lines = ["synprint: \(c.packets) packets read: \(c.syn) SYN, \(c.synAck) SYN+ACK fingerprinted (\(c.badOptions) with malformed options), \(c.skippedTotal) skipped, \(c.malformedTotal) malformed"]
+        var lines = [
+            "synprint: \(c.packets) packets read: \(c.syn) SYN, \(c.synAck) SYN+ACK fingerprinted (\(c.badOptions) with malformed options), \(c.skippedTotal) skipped, \(c.malformedTotal) malformed"
+        ]
         let skipped = SkipReason.allCases.filter { c.skipped[$0.rawValue] > 0 }.map { "\($0.name) \(c.skipped[$0.rawValue])" }
         if !skipped.isEmpty { lines.append("  skipped: " + skipped.joined(separator: ", ")) }
         let malformed = MalformedReason.allCases.filter { c.malformed[$0.rawValue] > 0 }.map { "\($0.name) \(c.malformed[$0.rawValue])" }

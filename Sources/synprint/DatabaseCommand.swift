@@ -16,7 +16,8 @@ struct DatabaseCommand: ParsableCommand {
         @Argument(help: ArgumentHelp("Database files, in order of priority for ids and links.", valueName: "file"))
         var files: [String]
 
-        @Option(help: ArgumentHelp("Whose label wins when a curated and a learned entry match the same packets.", valueName: "curated|learned"))
+        @Option(
+            help: ArgumentHelp("Whose label wins when a curated and a learned entry match the same packets.", valueName: "curated|learned"))
         var prefer: DatabaseMerge.Preference = .curated
 
         @Option(name: .customShort("o"), help: ArgumentHelp("Where to write the merged database.", valueName: "file"))
@@ -25,8 +26,11 @@ struct DatabaseCommand: ParsableCommand {
         func run() throws {
             let databases = try files.map { try loadDatabase([$0]) }
             let merged = DatabaseMerge.merge(databases, prefer: prefer)
-            try merged.serialized(comment: "Merged by synprint db merge from \(files.count) files.").write(toFile: output, atomically: true, encoding: .utf8)
-            print("\(output): \(merged.entries.count) entries and \(merged.links.count) link entries from \(databases.map(\.entries.count).reduce(0, +)) entries")
+            try merged.serialized(comment: "Merged by synprint db merge from \(files.count) files.").write(
+                toFile: output, atomically: true, encoding: .utf8)
+            print(
+                "\(output): \(merged.entries.count) entries and \(merged.links.count) link entries from \(databases.map(\.entries.count).reduce(0, +)) entries"
+            )
         }
     }
 
@@ -100,7 +104,9 @@ struct DatabaseCommand: ParsableCommand {
                 let result = try P0fImport.convert(text, file: path)
                 let comment = "Converted from \(URL(fileURLWithPath: path).lastPathComponent) by synprint db import-p0f."
                 try result.database.serialized(comment: comment).write(toFile: output, atomically: true, encoding: .utf8)
-                print("\(output): \(result.database.entries.count) entries and \(result.database.links.count) link entries written (\(result.skippedLines) other lines skipped)")
+                print(
+                    "\(output): \(result.database.entries.count) entries and \(result.database.links.count) link entries written (\(result.skippedLines) other lines skipped)"
+                )
             } catch let error as DatabaseError {
                 throw Failure(error.description)
             }

@@ -1,6 +1,7 @@
 import Capture
 import Foundation
 import SynprintKit
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,8 +10,8 @@ import Glibc
 struct Progress {
     let enabled = isatty(STDERR_FILENO) == 1
     let total: Int
-    var done = 0             // bytes of the files already finished
-    var current = 0          // size of the file being read
+    var done = 0  // bytes of the files already finished
+    var current = 0  // size of the file being read
     var filesOpened = 0
     var packets = 0
     var started = Progress.now()
@@ -46,8 +47,9 @@ struct Progress {
         let elapsed = now - started
         let share = total > 0 ? Double(read) / Double(total) : 0
         let left = share > 0 ? elapsed * (1 - share) / share : 0
-        let line = String(format: "\r%5.1f %%  %.1f M packets  %.0f k packets/s  %.0f s left ", share * 100,
-                          Double(packets) / 1e6, Double(packets) / elapsed / 1e3, left)
+        let line = String(
+            format: "\r%5.1f %%  %.1f M packets  %.0f k packets/s  %.0f s left ", share * 100,
+            Double(packets) / 1e6, Double(packets) / elapsed / 1e3, left)
         printError(line, terminator: "")
     }
 

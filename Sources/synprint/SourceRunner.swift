@@ -12,9 +12,11 @@ struct SourceRunner {
     private(set) var statistics: CaptureStatistics?
 
     /// `handle` returns false to stop; `shouldStop` is asked before each source.
-    mutating func run(_ sources: [() throws -> PacketSource], shouldStop: () -> Bool = { false },
-                      opened: (PacketSource) -> Void = { _ in },
-                      handle: (Packet, PacketSource) -> Bool) throws {
+    mutating func run(
+        _ sources: [() throws -> PacketSource], shouldStop: () -> Bool = { false },
+        opened: (PacketSource) -> Void = { _ in },
+        handle: (Packet, PacketSource) -> Bool
+    ) throws {
         for open in sources {
             if shouldStop() || StopSignal.requested { break }
             do {

@@ -1,5 +1,6 @@
 import Synchronization
 import XCTest
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -15,7 +16,7 @@ final class APITests: XCTestCase {
     var folder: URL!
     var port = 0
     static let key = "test-key"
-    static let linuxClient = "10.163.52.227"     // the fixture's Linux SYN with a Windows User-Agent
+    static let linuxClient = "10.163.52.227"  // the fixture's Linux SYN with a Windows User-Agent
     static let linuxClientPort = 38547
 
     override func setUpWithError() throws {
@@ -24,9 +25,11 @@ final class APITests: XCTestCase {
         XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
         process = Process()
         process.executableURL = synprintExecutable
-        process.arguments = ["-r", fifo.path, "-o", "/dev/null", "--api", "127.0.0.1:0", "--api-key", APITests.key,
-                             "--p0f-socket", folder.appendingPathComponent("p0f.sock").path,
-                             "--alerts", folder.appendingPathComponent("alerts.jsonl").path]
+        process.arguments = [
+            "-r", fifo.path, "-o", "/dev/null", "--api", "127.0.0.1:0", "--api-key", APITests.key,
+            "--p0f-socket", folder.appendingPathComponent("p0f.sock").path,
+            "--alerts", folder.appendingPathComponent("alerts.jsonl").path,
+        ]
         let errors = Pipe()
         process.standardError = errors
         try process.run()
@@ -48,7 +51,9 @@ final class APITests: XCTestCase {
         XCTAssertEqual(process?.terminationStatus, 0)
     }
 
-    func request(_ method: String, _ path: String, body: String? = nil, key: String? = APITests.key) throws -> (status: Int, json: [String: Any]) {
+    func request(
+        _ method: String, _ path: String, body: String? = nil, key: String? = APITests.key
+    ) throws -> (status: Int, json: [String: Any]) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         request.httpBody = body.map { Data($0.utf8) }
@@ -85,7 +90,8 @@ final class APITests: XCTestCase {
     }
 
     func testCheckJudgesAndAlerts() throws {
-        let body = "{\"ip\": \"\(APITests.linuxClient)\", \"port\": \(APITests.linuxClientPort), "
+        let body =
+            "{\"ip\": \"\(APITests.linuxClient)\", \"port\": \(APITests.linuxClientPort), "
             + "\"user_agent\": \"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/130.0\", \"headers\": {\"Via\": \"1.1 cdn\"}}"
         let checked = try request("POST", "/v1/check", body: body)
         XCTAssertEqual(checked.status, 200)
@@ -97,13 +103,16 @@ final class APITests: XCTestCase {
         let alerts = folder.appendingPathComponent("alerts.jsonl")
         try waitFor { jsonLines((try? String(contentsOf: alerts, encoding: .utf8)) ?? "").contains { $0["source"] as? String == "api" } }
         // A Linux User-Agent on the Linux stack is fine.
-        let fine = try request("POST", "/v1/check", body: "{\"ip\": \"\(APITests.linuxClient)\", \"user_agent\": \"Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0\"}")
+        let fine = try request(
+            "POST", "/v1/check",
+            body: "{\"ip\": \"\(APITests.linuxClient)\", \"user_agent\": \"Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0\"}")
         XCTAssertEqual((fine.json["verdict"] as? [String: Any])?["flagged"] as? Bool, false)
         // Bad input: a clear 4xx, never a crash.
         XCTAssertEqual(try request("POST", "/v1/check", body: "{not json").status, 400)
         XCTAssertEqual(try request("POST", "/v1/check", body: "{\"user_agent\": \"x\"}").status, 400)
         XCTAssertEqual(try request("POST", "/v1/check", body: "{\"ip\": \"10.1.1.1\"}").status, 400)
-        XCTAssertEqual(try request("POST", "/v1/check", body: "{\"ip\": \"10.1.1.1\", \"port\": \"eighty\", \"user_agent\": \"x\"}").status, 400)
+        XCTAssertEqual(
+            try request("POST", "/v1/check", body: "{\"ip\": \"10.1.1.1\", \"port\": \"eighty\", \"user_agent\": \"x\"}").status, 400)
         XCTAssertEqual(try request("POST", "/v1/check", body: "{\"ip\": \"192.0.2.99\", \"user_agent\": \"x\"}").status, 404)
         XCTAssertEqual(try request("POST", "/v1/check", body: "[1, 2]").status, 400)
         XCTAssertEqual(try request("GET", "/v1/health").status, 200)
@@ -146,10 +155,10 @@ final class APITests: XCTestCase {
         let known = query(address: [10, 163, 52, 227])
         XCTAssertEqual(u32(known, 0), 0x5030_4602)
         XCTAssertEqual(u32(known, 4), 0x10)
-        XCTAssertEqual(u32(known, 16), 1)                 // total connections
-        XCTAssertEqual(known[38], 2)                      // bad_sw: the User-Agent's OS mismatches
+        XCTAssertEqual(u32(known, 16), 1)  // total connections
+        XCTAssertEqual(known[38], 2)  // bad_sw: the User-Agent's OS mismatches
         XCTAssertEqual(text(known, 40), "Linux")
-        XCTAssertEqual(text(known, 104), "Windows")       // the OS the User-Agent claims
+        XCTAssertEqual(text(known, 104), "Windows")  // the OS the User-Agent claims
         XCTAssertEqual(text(known, 168), "Ethernet or modem")
         XCTAssertEqual(u32(query(address: [192, 0, 2, 99]), 4), 0x20)
         XCTAssertEqual(u32(query(magic: 0xDEAD_BEEF, address: [10, 163, 52, 227]), 4), 0x00)

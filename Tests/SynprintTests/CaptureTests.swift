@@ -1,10 +1,12 @@
 import Synchronization
 import XCTest
+
 @testable import Capture
 @testable import Decode
 @testable import Features
 @testable import Formatting
 @testable import Output
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -135,7 +137,9 @@ final class CaptureTests: XCTestCase {
             let source = try PacketSource.open(file: file.path)
             try source.setFilter(SynFilter.expression(vlanTags: true, user: user))
             var n = 0
-            _ = source.run(shouldStop: { false }) { _ in n += 1; return true }
+            _ = source.run(shouldStop: { false }) { _ in
+                n += 1; return true
+            }
             return n
         }
         XCTAssertEqual(try count(nil), 4)
@@ -154,8 +158,10 @@ final class CaptureTests: XCTestCase {
         } catch let error as CaptureError where error.description.contains("no permission") {
             throw XCTSkip("no capture privilege (run as root or with cap_net_raw): \(error)")
         }
-        try source.setFilter(SynFilter.expression(vlanTags: false,
-                                                  user: "tcp dst port \(listener4.port) or tcp dst port \(listener6.port)"))
+        try source.setFilter(
+            SynFilter.expression(
+                vlanTags: false,
+                user: "tcp dst port \(listener4.port) or tcp dst port \(listener6.port)"))
         let seen = VersionsSeen()
         let done = expectation(description: "two SYNs")
         let handed = HandedOver(source)
@@ -206,12 +212,17 @@ final class Listener {
         try withUnsafeMutablePointer(to: &storage) { pointer in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
                 Listener.loopback(family, port: 0, into: pointer)
-                guard bind(socketFD, address, family == AF_INET ? socklen_t(MemoryLayout<sockaddr_in>.size) : socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0,
-                      listen(socketFD, 8) == 0, getsockname(socketFD, address, &length) == 0 else {
+                guard
+                    bind(
+                        socketFD, address,
+                        family == AF_INET ? socklen_t(MemoryLayout<sockaddr_in>.size) : socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0,
+                    listen(socketFD, 8) == 0, getsockname(socketFD, address, &length) == 0
+                else {
                     throw CaptureError("listener: \(String(cString: strerror(errno)))")
                 }
             }
-            port = family == AF_INET
+            port =
+                family == AF_INET
                 ? UInt16(bigEndian: UnsafeRawPointer(pointer).load(as: sockaddr_in.self).sin_port)
                 : UInt16(bigEndian: UnsafeRawPointer(pointer).load(as: sockaddr_in6.self).sin6_port)
         }

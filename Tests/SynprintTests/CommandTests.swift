@@ -1,4 +1,5 @@
 import XCTest
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,8 +30,9 @@ final class CommandTests: XCTestCase {
             XCTAssertEqual(verdict["flagged"] as? Bool, expected.flagged, expected.name)
             XCTAssertNotNil(request["user_agent"] as? String, expected.name)
         }
-        XCTAssertEqual((requests[3]["verdict"] as? [String: Any])?["ua_os"] as? [String: String],
-                       ["class": "ChromeOS", "family": "Linux-like"])
+        XCTAssertEqual(
+            (requests[3]["verdict"] as? [String: Any])?["ua_os"] as? [String: String],
+            ["class": "ChromeOS", "family": "Linux-like"])
         let alertLines = jsonLines(try String(contentsOf: alerts, encoding: .utf8))
         XCTAssertEqual(alertLines.map { $0["type"] as? String }, ["alert", "alert"])
         XCTAssertEqual(alertLines.filter { (($0["verdict"] as? [String: Any])?["reasons"] as? [String]) == ["os_mismatch"] }.count, 1)
@@ -66,12 +68,12 @@ final class CommandTests: XCTestCase {
         let process = try startSynprint(["-r", fifo.path, "--http", "--alerts", alerts.path, "-o", "/dev/null"])
         let capture = try Data(contentsOf: CommandTests.fixture)
         let writer = try FileHandle(forWritingTo: fifo)
-        writer.write(capture)                       // two alerts
+        writer.write(capture)  // two alerts
         try waitFor { self.lineCount(alerts) == 2 }
         XCTAssertEqual(rename(alerts.path, rotated.path), 0)
         kill(process.processIdentifier, SIGHUP)
         usleep(100_000)
-        writer.write(capture.dropFirst(24))         // the same connections again, without the file header
+        writer.write(capture.dropFirst(24))  // the same connections again, without the file header
         try waitFor { self.lineCount(alerts) == 2 }
         try writer.close()
         process.waitUntilExit()
@@ -104,7 +106,8 @@ final class CommandTests: XCTestCase {
         let database = jsonLines(try String(contentsOf: learned, encoding: .utf8))
         XCTAssertFalse(database.isEmpty)
         XCTAssertTrue(database.dropFirst().allSatisfy { ($0["id"] as? String)?.hasPrefix("learned-") == true })
-        XCTAssertEqual(database.dropFirst().compactMap { ($0["counts"] as? [String: Int])?.values.reduce(0, +) }.reduce(0, +), 2 * entries.count)
+        XCTAssertEqual(
+            database.dropFirst().compactMap { ($0["counts"] as? [String: Int])?.values.reduce(0, +) }.reduce(0, +), 2 * entries.count)
     }
 
     // MARK: helpers
@@ -147,8 +150,9 @@ func runSynprint(_ arguments: [String]) throws -> CommandRun {
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return CommandRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+    return CommandRun(
+        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self))
 }
 
 func jsonLines(_ text: String) -> [[String: Any]] {

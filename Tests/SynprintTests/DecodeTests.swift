@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Decode
 
 final class DecodeTests: XCTestCase {
@@ -51,14 +52,14 @@ final class DecodeTests: XCTestCase {
         XCTAssertEqual(segment(v6, .rawIP)?.ip.version, 6)
         XCTAssertEqual(segment(v4, .ipv4)?.ip.version, 4)
         XCTAssertEqual(segment(v6, .ipv6)?.ip.version, 6)
-        XCTAssertEqual(segment([2, 0, 0, 0] + v4, .bsdNull)?.ip.version, 4)       // little-endian writer
-        XCTAssertEqual(segment([0, 0, 0, 2] + v4, .bsdNull)?.ip.version, 4)       // big-endian writer
+        XCTAssertEqual(segment([2, 0, 0, 0] + v4, .bsdNull)?.ip.version, 4)  // little-endian writer
+        XCTAssertEqual(segment([0, 0, 0, 2] + v4, .bsdNull)?.ip.version, 4)  // big-endian writer
         XCTAssertEqual(segment([0, 0, 0, 30] + v6, .bsdLoop)?.ip.version, 6)
     }
 
     func testIPv4OptionsAreSkippedAndMeasured() throws {
         var p = PacketBuilder()
-        p.ipOptions = [0x94, 4, 0, 0]   // router alert
+        p.ipOptions = [0x94, 4, 0, 0]  // router alert
         let s = try XCTUnwrap(segment(PacketBuilder.ethernet(p.ipv4()), .ethernet))
         XCTAssertEqual(s.ip.optionsLength, 4)
         XCTAssertEqual(s.tcpOffset, 14 + 24)
@@ -69,7 +70,7 @@ final class DecodeTests: XCTestCase {
         let hopByHop: [UInt8] = [0, 0, 1, 4, 0, 0, 0, 0]
         let routing: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0]
         let destination: [UInt8] = [0, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-        let fragment: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 7]    // offset 0, first fragment
+        let fragment: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 7]  // offset 0, first fragment
         let p = PacketBuilder()
         let ip = p.ipv6(extensions: [(0, hopByHop), (43, routing), (60, destination), (44, fragment)], flowLabel: 0xABCDE)
         let s = try XCTUnwrap(segment(PacketBuilder.ethernet(ip, etherType: 0x86DD), .ethernet))
@@ -96,11 +97,11 @@ final class DecodeTests: XCTestCase {
             ([], .ethernet, .truncatedLink),
             (Array(PacketBuilder.ethernet(ip).prefix(10)), .ethernet, .truncatedLink),
             (Array(ip.prefix(12)), .rawIP, .truncatedIP),
-            ([0x70] + ip.dropFirst(), .rawIP, .badIPHeader),              // version 7
-            ([0x43] + ip.dropFirst(), .ipv4, .badIPHeader),               // IHL 3
-            (Array(([0x4F] + ip.dropFirst()).prefix(40)), .ipv4, .truncatedIP),   // IHL 15 past the bytes
-            (Array(ip.prefix(30)), .rawIP, .snaplenCut),                  // cut inside TCP
-            (Array(ip.prefix(45)), .rawIP, .snaplenCut),                  // cut inside options
+            ([0x70] + ip.dropFirst(), .rawIP, .badIPHeader),  // version 7
+            ([0x43] + ip.dropFirst(), .ipv4, .badIPHeader),  // IHL 3
+            (Array(([0x4F] + ip.dropFirst()).prefix(40)), .ipv4, .truncatedIP),  // IHL 15 past the bytes
+            (Array(ip.prefix(30)), .rawIP, .snaplenCut),  // cut inside TCP
+            (Array(ip.prefix(45)), .rawIP, .snaplenCut),  // cut inside options
         ]
         for (bytes, link, reason) in cases {
             guard case .malformed(let got) = decode(bytes, link) else { XCTFail("\(reason): decoded"); continue }
@@ -110,12 +111,12 @@ final class DecodeTests: XCTestCase {
 
     func testTCPDataOffsetOutOfRange() {
         var ip = PacketBuilder().ipv4()
-        ip[20 + 12] = 0x40           // offset 4 words: below the minimum
+        ip[20 + 12] = 0x40  // offset 4 words: below the minimum
         guard case .malformed(.badTCPOffset) = decode(ip, .rawIP) else { return XCTFail() }
-        ip[20 + 12] = 0xF0           // 60 bytes: beyond a 40-byte segment
+        ip[20 + 12] = 0xF0  // 60 bytes: beyond a 40-byte segment
         guard case .malformed(.badTCPOffset) = decode(ip, .rawIP) else { return XCTFail() }
         var v6 = PacketBuilder().ipv6()
-        v6[6] = 0                    // hop-by-hop claimed, but its length runs past the packet
+        v6[6] = 0  // hop-by-hop claimed, but its length runs past the packet
         v6[40 + 1] = 200
         guard case .malformed(.badIPv6Extension) = decode(v6, .rawIP) else { return XCTFail() }
     }
@@ -129,7 +130,7 @@ final class DecodeTests: XCTestCase {
             for length in 0..<120 {
                 for _ in 0..<40 {
                     var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
-                    if length > 0, link == .rawIP { bytes[0] = rng.next() & 1 == 0 ? 0x45 : 0x60 }   // reach the IP paths too
+                    if length > 0, link == .rawIP { bytes[0] = rng.next() & 1 == 0 ? 0x45 : 0x60 }  // reach the IP paths too
                     let outcome = decode(bytes, link)
                     switch outcome {
                     case .tcp(let s):

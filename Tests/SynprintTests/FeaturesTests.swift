@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Decode
 @testable import Features
 @testable import Formatting
@@ -37,13 +38,13 @@ final class FeaturesTests: XCTestCase {
         var p = PacketBuilder()
         p.options = PacketBuilder.appleOptions
         p.window = 65535
-        p.flags = 0xC2   // SYN+ECE+CWR
+        p.flags = 0xC2  // SYN+ECE+CWR
         p.ttl = 64
         let fp = try fingerprint(p)
         XCTAssertEqual(fp.options.eolPadding, 1)
         XCTAssertTrue(fp.quirks.contains(.ecn))
         XCTAssertEqual(text(fp.writeLayout), "mss,nop,ws,nop,nop,ts,sok,eol+1")
-        XCTAssertEqual(text(fp.writeJA4T), "65535_2-1-3-1-1-8-4-0-0_1460_6")   // FoxIO's published macOS/iOS JA4T
+        XCTAssertEqual(text(fp.writeJA4T), "65535_2-1-3-1-1-8-4-0-0_1460_6")  // FoxIO's published macOS/iOS JA4T
         XCTAssertEqual(text(fp.writeRawSignature), "4:64+0:0:1460:65535,6:mss,nop,ws,nop,nop,ts,sok,eol+1:df,id+,ecn:0")
     }
 
@@ -70,17 +71,20 @@ final class FeaturesTests: XCTestCase {
 
     func testEveryOptionKind() throws {
         var p = PacketBuilder()
-        p.options = [5, 10, 0, 0, 0, 1, 0, 0, 0, 2,          // SACK, one block
-                     34, 6, 1, 2, 3, 4,                      // TFO, 4-byte cookie
-                     30, 4, 0x00, 0x81,                      // MPTCP MP_CAPABLE
-                     19, 18] + [UInt8](repeating: 0, count: 16)   // MD5
+        p.options =
+            [
+                5, 10, 0, 0, 0, 1, 0, 0, 0, 2,  // SACK, one block
+                34, 6, 1, 2, 3, 4,  // TFO, 4-byte cookie
+                30, 4, 0x00, 0x81,  // MPTCP MP_CAPABLE
+                19, 18,
+            ] + [UInt8](repeating: 0, count: 16)  // MD5
         var fp = try fingerprint(p)
         XCTAssertEqual(fp.options.sackBlocks, 1)
         XCTAssertEqual(fp.options.fastOpenCookieLength, 4)
         XCTAssertEqual(fp.options.mptcpSubtype, 0)
         XCTAssertTrue(fp.options.md5)
         XCTAssertFalse(fp.quirks.contains(.malformedOptions))
-        XCTAssertEqual(text(fp.writeLayout), "sack,?34,?30,?19,eol+1")   // 38 bytes, padded to 40
+        XCTAssertEqual(text(fp.writeLayout), "sack,?34,?30,?19,eol+1")  // 38 bytes, padded to 40
 
         p.options = [254, 6, 0xF9, 0x89, 0xAA, 0xBB, 29, 4, 1, 1, 99, 2]  // experimental TFO, TCP-AO, unknown kind 99
         fp = try fingerprint(p)
@@ -117,8 +121,10 @@ final class FeaturesTests: XCTestCase {
         p.flags = 0x02 | 0x08
         p.options = [8, 10, 0, 0, 0, 0, 0, 0, 0, 9]
         let fp = try fingerprint(p)
-        let expected: Quirks = [.zeroIDWithoutDF, .zeroSequence, .ackNumberWithoutFlag, .urgentPointerWithoutFlag,
-                                .pushFlag, .zeroOwnTimestamp, .peerTimestampInSYN]
+        let expected: Quirks = [
+            .zeroIDWithoutDF, .zeroSequence, .ackNumberWithoutFlag, .urgentPointerWithoutFlag,
+            .pushFlag, .zeroOwnTimestamp, .peerTimestampInSYN,
+        ]
         XCTAssertEqual(fp.quirks, expected)
         XCTAssertEqual(text { fp.quirks.write(to: $0) }, "id-,seq-,ack+,uptr+,pushf+,ts1-,ts2+")
     }

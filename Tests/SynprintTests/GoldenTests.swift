@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Decode
 @testable import Match
 @testable import Output

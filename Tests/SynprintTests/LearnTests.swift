@@ -1,7 +1,8 @@
 import XCTest
+
 @testable import Decode
-@testable import Formatting
 @testable import Features
+@testable import Formatting
 @testable import Learn
 @testable import Match
 @testable import Verdict
@@ -25,9 +26,9 @@ final class LearnTests: XCTestCase {
         let windows = try XCTUnwrap(file.row(for: IPAddress("10.0.0.1")!, port: 50000, seconds: 1_700_000_100, window: 300))
         XCTAssertEqual(windows.label?.osClass, .windows)
         XCTAssertNil(file.row(for: IPAddress("10.0.0.1")!, port: 50000, seconds: 1_700_001_000, window: 300))  // outside the window
-        XCTAssertNil(file.row(for: IPAddress("10.0.0.1")!, port: 1, seconds: 1_700_000_000, window: 300))      // another port
+        XCTAssertNil(file.row(for: IPAddress("10.0.0.1")!, port: 1, seconds: 1_700_000_000, window: 300))  // another port
         let linux = try XCTUnwrap(file.row(for: IPAddress("10.0.0.2")!, port: 1234, seconds: 0, window: 300))
-        XCTAssertEqual(linux.label?.osClass, .linux)           // from the User-Agent, commas and all
+        XCTAssertEqual(linux.label?.osClass, .linux)  // from the User-Agent, commas and all
 
         let jsonl = """
             {"src_ip": "192.0.2.1", "src_port": 443, "os_class": "Android"}
@@ -50,8 +51,9 @@ final class LearnTests: XCTestCase {
     }
 
     func classification(_ osClass: OSClass, _ confidence: Float) -> Classification {
-        Classification(answerID: 1, osClass: osClass, family: osClass.family, confidence: confidence, familyConfidence: confidence,
-                       kind: .exact, classScores: InlineArray(repeating: 0), best: TopCandidates())
+        Classification(
+            answerID: 1, osClass: osClass, family: osClass.family, confidence: confidence, familyConfidence: confidence,
+            kind: .exact, classScores: InlineArray(repeating: 0), best: TopCandidates())
     }
 
     func testExclusionsAndCounts() throws {
@@ -65,25 +67,31 @@ final class LearnTests: XCTestCase {
         let linux = ClaimedOS(.linux)
         let learner = Learner()
         XCTAssertNil(learner.observe(linuxSYN, label: linux, userAgent: nil, classification: classification(.linux, 0.95), seconds: 10))
-        XCTAssertNil(learner.observe(linuxSYN, label: ClaimedOS(.android), userAgent: nil, classification: classification(.linux, 0.95), seconds: 20))
+        XCTAssertNil(
+            learner.observe(linuxSYN, label: ClaimedOS(.android), userAgent: nil, classification: classification(.linux, 0.95), seconds: 20)
+        )
         XCTAssertEqual(learner.observe(linuxSYN, label: nil, userAgent: "Googlebot/2.1", classification: nil, seconds: 0), .botUserAgent)
         XCTAssertEqual(learner.observe(linuxSYN, label: nil, userAgent: "curl/8.5.0", classification: nil, seconds: 0), .noOSNamed)
-        XCTAssertEqual(learner.observe(linuxSYN, label: ClaimedOS(family: .apple), userAgent: nil, classification: nil, seconds: 0), .familyOnly)
+        XCTAssertEqual(
+            learner.observe(linuxSYN, label: ClaimedOS(family: .apple), userAgent: nil, classification: nil, seconds: 0), .familyOnly)
         XCTAssertEqual(learner.observe(optionless, label: linux, userAgent: nil, classification: nil, seconds: 0), .craftedSYN)
         XCTAssertEqual(learner.observe(synAck, label: linux, userAgent: nil, classification: nil, seconds: 0), .synAck)
         // A confident other family is the VPN/proxy case; an unsure one is not.
-        XCTAssertEqual(learner.observe(linuxSYN, label: ClaimedOS(.windows), userAgent: nil, classification: classification(.linux, 0.95), seconds: 0), .familyDisagrees)
-        XCTAssertNil(learner.observe(linuxSYN, label: ClaimedOS(.windows), userAgent: nil, classification: classification(.linux, 0.6), seconds: 30))
+        XCTAssertEqual(
+            learner.observe(linuxSYN, label: ClaimedOS(.windows), userAgent: nil, classification: classification(.linux, 0.95), seconds: 0),
+            .familyDisagrees)
+        XCTAssertNil(
+            learner.observe(linuxSYN, label: ClaimedOS(.windows), userAgent: nil, classification: classification(.linux, 0.6), seconds: 30))
         XCTAssertEqual(learner.accepted, 3)
         XCTAssertEqual(learner.excluded.values.reduce(0, +), 6)
         let entries = learner.entries(source: "test")
-        XCTAssertEqual(entries.count, 1)                     // one key, three labels
+        XCTAssertEqual(entries.count, 1)  // one key, three labels
         let entry = entries[0]
         XCTAssertEqual(entry.counts, [.linux: 1, .android: 1, .windows: 1])
-        XCTAssertEqual(entry.osClass, .windows)               // ties go to the class listed first
+        XCTAssertEqual(entry.osClass, .windows)  // ties go to the class listed first
         XCTAssertEqual(entry.provenance, .learned)
         XCTAssertEqual(entry.mss, .any)
-        XCTAssertEqual(entry.windows, Choices([.mssFit]))          // 64240: the largest multiple of 1460 under 65535
+        XCTAssertEqual(entry.windows, Choices([.mssFit]))  // 64240: the largest multiple of 1460 under 65535
         XCTAssertEqual(entry.firstSeen, "1970-01-01T00:00:10.000000Z")
         XCTAssertEqual(entry.lastSeen, "1970-01-01T00:00:30.000000Z")
         // The written entry loads back unchanged.
@@ -102,20 +110,24 @@ final class LearnTests: XCTestCase {
     }
 
     func testMergeAddsCountsAndKeepsCuratedLabels() throws {
-        let a = try database([line(id: "a", provenance: "learned", counts: "{\"Linux\": 3}", window: "\"mss*10\""),
-                              line(id: "curated", provenance: "curated", counts: nil)])
-        let b = try database([line(id: "b", provenance: "learned", counts: "{\"Linux\": 2, \"Android\": 6}", osClass: "Android", window: "\"mss*10\""),
-                              line(id: "c", provenance: "learned", counts: "{\"Android\": 4}", osClass: "Android"),
-                              line(id: "a", provenance: "learned", counts: "{\"Linux\": 1}", window: "\"mss*20\"")])
+        let a = try database([
+            line(id: "a", provenance: "learned", counts: "{\"Linux\": 3}", window: "\"mss*10\""),
+            line(id: "curated", provenance: "curated", counts: nil),
+        ])
+        let b = try database([
+            line(id: "b", provenance: "learned", counts: "{\"Linux\": 2, \"Android\": 6}", osClass: "Android", window: "\"mss*10\""),
+            line(id: "c", provenance: "learned", counts: "{\"Android\": 4}", osClass: "Android"),
+            line(id: "a", provenance: "learned", counts: "{\"Linux\": 1}", window: "\"mss*20\""),
+        ])
         let merged = DatabaseMerge.merge([a, b], prefer: .curated)
         XCTAssertEqual(merged.entries.count, 3)
         let learned = try XCTUnwrap(merged.entries.first { $0.id == "a" })
         XCTAssertEqual(learned.counts, [.linux: 5, .android: 6])
-        XCTAssertEqual(learned.osClass, .android)                       // learned labels follow the summed counts
+        XCTAssertEqual(learned.osClass, .android)  // learned labels follow the summed counts
         let curated = try XCTUnwrap(merged.entries.first { $0.id == "curated" })
-        XCTAssertEqual(curated.osClass, .linux)                         // curated keeps priority...
-        XCTAssertEqual(curated.counts, [.android: 4])                   // ...and gains the counts
-        XCTAssertEqual(merged.entries.filter { $0.id.hasPrefix("a") }.map(\.id), ["a", "a-2"])   // ids stay unique
+        XCTAssertEqual(curated.osClass, .linux)  // curated keeps priority...
+        XCTAssertEqual(curated.counts, [.android: 4])  // ...and gains the counts
+        XCTAssertEqual(merged.entries.filter { $0.id.hasPrefix("a") }.map(\.id), ["a", "a-2"])  // ids stay unique
         let preferLearned = DatabaseMerge.merge([a, b], prefer: .learned)
         XCTAssertEqual(preferLearned.entries.first { EntryWriter.constraints($0) == EntryWriter.constraints(curated) }?.osClass, .android)
         // Minimum count: learned keys below it go, curated entries stay.
@@ -136,14 +148,16 @@ final class LearnTests: XCTestCase {
     func testBuildThenClassifyAnotherCapture() throws {
         let folder = try temporaryFolder()
         let learned = folder.appendingPathComponent("learned.jsonl")
-        let build = try runSynprint(["db", "build", "-r", repositoryRoot.appendingPathComponent("tools/samples/mixed-os.pcap").path,
-                                     "--min-count", "1", "-o", learned.path])
+        let build = try runSynprint([
+            "db", "build", "-r", repositoryRoot.appendingPathComponent("tools/samples/mixed-os.pcap").path,
+            "--min-count", "1", "-o", learned.path,
+        ])
         XCTAssertEqual(build.status, 0, build.stderr)
         XCTAssertTrue(build.stderr.contains("12 labelled"), build.stderr)
         let run = try runSynprint(["-r", CommandTests.fixture.path, "--json", "--classify", "--db", learned.path])
         let syns = jsonLines(run.stdout).filter { $0["type"] as? String == "syn" }
         XCTAssertEqual(syns.count, 6)
-        let expected = ["Linux", "Windows", "Windows", "Linux", "Windows", "Windows"]   // the fixture's stacks, in order
+        let expected = ["Linux", "Windows", "Windows", "Linux", "Windows", "Windows"]  // the fixture's stacks, in order
         XCTAssertEqual(syns.map { ($0["os"] as? [String: Any])?["class"] as? String }, expected)
         for syn in syns {
             let best = ((syn["os"] as? [String: Any])?["best"] as? [[String: Any]])?.first
@@ -165,15 +179,15 @@ final class WindowLabelerTests: XCTestCase {
     /// A User-Agent labels the address's SYNs within the window, before and after it, and no others.
     func testLabelsSynsOfTheSameAddressWithinTheWindow() throws {
         let labeler = WindowLabeler(window: 60, capacity: 8)
-        XCTAssertNil(labeler.syn(try syn(port: 1, at: 100)))            // waits for a claim
-        XCTAssertNil(labeler.syn(try syn(port: 2, at: 10)))             // too early for a claim at 100
+        XCTAssertNil(labeler.syn(try syn(port: 1, at: 100)))  // waits for a claim
+        XCTAssertNil(labeler.syn(try syn(port: 2, at: 10)))  // too early for a claim at 100
         let address = IPAddress("10.0.0.3")!
         let labelled = labeler.claim(address, label: ClaimedOS(.linux), userAgent: "X11; Linux", at: 100)
         XCTAssertEqual(labelled.map { $0.syn.fingerprint.segment.sourcePort }, [1])
         XCTAssertEqual(labelled.first?.label, ClaimedOS(.linux))
-        XCTAssertEqual(labeler.syn(try syn(port: 3, at: 150))?.userAgent, "X11; Linux")     // after the claim, within 60 s
-        XCTAssertNil(labeler.syn(try syn(port: 4, at: 500)))                                 // long after
-        XCTAssertNil(labeler.syn(try syn(port: 5, at: 120, from: [10, 0, 0, 4])))           // another address
+        XCTAssertEqual(labeler.syn(try syn(port: 3, at: 150))?.userAgent, "X11; Linux")  // after the claim, within 60 s
+        XCTAssertNil(labeler.syn(try syn(port: 4, at: 500)))  // long after
+        XCTAssertNil(labeler.syn(try syn(port: 5, at: 120, from: [10, 0, 0, 4])))  // another address
         XCTAssertTrue(labeler.claim(IPAddress("10.0.0.9")!, label: nil, userAgent: nil, at: 0).isEmpty)
     }
 

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Decode
 @testable import Features
 @testable import Match
@@ -30,10 +31,12 @@ final class MatchTests: XCTestCase {
 
     /// A list holds the stack's default first and its variants after; ranges and `mss*fit` read and write back.
     func testListsRangesAndTheFitRule() throws {
-        let db = try Database.parse(MatchTests.header + entryLine([
-            "window": "[\"mss*fit\", 65535]", "scale": "[7, \"5-14\"]", "flow": "true",
-            "layout": "[\"mss,sok,ts,nop,ws\", \"mss,nop,nop,sok,nop,ws\"]",
-        ]), file: "x.db")
+        let db = try Database.parse(
+            MatchTests.header
+                + entryLine([
+                    "window": "[\"mss*fit\", 65535]", "scale": "[7, \"5-14\"]", "flow": "true",
+                    "layout": "[\"mss,sok,ts,nop,ws\", \"mss,nop,nop,sok,nop,ws\"]",
+                ]), file: "x.db")
         let e = try XCTUnwrap(db.entries.first)
         XCTAssertEqual(e.windows, Choices([.mssFit, .value(65535)]))
         XCTAssertEqual(e.scales, Choices([ScaleRange(7, 7), ScaleRange(5, 14)]))
@@ -51,10 +54,12 @@ final class MatchTests: XCTestCase {
     }
 
     func testValidEntryLoadsEveryField() throws {
-        let db = try Database.parse(MatchTests.header + "# comment\n\n" + entryLine([
-            "df": "true", "ip_id": "\"nonzero\"", "ecn": "false", "mss": "1460", "quirks": "\"ts2+\"",
-            "counts": "{\"Linux\": 3, \"Android\": 5}", "generic": "true", "ip": "4",
-        ]), file: "x.db")
+        let db = try Database.parse(
+            MatchTests.header + "# comment\n\n"
+                + entryLine([
+                    "df": "true", "ip_id": "\"nonzero\"", "ecn": "false", "mss": "1460", "quirks": "\"ts2+\"",
+                    "counts": "{\"Linux\": 3, \"Android\": 5}", "generic": "true", "ip": "4",
+                ]), file: "x.db")
         let e = try XCTUnwrap(db.entries.first)
         XCTAssertEqual(e.line, 4)
         XCTAssertEqual(e.osClass, .linux)
@@ -143,7 +148,7 @@ final class MatchTests: XCTestCase {
         XCTAssertEqual(e[2].ipVersion, .exactly(4))
         XCTAssertEqual(e[2].quirks, .exactly(.peerTimestampInSYN))
         XCTAssertEqual(e[2].mss, .exactly(1460))
-        XCTAssertEqual(result.skippedLines, 1)   // sys
+        XCTAssertEqual(result.skippedLines, 1)  // sys
         XCTAssertEqual(result.database.links.map(\.mtu), [1500])
         XCTAssertEqual(result.database.links.first?.link, "Ethernet or modem")
         // The converted file loads back with the same entries and links.
@@ -151,7 +156,7 @@ final class MatchTests: XCTestCase {
         XCTAssertEqual(reloaded.entries.count, 3)
         XCTAssertEqual(reloaded.links.map(\.id), ["p0f-mtu-13"])
         XCTAssertEqual(reloaded.links.map(\.link), ["Ethernet or modem"])
-        XCTAssertEqual(reloaded.links.map(\.line), [5])   // header, three entries, then the link
+        XCTAssertEqual(reloaded.links.map(\.line), [5])  // header, three entries, then the link
         XCTAssertThrowsError(try P0fImport.convert("[tcp:request]\nlabel = s:unix:X:1\nsig = 4:64:0", file: "bad.fp")) {
             XCTAssertTrue("\($0)".hasPrefix("bad.fp:3: field 'sig'"))
         }
@@ -164,7 +169,7 @@ final class MatchTests: XCTestCase {
         var p = PacketBuilder()
         p.ttl = 40
         let near = m.classify(try fingerprint(p))
-        p.ttl = 20        // 44 hops below 64: more than any path
+        p.ttl = 20  // 44 hops below 64: more than any path
         let far = m.classify(try fingerprint(p))
         XCTAssertGreaterThan(near.best[0].score, far.best[0].score)
         XCTAssertEqual(near.osClass, .linux)
@@ -174,10 +179,10 @@ final class MatchTests: XCTestCase {
     func testWindowRulesUseTheSendersMSS() throws {
         let m = try matcher([entryLine(["window": "\"mss*fit\""])])
         var p = PacketBuilder()
-        p.options[2...3] = [0x05, 0x64]          // MSS 1380
-        p.window = 47 * 1380                     // a host on a 1420-byte tunnel link
+        p.options[2...3] = [0x05, 0x64]  // MSS 1380
+        p.window = 47 * 1380  // a host on a 1420-byte tunnel link
         let tunnelled = m.classify(try fingerprint(p)).best[0].score
-        p.window = 44 * 1460                     // sized for 1460, then clamped to 1380 on the way
+        p.window = 44 * 1460  // sized for 1460, then clamped to 1380 on the way
         let clamped = m.classify(try fingerprint(p)).best[0].score
         p.window = 1000
         let unrelated = m.classify(try fingerprint(p)).best[0].score
@@ -189,13 +194,15 @@ final class MatchTests: XCTestCase {
 
     /// A variant listed after the default matches, with less credit than the default.
     func testVariantsMatchWithLessCredit() throws {
-        let m = try matcher([entryLine(["layout": "[\"mss,sok,ts,nop,ws\", \"mss,nop,nop,sok,nop,ws\"]", "window": "\"*\"", "scale": "\"*\""])])
+        let m = try matcher([
+            entryLine(["layout": "[\"mss,sok,ts,nop,ws\", \"mss,nop,nop,sok,nop,ws\"]", "window": "\"*\"", "scale": "\"*\""])
+        ])
         let normal = m.classify(try fingerprint(PacketBuilder())).best[0].score
         var p = PacketBuilder()
-        p.options = [2, 4, 5, 0xB4, 1, 1, 4, 2, 1, 3, 3, 7]      // timestamps off
+        p.options = [2, 4, 5, 0xB4, 1, 1, 4, 2, 1, 3, 3, 7]  // timestamps off
         let variant = m.classify(try fingerprint(p)).best[0].score
         XCTAssertGreaterThan(normal, variant)
-        XCTAssertGreaterThan(variant, normal - 0.1)      // still the same stack
+        XCTAssertGreaterThan(variant, normal - 0.1)  // still the same stack
     }
 
     func testLayoutExactBeatsSameOrderBeatsSameSet() throws {
@@ -206,7 +213,7 @@ final class MatchTests: XCTestCase {
             return m.classify(try fingerprint(p)).best.first?.score ?? 0
         }
         let exact = try score(PacketBuilder.linuxOptions)
-        let sameOrder = try score([2, 4, 5, 0xB4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 3, 3, 7, 1])       // nop moved
+        let sameOrder = try score([2, 4, 5, 0xB4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 3, 3, 7, 1])  // nop moved
         let sameSet = try score([2, 4, 5, 0xB4, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0])
         XCTAssertGreaterThan(exact, sameOrder)
         XCTAssertGreaterThan(sameOrder, sameSet)
@@ -216,7 +223,7 @@ final class MatchTests: XCTestCase {
         let m = try matcher([entryLine(["quirks": "\"\""])])
         var p = PacketBuilder()
         let clean = m.classify(try fingerprint(p)).best[0].score
-        p.flags |= 0x08   // pushf+
+        p.flags |= 0x08  // pushf+
         let odd = m.classify(try fingerprint(p)).best[0].score
         XCTAssertGreaterThan(clean, odd)
     }
@@ -238,7 +245,7 @@ final class MatchTests: XCTestCase {
 
     func testLearnedCountsDecideAndConflictsLowerConfidence() throws {
         let m = try matcher([
-            entryLine(["id": "\"a\"", "class": "\"Android\"", "counts": "{\"Android\": 500, \"Linux\": 3}"]),
+            entryLine(["id": "\"a\"", "class": "\"Android\"", "counts": "{\"Android\": 500, \"Linux\": 3}"])
         ])
         let c = m.classify(try fingerprint(PacketBuilder()))
         XCTAssertEqual(c.osClass, .android)

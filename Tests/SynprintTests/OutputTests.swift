@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Decode
 @testable import Features
 @testable import Formatting
@@ -27,7 +28,10 @@ final class OutputTests: XCTestCase {
     }
 
     func testIntegersAndEscapes() {
-        XCTAssertEqual(text { $0.append(UInt8(7)); $0.append(-42); $0.append(UInt32.max) }, "7-424294967295")
+        XCTAssertEqual(
+            text {
+                $0.append(UInt8(7)); $0.append(-42); $0.append(UInt32.max)
+            }, "7-424294967295")
         XCTAssertEqual(text { $0.appendJSONString("a\"b\\c\nd\u{1}") }, #""a\"b\\c\nd\u0001""#)
         XCTAssertEqual(text { $0.appendJSONString("") }, #""""#)
         XCTAssertEqual(text { $0.appendJSONString("\"") }, #""\"""#)
@@ -52,10 +56,16 @@ final class OutputTests: XCTestCase {
 
     /// Short literal copies take a word-move path; lengths around its edges must come out whole.
     func testLiteralsOfEveryShortLength() {
-        XCTAssertEqual(text { $0.append("abc"); $0.append("defg"); $0.append("hijklmn"); $0.append("opqrstuv") },
-                       "abcdefghijklmnopqrstuv")
-        XCTAssertEqual(text { $0.append("0123456789abcdef"); $0.append("0123456789abcdefg") },
-                       "0123456789abcdef0123456789abcdefg")
+        XCTAssertEqual(
+            text {
+                $0.append("abc"); $0.append("defg"); $0.append("hijklmn"); $0.append("opqrstuv")
+            },
+            "abcdefghijklmnopqrstuv")
+        XCTAssertEqual(
+            text {
+                $0.append("0123456789abcdef"); $0.append("0123456789abcdefg")
+            },
+            "0123456789abcdef0123456789abcdefg")
     }
 
     func testJSONEventParses() throws {
@@ -63,7 +73,8 @@ final class OutputTests: XCTestCase {
         let line: String = try bytes.withUnsafeBytes { raw in
             let s = try decodedSegment(raw)
             let out = TextBuffer()
-            EventWriter(format: .json, database: nil).write(SynObservation(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), to: out)
+            EventWriter(format: .json, database: nil).write(
+                SynObservation(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), to: out)
             return out.string
         }
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -86,7 +97,9 @@ final class TimestampCacheTests: XCTestCase {
             buffer.appendTimestamp(seconds: seconds, microseconds: micros)
             buffer.append(ascii: " ")
         }
-        XCTAssertEqual(buffer.string, "2023-11-14T22:13:20.000001Z 2023-11-14T22:13:20.999999Z 2023-11-14T22:13:21.000000Z "
-            + "1970-01-01T23:59:59.000005Z 2023-11-14T22:13:21.000007Z ")
+        XCTAssertEqual(
+            buffer.string,
+            "2023-11-14T22:13:20.000001Z 2023-11-14T22:13:20.999999Z 2023-11-14T22:13:21.000000Z "
+                + "1970-01-01T23:59:59.000005Z 2023-11-14T22:13:21.000007Z ")
     }
 }

@@ -33,8 +33,10 @@ struct PacketBuilder {
         return bytes + opts + payload
     }
 
-    func ipv4(source: [UInt8] = [10, 0, 0, 3], destination: [UInt8] = [10, 0, 0, 1], protocolNumber: UInt8 = 6,
-              fragmentOffset: UInt16 = 0, moreFragments: Bool = false, body: [UInt8]? = nil) -> [UInt8] {
+    func ipv4(
+        source: [UInt8] = [10, 0, 0, 3], destination: [UInt8] = [10, 0, 0, 1], protocolNumber: UInt8 = 6,
+        fragmentOffset: UInt16 = 0, moreFragments: Bool = false, body: [UInt8]? = nil
+    ) -> [UInt8] {
         let segment = body ?? tcp()
         let headerLength = 20 + ipOptions.count
         var flagsField = fragmentOffset
@@ -98,11 +100,15 @@ func devDataOrSkip(_ name: String) throws -> URL {
 
 /// A file of the shared development data; missing data throws with the path it looked for.
 func devData(_ name: String) throws -> URL {
-    let folder = ProcessInfo.processInfo.environment["SYNPRINT_DEV_DATA"].map { URL(fileURLWithPath: $0) }
+    let folder =
+        ProcessInfo.processInfo.environment["SYNPRINT_DEV_DATA"].map { URL(fileURLWithPath: $0) }
         ?? repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/dev")
     let url = folder.appendingPathComponent(name)
     guard FileManager.default.fileExists(atPath: url.path) else {
-        throw MissingDevData(description: "development data not present: \(url.path) is missing; clone the repository beside shared/ or set SYNPRINT_DEV_DATA to the data/dev folder")
+        throw MissingDevData(
+            description:
+                "development data not present: \(url.path) is missing; clone the repository beside shared/ or set SYNPRINT_DEV_DATA to the data/dev folder"
+        )
     }
     return url
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Decode
 @testable import Features
 @testable import Match
@@ -34,7 +35,7 @@ final class PathPerturbationTests: XCTestCase {
             var clamped = packet.bytes
             let clamp = PathPerturbationTests.clamps[index % PathPerturbationTests.clamps.count]
             guard try rewrite(&clamped, capture.link, lowerTTLBy: 0, clampMSSTo: clamp) else {
-                keptClamp += 1                       // an MSS at or below the clamp is left as it was
+                keptClamp += 1  // an MSS at or below the clamp is left as it was
                 continue
             }
             let (afterClamp, path) = matcher.match(try XCTUnwrap(fingerprint(clamped, capture.link)))

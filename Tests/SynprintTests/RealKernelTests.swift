@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Decode
 @testable import Match
 @testable import SynprintKit
@@ -34,7 +35,7 @@ final class RealKernelTests: XCTestCase {
             if reasons.contains(.osMismatch) { mismatches += 1 }
             if expect["tunnel"] == true { tunnels += 1 }
         }
-        XCTAssertGreaterThan(mismatches, 30)        // the fixture holds every case often enough to mean something
+        XCTAssertGreaterThan(mismatches, 30)  // the fixture holds every case often enough to mean something
         XCTAssertGreaterThan(tunnels, 30)
     }
 

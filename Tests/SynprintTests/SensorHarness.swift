@@ -41,12 +41,16 @@ func packets(of url: URL) throws -> (link: LinkType, packets: [(seconds: Int, mi
 }
 
 /// Runs packets through a sensor that is not threaded: events are handled before `process` returns.
-func runSensor(_ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], link: LinkType, database: Database?,
-               judging: Bool, settings: Settings = Settings()) -> EventCollector {
+func runSensor(
+    _ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], link: LinkType, database: Database?,
+    judging: Bool, settings: Settings = Settings()
+) -> EventCollector {
     let collector = EventCollector()
     let sensor = Sensor(settings: settings, database: database, judging: judging, threaded: false, handler: collector)
     for packet in packets {
-        _ = packet.bytes.withUnsafeBytes { sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link) }
+        _ = packet.bytes.withUnsafeBytes {
+            sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link)
+        }
     }
     sensor.finish()
     return collector

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Decode
 @testable import Features
 @testable import Match
@@ -47,7 +48,8 @@ final class VerdictTests: XCTestCase {
         for line in text.split(separator: "\n") {
             let label = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             guard let source = label["label_source"] as? String, source.hasPrefix("http_user_agent"),
-                  let ua = label["user_agent"] as? String, let expected = OSClass(name: label["os_class"] as! String) else { continue }
+                let ua = label["user_agent"] as? String, let expected = OSClass(name: label["os_class"] as! String)
+            else { continue }
             checked += 1
             if UserAgentRules.claimedOS(userAgent: ua)?.osClass == expected { agreed += 1 } else { disagreements.insert(ua) }
         }
@@ -62,7 +64,8 @@ final class VerdictTests: XCTestCase {
     }
 
     func testRequestHeadParsing() {
-        let head = "GET /x HTTP/1.1\r\nHost: example.test\r\nuser-agent:  Agent/1 \r\nSec-CH-UA-Platform: \"Windows\"\r\n"
+        let head =
+            "GET /x HTTP/1.1\r\nHost: example.test\r\nuser-agent:  Agent/1 \r\nSec-CH-UA-Platform: \"Windows\"\r\n"
             + "X-Forwarded-For: 198.51.100.7\r\nVIA: 1.1 squid\r\n\r\nbody"
         guard case .complete(let request) = parse(head) else { return XCTFail("\(parse(head))") }
         XCTAssertEqual(request.method, "GET")
@@ -73,7 +76,7 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(parse("GET /x HTTP/1.1\nUser-Agent: A\n\n"), .complete(HTTPRequestHead(method: "GET", userAgent: "A")))
         XCTAssertEqual(parse("GE"), .incomplete)
         XCTAssertEqual(parse("POST /x HTTP/1.1\r\nHost: a\r\n"), .incomplete)
-        XCTAssertEqual(parse("\u{16}\u{03}\u{01}\u{02}\u{00}"), .notHTTP)    // a TLS ClientHello
+        XCTAssertEqual(parse("\u{16}\u{03}\u{01}\u{02}\u{00}"), .notHTTP)  // a TLS ClientHello
         XCTAssertEqual(parse("SSH-2.0-OpenSSH_9.6\r\n"), .notHTTP)
         XCTAssertEqual(parse("GET / HTTP/1.1\r\n" + String(repeating: "X-Pad: 0123456789\r\n", count: 600)), .tooLong)
     }
@@ -98,12 +101,12 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(ethernet.linkName(in: db), "Ethernet or modem")
         XCTAssertEqual(ethernet.tunnel, false)
         XCTAssertEqual(ethernet.clamped, false)
-        XCTAssertEqual(ethernet.hops, 7)                                             // TTL 57 from 64
-        let wireGuard = model.path(for: try synFingerprint(mss: 1380, window: 64860))   // 47 × 1380: the host's own MSS
+        XCTAssertEqual(ethernet.hops, 7)  // TTL 57 from 64
+        let wireGuard = model.path(for: try synFingerprint(mss: 1380, window: 64860))  // 47 × 1380: the host's own MSS
         XCTAssertEqual(wireGuard.linkName(in: db), "WireGuard")
         XCTAssertEqual(wireGuard.tunnel, true)
         XCTAssertEqual(wireGuard.clamped, false)
-        let clamped = model.path(for: try synFingerprint(mss: 1380, window: 64240))     // 44 × 1460, MSS rewritten
+        let clamped = model.path(for: try synFingerprint(mss: 1380, window: 64240))  // 44 × 1460, MSS rewritten
         XCTAssertEqual(clamped.clamped, true)
         XCTAssertEqual(clamped.originalMSS, 1460)
         // A PPPoE host (MSS 1452 → 45 × 1452) behind a box that clamps to 1400.
@@ -121,15 +124,18 @@ final class VerdictTests: XCTestCase {
     // MARK: verdict rules
 
     func classification(_ osClass: OSClass, confidence: Float, familyConfidence: Float? = nil) -> Classification {
-        Classification(answerID: 1, osClass: osClass, family: osClass.family, confidence: confidence,
-                       familyConfidence: familyConfidence ?? confidence, kind: .exact,
-                       classScores: InlineArray(repeating: 0), best: TopCandidates())
+        Classification(
+            answerID: 1, osClass: osClass, family: osClass.family, confidence: confidence,
+            familyConfidence: familyConfidence ?? confidence, kind: .exact,
+            classScores: InlineArray(repeating: 0), best: TopCandidates())
     }
 
     func testVerdictRules() {
         let rules = VerdictRules()
         let windows = ClaimedOS(.windows)
-        func verdict(_ claimed: ClaimedOS?, _ c: Classification?, path: NetworkPath? = nil, proxy: Bool = false, sharing: Bool = false) -> Verdict {
+        func verdict(
+            _ claimed: ClaimedOS?, _ c: Classification?, path: NetworkPath? = nil, proxy: Bool = false, sharing: Bool = false
+        ) -> Verdict {
             rules.verdict(claimed: claimed, classification: c, path: path, proxyHeaders: proxy, ipSharing: sharing)
         }
         let mismatch = verdict(windows, classification(.linux, confidence: 0.95))
@@ -145,11 +151,13 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(verdict(ClaimedOS(.android), classification(.linux, confidence: 0.99)).reasons, [])
         var byClass = rules
         byClass.level = .osClass
-        let android = byClass.verdict(claimed: ClaimedOS(.android), classification: classification(.linux, confidence: 0.99),
-                                      path: nil, proxyHeaders: false, ipSharing: false)
+        let android = byClass.verdict(
+            claimed: ClaimedOS(.android), classification: classification(.linux, confidence: 0.99),
+            path: nil, proxyHeaders: false, ipSharing: false)
         XCTAssertEqual(android.reasons, [.osMismatch])
-        let chromeOS = byClass.verdict(claimed: ClaimedOS(.chromeOS), classification: classification(.linux, confidence: 0.99),
-                                       path: nil, proxyHeaders: false, ipSharing: false)
+        let chromeOS = byClass.verdict(
+            claimed: ClaimedOS(.chromeOS), classification: classification(.linux, confidence: 0.99),
+            path: nil, proxyHeaders: false, ipSharing: false)
         XCTAssertEqual(chromeOS.reasons, [])
         // A tunnel MTU alone is weak: reported, scored below an OS mismatch, not flagged.
         let tunnel = NetworkPath(mss: 1380, mtu: 1420, linkIndex: nil, tunnel: true, clamped: false, originalMSS: nil, hops: 3)
@@ -168,8 +176,11 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(verdict(nil, nil).score, 0)
         var strict = rules
         XCTAssertNil(strict.set("threshold=0.8"))
-        XCTAssertFalse(strict.verdict(claimed: windows, classification: classification(.linux, confidence: 0.95),
-                                      path: nil, proxyHeaders: false, ipSharing: false).flagged)
+        XCTAssertFalse(
+            strict.verdict(
+                claimed: windows, classification: classification(.linux, confidence: 0.95),
+                path: nil, proxyHeaders: false, ipSharing: false
+            ).flagged)
         XCTAssertNotNil(strict.set("os_mismatch=2"))
         XCTAssertNotNil(strict.set("nonsense=0.1"))
         XCTAssertNotNil(strict.set("level=planet"))
@@ -183,7 +194,7 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(table.insert("3", for: 3)?.key, 0)
         XCTAssertNil(table[0])
         XCTAssertEqual(table[3], "3")
-        XCTAssertNil(table.insert("three", for: 3))     // replaced in place
+        XCTAssertNil(table.insert("three", for: 3))  // replaced in place
         XCTAssertEqual(table.count, 3)
         table.remove(1)
         XCTAssertEqual(table.count, 2)
@@ -232,7 +243,7 @@ final class VerdictTests: XCTestCase {
         }
         let first = "GET / HTTP/1.1\r\nUser-Ag"
         XCTAssertNil(try send(first, offset: 0))
-        XCTAssertNil(try send(first, offset: 0))                     // a retransmission changes nothing
+        XCTAssertNil(try send(first, offset: 0))  // a retransmission changes nothing
         let done = try send("ent: Split/1\r\n\r\n", offset: UInt32(first.utf8.count))
         XCTAssertEqual(done?.request.userAgent, "Split/1")
         XCTAssertEqual(tracker.counters.requests, 1)
