@@ -123,9 +123,11 @@ struct CommandRun {
     var stderr: String
 }
 
-/// The executable built beside the test bundle.
+/// The executable the end-to-end tests run: `$SYNPRINT_BINARY` (CI points it at the release
+/// build), else the one built beside the test bundle.
 var synprintExecutable: URL {
-    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("synprint")
+    if let binary = ProcessInfo.processInfo.environment["SYNPRINT_BINARY"] { return URL(fileURLWithPath: binary) }
+    return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("synprint")
 }
 
 func startSynprint(_ arguments: [String], stdout: Any? = nil) throws -> Process {
