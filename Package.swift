@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
@@ -31,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
         // json-c reads the database (docs/PERFORMANCE.md, database parsing: faster than JSONSerialization).
         .systemLibrary(name: "CJSON", path: "Sources/CJSON", providers: [.apt(["libjson-c-dev"])]),
+        // prctl, which Swift cannot call (variadic), for dropping privileges.
+        .systemLibrary(name: "CPrivileges", path: "Sources/CPrivileges"),
         .target(name: "Decode", path: "Sources/Decode", swiftSettings: perPacket + strict),
         .target(name: "Formatting", dependencies: ["Decode"], path: "Sources/Formatting", swiftSettings: perPacket + strict),
         .target(name: "Features", dependencies: ["Decode", "Formatting"], path: "Sources/Features", swiftSettings: perPacket + strict),
@@ -48,7 +51,7 @@ let package = Package(
             path: "Sources/Learn", swiftSettings: strict),
         .target(
             name: "SynprintKit",
-            dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict", "Output", "Learn"],
+            dependencies: ["CPrivileges", "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "Learn"],
             path: "Sources/SynprintKit", swiftSettings: perPacket + strict),
         // The lookup APIs (HTTP and p0f's unix socket) answer from the sensor's host table.
         .target(
@@ -58,6 +61,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/API", swiftSettings: strict),
         .target(name: "Capture", dependencies: ["CPcap", "Decode"], path: "Sources/Capture", swiftSettings: strict),

@@ -6,21 +6,29 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Match
+import NIOCore
 import Output
 import Synchronization
 import Verdict
 
 /// The HTTP lookup API for web applications that see what the capture cannot (HTTPS headers):
 ///   GET  /v1/lookup?ip=…[&port=…]   the host's latest connections (the one from `port` if given)
-///   POST /v1/check {ip, port?, user_agent, headers?}   fingerprint, OS guess, link and verdict
+///   POST /v1/check {ip, port?, user_agent, headers?, wait_ms?}   fingerprint, OS guess, path and verdict
 ///   GET  /v1/health                 liveness and table sizes
-/// Every answer is JSON; bad input is a 4xx with `{"error": "..."}`. It runs on its own threads
-/// beside the capture loop and reads the verdict stage's locked host table.
+/// Every answer is JSON, errors included (`{"error": "..."}` with 400, 401, 404, 405 or 413).
+/// It runs on its own threads beside the capture and reads the verdict stage's locked host table.
+/// Idle connections are closed after `idleTimeout` seconds and at most `maxConnections` are served
+/// at once (the rest are closed at once), so held-open sockets cannot exhaust descriptors.
 public final class APIServer: Sendable {
     public struct Settings: Sendable {
         public var host: String
         public var port: Int
         public var key: String?
+        public var idleTimeout = 30
+        public var maxConnections = 512
+        public static let maxBody = 64 * 1024
+        /// The longest a check may wait for its connection's SYN (`wait_ms`).
+        public static let maxWaitMilliseconds = 2000
 
         public init(host: String, port: Int, key: String?) {
             self.host = host
@@ -39,20 +47,27 @@ public final class APIServer: Sendable {
             guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
             self.init(host: host, port: port, key: key)
         }
+
+        /// Bound to a loopback address (reachable from this host only).
+        public var isLoopback: Bool {
+            guard let address = IPAddress(host) else { return host == "localhost" }
+            return address.isV6 ? (address.high == 0 && address.low == 1) : address.v4 >> 24 == 127
+        }
     }
 
     let judge: VerdictJudge
     let database: Database?
     let settings: Settings
-    let onAlert: @Sendable (String) -> Void
+    let onAlert: @Sendable (String, IPAddress, Int) -> Void
     let onCheck: @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void
     private let task = Mutex<Task<Void, Never>?>(nil)
+    private let connections = ConnectionCount()
 
-    /// `onAlert` receives each flagged check as a complete alert line; `onCheck` every checked
-    /// connection with the request the application saw (for `--learn`).
+    /// `onAlert` receives each flagged check as a complete alert line with the client's address
+    /// and the time; `onCheck` every checked connection with the request the application saw.
     public init(
         settings: Settings, judge: VerdictJudge, database: Database?,
-        onAlert: @escaping @Sendable (String) -> Void,
+        onAlert: @escaping @Sendable (String, IPAddress, Int) -> Void,
         onCheck: @escaping @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void = { _, _, _ in }
     ) {
         self.settings = settings
@@ -67,10 +82,15 @@ public final class APIServer: Sendable {
         let ready = DispatchSemaphore(value: 0)
         let outcome = StartOutcome()
         var logger = Logger(label: "synprint.api") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
+        logger.logLevel = .critical
+        let connections = self.connections, limit = settings.maxConnections
         let app = Application(
             router: router(),
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "synprint"),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ConnectionLimit(count: connections, limit: limit)],
+                    idleTimeout: .seconds(Int64(settings.idleTimeout)))),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "synprint", backlog: 256),
             onServerRunning: { channel in
                 outcome.result.withLock { $0 = .success(channel.localAddress?.port ?? 0) }
                 ready.signal()
@@ -97,22 +117,35 @@ public final class APIServer: Sendable {
         task.withLock { $0?.cancel() }
     }
 
+    static let routes: [String: HTTPRequest.Method] = ["/v1/lookup": .get, "/v1/check": .post, "/v1/health": .get]
+
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: JSONErrors())
         router.add(middleware: KeyCheck(key: settings.key))
         router.get("/v1/lookup") { request, _ in self.lookup(request) }
         router.post("/v1/check") { request, _ in
             var request = request
             let body: ByteBuffer
             do {
-                body = try await request.collectBody(upTo: 64 * 1024)
+                body = try await request.collectBody(upTo: Settings.maxBody)
             } catch {
-                return APIServer.error(.contentTooLarge, "the body is larger than 64 KiB")
+                return APIServer.error(.contentTooLarge, "the body is larger than \(Settings.maxBody / 1024) KiB")
             }
-            return self.check(Data(body.readableBytesView))
+            return await self.check(body)
         }
         router.get("/v1/health") { _, _ in
             APIServer.json(.ok, "{\"status\":\"ok\",\"hosts\":\(self.judge.hosts.count)}")
+        }
+        // The other methods on known paths: 405 with the one that works.
+        for (path, allowed) in APIServer.routes {
+            for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch, .head, .options] where method != allowed {
+                router.on(RouterPath(path), method: method) { _, _ in
+                    var response = APIServer.error(.methodNotAllowed, "\(path) takes \(allowed.rawValue)")
+                    response.headers[.allow] = allowed.rawValue
+                    return response
+                }
+            }
         }
         return router
     }
@@ -146,54 +179,79 @@ public final class APIServer: Sendable {
         return APIServer.json(.ok, out.string)
     }
 
-    func check(_ body: Data) -> Response {
-        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
-            return APIServer.error(
-                .badRequest, "the body must be a JSON object: {\"ip\": ..., \"port\": ..., \"user_agent\": ..., \"headers\": {...}}")
-        }
-        guard let ipText = object["ip"] as? String else { return APIServer.error(.badRequest, "ip (a string) is missing") }
-        guard let address = IPAddress(ipText) else { return APIServer.error(.badRequest, "ip is not an IPv4 or IPv6 address") }
+    /// A check's body, read with strict types: a wrong type is a 400, never a guess.
+    struct CheckRequest {
+        var address: IPAddress
+        var ipText: String
         var port: UInt16?
+        var head: HTTPRequestHead
+        var waitMilliseconds: Int
+    }
+
+    static func parseCheck(_ body: ByteBuffer) -> Result<CheckRequest, APIError> {
+        let object: JSONObject
+        do {
+            object = try Array(body.readableBytesView).withUnsafeBytes { try JSONObject.Parser().parse($0) }
+        } catch {
+            return .failure(
+                APIError("the body must be a JSON object: {\"ip\": ..., \"port\": ..., \"user_agent\": ..., \"headers\": {...}}"))
+        }
+        guard let ipText = object["ip"]?.string else { return .failure(APIError("ip (a string) is missing")) }
+        guard let address = IPAddress(ipText) else { return .failure(APIError("ip is not an IPv4 or IPv6 address")) }
+        var request = CheckRequest(address: address, ipText: ipText, port: nil, head: HTTPRequestHead(method: ""), waitMilliseconds: 0)
         if let value = object["port"] {
-            guard let number = value as? Int, let fitted = UInt16(exactly: number) else {
-                return APIServer.error(.badRequest, "port must be a number from 0 to 65535")
+            guard let number = value.integer, let port = UInt16(exactly: number) else {
+                return .failure(APIError("port must be a number from 0 to 65535"))
             }
-            port = fitted
+            request.port = port
         }
-        var headers: [(String, String)] = []
+        if let value = object["wait_ms"] {
+            guard let number = value.integer, number >= 0 else { return .failure(APIError("wait_ms must be a number of milliseconds")) }
+            request.waitMilliseconds = min(number, Settings.maxWaitMilliseconds)
+        }
         if let value = object["headers"] {
-            guard let dictionary = value as? [String: Any], let strings = dictionary as? [String: String] else {
-                return APIServer.error(.badRequest, "headers must be an object of strings")
+            guard value.isObject else { return .failure(APIError("headers must be an object of strings")) }
+            for (name, header) in value.members.sorted(by: { $0.name < $1.name }) {
+                guard let text = header.string else { return .failure(APIError("headers must be an object of strings")) }
+                request.head.take(header: name, value: text)
             }
-            headers = strings.sorted { $0.key < $1.key }
         }
-        let userAgent: String?
-        switch object["user_agent"] {
-        case nil: userAgent = nil
-        case let text as String: userAgent = text
-        default: return APIServer.error(.badRequest, "user_agent must be a string")
+        if let value = object["user_agent"] {
+            guard let text = value.string else { return .failure(APIError("user_agent must be a string")) }
+            request.head.userAgent = text
         }
-        guard userAgent != nil || headers.contains(where: { $0.0.lowercased() == "user-agent" }) else {
-            return APIServer.error(.badRequest, "user_agent is missing")
+        guard request.head.userAgent != nil else { return .failure(APIError("user_agent is missing")) }
+        return .success(request)
+    }
+
+    func check(_ body: ByteBuffer) async -> Response {
+        let request: CheckRequest
+        switch APIServer.parseCheck(body) {
+        case .success(let parsed): request = parsed
+        case .failure(let error): return APIServer.error(.badRequest, error.description)
+        }
+        // A web application may ask before the capture thread has passed on the SYN it means.
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(request.waitMilliseconds))
+        var found = judge.check(address: request.address, port: request.port, request: request.head, at: Int(Date().timeIntervalSince1970))
+        while found == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+            found = judge.check(address: request.address, port: request.port, request: request.head, at: Int(Date().timeIntervalSince1970))
+        }
+        guard let (connection, verdict) = found else {
+            return APIServer.error(
+                .notFound, request.port.map { "no SYN kept from \(request.ipText) port \($0)" } ?? "no SYN seen from \(request.ipText)")
         }
         let now = Int(Date().timeIntervalSince1970)
-        var request = HTTPRequestHead(method: "")
-        for (name, value) in headers { request.take(header: name, value: value) }
-        if let userAgent { request.userAgent = userAgent }
-        guard let (connection, verdict) = judge.check(address: address, port: port, request: request, at: now) else {
-            return APIServer.error(.notFound, port.map { "no SYN kept from \(ipText) port \($0)" } ?? "no SYN seen from \(ipText)")
-        }
-        onCheck(connection.syn, request, verdict)
+        onCheck(connection.syn, request.head, verdict)
         if verdict.flagged {
             let line = TextBuffer(capacity: 4096)
-            let observation = HTTPObservation(seconds: now, microseconds: 0, syn: connection.syn, request: request)
+            let observation = HTTPObservation(seconds: now, microseconds: 0, syn: connection.syn, request: request.head)
             RequestJSON.write(
-                JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api",
-                database: database, to: line)
-            onAlert(line.string)
+                JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api", database: database, to: line)
+            onAlert(line.string, request.address, now)
         }
         let out = TextBuffer(capacity: 4096)
-        out.append("{\"ip\":\""); out.append(ip: address)
+        out.append("{\"ip\":\""); out.append(ip: request.address)
         out.append("\",\"port\":"); out.append(connection.syn.fingerprint.segment.sourcePort)
         out.append(",\"connection\":"); RequestJSON.writeConnection(connection, database: database, to: out)
         out.append(",\"verdict\":"); RequestJSON.writeVerdict(verdict, to: out)
@@ -213,7 +271,22 @@ public final class APIServer: Sendable {
     }
 }
 
-/// With `--api-key`, every request must carry it in `X-API-Key` or `Authorization: Bearer`.
+/// Every error as JSON: the router's own 404 for an unknown path, and any other HTTP error.
+struct JSONErrors: RouterMiddleware {
+    func handle(
+        _ request: Request, context: BasicRequestContext,
+        next: (Request, BasicRequestContext) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPResponseError {
+            let status = error.status
+            return APIServer.error(status, status == .notFound ? "no such path: \(request.uri.path)" : status.reasonPhrase)
+        }
+    }
+}
+
+/// With a key, every request must carry it in `X-API-Key` or `Authorization: Bearer`.
 struct KeyCheck: RouterMiddleware {
     let key: String?
 
@@ -227,6 +300,31 @@ struct KeyCheck: RouterMiddleware {
             ?? request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         guard given == key else { return APIServer.error(.unauthorized, "a valid API key is required (X-API-Key header)") }
         return try await next(request, context)
+    }
+}
+
+/// Connections served at once, across the server's event loops.
+final class ConnectionCount: Sendable {
+    let open = Atomic<Int>(0)
+}
+
+/// Closes a connection beyond the limit as soon as it is accepted.
+final class ConnectionLimit: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = Any
+    let count: ConnectionCount
+    let limit: Int
+
+    init(count: ConnectionCount, limit: Int) {
+        self.count = count
+        self.limit = limit
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if count.open.add(1, ordering: .relaxed).newValue > limit { context.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        count.open.subtract(1, ordering: .relaxed)
     }
 }
 

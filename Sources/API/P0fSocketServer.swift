@@ -1,6 +1,8 @@
 import Decode
 import Foundation
 import Match
+import NIOCore
+import NIOPosix
 import Synchronization
 import Verdict
 
@@ -12,7 +14,11 @@ import Glibc
 /// for p0f (Haraka, p0f-client libraries) work unchanged. A query is 21 bytes: magic
 /// 0x50304601 (host byte order), address type 4 or 6, 16 address bytes. The reply is 232 bytes:
 /// magic 0x50304602, status, p0f's host fields, then six 32-byte NUL-terminated strings.
-public final class P0fSocketServer: @unchecked Sendable {
+///
+/// Served through SwiftNIO on one event loop: clients beyond `maximumClients` wait in the listen
+/// backlog instead of being reset, a client that sends nothing for `readTimeout` seconds is
+/// closed, and when descriptors run out the accept loop backs off and goes on serving.
+public final class P0fSocketServer: Sendable {
     static let queryMagic: UInt32 = 0x5030_4601
     static let replyMagic: UInt32 = 0x5030_4602
     static let queryLength = 21
@@ -22,17 +28,22 @@ public final class P0fSocketServer: @unchecked Sendable {
         case ok = 0x10
         case noMatch = 0x20
     }
-    /// Clients served at once; more wait in the listen queue.
-    static let maximumClients = 32
+    /// Clients served at once; more wait in the backlog.
+    static let maximumClients = 256
+    static let backlog: Int32 = 512
+    static let readTimeout: Int64 = 10
 
     let path: String
+    let mode: mode_t
     let judge: VerdictJudge
     let database: Database?
-    private let listener: Int32
-    private let clients = Mutex(0)
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let channel = Mutex<Channel?>(nil)
 
-    public init(path: String, judge: VerdictJudge, database: Database?) throws {
+    /// `mode` sets the socket's permissions (p0f uses 0666: any local user may ask).
+    public init(path: String, mode: UInt32 = 0o666, judge: VerdictJudge, database: Database?) throws {
         self.path = path
+        self.mode = mode_t(mode)
         self.judge = judge
         self.database = database
         var status = stat()
@@ -43,78 +54,51 @@ public final class P0fSocketServer: @unchecked Sendable {
             }
             unlink(path)
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw APIError("cannot create a unix socket: \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else { close(fd); throw APIError("socket path longer than \(capacity - 1) bytes: \(path)") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let message = String(cString: strerror(errno))
-            close(fd)
-            throw APIError("cannot listen on \(path): \(message)")
-        }
-        listener = fd
     }
 
-    /// Stops accepting and removes the socket file.
+    public func start() throws {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: P0fSocketServer.backlog)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ClientLimit(server: self),
+                        IdleStateHandler(readTimeout: .seconds(P0fSocketServer.readTimeout)),
+                        ByteToMessageHandler(QueryDecoder()),
+                        QueryHandler(server: self),
+                    ])
+                }
+            }
+        do {
+            let bound = try bootstrap.bind(unixDomainSocketPath: path).wait()
+            channel.withLock { $0 = bound }
+        } catch {
+            throw APIError("cannot listen on \(path): \(error)")
+        }
+        guard chmod(path, mode) == 0 else { throw APIError("cannot set the mode of \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Stops accepting, closes the clients and removes the socket file.
     public func stop() {
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
+        let bound = channel.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? bound?.close().wait()
+        try? group.syncShutdownGracefully()
         unlink(path)
     }
 
-    public func start() {
-        Thread.detachNewThread { [self] in
-            while true {
-                let client = accept(listener, nil, nil)
-                if client < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                let admitted = clients.withLock { count in
-                    guard count < P0fSocketServer.maximumClients else { return false }
-                    count += 1
-                    return true
-                }
-                guard admitted else {
-                    close(client)
-                    continue
-                }
-                Thread.detachNewThread { [self] in
-                    serve(client)
-                    close(client)
-                    clients.withLock { $0 -= 1 }
-                }
-            }
-        }
-    }
-
-    /// Answers queries on one connection until the client closes it.
-    func serve(_ client: Int32) {
-        var query = [UInt8](repeating: 0, count: P0fSocketServer.queryLength)
-        while readExactly(client, &query) {
-            var reply = answer(query)
-            guard writeExactly(client, &reply) else { return }
-        }
-    }
+    let clients = Atomic<Int>(0)
 
     func answer(_ query: [UInt8]) -> [UInt8] {
         var reply = ReplyWriter()
         let magic = query.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+        reply.u32(P0fSocketServer.replyMagic, at: 0)
         guard magic == P0fSocketServer.queryMagic, let address = P0fSocketServer.address(query) else {
-            reply.u32(P0fSocketServer.replyMagic, at: 0)
             reply.u32(Status.badQuery.rawValue, at: 4)
             return reply.bytes
         }
-        reply.u32(P0fSocketServer.replyMagic, at: 0)
         guard let host = judge.hosts.host(address), let latest = host.latest else {
             reply.u32(Status.noMatch.rawValue, at: 4)
             return reply.bytes
@@ -126,8 +110,7 @@ public final class P0fSocketServer: @unchecked Sendable {
         // 20, 24: uptime from timestamps is not estimated; zero as p0f sends when unknown.
         reply.u32(UInt32(clamping: host.lastSharing ?? 0), at: 28)
         reply.u32(UInt32(clamping: host.lastChange ?? 0), at: 32)
-        let fp = latest.syn.fingerprint
-        reply.u16(UInt16(bitPattern: Int16(fp.distanceIsPlausible ? fp.distance : -1)), at: 36)
+        reply.u16(UInt16(bitPattern: Int16(clamping: latest.syn.path?.hops ?? -1)), at: 36)
         if let request = host.recent.first(where: { $0.request != nil }) {
             let verdict = judge.verdict(request.syn, request.request!, at: host.lastSeen)
             reply.bytes[38] = verdict.reasons.contains(.osMismatch) ? 2 : 0
@@ -154,27 +137,59 @@ public final class P0fSocketServer: @unchecked Sendable {
         default: return nil
         }
     }
+}
 
-    func readExactly(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
-        var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { return false }
-            done += n
-        }
-        return true
+/// Cuts the byte stream into 21-byte queries.
+struct QueryDecoder: ByteToMessageDecoder {
+    typealias InboundOut = [UInt8]
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let query = buffer.readBytes(length: P0fSocketServer.queryLength) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(query))
+        return .continue
+    }
+}
+
+/// Answers each query; closes a client that stayed silent past the read timeout.
+final class QueryHandler: ChannelInboundHandler {
+    typealias InboundIn = [UInt8]
+    typealias OutboundOut = ByteBuffer
+    let server: P0fSocketServer
+
+    init(server: P0fSocketServer) { self.server = server }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let reply = server.answer(Self.unwrapInboundIn(data))
+        context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: reply)), promise: nil)
     }
 
-    func writeExactly(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
-        var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeBytes { send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL)) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { return false }
-            done += n
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// At `maximumClients`, stops accepting (further clients wait in the listen backlog) until one
+/// leaves. The listener and its clients share the server's single event loop.
+final class ClientLimit: ChannelInboundHandler {
+    typealias InboundIn = Any
+    let server: P0fSocketServer
+
+    init(server: P0fSocketServer) { self.server = server }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if server.clients.add(1, ordering: .relaxed).newValue >= P0fSocketServer.maximumClients {
+            context.channel.parent?.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         }
-        return true
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if server.clients.subtract(1, ordering: .relaxed).newValue < P0fSocketServer.maximumClients {
+            context.channel.parent?.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        }
     }
 }
 

@@ -75,7 +75,13 @@ public final class PacketSource {
     }
 
     /// Opens a live interface. Errors say how to get the privilege or which interfaces exist.
-    public static func open(interface: String, promiscuous: Bool, snaplen: Int32) throws -> PacketSource {
+    /// `bufferSize` sets the kernel's capture buffer (libpcap's default is 2 MiB); `immediate`
+    /// delivers each packet at once instead of when the buffer fills or the timeout passes, for
+    /// lookups that must see a client's SYN as soon as its request reaches the web application.
+    public static func open(
+        interface: String, promiscuous: Bool, snaplen: Int32, bufferSize: Int32? = nil,
+        immediate: Bool = false
+    ) throws -> PacketSource {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_create(interface, &errbuf) else {
             throw CaptureError("\(interface): \(PacketSource.text(errbuf))")
@@ -83,6 +89,8 @@ public final class PacketSource {
         pcap_set_snaplen(handle, snaplen)
         pcap_set_promisc(handle, promiscuous ? 1 : 0)
         pcap_set_timeout(handle, 100)
+        if let bufferSize { pcap_set_buffer_size(handle, bufferSize) }
+        if immediate { pcap_set_immediate_mode(handle, 1) }
         let status = pcap_activate(handle)
         if status < 0 {
             let detail = String(cString: pcap_geterr(handle))
@@ -90,7 +98,7 @@ public final class PacketSource {
             switch status {
             case PCAP_ERROR_PERM_DENIED:
                 throw CaptureError(
-                    "\(interface): no permission to capture (\(detail)); run synprint as root or grant it the capability: sudo setcap cap_net_raw,cap_net_admin+eip $(command -v synprint)"
+                    "\(interface): no permission to capture (\(detail)); run synprint as root (with -u USER to drop privileges once the capture is open) or grant it the capability: sudo setcap cap_net_raw+eip $(command -v synprint)"
                 )
             case PCAP_ERROR_NO_SUCH_DEVICE:
                 let names = (try? interfaces().map(\.name).joined(separator: ", ")) ?? "none found"
@@ -135,6 +143,19 @@ public final class PacketSource {
         return result
     }
 
+    /// Why `expression` is not a filter on its own (libpcap's message), or nil: the user's words
+    /// are checked alone first, so that `tcp) or (udp` cannot escape the parentheses around them.
+    public static func checkFilter(_ expression: String) -> String? {
+        guard let handle = pcap_open_dead(DLT_EN10MB, 65535) else { return "libpcap could not compile filters" }
+        defer { pcap_close(handle) }
+        var program = bpf_program()
+        guard pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            return String(cString: pcap_geterr(handle))
+        }
+        pcap_freecode(&program)
+        return nil
+    }
+
     /// Compiles and installs a BPF filter; a bad expression throws `FilterError` with libpcap's message.
     public func setFilter(_ expression: String) throws {
         var program = bpf_program()
@@ -164,7 +185,8 @@ public final class PacketSource {
     /// Reads packets until the end of the file, `shouldStop` saying so (asked before each
     /// packet of a live capture, every 4096 packets of a file), or `handlePacket` returning
     /// false. An idle live interface never blocks for more than 100 ms, so stops act promptly.
-    public func run(shouldStop: () -> Bool, _ handlePacket: (Packet) -> Bool) -> CaptureEnd {
+    /// `idle` runs whenever a live interface had nothing for a while (at most 100 ms).
+    public func run(shouldStop: () -> Bool, idle: () -> Void = {}, _ handlePacket: (Packet) -> Bool) -> CaptureEnd {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let descriptor = isLive ? pcap_get_selectable_fd(handle) : -1
@@ -187,10 +209,11 @@ public final class PacketSource {
             case 0:
                 // Live and nothing buffered: wait for the descriptor, at most 100 ms.
                 var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                _ = poll(&fds, 1, 100)
+                if poll(&fds, 1, 100) == 0 { idle() }
             case PCAP_ERROR_BREAK:
                 return isLive ? .stopped : .finished
             default:
+                if shouldStop() { return .stopped }  // a stop signal interrupted a read from a pipe
                 let message = String(cString: pcap_geterr(handle))
                 if message.contains("truncated") { return .truncated(message) }
                 return .failed(message)

@@ -195,4 +195,36 @@ public final class TextBuffer {
         }
         used += digits
     }
+
+    /// Text from a packet for a terminal: control characters (C0, DEL and the C1 range, which
+    /// terminals also obey) are written as `\xNN`, so a Host or User-Agent can neither move the
+    /// cursor nor start a line of its own.
+    public func append(printable text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            var i = 0
+            while i < bytes.count {
+                let byte = bytes[i]
+                if byte < 0x20 || byte == 0x7F {
+                    appendEscapedByte(byte)
+                } else if byte == 0xC2, i + 1 < bytes.count, bytes[i + 1] >= 0x80, bytes[i + 1] <= 0x9F {
+                    appendEscapedByte(bytes[i + 1])
+                    i += 1
+                } else {
+                    reserve(1)
+                    storage[used] = byte
+                    used += 1
+                }
+                i += 1
+            }
+        }
+    }
+
+    private func appendEscapedByte(_ byte: UInt8) {
+        append("\\x")
+        reserve(2)
+        storage[used] = TextBuffer.hexDigits.utf8Start[Int(byte >> 4)]
+        storage[used + 1] = TextBuffer.hexDigits.utf8Start[Int(byte & 0xF)]
+        used += 2
+    }
 }

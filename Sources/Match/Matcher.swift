@@ -27,6 +27,9 @@ public final class Matcher {
     private let cacheGeneration: Int
     private var answersComputed = 0
 
+    /// What one cached answer costs: its key and answer, in a dictionary kept at most 3/4 full.
+    public static let bytesPerCachedAnswer = (MemoryLayout<MatchKey>.stride + MemoryLayout<Classification>.stride + 8) * 4 / 3
+
     public init(database: Database, weights: MatchWeights = MatchWeights(), cacheSize: Int = 65_536) {
         self.database = database
         self.weights = weights

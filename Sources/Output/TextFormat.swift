@@ -53,12 +53,12 @@ enum TextFormat {
         out.append(" -> "); out.append(ip: s.ip.destination); out.append(ascii: "/"); out.append(s.destinationPort)
         out.append(" (http request) ]-\n|\n| client   = "); out.append(ip: s.ip.source)
         out.append("\n| time     = "); out.appendTimestamp(seconds: observation.seconds, microseconds: observation.microseconds)
-        out.append("\n| request  = "); out.append(string: observation.request.method)
-        out.append(ascii: " "); out.append(string: observation.request.host ?? "-")
-        out.append("\n| agent    = "); out.append(string: observation.request.userAgent ?? "-")
-        if let hint = observation.request.platformHint { out.append("\n| platform = "); out.append(string: hint) }
+        out.append("\n| request  = "); out.append(printable: observation.request.method)
+        out.append(ascii: " "); out.append(printable: observation.request.host ?? "-")
+        out.append("\n| agent    = "); out.append(printable: observation.request.userAgent ?? "-")
+        if let hint = observation.request.platformHint { out.append("\n| platform = "); out.append(printable: hint) }
         if !observation.request.proxyHeaders.isEmpty {
-            out.append("\n| proxy    = "); out.append(string: observation.request.proxyHeaders.joined(separator: ", "))
+            out.append("\n| proxy    = "); out.append(printable: observation.request.proxyHeaders.joined(separator: ", "))
         }
         out.append("\n| ua os    = ")
         if let claimed = v.claimed {

@@ -15,11 +15,17 @@ public final class EventLog: EventHandler, @unchecked Sendable {
     private let sink: EventSink
     private let database: Database?
     private let alerts: LineLog?
+    private let limiter: AlertLimiter?
     private let observations: ObservationLog?
     private let alertLine = TextBuffer(capacity: 4096)
     private let tally = Mutex<(requests: Int, flagged: Int)>((0, 0))
 
-    public init(format: EventFormat, database: Database?, sink: EventSink, alerts: LineLog?, observations: ObservationLog?) {
+    /// `limiter` holds back alerts over the rate limits (counted, not written).
+    public init(
+        format: EventFormat, database: Database?, sink: EventSink, alerts: LineLog?, observations: ObservationLog?,
+        limiter: AlertLimiter? = nil
+    ) {
+        self.limiter = limiter
         writer = EventWriter(format: format, database: database)
         self.sink = sink
         self.database = database
@@ -45,6 +51,8 @@ public final class EventLog: EventHandler, @unchecked Sendable {
             if request.verdict.flagged { $0.flagged += 1 }
         }
         guard request.verdict.flagged, let alerts else { return }
+        let observation = request.observation
+        if let limiter, !limiter.allow(observation.syn.fingerprint.ip.source, at: observation.seconds) { return }
         alertLine.removeAll()
         RequestJSON.write(request, type: "alert", database: database, to: alertLine)
         alerts.write(alertLine)

@@ -7,10 +7,15 @@ import Darwin
 #endif
 
 /// An output file opened the way a daemon must: never through a symlink (`O_NOFOLLOW`), only a
-/// regular file, a FIFO or a character device, created with mode 0600 (less whatever the umask
-/// removes), appended to unless truncation was asked for, and truncated only once it is known
-/// to be a regular file. Writes retry after signals; a failure is reported once on standard
-/// error and counted, and the file is marked failed so that the run can end non-zero.
+/// regular file, a FIFO or a character device, created with mode 0600 (or 0666 less `--umask`),
+/// appended to unless truncation was asked for, and truncated only once it is known to be a
+/// regular file. SIGHUP reopens the path. Writes retry after signals; a failure is reported once
+/// on standard error and counted, so that the run can end non-zero.
+///
+/// Lines stay whole: bytes are handed over in whole lines, and to a pipe in writes of at most
+/// `PIPE_BUF` bytes (which a pipe takes whole or not at all). Once a stop was asked for, a write
+/// waits at most `stopGrace` seconds for a stalled reader; after that the file is abandoned and
+/// what is left is counted as dropped, so that a blocked output cannot hold the exit.
 public final class OutputFile: Sendable {
     public enum Mode: Sendable { case append, truncate }
 
@@ -19,30 +24,43 @@ public final class OutputFile: Sendable {
         public var failures = 0  // writes that failed
         public var droppedBytes = 0  // bytes that could not be written
         public var lastError: Int32 = 0
+        public var abandoned = false  // stopped while the reader stalled
     }
 
+    /// Permission bits for files synprint creates: 0600 unless `--umask` says otherwise.
+    public static let creationMode = Atomic<UInt32>(0o600)
+    /// Seconds a write may wait for a stalled reader once a stop was asked for.
+    public static let stopGrace = 2.0
+
     public let path: String
-    private let mode: Mode
     private let header: String?
     private let descriptor: Mutex<(fd: Int32, generation: Int, state: WriteState)>
     private let ownsDescriptor: Bool
+    /// A FIFO or pipe: written in whole-line chunks of at most `PIPE_BUF` bytes.
+    private let isPipe: Bool
+    /// A pipe or device whose reader may stall: each write waits for room in short polls, so a
+    /// stop is noticed (the signal goes to the capture thread, not to a writer blocked here).
+    private let mayStall: Bool
 
     /// Standard output.
     public init() {
         path = "standard output"
-        mode = .append
         header = nil
         descriptor = Mutex((STDOUT_FILENO, ReopenSignal.generation, WriteState()))
         ownsDescriptor = false
+        isPipe = OutputFile.isPipe(STDOUT_FILENO)
+        mayStall = !OutputFile.isRegular(STDOUT_FILENO)
     }
 
     /// `header` starts every new or empty file (the database header of an observation file).
     public init(path: String, mode: Mode = .append, header: String? = nil) throws {
         self.path = path
-        self.mode = mode
         self.header = header
-        descriptor = Mutex((try OutputFile.open(path, mode: mode, header: header), ReopenSignal.generation, WriteState()))
+        let fd = try OutputFile.open(path, mode: mode, header: header)
+        descriptor = Mutex((fd, ReopenSignal.generation, WriteState()))
         ownsDescriptor = true
+        isPipe = OutputFile.isPipe(fd)
+        mayStall = !OutputFile.isRegular(fd)
     }
 
     deinit {
@@ -52,8 +70,19 @@ public final class OutputFile: Sendable {
     public var state: WriteState { descriptor.withLock { $0.state } }
     public var failed: Bool { state.failures > 0 }
 
+    static func isPipe(_ fd: Int32) -> Bool {
+        var status = stat()
+        return fstat(fd, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO
+    }
+
+    static func isRegular(_ fd: Int32) -> Bool {
+        var status = stat()
+        return fstat(fd, &status) == 0 && status.st_mode & S_IFMT == S_IFREG
+    }
+
     static func open(_ path: String, mode: Mode, header: String?) throws -> Int32 {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let permissions = mode_t(creationMode.load(ordering: .relaxed))
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, permissions)
         guard fd >= 0 else {
             if errno == ELOOP {
                 throw OutputError("\(path) is a symbolic link; synprint does not write through links (name the target itself)")
@@ -85,10 +114,14 @@ public final class OutputFile: Sendable {
         return fd
     }
 
-    /// Writes `bytes` whole (a line, or a batch of whole lines), after reopening the path if a
-    /// SIGHUP came since the last write.
+    /// Writes `bytes` (whole lines), after reopening the path if a SIGHUP came since the last write.
     public func write(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
         descriptor.withLock { current in
+            if current.state.abandoned {
+                current.state.droppedBytes += bytes.count
+                return
+            }
             let generation = ReopenSignal.generation
             if generation != current.generation, ownsDescriptor {
                 current.generation = generation
@@ -100,14 +133,19 @@ public final class OutputFile: Sendable {
                     printError("synprint: \(error); writing on to the file already open")
                 }
             }
-            let error = OutputFile.writeAll(current.fd, bytes)
-            guard error != 0 else { return }
-            if current.state.failures == 0 || error != current.state.lastError {
-                printError("synprint: cannot write to \(path): \(String(cString: strerror(error)))")
+            var offset = 0
+            while offset < bytes.count {
+                let chunk = isPipe ? OutputFile.pipeChunk(bytes, from: offset) : bytes.count - offset
+                let error = OutputFile.writeAll(
+                    current.fd, UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + chunk]),
+                    waitingForRoom: mayStall)
+                if error != 0 {
+                    report(error, &current.state)
+                    current.state.droppedBytes += bytes.count - offset
+                    return
+                }
+                offset += chunk
             }
-            current.state.failures += 1
-            current.state.droppedBytes += bytes.count
-            current.state.lastError = error
         }
     }
 
@@ -116,10 +154,49 @@ public final class OutputFile: Sendable {
         text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Writes every byte, retrying after signals; returns 0 or the errno that stopped it.
-    static func writeAll(_ descriptor: Int32, _ raw: UnsafeRawBufferPointer) -> Int32 {
+    private func report(_ error: Int32, _ state: inout WriteState) {
+        if error == ETIMEDOUT {
+            state.abandoned = true
+            printError("synprint: \(path) is not being read; stopping without writing the rest")
+        } else if state.failures == 0 || error != state.lastError {
+            printError("synprint: cannot write to \(path): \(String(cString: strerror(error)))")
+        }
+        state.failures += 1
+        state.lastError = error
+    }
+
+    /// The longest run of whole lines from `offset` that fits in `PIPE_BUF`; a longer single
+    /// line goes alone.
+    static func pipeChunk(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Int {
+        let limit = min(bytes.count - offset, Int(PIPE_BUF))
+        if limit == bytes.count - offset { return limit }
+        var end = offset + limit
+        while end > offset, bytes[end - 1] != 0x0A { end -= 1 }
+        if end > offset { return end - offset }
+        var lineEnd = offset + limit
+        while lineEnd < bytes.count, bytes[lineEnd - 1] != 0x0A { lineEnd += 1 }
+        return lineEnd - offset
+    }
+
+    /// Writes every byte, retrying after signals; returns 0 or the errno that stopped it
+    /// (`ETIMEDOUT` when a stop was asked for and the reader stalled past `stopGrace`). With
+    /// `waitingForRoom`, each write first waits until the descriptor takes data, in polls of
+    /// 100 ms that look at the stop flag.
+    static func writeAll(_ descriptor: Int32, _ raw: UnsafeRawBufferPointer, waitingForRoom: Bool = false) -> Int32 {
         var offset = 0
+        var deadline: Double?
         while offset < raw.count {
+            if waitingForRoom || StopSignal.requested {
+                if StopSignal.requested {
+                    let now = monotonicSeconds()
+                    let end = deadline ?? now + stopGrace
+                    deadline = end
+                    guard now < end else { return ETIMEDOUT }
+                }
+                var ready = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                let result = poll(&ready, 1, 100)
+                if result == 0 || (result < 0 && errno == EINTR) { continue }
+            }
             let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
@@ -129,6 +206,13 @@ public final class OutputFile: Sendable {
         }
         return 0
     }
+}
+
+/// Seconds on the monotonic clock.
+public func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
 public struct OutputError: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Decode
 import Foundation
 import Match
 import Verdict
@@ -16,6 +17,7 @@ final class OutputThread: @unchecked Sendable {
     enum Queued {
         case syn(SynObservation)
         case request(Int)  // position in the batch's `requests`
+        case established(IPAddress)
     }
 
     struct Batch {
@@ -36,8 +38,14 @@ final class OutputThread: @unchecked Sendable {
     private var closed = false
     private var drained = false
     private var filling = Batch()  // the capture thread's own batch
-    /// Hand over every event at once (live captures and pipes: a reader sees each event without delay).
+    /// Events dropped because a stop was asked for while the output stalled.
+    private(set) var droppedAtStop = 0
+    /// Hand over every event at once (pipes and FIFOs, whose reader waits for each event).
     var handOverEachEvent = false
+    /// Hand over a batch once its first event is this many seconds old (live captures: prompt
+    /// output without a lock round per event); the capture loop also calls `flush` when idle.
+    var promptInterval: Double?
+    private var fillingSince = 0.0
 
     /// Starts the output thread, which passes every event in order to `stage`.
     init(batchSize: Int, maxBatches: Int, stage: OutputStage) {
@@ -52,14 +60,39 @@ final class OutputThread: @unchecked Sendable {
     /// Capture thread: queue one SYN.
     func send(_ syn: SynObservation) {
         filling.events.append(.syn(syn))
-        if handOverEachEvent || filling.events.count == batchSize { handOver() }
+        queued()
     }
 
     /// Capture thread: queue one request.
     func send(_ request: HTTPObservation) {
         filling.requests.append(request)
         filling.events.append(.request(filling.requests.count - 1))
-        if handOverEachEvent || filling.events.count == batchSize { handOver() }
+        queued()
+    }
+
+    /// Capture thread: a client that sent data.
+    func send(established address: IPAddress) {
+        filling.events.append(.established(address))
+        queued()
+    }
+
+    @inline(__always)
+    private func queued() {
+        if handOverEachEvent || filling.events.count == batchSize {
+            handOver()
+        } else if let promptInterval {
+            let now = monotonicSeconds()
+            if filling.events.count == 1 {
+                fillingSince = now
+            } else if now - fillingSince >= promptInterval {
+                handOver()
+            }
+        }
+    }
+
+    /// Capture thread: hand over what is queued now (the capture is idle).
+    func flush() {
+        handOver()
     }
 
     /// Capture thread: queue what is left, then wait until the output thread has handled all.
@@ -75,7 +108,21 @@ final class OutputThread: @unchecked Sendable {
     private func handOver() {
         guard !filling.events.isEmpty else { return }
         condition.lock()
-        while waiting.count >= maxBatches { condition.wait() }
+        var deadline: Date?
+        while waiting.count >= maxBatches {
+            // A stalled output must not hold a requested stop for long: drop the batch instead.
+            if StopSignal.requested {
+                let end = deadline ?? Date(timeIntervalSinceNow: OutputFile.stopGrace)
+                deadline = end
+                if Date() >= end {
+                    droppedAtStop += filling.events.count
+                    filling.removeAll()
+                    condition.unlock()
+                    return
+                }
+            }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.1))
+        }
         waiting.append(filling)
         filling = spare.popLast() ?? Batch()
         condition.broadcast()
@@ -102,6 +149,7 @@ final class OutputThread: @unchecked Sendable {
                     switch events[i] {
                     case .syn(let syn): stage.handle(syn)
                     case .request(let position): stage.handle(batch.requests[position])
+                    case .established(let address): stage.established(address)
                     }
                 }
             }

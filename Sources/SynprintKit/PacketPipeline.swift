@@ -21,10 +21,14 @@ public final class PacketPipeline {
     public var fingerprinted: Int { counters.syn + counters.synAck }
 
     /// Decodes one packet. A SYN or SYN+ACK goes to `syn`; the segment that completes the first
-    /// request of a followed connection goes to `request`. (Closures rather than a returned
-    /// event: a SYN observation is copied once, into the caller's queue.)
+    /// request of a followed connection goes to `request`, and the first data of one that is not
+    /// a whole request to `established`. (Closures rather than a returned event: a SYN
+    /// observation is copied once, into the caller's queue.)
     @inline(__always)
-    public func process(_ packet: Packet, link: LinkType, syn: (SynObservation) -> Void, request: (HTTPObservation) -> Void) {
+    public func process(
+        _ packet: Packet, link: LinkType, syn: (SynObservation) -> Void, request: (HTTPObservation) -> Void,
+        established: (IPAddress) -> Void = { _ in }
+    ) {
         counters.packets += 1
         switch PacketDecoder.decode(packet.bytes, link: link) {
         case .skipped(let reason):
@@ -34,9 +38,10 @@ public final class PacketPipeline {
         case .tcp(let segment):
             guard segment.isSYN else {
                 counters.count(.notSYN)
-                if let observation = tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds)
-                {
-                    request(observation)
+                switch tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
+                case .request(let observation)?: request(observation)
+                case .established(let address)?: established(address)
+                case .none?, nil: break
                 }
                 return
             }

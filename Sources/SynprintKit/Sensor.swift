@@ -34,6 +34,10 @@ final class OutputStage: Sendable {
         handler.handle(request: JudgedRequest(observation: observation, verdict: judge.judge(observation)))
     }
 
+    func established(_ address: IPAddress) {
+        judge?.hosts.markEstablished(address)
+    }
+
     func idle() { handler.idle() }
 }
 
@@ -62,16 +66,16 @@ public final class Sensor {
         precondition(!judging || database != nil, "judging needs a database to match against")
         self.settings = settings
         self.limit = limit
-        let matcher = database.map { Matcher(database: $0, weights: settings.matchWeights, cacheSize: settings.matchCacheEntries) }
-        let tracker = judging ? ConnectionTracker(capacity: settings.maxFlows, timeout: settings.requestTimeout) : nil
-        pipeline = PacketPipeline(matcher: matcher, tracker: tracker)
-        judge =
+        let matcher = database.map { Matcher(database: $0, weights: settings.matchWeights, cacheSize: settings.matchCacheCapacity) }
+        let tracker =
             judging
-            ? VerdictJudge(
-                rules: settings.verdictRules,
-                hosts: HostTable(
-                    capacity: settings.maxHosts, sharingWindow: settings.sharingWindow,
-                    minimumConfidence: settings.verdictRules.minimumConfidence)) : nil
+            ? ConnectionTracker(capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget) : nil
+        pipeline = PacketPipeline(matcher: matcher, tracker: tracker)
+        let hosts = HostTable(
+            capacity: settings.hostCapacity, sharingWindow: settings.sharingWindow,
+            minimumConfidence: settings.verdictRules.minimumConfidence, evidenceLifetime: settings.evidenceLifetime,
+            strings: StringInterner(budget: settings.stringBudget))
+        judge = judging ? VerdictJudge(rules: settings.verdictRules, hosts: hosts) : nil
         stage = OutputStage(judge: judge, handler: handler)
         output = threaded ? OutputThread(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, stage: stage) : nil
     }
@@ -80,20 +84,34 @@ public final class Sensor {
     public var counters: PacketCounters { pipeline.counters }
     public var reachedLimit: Bool { limit.map { pipeline.fingerprinted >= $0 } ?? false }
 
-    /// Pass each event to the output thread at once instead of in batches (live captures and
-    /// pipes, where a reader waits for each event).
-    public var handOverEachEvent: Bool {
-        get { output?.handOverEachEvent ?? true }
-        set { output?.handOverEachEvent = newValue }
+    /// How events reach the output thread: in full batches (files), each at once (pipes and
+    /// FIFOs, whose reader waits for each event), or in batches at most `liveFlushInterval`
+    /// old, flushed when the capture is idle (live interfaces).
+    public enum Delivery: Sendable { case batches, eachEvent, prompt }
+
+    public var delivery: Delivery = .batches {
+        didSet {
+            output?.handOverEachEvent = delivery == .eachEvent
+            output?.promptInterval = delivery == .prompt ? settings.liveFlushInterval : nil
+        }
+    }
+
+    /// The capture is idle: hand over what is queued, so that a reader sees it.
+    public func idle() {
+        output?.flush()
     }
 
     /// Handles one packet; false once the limit is reached.
     @discardableResult
     public func process(_ packet: Packet, link: LinkType) -> Bool {
         if let output {
-            pipeline.process(packet, link: link, syn: { output.send($0) }, request: { output.send($0) })
+            pipeline.process(
+                packet, link: link, syn: { output.send($0) }, request: { output.send($0) },
+                established: { output.send(established: $0) })
         } else {
-            pipeline.process(packet, link: link, syn: { stage.handle($0) }, request: { stage.handle($0) })
+            pipeline.process(
+                packet, link: link, syn: { stage.handle($0) }, request: { stage.handle($0) },
+                established: { stage.established($0) })
         }
         return !reachedLimit
     }
@@ -102,4 +120,7 @@ public final class Sensor {
     public func finish() {
         output?.close()
     }
+
+    /// Events not handed to the output because a stop was asked for while it stalled.
+    public var droppedAtStop: Int { output?.droppedAtStop ?? 0 }
 }

@@ -22,14 +22,52 @@ public struct Settings: Sendable {
     /// Seconds a connection may wait for its first request before it is forgotten: browsers
     /// send it within a round trip; 60 s covers slow clients and idle pre-connects.
     public var requestTimeout = 60
-    /// Client addresses whose history is kept (`--max-hosts`).
+    /// Client addresses whose history is kept (`--max-hosts`). Hosts without evidence of a
+    /// handshake go first, so a spoofed flood cannot push out real clients.
     public var maxHosts = 16_384
     /// Seconds within which two different confident stacks from one address count as shared
     /// use (NAT, proxy, shared VPN exit); p0f looks back a few minutes too.
     public var sharingWindow = 600
+    /// Seconds a host's evidence (a handshake completed, a request sent) protects it from
+    /// eviction after its last SYN.
+    public var evidenceLifetime = 3600
 
     /// The verdict weights, threshold, confidence gate and level (`--verdict-rule`, `--alert-threshold`).
     public var verdictRules = VerdictRules()
+
+    // MARK: Alerts
+
+    /// At most this many alerts per client address per `alertWindow` seconds, and this many per
+    /// second in all; the rest are counted as suppressed (Suricata's threshold/limit by source).
+    public var alertsPerHost = 10
+    public var alertWindow = 60
+    public var alertsPerSecond = 100
+
+    // MARK: Memory
+
+    /// The byte budget for everything that grows with traffic (`--memcap`), split between the
+    /// tables in `MemoryShares`. `maxFlows`, `maxHosts` and `matchCacheEntries` cap the entries
+    /// further. The defaults keep the floods of the robustness suite under 256 MiB of RSS.
+    public var memcap = 128 << 20
+
+    /// Shares of `memcap` in percent: the connection table, the unfinished request heads it
+    /// buffers, the host table, its interned request text, and the matcher's answer cache.
+    public enum MemoryShares {
+        public static let connections = 30
+        public static let requestHeads = 10
+        public static let hosts = 35
+        public static let strings = 8
+        public static let matchCache = 12
+    }
+
+    public var headBudget: Int { memcap / 100 * MemoryShares.requestHeads }
+    public var stringBudget: Int { memcap / 100 * MemoryShares.strings }
+    /// Connections followed at once: `maxFlows`, or fewer when their bytes would pass the budget.
+    public var flowCapacity: Int { max(1, min(maxFlows, memcap / 100 * MemoryShares.connections / ConnectionTracker.bytesPerConnection)) }
+    public var hostCapacity: Int { max(1, min(maxHosts, memcap / 100 * MemoryShares.hosts / HostTable.bytesPerHost)) }
+    public var matchCacheCapacity: Int {
+        max(2, min(matchCacheEntries, memcap / 100 * MemoryShares.matchCache / Matcher.bytesPerCachedAnswer))
+    }
 
     // MARK: Output thread
 
@@ -37,6 +75,9 @@ public struct Settings: Sendable {
     public var outputBatchSize = 256
     /// Batches that may wait: a slow output then holds the capture back instead of growing memory.
     public var outputBatchesWaiting = 8
+    /// A live capture hands over a batch once its oldest event is this old (seconds), so a reader
+    /// sees events promptly without a lock round per event.
+    public var liveFlushInterval = 0.05
 
     // MARK: Files
 

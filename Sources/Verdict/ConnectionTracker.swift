@@ -2,9 +2,20 @@ import Decode
 import Features
 import Match
 
+/// What a client segment with payload meant for its connection.
+public enum TrackedSegment: Sendable {
+    case none
+    /// The first data of a followed connection that is not (yet) a whole request: the client
+    /// completed its handshake, so its address is not spoofed.
+    case established(IPAddress)
+    case request(HTTPObservation)
+}
+
 /// Follows connections from their SYN to their first HTTP/1.x request head, which may span
 /// segments. The table is bounded: when it is full the oldest connection is dropped, and a
-/// connection whose request does not come within `timeout` seconds is forgotten.
+/// connection whose request does not come within `timeout` seconds is forgotten. Heads that
+/// span segments are buffered within `headBudget` bytes in all (a flood of never-ending heads
+/// cannot grow memory), at most `HTTPRequestParser.maximumHead` each.
 public final class ConnectionTracker {
     public struct Counters: Sendable {
         public var tracked = 0  // client SYNs entered
@@ -15,6 +26,7 @@ public final class ConnectionTracker {
         public var snaplenCut = 0  // the capture cut a segment of an unfinished head
         public var expired = 0  // no request within the timeout
         public var evicted = 0  // pushed out by newer connections while still waiting
+        public var overBudget = 0  // dropped: the buffered heads were at `headBudget`
     }
 
     struct Pending {
@@ -26,31 +38,43 @@ public final class ConnectionTracker {
     public private(set) var counters = Counters()
     private var table: BoundedTable<FlowKey, Pending>
     let timeout: Int
+    public let headBudget: Int
+    /// Bytes of unfinished heads held now.
+    public private(set) var bufferedBytes = 0
 
-    public init(capacity: Int, timeout: Int) {
+    public init(capacity: Int, timeout: Int, headBudget: Int) {
         table = BoundedTable(capacity: capacity)
         self.timeout = timeout
+        self.headBudget = headBudget
     }
 
     public var waiting: Int { table.count }
+
+    /// What one followed connection costs: its slot and its index entry (a dictionary keeps
+    /// about 64 bytes per key with its load factor). Buffered heads have a budget of their own.
+    public static let bytesPerConnection = MemoryLayout<(key: FlowKey, value: Pending)?>.stride + 64
 
     /// Starts following the connection a client SYN opens.
     public func opened(_ syn: SynObservation) {
         counters.tracked += 1
         let pending = Pending(syn: syn, nextSequence: syn.fingerprint.segment.sequence &+ 1)
         if let pushed = table.insert(pending, for: syn.key) {
+            bufferedBytes -= pushed.value.buffered.count
             if syn.seconds - pushed.value.syn.seconds > timeout { counters.expired += 1 } else { counters.evicted += 1 }
         }
     }
 
-    /// Feeds a segment with payload; returns the request once its head is complete.
-    public func segment(_ segment: TCPSegment, in bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int) -> HTTPObservation? {
-        guard segment.payloadLength > 0, table.count > 0 else { return nil }
+    /// Feeds a segment with payload: the request once its head is complete, or that the
+    /// connection sent its first data.
+    public func segment(_ segment: TCPSegment, in bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int) -> TrackedSegment {
+        guard segment.payloadLength > 0, table.count > 0 else { return .none }
         let key = FlowKey(segment)
-        guard let slot = table.slot(of: key) else { return nil }
+        guard let slot = table.slot(of: key) else { return .none }
         // Work on the entry in place: copying it out would copy the whole fingerprint.
         enum Step { case keep, drop, done(HTTPRequestHead) }
+        var first = false
         let step: Step = table.update(slot: slot) { pending in
+            first = pending.buffered.isEmpty && pending.nextSequence == pending.syn.fingerprint.segment.sequence &+ 1
             if seconds - pending.syn.seconds > timeout {
                 counters.expired += 1
                 return .drop
@@ -67,7 +91,12 @@ public final class ConnectionTracker {
             if pending.buffered.isEmpty {
                 result = HTTPRequestParser.parse(data)
             } else {
+                guard bufferedBytes + data.count <= headBudget else {
+                    counters.overBudget += 1
+                    return .drop
+                }
                 pending.buffered.append(contentsOf: data)
+                bufferedBytes += data.count
                 result = pending.buffered.withUnsafeBytes { HTTPRequestParser.parse($0) }
             }
             switch result {
@@ -75,7 +104,14 @@ public final class ConnectionTracker {
                 counters.requests += 1
                 return .done(request)
             case .incomplete where !cut:
-                if pending.buffered.isEmpty { pending.buffered = Array(data) }
+                if pending.buffered.isEmpty {
+                    guard bufferedBytes + data.count <= headBudget else {
+                        counters.overBudget += 1
+                        return .drop
+                    }
+                    pending.buffered = Array(data)
+                    bufferedBytes += data.count
+                }
                 pending.nextSequence &+= UInt32(segment.payloadLength)
                 return .keep
             case .incomplete:
@@ -88,15 +124,18 @@ public final class ConnectionTracker {
             return .drop
         }
         switch step {
-        case .keep:
-            return nil
-        case .drop:
-            table.remove(key)
-            return nil
+        case .keep, .drop:
+            if case .drop = step { remove(key, slot: slot) }
+            return first ? .established(key.client) : .none
         case .done(let request):
             let syn = table[slot: slot].syn
-            table.remove(key)
-            return HTTPObservation(seconds: seconds, microseconds: microseconds, syn: syn, request: request)
+            remove(key, slot: slot)
+            return .request(HTTPObservation(seconds: seconds, microseconds: microseconds, syn: syn, request: request))
         }
+    }
+
+    private func remove(_ key: FlowKey, slot: Int) {
+        bufferedBytes -= table[slot: slot].buffered.count
+        table.remove(key)
     }
 }

@@ -17,6 +17,18 @@ public struct HTTPRequestHead: Sendable, Equatable {
         self.proxyHeaders = proxyHeaders
     }
 
+    /// The longest text kept per field in host records and events: real User-Agents run to a
+    /// few hundred bytes; more is a client filling memory.
+    public static let keptLength = (method: 16, host: 256, userAgent: 512, platformHint: 64)
+
+    /// `text` cut to at most `maximum` bytes of UTF-8, at a character boundary.
+    public static func cut(_ text: String, to maximum: Int) -> String {
+        let utf8 = text.utf8
+        var end = utf8.index(utf8.startIndex, offsetBy: maximum, limitedBy: utf8.endIndex) ?? utf8.endIndex
+        while end > utf8.startIndex, end != utf8.endIndex, utf8[end] & 0xC0 == 0x80 { end = utf8.index(before: end) }
+        return String(decoding: utf8[..<end], as: UTF8.self)
+    }
+
     /// Header names that say a proxy forwarded the request.
     public static let proxyHeaderNames = ["via", "x-forwarded-for", "forwarded"]
 

@@ -2,8 +2,14 @@ import Decode
 import Match
 import Synchronization
 
-/// Per-client history shared by the capture loop, the HTTP API and the p0f socket: bounded
-/// (the oldest host goes first when full) and locked, since the API reads it from other threads.
+/// Per-client history shared by the output thread, the HTTP API and the p0f socket: bounded and
+/// locked, since the APIs read it from their own threads.
+///
+/// When the table is full, a host without evidence of being a real client goes first (oldest
+/// first): a spoofed SYN flood brings only such hosts, so it cannot push out the clients that
+/// completed a handshake (sent data) or sent a request, which the lookups are asked about.
+/// Evidence lapses after `evidenceLifetime` seconds without a SYN; when every host has recent
+/// evidence, the one least recently active goes (a second-chance clock).
 public final class HostTable: Sendable {
     /// Connections kept per host.
     public static let kept = 4
@@ -17,6 +23,10 @@ public final class HostTable: Sendable {
         var connections = 0
         var lastSharing: Int?
         var lastChange: Int?
+        /// The host completed a handshake or sent a request (not a spoofed source).
+        var evidence = false
+        /// Active since the clock last passed (the second chance among hosts with evidence).
+        var recentlyActive = true
         /// Ring position of the newest connection, and each kept connection's time and
         /// confident OS family (nil when the matcher was unsure). 4 is `kept`.
         var newest = HostTable.kept - 1
@@ -39,34 +49,62 @@ public final class HostTable: Sendable {
                 if let previous = newestConfident, previous != family { lastChange = seconds }
             }
             if shared { lastSharing = seconds }
-            lastSeen = seconds
+            lastSeen = max(lastSeen, seconds)
             connections += 1
+            recentlyActive = true
             newest = (newest + 1) % HostTable.kept
             stacks[newest] = (seconds, family)
             return (newest, shared)
         }
     }
 
+    /// How many hosts were pushed out, and how many of those had evidence.
+    public struct Evictions: Sendable, Equatable {
+        public var total = 0
+        public var withEvidence = 0
+    }
+
     struct State {
-        var hosts: BoundedTable<IPAddress, Host>
+        var index: [IPAddress: Int] = [:]
+        var keys: [IPAddress?] = []
+        var hosts: [Host] = []
         var connections: [ConnectionRecord?] = []
-        var evicted = 0
+        var hand = 0
+        var evictions = Evictions()
     }
 
     private let state: Mutex<State>
+    public let capacity: Int
     /// How long two different stacks from one address count as shared use (p0f uses minutes).
     public let sharingWindow: Int
     /// A stack's family counts only when the matcher is at least this sure of it.
     public let minimumConfidence: Float
+    /// Seconds without a SYN after which a host's evidence no longer protects it.
+    public let evidenceLifetime: Int
+    /// User-Agents and other request text, stored once however many connections repeat them.
+    private let strings: StringInterner
 
-    public init(capacity: Int, sharingWindow: Int, minimumConfidence: Float) {
-        state = Mutex(State(hosts: BoundedTable(capacity: capacity)))
+    public init(
+        capacity: Int, sharingWindow: Int, minimumConfidence: Float, evidenceLifetime: Int = 3600,
+        strings: StringInterner = StringInterner(budget: 4 << 20)
+    ) {
+        precondition(capacity > 0)
+        state = Mutex(State())
+        self.capacity = capacity
         self.sharingWindow = sharingWindow
         self.minimumConfidence = minimumConfidence
+        self.evidenceLifetime = evidenceLifetime
+        self.strings = strings
     }
 
-    public var count: Int { state.withLock { $0.hosts.count } }
-    public var evicted: Int { state.withLock { $0.evicted } }
+    public var count: Int { state.withLock { $0.index.count } }
+
+    /// What one host costs: its summary, its kept connections and its index entry; its request
+    /// text is interned within a budget of its own.
+    public static let bytesPerHost =
+        MemoryLayout<Host>.stride + MemoryLayout<IPAddress?>.stride
+        + kept * MemoryLayout<ConnectionRecord?>.stride + 64
+    public var evictions: Evictions { state.withLock { $0.evictions } }
 
     /// Records a client SYN; true when the address shows another confident OS family within
     /// the sharing window (a NAT, a proxy or a shared VPN exit).
@@ -77,35 +115,78 @@ public final class HostTable: Sendable {
         return state.withLock { state in
             let slot: Int
             let added: (position: Int, shared: Bool)
-            if let known = state.hosts.slot(of: address) {
+            if let known = state.index[address] {
                 slot = known
-                added = state.hosts.update(slot: slot) { $0.add(seconds: syn.seconds, family: family, window: sharingWindow) }
+                added = state.hosts[slot].add(seconds: syn.seconds, family: family, window: sharingWindow)
             } else {
                 var host = Host(firstSeen: syn.seconds, lastSeen: syn.seconds)
                 added = host.add(seconds: syn.seconds, family: family, window: sharingWindow)
-                let placed = state.hosts.place(host, for: address)
-                slot = placed.slot
-                if placed.evicted != nil { state.evicted += 1 }
-                // The slot's connections belonged to the evicted host, or do not exist yet.
-                let first = slot * HostTable.kept
-                if state.connections.count < first + HostTable.kept {
-                    state.connections.append(contentsOf: repeatElement(nil, count: first + HostTable.kept - state.connections.count))
-                } else {
-                    for i in first..<first + HostTable.kept { state.connections[i] = nil }
-                }
+                slot = place(host, for: address, at: syn.seconds, in: &state)
             }
             state.connections[slot * HostTable.kept + added.position] = ConnectionRecord(syn: syn)
             return added.shared
         }
     }
 
-    /// Attaches the request read on a connection to its record, if the record is still kept.
-    public func attach(_ request: HTTPRequestHead, to key: FlowKey) {
+    /// A free slot for a new host, or the slot of the host evicted for it.
+    private func place(_ host: Host, for address: IPAddress, at now: Int, in state: inout State) -> Int {
+        let slot: Int
+        if state.keys.count < capacity {
+            slot = state.keys.count
+            state.keys.append(address)
+            state.hosts.append(host)
+            state.connections.append(contentsOf: repeatElement(nil, count: HostTable.kept))
+        } else {
+            slot = victim(at: now, in: &state)
+            let evicted = state.hosts[slot]
+            state.evictions.total += 1
+            if evicted.evidence { state.evictions.withEvidence += 1 }
+            if let old = state.keys[slot] { state.index[old] = nil }
+            state.keys[slot] = address
+            state.hosts[slot] = host
+            for i in slot * HostTable.kept..<(slot + 1) * HostTable.kept { state.connections[i] = nil }
+        }
+        state.index[address] = slot
+        return slot
+    }
+
+    /// The slot to reuse: the next host (clock order) without recent evidence, or, when every
+    /// host has it, the next one not active since the clock last passed.
+    private func victim(at now: Int, in state: inout State) -> Int {
+        for _ in 0..<capacity {
+            let slot = state.hand
+            state.hand = (slot + 1) % capacity
+            let host = state.hosts[slot]
+            if !host.evidence || now - host.lastSeen > evidenceLifetime { return slot }
+        }
+        while true {
+            let slot = state.hand
+            state.hand = (slot + 1) % capacity
+            if !state.hosts[slot].recentlyActive { return slot }
+            state.hosts[slot].recentlyActive = false
+        }
+    }
+
+    /// The client of `key` completed its handshake (it sent data).
+    public func markEstablished(_ address: IPAddress) {
         state.withLock { state in
-            guard let slot = state.hosts.slot(of: key.client) else { return }
-            for position in HostTable.positions(newest: state.hosts[slot: slot].newest)
+            guard let slot = state.index[address] else { return }
+            state.hosts[slot].evidence = true
+            state.hosts[slot].recentlyActive = true
+        }
+    }
+
+    /// Attaches the request read on a connection to its record, if the record is still kept;
+    /// its text is stored once (interned) and cut to `HTTPRequestHead.keptLength`.
+    public func attach(_ request: HTTPRequestHead, to key: FlowKey) {
+        let kept = strings.intern(request)
+        state.withLock { state in
+            guard let slot = state.index[key.client] else { return }
+            state.hosts[slot].evidence = true
+            state.hosts[slot].recentlyActive = true
+            for position in HostTable.positions(newest: state.hosts[slot].newest)
             where state.connections[slot * HostTable.kept + position]?.syn.key == key {
-                state.connections[slot * HostTable.kept + position]?.request = request
+                state.connections[slot * HostTable.kept + position]?.request = kept
                 return
             }
         }
@@ -114,8 +195,8 @@ public final class HostTable: Sendable {
     /// A copy of what is known about `address` (for the APIs, not per packet).
     public func host(_ address: IPAddress) -> HostRecord? {
         state.withLock { state in
-            guard let slot = state.hosts.slot(of: address) else { return nil }
-            let host = state.hosts[slot: slot]
+            guard let slot = state.index[address] else { return nil }
+            let host = state.hosts[slot]
             return HostRecord(
                 firstSeen: host.firstSeen, lastSeen: host.lastSeen, connections: host.connections,
                 lastSharing: host.lastSharing, lastChange: host.lastChange,
@@ -125,7 +206,7 @@ public final class HostTable: Sendable {
 
     /// True when the host showed a second stack within the sharing window before `time`.
     public func sharing(_ address: IPAddress, at time: Int) -> Bool {
-        guard let last = state.withLock({ state in state.hosts.slot(of: address).flatMap { state.hosts[slot: $0].lastSharing } }) else {
+        guard let last = state.withLock({ state in state.index[address].flatMap { state.hosts[$0].lastSharing } }) else {
             return false
         }
         return time - last <= sharingWindow
@@ -136,7 +217,7 @@ public final class HostTable: Sendable {
     }
 
     func confidentFamily(_ c: Classification?) -> OSFamily? {
-        guard let c, c.osClass != .unknown, c.familyConfidence >= minimumConfidence else { return nil }
+        guard let c, c.family != .unknown, c.familyConfidence >= minimumConfidence else { return nil }
         return c.family
     }
 }

@@ -82,8 +82,9 @@ extension DatabaseCommand {
             let settings = Settings()
             let pipeline = PacketPipeline(
                 matcher: matcher,
-                tracker: ConnectionTracker(capacity: settings.maxFlows, timeout: settings.requestTimeout))
-            let window = labelWindow.map { WindowLabeler(window: $0, capacity: settings.maxHosts) }
+                tracker: ConnectionTracker(
+                    capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget))
+            let window = labelWindow.map { WindowLabeler(window: $0, capacity: settings.hostCapacity) }
             let claims = ClaimCache()
             var syns = 0, labelled = 0
             func observe(_ syn: SynObservation, _ label: ClaimedOS?, _ userAgent: String?) {
@@ -153,8 +154,9 @@ extension DatabaseCommand {
                     return entry
                 }, links: merged.links)
             let (kept, dropped) = DatabaseMerge.dropRare(merged, minCount: minCount)
-            try kept.serialized(comment: "Learned by synprint db build from \(read.count) captures and \(learned.count) observation files.")
-                .write(toFile: output, atomically: true, encoding: .utf8)
+            try writeDatabase(
+                kept, comment: "Learned by synprint db build from \(read.count) captures and \(learned.count) observation files.",
+                to: output)
             let exclusions = Exclusion.allCases.compactMap { reason in learner.excluded[reason].map { "\(reason.rawValue) \($0)" } }
             printError(
                 "synprint db build: \(syns) client SYNs read, \(labelled) labelled; \(learner.accepted) kept, "

@@ -2,6 +2,7 @@ import API
 import ArgumentParser
 import Capture
 import Decode
+import Foundation
 import Match
 import Output
 import SynprintKit
@@ -16,221 +17,226 @@ struct CaptureCommand: ParsableCommand {
         commandName: "capture",
         abstract: "Read capture files or a live interface and print each SYN's fingerprint (the default command).")
 
-    @Option(name: .customShort("r"), help: ArgumentHelp("Read a pcap or pcapng file; repeat for several.", valueName: "file"))
-    var read: [String] = []
+    @OptionGroup(title: "Input")
+    var input: InputOptions
 
-    @Option(
-        name: .customShort("i"), help: ArgumentHelp("Capture live on an interface (needs root or cap_net_raw).", valueName: "interface"))
-    var interface: String?
+    @OptionGroup(title: "Output")
+    var outputOptions: OutputOptions
 
-    @Flag(name: .customLong("list-interfaces"), help: "List the interfaces libpcap can capture on, and exit.")
-    var listInterfaces = false
+    @OptionGroup(title: "Matching")
+    var matching: MatchingOptions
 
-    @Option(name: .customShort("c"), help: ArgumentHelp("Stop after this many fingerprinted SYNs and SYN+ACKs.", valueName: "count"))
-    var count: Int?
+    @OptionGroup(title: "Verdicts and alerts")
+    var verdicts: VerdictOptions
 
-    @Flag(name: .customShort("p"), help: "Put the interface in promiscuous mode.")
-    var promiscuous = false
+    @OptionGroup(title: "Lookup APIs")
+    var apis: APIOptions
 
-    @Option(help: "Bytes captured per packet on a live interface.")
-    var snaplen: Int32 = 65535
-
-    @Flag(help: "Write one JSON object per line (schema in the README); the same as --log-format json.")
-    var json = false
-
-    @Option(
-        name: .customLong("log-format"),
-        help: ArgumentHelp("Event format: text blocks, json lines, or p0f's key=value log lines.", valueName: "text|json|p0f"))
-    var logFormat: EventFormat?
-
-    @Option(name: .customShort("o"), help: ArgumentHelp("Write events to this file instead of standard output.", valueName: "file"))
-    var output: String?
-
-    @Flag(help: "Name the OS of every SYN and SYN+ACK from the fingerprint database.")
-    var classify = false
-
-    @Option(
-        name: .customLong("db"),
-        help: ArgumentHelp("Use this database file instead of the shipped one; repeat to merge several.", valueName: "file"))
-    var databases: [String] = []
-
-    @Option(
-        name: .customLong("weight"),
-        help: ArgumentHelp("Override a matcher weight, e.g. layout=5 (names in the README).", valueName: "name=value"))
-    var weights: [String] = []
-
-    @Flag(
-        help:
-            "Follow each connection to its first plain-HTTP request and judge its User-Agent against the SYN (implied by --alerts and --api; implies --classify)."
-    )
-    var http = false
-
-    @Option(
-        help: ArgumentHelp(
-            "Append one JSON line per flagged connection to this file ('-' for standard output); SIGHUP reopens it.", valueName: "file"))
-    var alerts: String?
-
-    @Option(
-        name: .customLong("alert-threshold"),
-        help: ArgumentHelp("Flag a connection when its verdict score reaches this (0-1; default 0.5).", valueName: "score"))
-    var alertThreshold: Float?
-
-    @Option(
-        name: .customLong("verdict-rule"),
-        help: ArgumentHelp(
-            "Override a verdict rule: a reason's weight (os_mismatch=0.8), confidence=0.9, or level=class (README, Verdicts).",
-            valueName: "name=value"))
-    var verdictRules: [String] = []
-
-    @Option(
-        help: ArgumentHelp(
-            "Record labelled observations (HTTP User-Agents in the capture, API checks) to this file for `synprint db build --learned`.",
-            valueName: "file"))
-    var learn: String?
-
-    @Option(
-        help: ArgumentHelp(
-            "Serve the lookup API (GET /v1/lookup, POST /v1/check) on this address; off by default. A bare port binds 127.0.0.1.",
-            valueName: "host:port"))
-    var api: String?
-
-    @Option(
-        name: .customLong("api-key"),
-        help: ArgumentHelp("Require this key in the X-API-Key header (or Authorization: Bearer) of every API request.", valueName: "key"))
-    var apiKey: String?
-
-    @Option(
-        name: .customLong("p0f-socket"),
-        help: ArgumentHelp("Answer p0f's unix-socket queries on this path, so p0f clients work unchanged.", valueName: "path"))
-    var p0fSocket: String?
-
-    @Option(
-        name: .customLong("max-flows"),
-        help: ArgumentHelp("Connections followed at once while waiting for their request; the oldest goes first.", valueName: "count"))
-    var maxFlows = 65536
-
-    @Option(
-        name: .customLong("max-hosts"),
-        help: ArgumentHelp("Client addresses whose history is kept; the oldest goes first.", valueName: "count"))
-    var maxHosts = 16384
+    @OptionGroup(title: "Running as a service")
+    var service: ServiceOptions
 
     @Argument(help: ArgumentHelp("A BPF filter as in tcpdump, narrowing what is read (e.g. port 443).", valueName: "filter"))
     var filter: [String] = []
 
     func validate() throws {
-        if listInterfaces { return }
-        guard read.isEmpty != (interface == nil) else {
+        if input.listInterfaces { return }
+        guard input.read.isEmpty != (input.interface == nil) else {
             throw ValidationError("give either -r FILE (one or more) or -i INTERFACE")
         }
-        if let count, count < 1 { throw ValidationError("-c must be at least 1") }
-        if maxFlows < 1 || maxHosts < 1 { throw ValidationError("--max-flows and --max-hosts must be at least 1") }
-        if let api, APIServer.Settings(address: api, key: apiKey) == nil {
-            throw ValidationError("--api takes HOST:PORT or PORT (default address 127.0.0.1:8249), found \"\(api)\"")
+        if let count = input.count, count < 1 { throw ValidationError("-c must be at least 1") }
+        if let bufferSize = input.bufferSize, bufferSize < 65536 || bufferSize > 1 << 30 {
+            throw ValidationError("--buffer-size takes 65536 to 1073741824 bytes")
         }
-        if apiKey != nil && api == nil { throw ValidationError("--api-key needs --api") }
-        if json, let logFormat, logFormat != .json { throw ValidationError("--json and --log-format \(logFormat.rawValue) disagree") }
-        _ = try verdictRuleSet()  // a bad rule is an error even when nothing is judged
+        if let json = outputOptions.logFormat, outputOptions.json, json != .json {
+            throw ValidationError("--json and --log-format \(json.rawValue) disagree")
+        }
+        _ = try settings()  // bad weights, rules and limits are errors even when nothing uses them
+        try apis.validate()
+        if service.chroot != nil && service.user == nil { throw ValidationError("--chroot needs -u USER") }
     }
 
     /// Verdicts need the connection's request, and the OS guess to judge it by.
-    var judging: Bool { http || alerts != nil || learn != nil || api != nil || p0fSocket != nil }
+    var judging: Bool {
+        verdicts.http || verdicts.alerts != nil || verdicts.learn != nil || apis.api != nil || apis.p0fSocket != nil
+    }
+
+    func settings() throws -> Settings {
+        var settings = Settings()
+        for assignment in matching.weights {
+            if let problem = settings.matchWeights.set(assignment) { throw ValidationError(problem) }
+        }
+        for assignment in verdicts.rules {
+            if let problem = settings.verdictRules.set(assignment) { throw ValidationError(problem) }
+        }
+        if let threshold = verdicts.alertThreshold {
+            guard threshold.isFinite, (0...1).contains(threshold) else { throw ValidationError("--alert-threshold is a score from 0 to 1") }
+            settings.verdictRules.threshold = threshold
+        }
+        guard service.maxFlows >= 1, service.maxHosts >= 1 else { throw ValidationError("--max-flows and --max-hosts must be at least 1") }
+        settings.maxFlows = service.maxFlows
+        settings.maxHosts = service.maxHosts
+        if let memcap = service.memcap {
+            guard let bytes = ByteCount(memcap), bytes >= 8 << 20 else {
+                throw ValidationError("--memcap takes a size of at least 8M (e.g. 256M, 1G), found \"\(memcap)\"")
+            }
+            settings.memcap = bytes
+        }
+        if let limit = verdicts.alertsPerHost {
+            guard limit >= 0 else { throw ValidationError("--alerts-per-host must not be negative") }
+            settings.alertsPerHost = limit
+        }
+        if let limit = verdicts.alertsPerSecond {
+            guard limit >= 0 else { throw ValidationError("--alerts-per-second must not be negative") }
+            settings.alertsPerSecond = limit
+        }
+        return settings
+    }
 
     func run() throws {
-        if listInterfaces {
-            for device in try PacketSource.interfaces() {
-                let state = [device.isUp ? "up" : "down", device.isLoopback ? "loopback" : nil].compactMap { $0 }.joined(separator: ", ")
-                print("\(device.name)\t\(state)\(device.description.map { "\t\($0)" } ?? "")")
-            }
-            return
+        if input.listInterfaces { return try listInterfaces() }
+        let settings = try settings()
+        if let mask = service.umask { OutputFile.creationMode.store(0o666 & ~mask, ordering: .relaxed) }
+        let apiKey = try apis.key()
+        if let user = service.user, !Privileges.isRoot { throw Failure("-u \(user) needs synprint to start as root") }
+        if apis.api != nil || apis.p0fSocket != nil, Privileges.isRoot, service.user == nil, !apis.allowRoot {
+            throw Failure(
+                "refusing to serve the lookup APIs as root: give -u USER to drop privileges once the capture is open (or --allow-root)")
         }
-        var settings = Settings()
-        settings.matchWeights = try matchWeights()
-        settings.verdictRules = try verdictRuleSet()
-        settings.maxFlows = maxFlows
-        settings.maxHosts = maxHosts
-        let database = classify || judging ? try loadDatabase(databases) : nil
-        let alertLog = try alerts.map { try LineLog(path: $0) }
-        let observations = try learn.map { try ObservationLog(path: $0) }
-        let sink = EventSink(file: try output.map { try OutputFile(path: $0, mode: .truncate) } ?? OutputFile())
+
+        // Everything privileged first: the database, the outputs, the capture, the sockets.
+        let database = matching.classify || judging ? try loadDatabase(matching.databases) : nil
+        let userFilter = filter.isEmpty ? nil : filter.joined(separator: " ")
+        if let userFilter, let problem = PacketSource.checkFilter(userFilter) {
+            throw Failure("bad filter \"\(userFilter)\": \(problem)")
+        }
+        let alertLog = try alerts()
+        let observations = try verdicts.learn.map { try ObservationLog(path: $0) }
+        let eventFile = try outputOptions.output.map { try OutputFile(path: $0, mode: outputOptions.truncate ? .truncate : .append) }
+        let sink = EventSink(file: eventFile ?? OutputFile())
+        let limiter = AlertLimiter(perHost: settings.alertsPerHost, window: settings.alertWindow, perSecond: settings.alertsPerSecond)
         let log = EventLog(
-            format: logFormat ?? (json ? .json : .text), database: database, sink: sink,
-            alerts: alertLog, observations: observations)
-        ReopenSignal.install()
-        let sensor = Sensor(settings: settings, database: database, judging: judging, limit: count, handler: log)
-        var server: APIServer?
-        var socket: P0fSocketServer?
-        if let judge = sensor.judge {
+            format: outputOptions.format, database: database, sink: sink, alerts: alertLog, observations: observations, limiter: limiter)
+        let live = try input.interface.map {
+            try PacketSource.open(
+                interface: $0, promiscuous: input.promiscuous, snaplen: input.snaplen, bufferSize: input.bufferSize,
+                immediate: apis.api != nil || apis.p0fSocket != nil)
+        }
+        // Threads started from here on leave SIGINT/SIGTERM/SIGHUP to this one, whose reads
+        // they must interrupt.
+        Signals.block()
+        let sensor = Sensor(settings: settings, database: database, judging: judging, limit: input.count, handler: log)
+        let servers = try startServers(sensor, database, apiKey, alertLog, limiter, observations)
+        defer { servers.stop() }
+        let files = try openFilesBeforeDroppingPrivileges()
+        if let user = service.user {
             do {
-                if let api, let address = APIServer.Settings(address: api, key: apiKey) {
-                    let api = APIServer(
-                        settings: address, judge: judge, database: database,
-                        onAlert: { alertLog?.write($0) },
-                        onCheck: { observations?.record($0, $1, label: $2.claimed, source: "api") })
-                    let port = try api.start()
-                    printError("synprint: API listening on \(address.host):\(port)")
-                    server = api
-                }
-                if let p0fSocket {
-                    socket = try P0fSocketServer(path: p0fSocket, judge: judge, database: database)
-                    socket?.start()
-                }
-            } catch let error as APIError {
-                throw Failure(error.description)
+                try Privileges.drop(to: user, chroot: service.chroot)
+            } catch let failure as Privileges.Failure {
+                throw Failure(failure.description)
             }
         }
-        defer {
-            server?.stop()
-            socket?.stop()
-        }
+        ReopenSignal.install()
         StopSignal.install()
-        let sources: [() throws -> PacketSource] =
-            interface.map { name in
-                [{ try PacketSource.open(interface: name, promiscuous: promiscuous, snaplen: snaplen) }]
-            } ?? read.map { path in { try PacketSource.open(file: path) } }
-        var runner = SourceRunner(userFilter: filter.isEmpty ? nil : filter.joined(separator: " "), payload: judging)
+        Signals.unblock()
+
+        let sources: [() throws -> PacketSource] = live.map { source in [{ source }] } ?? files
+        var runner = SourceRunner(userFilter: userFilter, payload: judging)
+        var stats = StatsReporter(interval: input.statsInterval ?? (live != nil ? 60 : 0))
         defer { sensor.finish() }  // on errors too: what was captured is written
-        try runner.run(sources, shouldStop: { sensor.reachedLimit }, opened: { sensor.handOverEachEvent = $0.arrivesOverTime }) {
-            packet, source in
-            sensor.process(packet, link: source.linkType)
+        try runner.run(
+            sources, shouldStop: { sensor.reachedLimit },
+            opened: { source in
+                sensor.delivery = source.isLive ? .prompt : (source.arrivesOverTime ? .eachEvent : .batches)
+                stats.started(source)
+            },
+            idle: { source in
+                sensor.idle()
+                stats.tick(sensor, source)
+            }
+        ) { packet, source in
+            let more = sensor.process(packet, link: source.linkType)
+            if sensor.counters.packets & 0xFFF == 0 { stats.tick(sensor, source) }
+            return more
         }
         sensor.finish()
         sink.flush()
-        printSummary(sensor.counters, runner.statistics)
-        if let judge = sensor.judge, let tracker = sensor.pipeline.tracker { printSummary(tracker, judge, log) }
-        if let observations { printError(observations.summary) }
+        printSummary(sensor, runner, log, limiter, observations, [eventFile, alertLog?.file, observations?.log.file].compactMap { $0 })
+        try exitStatus(runner: runner, outputs: [sink.file, alertLog?.file, observations?.log.file].compactMap { $0 })
+    }
+
+    func listInterfaces() throws {
+        for device in try PacketSource.interfaces() {
+            let state = [device.isUp ? "up" : "down", device.isLoopback ? "loopback" : nil].compactMap { $0 }.joined(separator: ", ")
+            print("\(device.name)\t\(state)\(device.description.map { "\t\($0)" } ?? "")")
+        }
+    }
+
+    func alerts() throws -> LineLog? {
+        do {
+            return try verdicts.alerts.map { try LineLog(path: $0) }
+        } catch let error as OutputError {
+            throw Failure(error.description)
+        }
+    }
+
+    /// The capture files, opened one after the other; before privileges are dropped all at
+    /// once (the user may not be allowed to read them).
+    func openFilesBeforeDroppingPrivileges() throws -> [() throws -> PacketSource] {
+        guard service.user != nil else { return input.read.map { path in { try PacketSource.open(file: path) } } }
+        return input.read.map { path in
+            let opened = Result { try PacketSource.open(file: path) }
+            return { try opened.get() }
+        }
+    }
+
+    func startServers(
+        _ sensor: Sensor, _ database: Database?, _ apiKey: String?, _ alertLog: LineLog?, _ limiter: AlertLimiter,
+        _ observations: ObservationLog?
+    ) throws -> Servers {
+        var servers = Servers()
+        guard let judge = sensor.judge else { return servers }
+        do {
+            if let api = apis.api, let address = APIServer.Settings(address: api, key: apiKey) {
+                if apiKey == nil, !address.isLoopback {
+                    printError(
+                        "synprint: warning: the API listens on \(address.host) without --api-key-file: anyone who reaches it can query it")
+                }
+                let server = APIServer(
+                    settings: address, judge: judge, database: database,
+                    onAlert: { line, address, seconds in
+                        if limiter.allow(address, at: seconds) { alertLog?.write(line) }
+                    },
+                    onCheck: { observations?.record($0, $1, label: $2.claimed, source: "api") })
+                let port = try server.start()
+                printError("synprint: API listening on \(address.host):\(port)")
+                servers.api = server
+            }
+            if let path = apis.p0fSocket {
+                let socket = try P0fSocketServer(path: path, mode: apis.p0fSocketMode, judge: judge, database: database)
+                try socket.start()
+                servers.p0fSocket = socket
+            }
+        } catch let error as APIError {
+            servers.stop()
+            throw Failure(error.description)
+        }
+        return servers
+    }
+
+    /// Exit status: 0; 2 when an input could not be read whole; 3 when an output could not be
+    /// written; 128 + the signal when a stop signal cut a run of files short.
+    func exitStatus(runner: SourceRunner, outputs: [OutputFile]) throws {
         for failure in runner.failures { printError(failure) }
+        if StopSignal.requested && input.interface == nil { throw ExitCode(128 + StopSignal.number) }
+        if outputs.contains(where: \.failed) { throw ExitCode(3) }
         if !runner.failures.isEmpty { throw ExitCode(2) }
     }
 
-    func matchWeights() throws -> MatchWeights {
-        var result = MatchWeights()
-        for assignment in weights {
-            if let problem = result.set(assignment) { throw ValidationError(problem) }
-        }
-        return result
-    }
-
-    func verdictRuleSet() throws -> VerdictRules {
-        var rules = VerdictRules()
-        for assignment in verdictRules {
-            if let problem = rules.set(assignment) { throw ValidationError(problem) }
-        }
-        if let alertThreshold {
-            guard (0...1).contains(alertThreshold) else { throw ValidationError("--alert-threshold is a score from 0 to 1") }
-            rules.threshold = alertThreshold
-        }
-        return rules
-    }
-
-    func printSummary(_ tracker: ConnectionTracker, _ judge: VerdictJudge, _ output: EventLog) {
-        let t = tracker.counters
-        printError(
-            "  http: \(t.tracked) connections followed, \(output.requests) requests judged, \(output.flagged) flagged; "
-                + "not HTTP \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
-                + "no request in time \(t.expired), evicted \(t.evicted); \(judge.hosts.count) hosts kept (\(judge.hosts.evicted) evicted)")
-    }
-
-    func printSummary(_ c: PacketCounters, _ live: CaptureStatistics?) {
+    func printSummary(
+        _ sensor: Sensor, _ runner: SourceRunner, _ log: EventLog, _ limiter: AlertLimiter,
+        _ observations: ObservationLog?, _ outputs: [OutputFile]
+    ) {
+        let c = sensor.counters
         var lines = [
             "synprint: \(c.packets) packets read: \(c.syn) SYN, \(c.synAck) SYN+ACK fingerprinted (\(c.badOptions) with malformed options), \(c.skippedTotal) skipped, \(c.malformedTotal) malformed"
         ]
@@ -238,11 +244,51 @@ struct CaptureCommand: ParsableCommand {
         if !skipped.isEmpty { lines.append("  skipped: " + skipped.joined(separator: ", ")) }
         let malformed = MalformedReason.allCases.filter { c.malformed[$0.rawValue] > 0 }.map { "\($0.name) \(c.malformed[$0.rawValue])" }
         if !malformed.isEmpty { lines.append("  malformed: " + malformed.joined(separator: ", ")) }
-        if let live {
+        if let live = runner.statistics {
             lines.append("  libpcap: received \(live.received), dropped \(live.dropped), interface dropped \(live.interfaceDropped)")
+        }
+        if let judge = sensor.judge, let tracker = sensor.pipeline.tracker {
+            let t = tracker.counters
+            let evictions = judge.hosts.evictions
+            lines.append(
+                "  http: \(t.tracked) connections followed, \(log.requests) requests judged, \(log.flagged) flagged; "
+                    + "not HTTP \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
+                    + "no request in time \(t.expired), evicted \(t.evicted), over the head budget \(t.overBudget); "
+                    + "\(judge.hosts.count) hosts kept (\(evictions.total) evicted, \(evictions.withEvidence) of them with a handshake)")
+            if limiter.suppressed > 0 { lines.append("  alerts: \(limiter.suppressed) suppressed by the rate limits") }
+        }
+        if let observations { lines.append(observations.summary) }
+        if sensor.droppedAtStop > 0 { lines.append("  \(sensor.droppedAtStop) events not written: the output stalled at the stop") }
+        for file in outputs where file.state.droppedBytes > 0 {
+            lines.append("  \(file.path): \(file.state.droppedBytes) bytes could not be written")
         }
         for line in lines { printError(line) }
     }
+}
+
+/// The lookup servers started for a run.
+struct Servers {
+    var api: APIServer?
+    var p0fSocket: P0fSocketServer?
+
+    func stop() {
+        api?.stop()
+        p0fSocket?.stop()
+    }
+}
+
+/// A size such as `256M`, `1G`, `65536` or `64K`.
+func ByteCount(_ text: String) -> Int? {
+    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+    var digits = Substring(text)
+    var unit = 1
+    if let last = digits.last?.uppercased().first, let multiplier = units[last] {
+        unit = multiplier
+        digits = digits.dropLast()
+    }
+    guard let value = Int(digits), value >= 0 else { return nil }
+    let (bytes, overflow) = value.multipliedReportingOverflow(by: unit)
+    return overflow ? nil : bytes
 }
 
 /// The given database files, or the shipped database when none are given.

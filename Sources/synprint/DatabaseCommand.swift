@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Learn
 import Match
+import SynprintKit
 
 struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,8 +27,7 @@ struct DatabaseCommand: ParsableCommand {
         func run() throws {
             let databases = try files.map { try loadDatabase([$0]) }
             let merged = DatabaseMerge.merge(databases, prefer: prefer)
-            try merged.serialized(comment: "Merged by synprint db merge from \(files.count) files.").write(
-                toFile: output, atomically: true, encoding: .utf8)
+            try writeDatabase(merged, comment: "Merged by synprint db merge from \(files.count) files.", to: output)
             print(
                 "\(output): \(merged.entries.count) entries and \(merged.links.count) link entries from \(databases.map(\.entries.count).reduce(0, +)) entries"
             )
@@ -102,8 +102,12 @@ struct DatabaseCommand: ParsableCommand {
             }
             do {
                 let result = try P0fImport.convert(text, file: path)
+                guard !result.database.entries.isEmpty || !result.database.links.isEmpty else {
+                    throw Failure(
+                        "\(path): no p0f signatures found (no [tcp:request], [tcp:response] or [mtu] section); \(output) was not written")
+                }
                 let comment = "Converted from \(URL(fileURLWithPath: path).lastPathComponent) by synprint db import-p0f."
-                try result.database.serialized(comment: comment).write(toFile: output, atomically: true, encoding: .utf8)
+                try writeDatabase(result.database, comment: comment, to: output)
                 print(
                     "\(output): \(result.database.entries.count) entries and \(result.database.links.count) link entries written (\(result.skippedLines) other lines skipped)"
                 )
@@ -115,3 +119,12 @@ struct DatabaseCommand: ParsableCommand {
 }
 
 extension DatabaseMerge.Preference: ExpressibleByArgument {}
+
+/// Writes a database whole or not at all (a failed or interrupted run leaves the old file).
+func writeDatabase(_ database: Database, comment: String, to path: String) throws {
+    do {
+        try AtomicFile.write(database.serialized(comment: comment), to: path)
+    } catch let error as OutputError {
+        throw Failure(error.description)
+    }
+}

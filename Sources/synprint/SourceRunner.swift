@@ -11,20 +11,37 @@ struct SourceRunner {
     private(set) var failures: [String] = []
     private(set) var statistics: CaptureStatistics?
 
-    /// `handle` returns false to stop; `shouldStop` is asked before each source.
+    init(userFilter: String?, payload: Bool) {
+        self.userFilter = userFilter
+        self.payload = payload
+    }
+
+    /// `handle` returns false to stop; `shouldStop` is asked before each source; `idle` runs when
+    /// a live interface has nothing to read.
     mutating func run(
         _ sources: [() throws -> PacketSource], shouldStop: () -> Bool = { false },
-        opened: (PacketSource) -> Void = { _ in },
+        opened: (PacketSource) -> Void = { _ in }, idle: (PacketSource) -> Void = { _ in },
         handle: (Packet, PacketSource) -> Bool
     ) throws {
         for open in sources {
             if shouldStop() || StopSignal.requested { break }
             do {
                 let source = try open()
-                try source.setFilter(SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, payload: payload))
+                let filter = SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, payload: payload)
+                do {
+                    try source.setFilter(filter)
+                } catch let error as FilterError {
+                    // libpcap cannot filter this link type: read it whole (the decoder skips
+                    // what is not a SYN), unless the user's own words had to apply.
+                    guard userFilter == nil else {
+                        failures.append("\(source.name): skipped: the filter cannot apply to its link type (\(error.message))")
+                        continue
+                    }
+                    failures.append("\(source.name): read without a kernel filter (\(error.message))")
+                }
                 opened(source)
                 var packets = 0
-                let end = source.run(shouldStop: { StopSignal.requested }) { packet in
+                let end = source.run(shouldStop: { StopSignal.requested }, idle: { idle(source) }) { packet in
                     packets += 1
                     return handle(packet, source)
                 }
@@ -36,9 +53,6 @@ struct SourceRunner {
                 case .failed(let message):
                     failures.append("\(source.name): read error after \(packets) packets: \(message)")
                 }
-            } catch let error as FilterError {
-                // A bad filter is the same for every source: stop at once.
-                throw Failure("bad filter \"\(userFilter ?? "")\": \(error.message)")
             } catch let error as CaptureError {
                 failures.append(error.description)
             }

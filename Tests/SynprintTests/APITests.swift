@@ -26,7 +26,7 @@ final class APITests: XCTestCase {
         process = Process()
         process.executableURL = synprintExecutable
         process.arguments = [
-            "-r", fifo.path, "-o", "/dev/null", "--api", "127.0.0.1:0", "--api-key", APITests.key,
+            "-r", fifo.path, "-o", "/dev/null", "--api", "127.0.0.1:0", "--api-key", APITests.key, "--allow-root",
             "--p0f-socket", folder.appendingPathComponent("p0f.sock").path,
             "--alerts", folder.appendingPathComponent("alerts.jsonl").path,
         ]

@@ -227,10 +227,10 @@ final class VerdictTests: XCTestCase {
     }
 
     func testTrackerReadsARequestSplitOverSegmentsAndCountsWhatItDrops() throws {
-        let tracker = ConnectionTracker(capacity: 2, timeout: 60)
+        let tracker = ConnectionTracker(capacity: 2, timeout: 60, headBudget: 1 << 20)
         let syn = try synFingerprint(mss: 1460, window: 64240)
         tracker.opened(observed(syn, at: 100))
-        func send(_ text: String, offset: UInt32, at seconds: Int = 101) throws -> HTTPObservation? {
+        func send(_ text: String, offset: UInt32, at seconds: Int = 101) throws -> TrackedSegment {
             var p = PacketBuilder()
             p.flags = 0x18
             p.options = []
@@ -241,22 +241,28 @@ final class VerdictTests: XCTestCase {
                 return tracker.segment(s, in: raw, seconds: seconds, microseconds: 0)
             }
         }
+        func request(_ outcome: TrackedSegment) -> HTTPObservation? {
+            if case .request(let observation) = outcome { observation } else { nil }
+        }
         let first = "GET / HTTP/1.1\r\nUser-Ag"
-        XCTAssertNil(try send(first, offset: 0))
-        XCTAssertNil(try send(first, offset: 0))  // a retransmission changes nothing
-        let done = try send("ent: Split/1\r\n\r\n", offset: UInt32(first.utf8.count))
+        // The first data of the connection: its client completed the handshake.
+        guard case .established(let address) = try send(first, offset: 0) else { return XCTFail("first data not reported") }
+        XCTAssertEqual(address, syn.ip.source)
+        XCTAssertNil(request(try send(first, offset: 0)))  // a retransmission changes nothing
+        let done = request(try send("ent: Split/1\r\n\r\n", offset: UInt32(first.utf8.count)))
         XCTAssertEqual(done?.request.userAgent, "Split/1")
         XCTAssertEqual(tracker.counters.requests, 1)
         XCTAssertEqual(tracker.waiting, 0)
+        XCTAssertEqual(tracker.bufferedBytes, 0)
         // A gap, a non-HTTP start, a late request and a full table are each counted.
         tracker.opened(observed(syn, at: 200))
-        XCTAssertNil(try send("GET / HTTP/1.1\r\n", offset: 5))
+        XCTAssertNil(request(try send("GET / HTTP/1.1\r\n", offset: 5)))
         XCTAssertEqual(tracker.counters.gaps, 1)
         tracker.opened(observed(syn, at: 300))
-        XCTAssertNil(try send("\u{16}\u{03}\u{01}", offset: 0))
+        XCTAssertNil(request(try send("\u{16}\u{03}\u{01}", offset: 0)))
         XCTAssertEqual(tracker.counters.notHTTP, 1)
         tracker.opened(observed(syn, at: 400))
-        XCTAssertNil(try send("GET / HTTP/1.1\r\n\r\n", offset: 0, at: 500))
+        XCTAssertNil(request(try send("GET / HTTP/1.1\r\n\r\n", offset: 0, at: 500)))
         XCTAssertEqual(tracker.counters.expired, 1)
         var other = syn
         for port in 1...3 {
@@ -264,6 +270,27 @@ final class VerdictTests: XCTestCase {
             tracker.opened(observed(other, at: 600))
         }
         XCTAssertEqual(tracker.counters.evicted, 1)
+        XCTAssertEqual(tracker.waiting, 2)
+    }
+
+    /// Unfinished heads share one byte budget: past it, a connection is dropped and counted.
+    func testBufferedHeadsStayWithinTheirBudget() throws {
+        let tracker = ConnectionTracker(capacity: 64, timeout: 60, headBudget: 3000)
+        let head = "GET / HTTP/1.1\r\nX-Pad: " + String(repeating: "a", count: 1000)
+        var syn = try synFingerprint(mss: 1460, window: 64240)
+        for port in 1...5 {
+            syn.segment.sourcePort = UInt16(port)
+            tracker.opened(observed(syn, at: 100))
+            var p = PacketBuilder()
+            p.sourcePort = UInt16(port)
+            p.flags = 0x18
+            p.options = []
+            p.sequence = syn.segment.sequence &+ 1
+            p.payload = Array(head.utf8)
+            _ = try p.ipv4().withUnsafeBytes { raw in tracker.segment(try decodedSegment(raw), in: raw, seconds: 101, microseconds: 0) }
+            XCTAssertLessThanOrEqual(tracker.bufferedBytes, 3000)
+        }
+        XCTAssertEqual(tracker.counters.overBudget, 3)
         XCTAssertEqual(tracker.waiting, 2)
     }
 }

@@ -1,0 +1,7 @@
+// System calls Swift cannot import directly (variadic in C).
+#include <sys/prctl.h>
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1): nothing this process executes can gain privileges.
+static inline int synprint_set_no_new_privileges(void) {
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}

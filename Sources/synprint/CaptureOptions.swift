@@ -1,0 +1,212 @@
+import API
+import ArgumentParser
+import Foundation
+import Output
+
+struct InputOptions: ParsableArguments {
+    @Option(
+        name: .customShort("r"),
+        help: ArgumentHelp("Read a pcap or pcapng file ('-' for standard input); repeat for several.", valueName: "file"))
+    var read: [String] = []
+
+    @Option(
+        name: .customShort("i"), help: ArgumentHelp("Capture live on an interface (needs root, or cap_net_raw).", valueName: "interface"))
+    var interface: String?
+
+    @Flag(name: .customLong("list-interfaces"), help: "List the interfaces libpcap can capture on, and exit.")
+    var listInterfaces = false
+
+    @Option(name: .customShort("c"), help: ArgumentHelp("Stop after this many fingerprinted SYNs and SYN+ACKs.", valueName: "count"))
+    var count: Int?
+
+    @Flag(name: .customShort("p"), help: "Put the interface in promiscuous mode.")
+    var promiscuous = false
+
+    @Option(help: "Bytes captured per packet on a live interface.")
+    var snaplen: Int32 = 65535
+
+    @Option(
+        name: .customLong("buffer-size"),
+        help: ArgumentHelp(
+            "The kernel's capture buffer in bytes (libpcap's default is 2 MiB); raise it when the stats show drops.", valueName: "bytes"))
+    var bufferSize: Int32?
+
+    @Option(
+        name: .customLong("stats-interval"),
+        help: ArgumentHelp(
+            "Print packet, SYN and drop counts on standard error every this many seconds (default 60 for live captures, off for files; 0 turns it off).",
+            valueName: "seconds"))
+    var statsInterval: Int?
+}
+
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Write one JSON object per line (docs/OUTPUT.md); the same as --log-format json.")
+    var json = false
+
+    @Option(
+        name: .customLong("log-format"),
+        help: ArgumentHelp("Event format: text blocks, json lines, or p0f's key=value log lines.", valueName: "text|json|p0f"))
+    var logFormat: EventFormat?
+
+    @Option(
+        name: .customShort("o"),
+        help: ArgumentHelp("Append events to this file instead of writing them to standard output; SIGHUP reopens it.", valueName: "file"))
+    var output: String?
+
+    @Flag(help: "Empty the -o file first instead of appending to it.")
+    var truncate = false
+
+    var format: EventFormat { logFormat ?? (json ? .json : .text) }
+}
+
+struct MatchingOptions: ParsableArguments {
+    @Flag(help: "Name the OS of every SYN and SYN+ACK from the fingerprint database.")
+    var classify = false
+
+    @Option(
+        name: .customLong("db"),
+        help: ArgumentHelp("Use this database file instead of the shipped one; repeat to merge several.", valueName: "file"))
+    var databases: [String] = []
+
+    @Option(
+        name: .customLong("weight"),
+        help: ArgumentHelp("Override a matcher weight, e.g. layout=5 (docs/MATCHING.md).", valueName: "name=value"))
+    var weights: [String] = []
+}
+
+struct VerdictOptions: ParsableArguments {
+    @Flag(
+        help:
+            "Follow each connection to its first plain-HTTP request and judge its User-Agent against the SYN (implied by --alerts, --learn and the APIs; implies --classify)."
+    )
+    var http = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Append one JSON line per flagged connection to this file ('-' for standard output); SIGHUP reopens it.", valueName: "file"))
+    var alerts: String?
+
+    @Option(
+        name: .customLong("alert-threshold"),
+        help: ArgumentHelp("Flag a connection when its verdict score reaches this (0-1; default 0.5).", valueName: "score"))
+    var alertThreshold: Float?
+
+    @Option(
+        name: .customLong("verdict-rule"),
+        help: ArgumentHelp(
+            "Override a verdict rule: a reason's weight (os_mismatch=0.8), confidence=0.9, or level=class.", valueName: "name=value"))
+    var rules: [String] = []
+
+    @Option(
+        name: .customLong("alerts-per-host"),
+        help: ArgumentHelp(
+            "Alerts written per client address per minute at most (default 10); the rest are counted as suppressed.", valueName: "count"))
+    var alertsPerHost: Int?
+
+    @Option(
+        name: .customLong("alerts-per-second"),
+        help: ArgumentHelp("Alerts written per second at most, in all (default 100).", valueName: "count"))
+    var alertsPerSecond: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "Record labelled observations (HTTP User-Agents in the capture, API checks) to this file for `synprint db build --learned`.",
+            valueName: "file"))
+    var learn: String?
+}
+
+struct APIOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Serve the lookup API (GET /v1/lookup, POST /v1/check) on this address; off by default. A bare port binds 127.0.0.1.",
+            valueName: "host:port"))
+    var api: String?
+
+    @Option(
+        name: .customLong("api-key-file"),
+        help: ArgumentHelp(
+            "Require the key in this file (its first line) in the X-API-Key header (or Authorization: Bearer) of every API request. $SYNPRINT_API_KEY works too; a key given with --api-key is visible to every local user in ps.",
+            valueName: "file"))
+    var apiKeyFile: String?
+
+    @Option(name: .customLong("api-key"), help: ArgumentHelp("The API key itself (prefer --api-key-file).", valueName: "key"))
+    var apiKey: String?
+
+    @Option(
+        name: .customLong("p0f-socket"),
+        help: ArgumentHelp("Answer p0f's unix-socket queries on this path, so p0f clients work unchanged.", valueName: "path"))
+    var p0fSocket: String?
+
+    @Option(
+        name: .customLong("p0f-socket-mode"),
+        help: ArgumentHelp("Permissions of the p0f socket, octal (default 0666, as p0f: any local user may ask).", valueName: "mode"))
+    var p0fSocketModeText = "0666"
+
+    @Flag(name: .customLong("allow-root"), help: "Serve the APIs while running as root (without -u).")
+    var allowRoot = false
+
+    var p0fSocketMode: UInt32 { UInt32(p0fSocketModeText, radix: 8) ?? 0o666 }
+
+    func validate() throws {
+        if let api, APIServer.Settings(address: api, key: nil) == nil {
+            throw ValidationError("--api takes HOST:PORT or PORT (default address 127.0.0.1:8249), found \"\(api)\"")
+        }
+        if (apiKey != nil || apiKeyFile != nil) && api == nil { throw ValidationError("--api-key and --api-key-file need --api") }
+        if apiKey != nil && apiKeyFile != nil { throw ValidationError("give --api-key or --api-key-file, not both") }
+        guard let mode = UInt32(p0fSocketModeText, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--p0f-socket-mode takes an octal mode such as 0660, found \"\(p0fSocketModeText)\"")
+        }
+    }
+
+    /// The key from --api-key-file, $SYNPRINT_API_KEY or --api-key.
+    func key() throws -> String? {
+        guard api != nil else { return nil }
+        if let apiKeyFile {
+            guard let text = try? String(contentsOfFile: apiKeyFile, encoding: .utf8),
+                let line = text.split(whereSeparator: \.isNewline).first.map({ $0.trimmingCharacters(in: .whitespaces) }), !line.isEmpty
+            else { throw Failure("\(apiKeyFile): cannot read an API key from it (one line, not empty)") }
+            return line
+        }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["SYNPRINT_API_KEY"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        return apiKey
+    }
+}
+
+struct ServiceOptions: ParsableArguments {
+    @Option(
+        name: [.customShort("u"), .customLong("user")],
+        help: ArgumentHelp(
+            "Once the capture, sockets and outputs are open, switch to this user with no capabilities and no-new-privileges (as p0f's -u).",
+            valueName: "user"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("With -u, also chroot to this folder (outputs reopened on SIGHUP are then inside it).", valueName: "folder"))
+    var chroot: String?
+
+    @Option(
+        help: ArgumentHelp("The umask for files synprint creates, octal (default: files are created 0600).", valueName: "mask"),
+        transform: { text in
+            guard let mask = UInt32(text, radix: 8), mask <= 0o777 else { throw ValidationError("--umask takes an octal mask such as 027") }
+            return mask
+        })
+    var umask: UInt32?
+
+    @Option(
+        help: ArgumentHelp(
+            "The memory budget of the tables that grow with traffic, e.g. 256M (default 128M; docs/OPERATIONS.md).", valueName: "size"))
+    var memcap: String?
+
+    @Option(
+        name: .customLong("max-flows"),
+        help: ArgumentHelp(
+            "Connections followed at once while waiting for their request (default 65536, fewer when --memcap says so).", valueName: "count"
+        ))
+    var maxFlows = 65536
+
+    @Option(
+        name: .customLong("max-hosts"),
+        help: ArgumentHelp("Client addresses whose history is kept (default 16384, fewer when --memcap says so).", valueName: "count"))
+    var maxHosts = 16384
+}
