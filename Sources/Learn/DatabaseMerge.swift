@@ -23,7 +23,7 @@ public enum DatabaseMerge {
         for key in order {
             let group = groups[key]!
             let counts = group.reduce(into: [OSClass: Int]()) { sum, e in
-                for (osClass, n) in e.counts { sum[osClass, default: 0] += n }
+                for (osClass, n) in e.counts { sum[osClass, default: 0] = sum[osClass, default: 0].adding(saturating: n) }
             }
             let labelled = group.first { $0.provenance != .learned }
             var entry = (prefer == .curated ? labelled : nil) ?? group.first { $0.provenance == .learned } ?? group[0]

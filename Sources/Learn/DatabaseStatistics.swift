@@ -16,12 +16,12 @@ public enum DatabaseStatistics {
         var total = 0, clean = 0
         for entry in db.entries {
             entriesPerClass[entry.osClass, default: 0] += 1
-            for (osClass, n) in entry.counts { observations[osClass, default: 0] += n }
+            for (osClass, n) in entry.counts { observations[osClass, default: 0] = observations[osClass, default: 0].adding(saturating: n) }
             let sum = entry.totalCount
             guard sum > 0 else { continue }
-            total += sum
+            total = total.adding(saturating: sum)
             let top = entry.counts.values.max() ?? 0
-            if Double(top) / Double(sum) >= 0.9 { clean += sum }
+            if Double(top) / Double(sum) >= 0.9 { clean = clean.adding(saturating: sum) }
             if entry.counts.count > 1 { conflicting.append((entry, 1 - Double(top) / Double(sum))) }
         }
         lines.append("class        entries  observations")

@@ -49,7 +49,7 @@ public struct DatabaseEntry: Sendable {
 
     /// All observations, saturating (counts are validated below `DatabaseEntry.maximumCount`).
     public var totalCount: Int {
-        counts.values.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
+        counts.values.reduce(0) { $0.adding(saturating: $1) }
     }
 
     /// The largest count a file may hold: far above any real tally, far below overflow.
@@ -63,4 +63,12 @@ extension Quirks {
         rawValue:
             ~(Quirks.dontFragment.rawValue
             | Quirks.nonZeroIDWithDF.rawValue | Quirks.zeroIDWithoutDF.rawValue | Quirks.ecn.rawValue | Quirks.flowLabel.rawValue))
+}
+
+extension Int {
+    /// `self + other`, or `Int.max` where it would overflow: counts add up, never trap.
+    public func adding(saturating other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? Int.max : Int.min) : sum
+    }
 }

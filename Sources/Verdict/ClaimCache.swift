@@ -14,7 +14,7 @@ public final class ClaimCache: Sendable {
         guard request.platformHint == nil, let userAgent = request.userAgent else {
             return UserAgentRules.claimedOS(userAgent: request.userAgent, platformHint: request.platformHint)
         }
-        return claim(userAgent)
+        return claim(HTTPRequestHead.cut(userAgent, to: HTTPRequestHead.keptLength.userAgent))
     }
 
     func claim(_ userAgent: String) -> ClaimedOS? {

@@ -34,11 +34,14 @@ public enum UserAgentRules {
     ]
 
     /// The OS the request claims; the client hint wins over the UA string. Nil for bots and
-    /// tools that name no OS.
+    /// tools that name no OS. Only the first `HTTPRequestHead.keptLength.userAgent` bytes are
+    /// read: real User-Agents name their OS early, and a longer one costs no more to judge.
     public static func claimedOS(userAgent: String?, platformHint: String? = nil) -> ClaimedOS? {
-        if let platformHint, let os = platform(platformHint) { return os }
+        if let platformHint, let os = platform(String(platformHint.utf8.prefix(HTTPRequestHead.keptLength.platformHint)) ?? "") {
+            return os
+        }
         guard let userAgent, !userAgent.isEmpty else { return nil }
-        let ua = LowercasedText(userAgent)
+        let ua = LowercasedText(userAgent.utf8.prefix(HTTPRequestHead.keptLength.userAgent))
         if botWords.any(in: ua) { return nil }
         // CFNetwork apps say only "Darwin/…": macOS if the architecture is an x86 one, else iOS
         // is as likely, so only the family is claimed.
@@ -52,7 +55,7 @@ public enum UserAgentRules {
 
     /// Crawlers and bots, whose User-Agent says nothing about the stack that connects.
     public static func isBot(_ userAgent: String) -> Bool {
-        botWords.any(in: LowercasedText(userAgent))
+        botWords.any(in: LowercasedText(userAgent.utf8.prefix(HTTPRequestHead.keptLength.userAgent)))
     }
 
     /// `Sec-CH-UA-Platform` values (RFC 8941 strings, quoted): "Windows", "macOS", "Linux",
@@ -86,8 +89,8 @@ extension String {
 struct LowercasedText {
     let bytes: [UInt8]
 
-    init(_ text: String) {
-        bytes = text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+    init(_ text: some Sequence<UInt8>) {
+        bytes = text.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
     }
 
     func contains(_ word: [UInt8]) -> Bool {

@@ -226,6 +226,7 @@ struct CaptureCommand: ParsableCommand {
     /// Exit status: 0; 2 when an input could not be read whole; 3 when an output could not be
     /// written; 128 + the signal when a stop signal cut a run of files short.
     func exitStatus(runner: SourceRunner, outputs: [OutputFile]) throws {
+        for note in runner.notes { printError(note) }
         for failure in runner.failures { printError(failure) }
         if StopSignal.requested && input.interface == nil { throw ExitCode(128 + StopSignal.number) }
         if outputs.contains(where: \.failed) { throw ExitCode(3) }

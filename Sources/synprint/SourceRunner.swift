@@ -9,6 +9,8 @@ struct SourceRunner {
     /// Pass data segments too (to follow connections to their HTTP request).
     var payload: Bool
     private(set) var failures: [String] = []
+    /// What the user should know that is not a failure.
+    private(set) var notes: [String] = []
     private(set) var statistics: CaptureStatistics?
 
     init(userFilter: String?, payload: Bool) {
@@ -37,7 +39,7 @@ struct SourceRunner {
                         failures.append("\(source.name): skipped: the filter cannot apply to its link type (\(error.message))")
                         continue
                     }
-                    failures.append("\(source.name): read without a kernel filter (\(error.message))")
+                    notes.append("\(source.name): read without a kernel filter (\(error.message))")
                 }
                 opened(source)
                 var packets = 0

@@ -1,0 +1,235 @@
+import Synchronization
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The hostile inputs found so far (Fixtures/robustness, with the command each broke) and the
+/// daemon's duties: every one gives a clear error with nothing lost, never a trap.
+final class HardeningTests: XCTestCase {
+    static let robustness = repositoryRoot.appendingPathComponent("Tests/SynprintTests/Fixtures/robustness")
+    static let sample = repositoryRoot.appendingPathComponent("tools/samples/mixed-os.pcap").path
+
+    func robust(_ path: String) -> String { HardeningTests.robustness.appendingPathComponent(path).path }
+
+    /// A run that trapped would end by a signal; every one of these ends with a status and a message.
+    func assertClearError(_ run: CommandRun, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertGreaterThan(run.status, 0, run.stderr, file: file, line: line)
+        XCTAssertLessThan(run.status, 128, "ended by a signal: \(run.stderr)", file: file, line: line)
+        XCTAssertTrue(run.stderr.contains(expected), "\(run.stderr) lacks \(expected)", file: file, line: line)
+    }
+
+    func testOverflowingCountsAreRejectedWithTheirLine() throws {
+        for name in ["count_max_single", "count_two_halves", "count_max_minus1", "count_1e18"] {
+            let path = robust("db/\(name).jsonl")
+            assertClearError(try runSynprint(["db", "validate", path]), ":2: field 'counts'")
+            assertClearError(try runSynprint(["-r", HardeningTests.sample, "--classify", "--db", path]), ":2: field 'counts'")
+            assertClearError(try runSynprint(["db", "stats", path]), ":2: field 'counts'")
+            assertClearError(try runSynprint(["db", "merge", path, path, "-o", "/dev/null"]), ":2: field 'counts'")
+        }
+    }
+
+    func testLabelTimesOutOfRangeAreReportedWithTheirLine() throws {
+        let folder = try temporaryFolder()
+        let output = folder.appendingPathComponent("learned.jsonl")
+        for name in [
+            "time_nan.csv", "time_inf.csv", "time_1e300.csv", "time_int_min.csv", "time_nan.jsonl", "time_9.2e18.csv",
+            "time_-9.2e18.csv", "time_big.jsonl",
+        ] {
+            let run = try runSynprint(["db", "build", "-r", HardeningTests.sample, "--labels", robust("labels/\(name)"), "-o", output.path])
+            XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
+            XCTAssertTrue(run.stderr.contains(name.hasSuffix(".csv") ? ":2: time" : ":1: time"), "\(name): \(run.stderr)")
+            XCTAssertTrue(run.stderr.contains("1 skipped"), "\(name): \(run.stderr)")
+        }
+        // The year 9999 is a time a capture may hold: read, and compared without trapping.
+        let run = try runSynprint([
+            "db", "build", "-r", HardeningTests.sample, "--labels", robust("labels/time_rfc3339_year_9999.csv"), "-o", output.path,
+        ])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("1 rows read, 0 skipped"), run.stderr)
+    }
+
+    func testWeightsAndRulesMustBeFiniteAndInRange() throws {
+        for weight in ["layout=1e39", "layout=nan", "layout=inf", "layout=-1", "min_confidence=2", "sharpness=1e9"] {
+            assertClearError(try runSynprint(["-r", HardeningTests.sample, "--classify", "--weight", weight]), "weight")
+        }
+        for rule in ["os_mismatch=nan", "threshold=inf", "confidence=1.5"] {
+            assertClearError(try runSynprint(["-r", HardeningTests.sample, "--http", "--verdict-rule", rule]), "from 0 to 1")
+        }
+        assertClearError(try runSynprint(["-r", HardeningTests.sample, "--http", "--alert-threshold", "nan"]), "score from 0 to 1")
+    }
+
+    func testImportOfANonP0fFileLeavesTheOutputAlone() throws {
+        let folder = try temporaryFolder()
+        let notP0f = folder.appendingPathComponent("notes.txt")
+        try "just some notes\nabout nothing\n".write(to: notP0f, atomically: true, encoding: .utf8)
+        let existing = folder.appendingPathComponent("mine.db.jsonl")
+        try "keep me\n".write(to: existing, atomically: true, encoding: .utf8)
+        assertClearError(try runSynprint(["db", "import-p0f", notP0f.path, "-o", existing.path]), "no p0f signatures found")
+        XCTAssertEqual(try String(contentsOf: existing, encoding: .utf8), "keep me\n")
+    }
+
+    /// An unsupported or unfilterable link type in one of several files: that file is reported,
+    /// the others are read, and the summary still prints.
+    func testOneBadCaptureAmongSeveralDoesNotStopTheRun() throws {
+        let run = try runSynprint([
+            "-r", HardeningTests.sample, "-r", robust("captures/linktype-14.pcap"), "-r", HardeningTests.sample, "--json",
+        ])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let syns = jsonLines(run.stdout).filter { $0["type"] as? String == "syn" }
+        XCTAssertEqual(syns.count, 2 * 14 + 10, run.stderr)  // both copies of the sample, and the raw-IP file's own
+        XCTAssertTrue(run.stderr.contains("packets read"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("linktype-14.pcap: read without a kernel filter"), run.stderr)
+        let filtered = try runSynprint(["-r", robust("captures/linktype-14.pcap"), "-r", HardeningTests.sample, "--json", "port", "80"])
+        XCTAssertEqual(filtered.status, 2, filtered.stderr)
+        XCTAssertTrue(filtered.stderr.contains("linktype-14.pcap: skipped"), filtered.stderr)
+        XCTAssertFalse(jsonLines(filtered.stdout).isEmpty)
+    }
+
+    func testTheUsersFilterCannotEscapeItsParentheses() throws {
+        assertClearError(try runSynprint(["-r", HardeningTests.sample, "tcp) or (udp"]), "bad filter")
+    }
+
+    func testTextOutputEscapesControlCharactersFromPackets() throws {
+        let run = try runSynprint(["-r", robust("captures/terminal-injection.pcap"), "--http"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertFalse(run.stdout.utf8.contains { ($0 < 0x20 && $0 != 0x0A) || $0 == 0x7F }, "a control character reached the output")
+        XCTAssertTrue(run.stdout.contains("evil\\x1b]0;pwned-title\\x07"), run.stdout)
+        // No line of the output was forged by the User-Agent's carriage return.
+        XCTAssertEqual(run.stdout.split(separator: "\n").filter { $0.hasPrefix("| os ") }.count, 1)
+    }
+
+    func testOutputsRefuseSymlinksAndOtherFilesAndAreCreatedPrivate() throws {
+        let folder = try temporaryFolder()
+        let target = folder.appendingPathComponent("target")
+        try "precious\n".write(to: target, atomically: true, encoding: .utf8)
+        let link = folder.appendingPathComponent("link")
+        XCTAssertEqual(symlink(target.path, link.path), 0)
+        for option in ["-o", "--alerts", "--learn"] {
+            assertClearError(try runSynprint(["-r", HardeningTests.sample, "--http", option, link.path]), "symbolic link")
+        }
+        XCTAssertEqual(try String(contentsOf: target, encoding: .utf8), "precious\n")
+        assertClearError(try runSynprint(["-r", HardeningTests.sample, "-o", folder.path]), "Is a directory")
+        let created = folder.appendingPathComponent("events.jsonl")
+        XCTAssertEqual(try runSynprint(["-r", HardeningTests.sample, "--json", "-o", created.path]).status, 0)
+        var status = stat()
+        XCTAssertEqual(stat(created.path, &status), 0)
+        XCTAssertEqual(status.st_mode & 0o777, 0o600)
+        // Appended to by default; --truncate empties it first.
+        let lines = try String(contentsOf: created, encoding: .utf8).split(separator: "\n").count
+        XCTAssertEqual(try runSynprint(["-r", HardeningTests.sample, "--json", "-o", created.path]).status, 0)
+        XCTAssertEqual(try String(contentsOf: created, encoding: .utf8).split(separator: "\n").count, 2 * lines)
+        XCTAssertEqual(try runSynprint(["-r", HardeningTests.sample, "--json", "--truncate", "-o", created.path]).status, 0)
+        XCTAssertEqual(try String(contentsOf: created, encoding: .utf8).split(separator: "\n").count, lines)
+    }
+
+    func testWriteErrorsAreReportedAndEndTheRunNonZero() throws {
+        let events = try runSynprint(["-r", HardeningTests.sample, "--json", "-o", "/dev/full"])
+        XCTAssertEqual(events.status, 3, events.stderr)
+        XCTAssertTrue(events.stderr.contains("cannot write to /dev/full: No space left on device"), events.stderr)
+        XCTAssertEqual(events.stderr.components(separatedBy: "cannot write to").count, 2, "reported once")
+        let alerts = try runSynprint(["-r", CommandTests.fixture.path, "--alerts", "/dev/full", "-o", "/dev/null"])
+        XCTAssertEqual(alerts.status, 3, alerts.stderr)
+    }
+
+    /// SIGHUP reopens every output, -o included, and never ends the run.
+    func testSighupWithoutAlertsNeitherKillsNorCutsALine() throws {
+        let folder = try temporaryFolder()
+        let fifo = folder.appendingPathComponent("capture.fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let events = folder.appendingPathComponent("events.jsonl")
+        let process = try startSynprint(["-r", fifo.path, "--json", "-o", events.path])
+        let writer = try FileHandle(forWritingTo: fifo)
+        let capture = try Data(contentsOf: URL(fileURLWithPath: HardeningTests.sample))
+        try writer.write(contentsOf: capture)
+        try waitFor { self.lines(events) == 26 }  // 14 SYNs and 12 SYN+ACKs
+        XCTAssertEqual(rename(events.path, events.path + ".1"), 0)
+        kill(process.processIdentifier, SIGHUP)
+        usleep(200_000)
+        try writer.write(contentsOf: capture.dropFirst(24))
+        try writer.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(lines(URL(fileURLWithPath: events.path + ".1")), 26)
+        XCTAssertEqual(lines(events), 26)
+        XCTAssertTrue(try String(contentsOf: events, encoding: .utf8).hasSuffix("}\n"))
+    }
+
+    /// SIGTERM ends the run within a few seconds even when nothing reads the output, or nothing
+    /// writes the input; a second signal ends it at once. Every line written is whole.
+    func testStopSignalsEndStalledRunsPromptly() throws {
+        let folder = try temporaryFolder()
+        // Input that stalls: a FIFO held open and never written.
+        let fifo = folder.appendingPathComponent("stalled.fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let stalledInput = try startSynprint(["-r", fifo.path, "--json", "-o", "/dev/null"])
+        let holder = try FileHandle(forWritingTo: fifo)
+        try holder.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: HardeningTests.sample)))
+        usleep(300_000)
+        let started = Date()
+        kill(stalledInput.processIdentifier, SIGTERM)
+        stalledInput.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        XCTAssertEqual(stalledInput.terminationStatus, 128 + SIGTERM)
+        try holder.close()
+        // Output that stalls: a pipe nobody reads while a large capture is written to it.
+        let pipe = Pipe()
+        let big = try largeCapture(in: folder)
+        let stalledOutput = try startSynprint(["-r", big.path, "--json"], stdout: pipe)
+        try pipe.fileHandleForWriting.close()
+        usleep(500_000)
+        let stopping = Date()
+        kill(stalledOutput.processIdentifier, SIGTERM)
+        stalledOutput.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(stopping), 6)
+        XCTAssertNotEqual(stalledOutput.terminationStatus, 0)
+        let written = try XCTUnwrap(pipe.fileHandleForReading.readToEnd())
+        XCTAssertGreaterThan(written.count, 0)
+        XCTAssertEqual(written.last, 0x0A, "the last line written is whole")
+    }
+
+    /// An interrupted db build leaves the old database as it was and exits non-zero.
+    func testInterruptedBuildLeavesTheOutputIntact() throws {
+        let folder = try temporaryFolder()
+        let output = folder.appendingPathComponent("learned.jsonl")
+        try "old\n".write(to: output, atomically: true, encoding: .utf8)
+        let fifo = folder.appendingPathComponent("capture.fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let process = try startSynprint(["db", "build", "-r", fifo.path, "-o", output.path])
+        let writer = try FileHandle(forWritingTo: fifo)
+        try writer.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: HardeningTests.sample)))
+        usleep(300_000)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        try? writer.close()
+        XCTAssertNotEqual(process.terminationStatus, 0)
+        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), "old\n")
+    }
+
+    func testApiKeysComeFromAFileAndRootNeedsToBeAllowed() throws {
+        assertClearError(
+            try runSynprint(["-r", HardeningTests.sample, "--api", "0", "--api-key-file", "/nonexistent/key"]), "cannot read an API key")
+        if geteuid() == 0 {
+            assertClearError(try runSynprint(["-r", HardeningTests.sample, "--api", "0"]), "refusing to serve the lookup APIs as root")
+        }
+        assertClearError(try runSynprint(["-r", HardeningTests.sample, "--chroot", "/"]), "--chroot needs -u")
+        assertClearError(try runSynprint(["-r", HardeningTests.sample, "--memcap", "12"]), "--memcap")
+    }
+
+    // MARK: helpers
+
+    func lines(_ url: URL) -> Int {
+        ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+
+    /// The sample repeated until the JSON it gives is far more than a pipe holds.
+    func largeCapture(in folder: URL) throws -> URL {
+        let sample = try Data(contentsOf: URL(fileURLWithPath: HardeningTests.sample))
+        var data = sample
+        for _ in 0..<400 { data.append(sample.dropFirst(24)) }
+        let url = folder.appendingPathComponent("large.pcap")
+        try data.write(to: url)
+        return url
+    }
+}
