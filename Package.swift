@@ -83,3 +83,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer harnesses (tools/fuzz.sh builds them with SYNPRINT_FUZZ=1 and --sanitize=fuzzer,
+// which provides their main): packets, TCP options, request heads, database lines, labels files.
+if Context.environment["SYNPRINT_FUZZ"] == "1" {
+    let harnesses: [(String, [Target.Dependency])] = [
+        ("Packet", ["Decode", "Features", "Formatting", "Match"]), ("Options", ["Features", "Formatting"]),
+        ("HTTPHead", ["Verdict"]), ("DatabaseLine", ["Match"]), ("Labels", ["Learn"]),
+    ]
+    for (name, dependencies) in harnesses {
+        package.targets.append(
+            .executableTarget(
+                name: "Fuzz\(name)", dependencies: dependencies, path: "Fuzz/\(name)",
+                swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}
