@@ -124,10 +124,9 @@ final class APITests: XCTestCase {
         XCTAssertEqual(try request("GET", "/v1/lookup?ip=\(APITests.linuxClient)").status, 200)
     }
 
-    /// A p0f client's query over the unix socket: 21 bytes in, 232 out, host byte order.
-    func testP0fSocketProtocol() throws {
+    /// A client of the p0f socket.
+    func p0fClient() throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let path = folder.appendingPathComponent("p0f.sock").path
@@ -136,19 +135,30 @@ final class APITests: XCTestCase {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         XCTAssertEqual(connected, 0)
+        return fd
+    }
+
+    func p0fQuery(_ fd: Int32, magic: UInt32 = 0x5030_4601, type: UInt8 = 4, address: [UInt8]) -> [UInt8] {
+        var bytes = withUnsafeBytes(of: magic) { Array($0) } + [type] + address
+        bytes += [UInt8](repeating: 0, count: 21 - bytes.count)
+        XCTAssertEqual(write(fd, bytes, bytes.count), 21)
+        var reply = [UInt8](repeating: 0, count: 232)
+        var got = 0
+        while got < 232 {
+            let n = reply.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, 232 - got) }
+            guard n > 0 else { break }
+            got += n
+        }
+        XCTAssertEqual(got, 232)
+        return reply
+    }
+
+    /// A p0f client's query over the unix socket: 21 bytes in, 232 out, host byte order.
+    func testP0fSocketProtocol() throws {
+        let fd = try p0fClient()
+        defer { close(fd) }
         func query(magic: UInt32 = 0x5030_4601, type: UInt8 = 4, address: [UInt8]) -> [UInt8] {
-            var bytes = withUnsafeBytes(of: magic) { Array($0) } + [type] + address
-            bytes += [UInt8](repeating: 0, count: 21 - bytes.count)
-            XCTAssertEqual(write(fd, bytes, bytes.count), 21)
-            var reply = [UInt8](repeating: 0, count: 232)
-            var got = 0
-            while got < 232 {
-                let n = reply.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, 232 - got) }
-                guard n > 0 else { break }
-                got += n
-            }
-            XCTAssertEqual(got, 232)
-            return reply
+            p0fQuery(fd, magic: magic, type: type, address: address)
         }
         func u32(_ r: [UInt8], _ offset: Int) -> UInt32 { r.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) } }
         func text(_ r: [UInt8], _ offset: Int) -> String { String(decoding: r[offset..<offset + 32].prefix { $0 != 0 }, as: UTF8.self) }
@@ -163,5 +173,45 @@ final class APITests: XCTestCase {
         XCTAssertEqual(u32(query(address: [192, 0, 2, 99]), 4), 0x20)
         XCTAssertEqual(u32(query(magic: 0xDEAD_BEEF, address: [10, 163, 52, 227]), 4), 0x00)
         XCTAssertEqual(u32(query(type: 5, address: [10, 163, 52, 227]), 4), 0x00)
+    }
+
+    /// Clients that send half a query and stall do not lock others out; many clients at once
+    /// wait their turn instead of being reset; the socket has p0f's mode.
+    func testP0fSocketServesEveryoneAndIsOpenToLocalUsers() throws {
+        var status = stat()
+        XCTAssertEqual(stat(folder.appendingPathComponent("p0f.sock").path, &status), 0)
+        XCTAssertEqual(status.st_mode & 0o777, 0o666)
+        let stalled = try (0..<40).map { _ in try p0fClient() }
+        for fd in stalled { XCTAssertEqual(write(fd, [1, 2, 3], 3), 3) }
+        let clients = try (0..<100).map { _ in try p0fClient() }
+        for fd in clients {
+            let reply = p0fQuery(fd, address: [10, 163, 52, 227])
+            XCTAssertEqual(reply.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }, 0x10)
+        }
+        for fd in stalled + clients { close(fd) }
+    }
+
+    /// Every answer is JSON, unknown paths and wrong methods included; types are strict; a
+    /// check may wait for its connection's SYN.
+    func testErrorsAreJSONAndTypesStrict() throws {
+        let unknown = try request("GET", "/v2/nothing")
+        XCTAssertEqual(unknown.status, 404)
+        XCTAssertNotNil(unknown.json["error"] as? String)
+        let wrongMethod = try request("DELETE", "/v1/lookup?ip=\(APITests.linuxClient)")
+        XCTAssertEqual(wrongMethod.status, 405)
+        XCTAssertNotNil(wrongMethod.json["error"] as? String)
+        XCTAssertEqual(try request("GET", "/v1/check").status, 405)
+        let boolPort = try request(
+            "POST", "/v1/check", body: "{\"ip\": \"\(APITests.linuxClient)\", \"port\": true, \"user_agent\": \"x\"}")
+        XCTAssertEqual(boolPort.status, 400)
+        XCTAssertEqual(try request("POST", "/v1/check", body: "{\"ip\": \"\(APITests.linuxClient)\", \"user_agent\": 7}").status, 400)
+        XCTAssertEqual(
+            try request(
+                "POST", "/v1/check", body: "{\"ip\": \"\(APITests.linuxClient)\", \"user_agent\": \"x\", \"headers\": {\"Via\": 1}}"
+            ).status, 400)
+        let started = Date()
+        let waited = try request("POST", "/v1/check", body: "{\"ip\": \"192.0.2.99\", \"user_agent\": \"x\", \"wait_ms\": 300}")
+        XCTAssertEqual(waited.status, 404)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.3)
     }
 }

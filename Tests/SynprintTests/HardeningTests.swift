@@ -217,6 +217,34 @@ final class HardeningTests: XCTestCase {
         assertClearError(try runSynprint(["-r", HardeningTests.sample, "--memcap", "12"]), "--memcap")
     }
 
+    /// With -u, once the capture and outputs are open the process runs as the user, with no
+    /// capabilities and no-new-privileges; what it writes goes on.
+    func testDroppingPrivileges() throws {
+        guard geteuid() == 0 else { throw XCTSkip("dropping privileges needs the tests to run as root") }
+        let folder = try temporaryFolder()
+        let fifo = folder.appendingPathComponent("capture.fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let events = folder.appendingPathComponent("events.jsonl")
+        let process = try startSynprint(["-r", fifo.path, "--json", "-o", events.path, "-u", "nobody"])
+        let writer = try FileHandle(forWritingTo: fifo)
+        try writer.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: HardeningTests.sample)))
+        try waitFor { self.lines(events) == 26 }
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let field = { (name: String) in
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map {
+                String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        let nobody = try XCTUnwrap(getpwnam("nobody")).pointee.pw_uid
+        XCTAssertEqual(field("Uid")?.split(separator: "\t").first.map(String.init), String(nobody))
+        XCTAssertEqual(field("CapEff"), "0000000000000000")
+        XCTAssertEqual(field("NoNewPrivs"), "1")
+        try writer.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        assertClearError(try runSynprint(["-r", HardeningTests.sample, "-u", "no-such-user-here"]), "no such user")
+    }
+
     // MARK: helpers
 
     func lines(_ url: URL) -> Int {
