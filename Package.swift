@@ -25,6 +25,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
@@ -41,9 +45,12 @@ let package = Package(
             name: "Match", dependencies: ["CJSON", "Decode", "Features", "Formatting"], path: "Sources/Match",
             swiftSettings: perPacket + strict),
         .target(
-            name: "Verdict", dependencies: ["Decode", "Features", "Match"], path: "Sources/Verdict", swiftSettings: perPacket + strict),
+            name: "Verdict", dependencies: ["Decode", "Features", "Match", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Verdict", swiftSettings: perPacket + strict),
         .target(
-            name: "Output", dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict"], path: "Sources/Output",
+            name: "Output",
+            dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Output",
             swiftSettings: perPacket + strict),
         .target(
             name: "Learn",
@@ -63,6 +70,9 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Sources/API", swiftSettings: strict),
         .target(name: "Capture", dependencies: ["CPcap", "Decode"], path: "Sources/Capture", swiftSettings: strict),
@@ -71,6 +81,7 @@ let package = Package(
             dependencies: [
                 "Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "SynprintKit", "API", "Learn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/synprint",
             swiftSettings: perPacket + strict),

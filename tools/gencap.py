@@ -8,6 +8,8 @@
   tools/gencap.py verdicts OUT.pcap          the verdict test fixture: one connection per case in
                                              VERDICT_CASES (stack vs User-Agent, tunnel MSS, split
                                              request, proxy headers)
+  tools/gencap.py windows OUT.pcap           one SYN or SYN+ACK per case in WINDOW_CASES, each window
+                                             a multiple of a different one of p0f's divisors
 
 Profiles use each system's default SYN (docs/STACKS.md): TTL, DF, window, options, MSS, scale.
 Deterministic: the same arguments always give the same bytes.
@@ -100,6 +102,33 @@ VERDICT_CASES = [
     ("proxy-headers", "windows-11", WINDOWS_UA, None, "Via: 1.1 squid\r\nX-Forwarded-For: 198.51.100.7\r\n", False),
 ]
 
+# (IPv6, SYN+ACK, MSS or None, timestamp value or None, window): each case reaches a different
+# rule of p0f's window-multiple search (MSS, MSS-12 with timestamps, 1460, 1448, 1440, 1428, MTU
+# from minimal headers, from the headers sent, IPv6 minimal, 1500), or none of them.
+WINDOW_CASES = [
+    (False, False, 1460, 7, 1460 * 10), (False, False, 1460, 7, 1448 * 20), (False, False, 1400, 7, 1460 * 30),
+    (False, False, 1380, 7, 1448 * 40), (True, False, 1380, None, 1440 * 30), (True, False, 1380, 7, 1428 * 40),
+    (False, False, 1400, None, 1440 * 20), (False, False, 1300, None, 1352 * 40), (True, False, 1300, None, 1360 * 30),
+    (False, False, 1300, None, 1500 * 20), (False, False, None, None, 8192), (False, False, 90, None, 900),
+    (False, False, 1460, 0, 1448 * 10), (False, False, 1460, None, 1448 * 15),
+    (False, False, 1380, None, 1448 * 41), (True, False, 1380, None, 1428 * 41), (False, True, 1460, 7, 65160), (False, True, 1460, 7, 64240),
+    (True, True, 1440, 7, 1428 * 45), (False, True, 1380, None, 29200),
+]
+
+def window_cases(w, rng):
+    for v6, synack, mss, tsval, window in WINDOW_CASES:
+        opts = ([(MSS, mss)] if mss else []) + [SOK] + ([TS] if tsval is not None else [NOP, NOP]) + [NOP, (WS, 7)]
+        c, s = address(rng, v6, True), address(rng, v6, False)
+        sport, dport = rng.randrange(1024, 65535), 443
+        if synack:  # after the client's SYN, as p0f reads a SYN+ACK only on a connection it saw start
+            syn = options_bytes([(MSS, 1460), SOK, TS, NOP, (WS, 7)], 1)
+            w.packet(ip_frame(v6, c, s, 64, True, 1, tcp(sport, dport, 1000, 0, 0x02, 64240, syn)))
+            segment = tcp(dport, sport, rng.getrandbits(32), 1001, 0x12, window, options_bytes(opts, tsval or 0))
+            w.packet(ip_frame(v6, s, c, 64, True, 0, segment))
+        else:
+            segment = tcp(sport, dport, rng.getrandbits(32), 0, 0x02, window, options_bytes(opts, tsval or 0))
+            w.packet(ip_frame(v6, c, s, 64, True, rng.randrange(1, 65535), segment))
+
 def flow(rng, name, v6, full, ua=None, mss=None, headers="", split=False):
     """The packets of one connection from a client with profile `name`. An IPv6 SYN carries
     the MSS less 20 (the larger header), as stacks derive it from the same MTU."""
@@ -133,7 +162,7 @@ def flow(rng, name, v6, full, ua=None, mss=None, headers="", split=False):
     return out
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("sample", "syn", "mixed", "verdicts"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("sample", "syn", "mixed", "verdicts", "windows"):
         sys.exit(__doc__)
     mode, path = sys.argv[1], sys.argv[2]
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 0
@@ -150,6 +179,9 @@ def main():
         for _, name, ua, mss, headers, split in VERDICT_CASES:
             for frame in flow(rng, name, False, True, ua, mss, headers, split):
                 w.packet(frame)
+        return
+    if mode == "windows":
+        window_cases(w, rng)
         return
     if mode == "syn":
         # A few thousand distinct SYN templates, repeated with fresh ports: fast to write.

@@ -57,6 +57,8 @@ public final class APIServer: Sendable {
 
     let judge: VerdictJudge
     let database: Database?
+    let labels: EventLabels
+    let metrics: MetricsExporter?
     let settings: Settings
     let onAlert: @Sendable (String, IPAddress, Int) -> Void
     let onCheck: @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void
@@ -66,13 +68,15 @@ public final class APIServer: Sendable {
     /// `onAlert` receives each flagged check as a complete alert line with the client's address
     /// and the time; `onCheck` every checked connection with the request the application saw.
     public init(
-        settings: Settings, judge: VerdictJudge, database: Database?,
+        settings: Settings, judge: VerdictJudge, database: Database?, labels: EventLabels, metrics: MetricsExporter? = nil,
         onAlert: @escaping @Sendable (String, IPAddress, Int) -> Void,
         onCheck: @escaping @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void = { _, _, _ in }
     ) {
         self.settings = settings
         self.judge = judge
         self.database = database
+        self.labels = labels
+        self.metrics = metrics
         self.onAlert = onAlert
         self.onCheck = onCheck
     }
@@ -117,11 +121,18 @@ public final class APIServer: Sendable {
         task.withLock { $0?.cancel() }
     }
 
-    static let routes: [String: HTTPRequest.Method] = ["/v1/lookup": .get, "/v1/check": .post, "/v1/health": .get]
+    static let routes: [String: HTTPRequest.Method] = [
+        "/v1/lookup": .get, "/v1/check": .post, "/v1/health": .get, "/metrics": .get,
+    ]
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrors())
+        if let metrics {
+            // Requests by route and status, with latency histograms, into the same registry.
+            router.add(middleware: MetricsMiddleware())
+            router.get("/metrics") { _, _ in MetricsExporter.response(metrics.render()) }
+        }
         router.add(middleware: KeyCheck(key: settings.key))
         router.get("/v1/lookup") { request, _ in self.lookup(request) }
         router.post("/v1/check") { request, _ in
@@ -138,7 +149,7 @@ public final class APIServer: Sendable {
             APIServer.json(.ok, "{\"status\":\"ok\",\"hosts\":\(self.judge.hosts.count)}")
         }
         // The other methods on known paths: 405 with the one that works.
-        for (path, allowed) in APIServer.routes {
+        for (path, allowed) in APIServer.routes where path != "/metrics" || metrics != nil {
             for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch, .head, .options] where method != allowed {
                 router.on(RouterPath(path), method: method) { _, _ in
                     var response = APIServer.error(.methodNotAllowed, "\(path) takes \(allowed.rawValue)")
@@ -247,7 +258,8 @@ public final class APIServer: Sendable {
             let line = TextBuffer(capacity: 4096)
             let observation = HTTPObservation(seconds: now, microseconds: 0, syn: connection.syn, request: request.head)
             RequestJSON.write(
-                JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api", database: database, to: line)
+                JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api", database: database, labels: labels,
+                to: line)
             onAlert(line.string, request.address, now)
         }
         let out = TextBuffer(capacity: 4096)

@@ -10,17 +10,29 @@ extension Fingerprint {
         case value(Int)
     }
 
-    /// The MSS may have been lowered by a middlebox after the sender chose its window, so
-    /// multiples of the IPv4 Ethernet MSS and MTU count as well: p0f uses those two for either IP
-    /// version, and `raw_sig` stays identical to p0f's.
+    /// p0f's order of divisors, so `raw_sig` reads as p0f's: the MSS, and the MSS less the 12
+    /// bytes of a timestamp option (p0f tries it whether or not the SYN has one); the IPv4 Ethernet MSS for either IP version (a middlebox may have
+    /// lowered the MSS after the window was chosen), and the IPv6 one; then MTUs: MSS plus the
+    /// minimal IPv4 headers, plus the headers actually sent, plus the IPv6 headers, and 1500.
+    /// p0f's last rule for SYN+ACKs, multiples of the peer's MSS, needs the SYN and is left out.
     public var windowForm: WindowForm {
         let window = Int(segment.window)
-        guard let mss = options.mss.map(Int.init), mss > 0, window > 0 else { return .value(window) }
-        let ethernetMSS = LinkMTU.ethernetMSS(ipVersion: 4)
+        guard let mss = options.mss.map(Int.init), mss >= 100, window > 0 else { return .value(window) }
+        let v6 = segment.ip.version == 6
+        let ipv4MSS = LinkMTU.ethernetMSS(ipVersion: 4)
+        let ipv6MSS = LinkMTU.ethernetMSS(ipVersion: 6)
         if window % mss == 0 { return .mssMultiple(window / mss) }
-        if window % ethernetMSS == 0 { return .mssMultiple(window / ethernetMSS) }
-        let mtu = LinkMTU.mtu(mss: mss, ipVersion: segment.ip.version)
-        if window % mtu == 0 { return .mtuMultiple(window / mtu) }
+        if window % (mss - 12) == 0 { return .mssMultiple(window / (mss - 12)) }
+        if window % ipv4MSS == 0 { return .mssMultiple(window / ipv4MSS) }
+        if window % (ipv4MSS - 12) == 0 { return .mssMultiple(window / (ipv4MSS - 12)) }
+        if v6 && window % ipv6MSS == 0 { return .mssMultiple(window / ipv6MSS) }
+        if v6 && window % (ipv6MSS - 12) == 0 { return .mssMultiple(window / (ipv6MSS - 12)) }
+        let minimalIPv4 = mss + LinkMTU.headerBytes(ipVersion: 4)
+        let sent = mss + LinkMTU.headerBytes(ipVersion: segment.ip.version) + segment.ip.optionsLength + segment.headerLength - 20
+        let minimalIPv6 = mss + LinkMTU.headerBytes(ipVersion: 6)
+        if window % minimalIPv4 == 0 { return .mtuMultiple(window / minimalIPv4) }
+        if window % sent == 0 { return .mtuMultiple(window / sent) }
+        if v6 && window % minimalIPv6 == 0 { return .mtuMultiple(window / minimalIPv6) }
         if window % LinkMTU.ethernet == 0 { return .mtuMultiple(window / LinkMTU.ethernet) }
         return .value(window)
     }
@@ -35,7 +47,7 @@ extension Fingerprint {
         out.append(ascii: ":")
         out.append(segment.ip.optionsLength)
         out.append(ascii: ":")
-        if let mss = options.mss { out.append(mss) } else { out.append(ascii: "*") }
+        out.append(options.mss ?? 0)  // p0f writes 0 for a SYN without MSS
         out.append(ascii: ":")
         switch windowForm {
         case .mssMultiple(let n): out.append("mss*"); out.append(n)

@@ -8,6 +8,8 @@ import Verdict
 public final class EventWriter {
     private let format: EventFormat
     private let database: Database?
+    public let labels: EventLabels
+    private let scratch = TextBuffer(capacity: 4096)
     private var renderedOS: [(answerID: Int, text: TextBuffer)?] = Array(repeating: nil, count: EventWriter.ringSize)
     private static let ringSize = 4096
     /// Paths repeat as much as answers (a few MSS values make most traffic): each is rendered
@@ -15,9 +17,10 @@ public final class EventWriter {
     private var renderedPaths: [(path: NetworkPath, text: TextBuffer)?] = Array(repeating: nil, count: EventWriter.pathSlots)
     private static let pathSlots = 256
 
-    public init(format: EventFormat, database: Database?) {
+    public init(format: EventFormat, database: Database?, labels: EventLabels) {
         self.format = format
         self.database = database
+        self.labels = labels
     }
 
     public func write(_ syn: SynObservation, to out: TextBuffer) {
@@ -25,18 +28,25 @@ public final class EventWriter {
         case .text:
             TextFormat.write(syn, database: database, to: out)
         case .json:
-            JSONFormat.writeFeatures(syn, to: out)
-            if let path = syn.path {
-                out.append(",\"path\":")
-                out.append(renderPathWithoutHops(path))
-                out.append(",\"hops\":"); out.append(optional: path.hops)
+            let isSYN = syn.fingerprint.direction == .syn
+            labels.write(
+                type: isSYN ? "syn" : "synack", kind: "event", seconds: syn.seconds, microseconds: syn.microseconds,
+                segment: syn.fingerprint.segment, scratch: scratch, to: out
+            ) { out in
+                JSONFormat.writeFeatures(syn, to: out)
+                labels.appendCommon(syn.fingerprint.segment, to: out)
+                if let path = syn.path {
+                    out.append(",\"path\":")
+                    out.append(renderPathWithoutHops(path))
+                    out.append(",\"hops\":"); out.append(optional: path.hops)
+                    out.append(ascii: "}")
+                }
+                if let c = syn.classification, let database {
+                    out.append(",\"os\":")
+                    out.append(renderOS(c, database))
+                }
                 out.append(ascii: "}")
             }
-            if let c = syn.classification, let database {
-                out.append(",\"os\":")
-                out.append(renderOS(c, database))
-            }
-            out.append("}\n")
         case .p0f:
             P0fLogFormat.write(syn, database: database, to: out)
         }
@@ -47,9 +57,15 @@ public final class EventWriter {
         case .text: TextFormat.write(request, database: database, to: out)
         case .json:
             let os = request.observation.syn.classification.flatMap { c in database.map { renderOS(c, $0) } }
-            RequestJSON.write(request, type: "http", database: database, renderedOS: os, to: out)
+            RequestJSON.write(request, type: "http", database: database, labels: labels, renderedOS: os, scratch: scratch, to: out)
         case .p0f: P0fLogFormat.write(request, to: out)
         }
+    }
+
+    /// The alert line for a flagged request: the `http` event's fields as `type: alert`, in the
+    /// writer's schema, whatever the event format.
+    public func writeAlert(_ request: JudgedRequest, source: StaticString = "capture", to out: TextBuffer) {
+        RequestJSON.write(request, type: "alert", source: source, database: database, labels: labels, scratch: scratch, to: out)
     }
 
     private func renderPathWithoutHops(_ path: NetworkPath) -> TextBuffer {

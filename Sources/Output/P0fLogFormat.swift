@@ -1,10 +1,14 @@
+import Decode
 import Features
 import Formatting
 import Match
 import Verdict
 
 /// p0f's log format (`-o` in p0f): one `key=value|…` line per observation, so scripts written
-/// for p0f logs read synprint's. A SYN with an MSS also gets p0f's `mod=mtu` line. Times are UTC.
+/// for p0f logs read synprint's. SYN, SYN+ACK and `mod=mtu` lines carry p0f's fields, with
+/// `raw_sig` and `raw_mtu` as p0f 3.09b writes them for the same packet (a test compares); `os`
+/// and `link` are synprint's names. Request lines keep p0f's module name with synprint's verdict
+/// fields. Times are UTC.
 enum P0fLogFormat {
     static func write(_ event: SynObservation, database: Database?, to out: TextBuffer) {
         let fp = event.fingerprint
@@ -25,10 +29,10 @@ enum P0fLogFormat {
         }
         out.append("|raw_sig="); fp.writeRawSignature(to: out)
         out.append(ascii: "\n")
-        if let mtu = event.path?.mtu {
+        if let mss = fp.options.mss, mss > 0 {  // p0f: the MSS plus minimal headers, whatever the link
             writeHead(seconds: event.seconds, module: "mtu", fp, to: out)
             out.append("|link="); out.append(string: event.path?.linkName(in: database) ?? "???")
-            out.append("|raw_mtu="); out.append(mtu)
+            out.append("|raw_mtu="); out.append(LinkMTU.mtu(mss: Int(mss), ipVersion: fp.segment.ip.version))
             out.append(ascii: "\n")
         }
     }

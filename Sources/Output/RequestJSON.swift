@@ -10,7 +10,24 @@ public enum RequestJSON {
     /// `renderedOS`, when given, is the `os` object already written for this answer.
     public static func write(
         _ event: JudgedRequest, type: StaticString, source: StaticString = "capture",
-        database: Database?, renderedOS: TextBuffer? = nil, to out: TextBuffer
+        database: Database?, labels: EventLabels, renderedOS: TextBuffer? = nil, scratch: TextBuffer = TextBuffer(capacity: 4096),
+        to out: TextBuffer
+    ) {
+        let observation = event.observation
+        labels.write(
+            type: type, kind: type.withUTF8Buffer { $0.elementsEqual("alert".utf8) } ? "alert" : "event",
+            seconds: observation.seconds, microseconds: observation.microseconds,
+            segment: observation.syn.fingerprint.segment, userAgent: observation.request.userAgent, method: observation.request.method,
+            scratch: scratch, to: out
+        ) { out in
+            writeNative(event, type: type, source: source, database: database, labels: labels, renderedOS: renderedOS, to: out)
+        }
+    }
+
+    /// The native object, without its line break.
+    static func writeNative(
+        _ event: JudgedRequest, type: StaticString, source: StaticString, database: Database?, labels: EventLabels,
+        renderedOS: TextBuffer?, to out: TextBuffer
     ) {
         let observation = event.observation
         let syn = observation.syn
@@ -27,6 +44,8 @@ public enum RequestJSON {
         out.append(",\"syn_ts\":\""); out.appendTimestamp(seconds: syn.seconds, microseconds: syn.microseconds)
         out.append("\",")
         writeRequestFields(request, to: out)
+        out.append(",\"ja4h\":"); out.appendJSONString(optional: request.ja4h)
+        labels.appendCommon(s, to: out)
         out.append(",\"raw_sig\":\""); fp.writeRawSignature(to: out)
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append("\",\"path\":")
@@ -40,7 +59,7 @@ public enum RequestJSON {
         }
         out.append(",\"verdict\":")
         writeVerdict(event.verdict, to: out)
-        out.append("}\n")
+        out.append(ascii: "}")
     }
 
     public static func writeVerdict(_ v: Verdict, to out: TextBuffer) {

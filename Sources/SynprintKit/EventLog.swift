@@ -1,4 +1,5 @@
 import Formatting
+import Foundation
 import Match
 import Output
 import Synchronization
@@ -12,21 +13,26 @@ import Verdict
 /// is the one thread the sensor calls a handler on.
 public final class EventLog: EventHandler, @unchecked Sendable {
     private let writer: EventWriter
+    private let format: EventFormat
     private let sink: EventSink
     private let database: Database?
     private let alerts: LineLog?
     private let limiter: AlertLimiter?
     private let observations: ObservationLog?
     private let alertLine = TextBuffer(capacity: 4096)
-    private let tally = Mutex<(requests: Int, flagged: Int)>((0, 0))
+    private let tally = Mutex<(requests: Int, flagged: Int, alerts: Int)>((0, 0, 0))
+    /// What the run saw, for `--summary`, the stats and the metrics.
+    public let summary: EventSummary
 
     /// `limiter` holds back alerts over the rate limits (counted, not written).
     public init(
-        format: EventFormat, database: Database?, sink: EventSink, alerts: LineLog?, observations: ObservationLog?,
+        format: EventFormat, database: Database?, labels: EventLabels, sink: EventSink, alerts: LineLog?, observations: ObservationLog?,
         limiter: AlertLimiter? = nil
     ) {
         self.limiter = limiter
-        writer = EventWriter(format: format, database: database)
+        summary = EventSummary(database: database)
+        writer = EventWriter(format: format, database: database, labels: labels)
+        self.format = format
         self.sink = sink
         self.database = database
         self.alerts = alerts
@@ -36,15 +42,20 @@ public final class EventLog: EventHandler, @unchecked Sendable {
     /// Requests judged and flagged so far.
     public var requests: Int { tally.withLock { $0.requests } }
     public var flagged: Int { tally.withLock { $0.flagged } }
+    /// Alert lines written (after the rate limits).
+    public var alertsWritten: Int { tally.withLock { $0.alerts } }
 
     public func handle(syn: SynObservation) {
         writer.write(syn, to: sink.buffer)
         sink.commit()
+        summary.count(syn)
+        if summary.snapshotDue { summary.publish() }
     }
 
     public func handle(request: JudgedRequest) {
         writer.write(request, to: sink.buffer)
         sink.commit()
+        summary.count(request)
         observations?.record(request.observation.syn, request.observation.request, label: request.verdict.claimed, source: "http")
         tally.withLock {
             $0.requests += 1
@@ -54,11 +65,41 @@ public final class EventLog: EventHandler, @unchecked Sendable {
         let observation = request.observation
         if let limiter, !limiter.allow(observation.syn.fingerprint.ip.source, at: observation.seconds) { return }
         alertLine.removeAll()
-        RequestJSON.write(request, type: "alert", database: database, to: alertLine)
+        writer.writeAlert(request, to: alertLine)
         alerts.write(alertLine)
+        tally.withLock { $0.alerts += 1 }
+    }
+
+    /// A `stats` event in the JSON output (`--stats-events`): the capture's counts and the run's.
+    public func handle(status: Sensor.CaptureStatus) {
+        guard format == .json else { return }
+        summary.publish()
+        let c = status.counters, seen = summary.snapshot
+        let out = sink.buffer
+        let now = Date().timeIntervalSince1970
+        out.append("{\"type\":\"stats\",\"ts\":\"");
+        out.appendTimestamp(seconds: Int(now), microseconds: Int(now.truncatingRemainder(dividingBy: 1) * 1e6))
+        out.append("\",\"sensor\":"); out.appendJSONString(writer.labels.sensor)
+        out.append(",\"packets\":"); out.append(c.packets)
+        out.append(",\"syn\":"); out.append(c.syn)
+        out.append(",\"synack\":"); out.append(c.synAck)
+        out.append(",\"skipped\":"); out.append(c.skippedTotal)
+        out.append(",\"malformed\":"); out.append(c.malformedTotal)
+        if let pcap = status.libpcap {
+            out.append(",\"libpcap_received\":"); out.append(pcap.received)
+            out.append(",\"libpcap_dropped\":"); out.append(pcap.dropped)
+            out.append(",\"libpcap_interface_dropped\":"); out.append(pcap.interfaceDropped)
+        }
+        out.append(",\"connections_followed\":"); out.append(status.connectionsFollowed)
+        out.append(",\"requests\":"); out.append(seen.requests)
+        out.append(",\"flagged\":"); out.append(seen.flagged)
+        out.append(",\"alerts_suppressed\":"); out.append(limiter?.suppressed ?? 0)
+        out.append("}\n")
+        sink.commit()
     }
 
     public func idle() {
         sink.flush()
+        summary.publish()
     }
 }

@@ -18,15 +18,18 @@ final class OutputThread: @unchecked Sendable {
         case syn(SynObservation)
         case request(Int)  // position in the batch's `requests`
         case established(IPAddress)
+        case status(Int)  // position in the batch's `statuses`
     }
 
     struct Batch {
         var events: [Queued] = []
         var requests: [HTTPObservation] = []
+        var statuses: [Sensor.CaptureStatus] = []
 
         mutating func removeAll() {
             events.removeAll(keepingCapacity: true)
             requests.removeAll(keepingCapacity: true)
+            statuses.removeAll(keepingCapacity: true)
         }
     }
 
@@ -68,6 +71,13 @@ final class OutputThread: @unchecked Sendable {
         filling.requests.append(request)
         filling.events.append(.request(filling.requests.count - 1))
         queued()
+    }
+
+    /// Capture thread: a status for the handler, handed over at once.
+    func send(status: Sensor.CaptureStatus) {
+        filling.statuses.append(status)
+        filling.events.append(.status(filling.statuses.count - 1))
+        handOver()
     }
 
     /// Capture thread: a client that sent data.
@@ -150,6 +160,7 @@ final class OutputThread: @unchecked Sendable {
                     case .syn(let syn): stage.handle(syn)
                     case .request(let position): stage.handle(batch.requests[position])
                     case .established(let address): stage.established(address)
+                    case .status(let position): stage.status(batch.statuses[position])
                     }
                 }
             }

@@ -1,5 +1,6 @@
 import Decode
 import Match
+import Synchronization
 import Verdict
 
 /// Receives the sensor's events in capture order, on the output thread (or on the caller's
@@ -11,6 +12,12 @@ public protocol EventHandler: AnyObject, Sendable {
     func handle(request: JudgedRequest)
     /// Nothing is queued: a moment to flush buffered output.
     func idle()
+    /// A periodic status (`--stats-events`), in order with the events around it.
+    func handle(status: Sensor.CaptureStatus)
+}
+
+extension EventHandler {
+    public func handle(status: Sensor.CaptureStatus) {}
 }
 
 /// The output thread's end of the pipeline: the judging side of the verdict stage (host
@@ -37,6 +44,8 @@ final class OutputStage: Sendable {
     func established(_ address: IPAddress) {
         judge?.hosts.markEstablished(address)
     }
+
+    func status(_ status: Sensor.CaptureStatus) { handler.handle(status: status) }
 
     func idle() { handler.idle() }
 }
@@ -77,6 +86,7 @@ public final class Sensor {
             strings: StringInterner(budget: settings.stringBudget))
         judge = judging ? VerdictJudge(rules: settings.verdictRules, hosts: hosts) : nil
         stage = OutputStage(judge: judge, handler: handler)
+        monitor = SensorMonitor(database: database, judge: judge)
         output = threaded ? OutputThread(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, stage: stage) : nil
     }
 
@@ -121,6 +131,56 @@ public final class Sensor {
         output?.close()
     }
 
+    /// What the capture side counted, as last published with `publishStatus` (other threads
+    /// cannot read the pipeline's counters while it runs).
+    public struct CaptureStatus: Sendable {
+        public var counters = PacketCounters()
+        public var tracker: ConnectionTracker.Counters?
+        public var connectionsFollowed = 0
+        public var bufferedHeadBytes = 0
+        /// libpcap's received, dropped and interface-dropped counts of a live capture.
+        public var libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?
+    }
+
+    /// What other threads may read while the sensor runs (stats, metrics, the APIs).
+    public let monitor: SensorMonitor
+
+    public var captureStatus: CaptureStatus { monitor.captureStatus }
+
+    /// Capture thread: makes the counts so far visible to other threads (stats, metrics).
+    public func publishStatus(libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)? = nil) {
+        var current = CaptureStatus(counters: pipeline.counters, tracker: pipeline.tracker?.counters)
+        current.connectionsFollowed = pipeline.tracker?.waiting ?? 0
+        current.bufferedHeadBytes = pipeline.tracker?.bufferedBytes ?? 0
+        current.libpcap = libpcap ?? monitor.captureStatus.libpcap
+        monitor.publish(current)
+    }
+
+    /// Capture thread: passes the latest status to the handler, in order with the events.
+    public func sendStatus() {
+        let status = captureStatus
+        if let output { output.send(status: status) } else { stage.status(status) }
+    }
+
     /// Events not handed to the output because a stop was asked for while it stalled.
     public var droppedAtStop: Int { output?.droppedAtStop ?? 0 }
+}
+
+/// The parts of a running sensor other threads may read: the capture status it last published,
+/// the database, and the judging side with its locked host table.
+public final class SensorMonitor: Sendable {
+    public let database: Database?
+    public let judge: VerdictJudge?
+    private let status = Mutex(Sensor.CaptureStatus())
+
+    init(database: Database?, judge: VerdictJudge?) {
+        self.database = database
+        self.judge = judge
+    }
+
+    public var captureStatus: Sensor.CaptureStatus { status.withLock { $0 } }
+
+    func publish(_ current: Sensor.CaptureStatus) {
+        status.withLock { $0 = current }
+    }
 }

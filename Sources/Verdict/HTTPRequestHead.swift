@@ -5,16 +5,19 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public var userAgent: String?
     public var platformHint: String?  // Sec-CH-UA-Platform
     public var proxyHeaders: [String] = []  // names of Via / X-Forwarded-For / Forwarded present
+    /// FoxIO's JA4H of the request, when it was read from the capture (not for API checks).
+    public var ja4h: String?
 
     public init(
         method: String, host: String? = nil, userAgent: String? = nil, platformHint: String? = nil,
-        proxyHeaders: [String] = []
+        proxyHeaders: [String] = [], ja4h: String? = nil
     ) {
         self.method = method
         self.host = host
         self.userAgent = userAgent
         self.platformHint = platformHint
         self.proxyHeaders = proxyHeaders
+        self.ja4h = ja4h
     }
 
     /// The longest text kept per field in host records and events: real User-Agents run to a

@@ -22,6 +22,7 @@ public enum HTTPRequestParser {
             return bytes.count >= maximumHead ? .tooLong : .incomplete
         }
         var head = HTTPRequestHead(method: String(decoding: method, as: UTF8.self))
+        var ja4h = JA4HBuilder(method: head.method, version: "11")
         var lineStart = 0
         var first = true
         while lineStart < end {
@@ -31,16 +32,30 @@ public enum HTTPRequestParser {
             if contentEnd > lineStart, bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
             if first {
                 first = false
+                ja4h.version = version(bytes, lineStart..<contentEnd)
             } else if let colon = (lineStart..<contentEnd).first(where: { bytes[$0] == 0x3A }) {
                 var valueStart = colon + 1
                 while valueStart < contentEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
                 var valueEnd = contentEnd
                 while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-                head.take(header: text(bytes, lineStart..<colon), value: text(bytes, valueStart..<valueEnd))
+                let name = text(bytes, lineStart..<colon), value = text(bytes, valueStart..<valueEnd)
+                head.take(header: name, value: value)
+                ja4h.add(header: name, value: value)
             }
             lineStart = lineEnd + 1
         }
+        head.ja4h = ja4h.fingerprint
         return .complete(head)
+    }
+
+    /// The request line's version as JA4H writes it: `HTTP/1.1` → `11`, `HTTP/1.0` → `10`.
+    static func version(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> String {
+        guard line.count >= 3 else { return "00" }
+        let major = bytes[line.upperBound - 3], minor = bytes[line.upperBound - 1]
+        guard bytes[line.upperBound - 2] == UInt8(ascii: "."), (0x30...0x39).contains(major), (0x30...0x39).contains(minor) else {
+            return "00"
+        }
+        return String(decoding: [major, minor], as: UTF8.self)
     }
 
     /// A first segment shorter than "GET " that still reads like the start of one.

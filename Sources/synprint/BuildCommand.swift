@@ -93,10 +93,12 @@ extension DatabaseCommand {
                     syn.fingerprint, label: label, userAgent: userAgent, classification: syn.classification, seconds: syn.seconds)
             }
             var progress = Progress(files: read)
+            var packets = 0
             StopSignal.install()
             var runner = SourceRunner(userFilter: nil, payload: true)
             try runner.run(read.map { path in { try PacketSource.open(file: path) } }, opened: { progress.opened($0) }) { packet, source in
-                progress.tick(source)
+                packets += 1
+                if packets & 0xFFF == 0 { progress.tick(source, packets: packets) }
                 pipeline.process(
                     packet, link: source.linkType,
                     syn: { syn in

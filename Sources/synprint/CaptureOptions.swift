@@ -2,6 +2,7 @@ import API
 import ArgumentParser
 import Foundation
 import Output
+import SynprintKit
 
 struct InputOptions: ParsableArguments {
     @Option(
@@ -37,6 +38,11 @@ struct InputOptions: ParsableArguments {
             "Print packet, SYN and drop counts on standard error every this many seconds (default 60 for live captures, off for files; 0 turns it off).",
             valueName: "seconds"))
     var statsInterval: Int?
+
+    @Flag(
+        name: .customLong("stats-events"),
+        help: "Also write each stats line as a {\"type\": \"stats\"} event into the JSON event output (as Suricata's stats.log).")
+    var statsEvents = false
 }
 
 struct OutputOptions: ParsableArguments {
@@ -56,7 +62,27 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Empty the -o file first instead of appending to it.")
     var truncate = false
 
+    @Option(
+        name: .customLong("event-schema"),
+        help: ArgumentHelp(
+            "JSON field names: synprint's own, Elastic Common Schema, or Suricata's EVE (docs/OUTPUT.md).", valueName: "native|ecs|eve"))
+    var eventSchema: EventSchema = .native
+
+    @Option(
+        name: .customLong("sensor-name"), help: ArgumentHelp("The name every event carries (default: the host name).", valueName: "name"))
+    var sensorName: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "At the end, an overview of what was seen: OS mix, links, verdicts, most flagged clients (default: text when reading files on a terminal).",
+            valueName: "text|json"))
+    var summary: SummaryFormat?
+
     var format: EventFormat { logFormat ?? (json ? .json : .text) }
+}
+
+enum SummaryFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
 }
 
 struct MatchingOptions: ParsableArguments {
@@ -145,9 +171,18 @@ struct APIOptions: ParsableArguments {
     @Flag(name: .customLong("allow-root"), help: "Serve the APIs while running as root (without -u).")
     var allowRoot = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve Prometheus metrics at /metrics on this address (a bare port binds 127.0.0.1); the API serves them too.",
+            valueName: "host:port"))
+    var metrics: String?
+
     var p0fSocketMode: UInt32 { UInt32(p0fSocketModeText, radix: 8) ?? 0o666 }
 
     func validate() throws {
+        if let metrics, APIServer.Settings(address: metrics, key: nil) == nil {
+            throw ValidationError("--metrics takes HOST:PORT or PORT, found \"\(metrics)\"")
+        }
         if let api, APIServer.Settings(address: api, key: nil) == nil {
             throw ValidationError("--api takes HOST:PORT or PORT (default address 127.0.0.1:8249), found \"\(api)\"")
         }
@@ -175,6 +210,13 @@ struct APIOptions: ParsableArguments {
 }
 
 struct ServiceOptions: ParsableArguments {
+    /// Read by `ConfigurationFile` before parsing; declared here for help and completions.
+    @Option(
+        help: ArgumentHelp(
+            "Options from a YAML file (each key a long option name; deploy/synprint.yaml); the command line overrides it.",
+            valueName: "file"))
+    var config: String?
+
     @Option(
         name: [.customShort("u"), .customLong("user")],
         help: ArgumentHelp(

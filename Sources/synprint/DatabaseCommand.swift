@@ -7,6 +7,7 @@ import SynprintKit
 struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
+        _superCommandName: "synprint",
         abstract: "Check, convert, build, merge and inspect fingerprint databases.",
         subcommands: [Validate.self, ImportP0f.self, Build.self, Merge.self, Stats.self, Diff.self])
 

@@ -6,28 +6,23 @@ import SynprintKit
 import Glibc
 #endif
 
-/// A progress line on a terminal: share of the input read, rate and time left.
+/// A progress line on a terminal for long runs over files: share of the input read, rate and
+/// time left, redrawn at most twice a second.
 struct Progress {
-    let enabled = isatty(STDERR_FILENO) == 1
+    let enabled: Bool
     let total: Int
     var done = 0  // bytes of the files already finished
     var current = 0  // size of the file being read
     var filesOpened = 0
-    var packets = 0
-    var started = Progress.now()
+    var started = monotonicSeconds()
     var lastPrint = 0.0
 
-    init(files: [String]) {
+    init(files: [String], enabled: Bool = isatty(STDERR_FILENO) == 1) {
+        self.enabled = enabled
         total = files.reduce(0) { sum, path in
             var status = stat()
             return sum + (stat(path, &status) == 0 ? Int(status.st_size) : 0)
         }
-    }
-
-    static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     mutating func opened(_ source: PacketSource) {
@@ -37,10 +32,10 @@ struct Progress {
         current = stat(source.name, &status) == 0 ? Int(status.st_size) : 0
     }
 
-    mutating func tick(_ source: PacketSource) {
-        packets += 1
-        guard enabled, packets & 0xFFFF == 0 else { return }
-        let now = Progress.now()
+    /// Call every few thousand packets.
+    mutating func tick(_ source: PacketSource, packets: Int) {
+        guard enabled else { return }
+        let now = monotonicSeconds()
         guard now - lastPrint >= 0.5 else { return }
         lastPrint = now
         let read = done + (source.fileOffset ?? 0)

@@ -2,7 +2,8 @@ import Foundation
 import SynprintKit
 
 /// Finds the database that ships with synprint: `$SYNPRINT_DB`, else `database/` beside the
-/// executable or in one of its parent folders (a source checkout), else the install prefix.
+/// executable or in one of its parent folders (a source checkout), else `share/synprint` of the
+/// prefix the executable is installed in, else the usual prefixes.
 enum ShippedDatabase {
     static func path() throws -> String {
         if let fromEnvironment = ProcessInfo.processInfo.environment["SYNPRINT_DB"] { return fromEnvironment }
@@ -13,7 +14,8 @@ enum ShippedDatabase {
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
             folder = folder.deletingLastPathComponent()
         }
-        for prefix in Settings.databaseFolders {
+        let installed = executable.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("share/synprint").path
+        for prefix in [installed] + Settings.databaseFolders {
             let candidate = "\(prefix)/\(Settings.databaseFileName)"
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
         }

@@ -2,19 +2,18 @@ import Capture
 import SynprintKit
 
 /// `--stats-interval`: a line on standard error every so often with what was read and, for a
-/// live capture, what the kernel dropped since the last line, so drops show while it runs.
+/// live capture, what the kernel dropped since the last line, so drops show while it runs;
+/// with `--stats-events` the same counts go into the JSON event output too.
 struct StatsReporter {
     let interval: Double
+    let events: Bool
     private var last = monotonicSeconds()
     private var lastPackets = 0
     private var lastDropped: UInt32 = 0
 
-    init(interval: Int) {
+    init(interval: Int, events: Bool) {
         self.interval = Double(max(interval, 0))
-    }
-
-    mutating func started(_ source: PacketSource) {
-        last = monotonicSeconds()
+        self.events = events
     }
 
     mutating func tick(_ sensor: Sensor, _ source: PacketSource) {
@@ -31,7 +30,15 @@ struct StatsReporter {
             lastDropped = dropped
         }
         printError(line)
+        if events { sensor.sendStatus() }
         last = now
         lastPackets = c.packets
+    }
+}
+
+extension CaptureStatistics {
+    /// libpcap's counters as the sensor's status keeps them.
+    var counts: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64) {
+        (UInt64(received), UInt64(dropped), UInt64(interfaceDropped))
     }
 }

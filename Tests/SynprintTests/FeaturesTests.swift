@@ -66,7 +66,7 @@ final class FeaturesTests: XCTestCase {
         p.dontFragment = false
         let fp = try fingerprint(p)
         XCTAssertEqual(text(fp.writeJA4T), "1024_00_00_00")
-        XCTAssertEqual(text(fp.writeRawSignature), "4:57+7:0:*:1024,0:::0")
+        XCTAssertEqual(text(fp.writeRawSignature), "4:57+7:0:0:1024,0:::0")
     }
 
     func testEveryOptionKind() throws {

@@ -16,10 +16,15 @@ final class GoldenTests: XCTestCase {
         let folder = try temporaryFolder()
         for sample in GoldenTests.samples {
             let capture = try packets(of: repositoryRoot.appendingPathComponent("tools/samples/\(sample).pcap"))
-            for format in EventFormat.allCases {
-                let output = folder.appendingPathComponent("\(sample).\(format.rawValue)")
+            let variants =
+                EventFormat.allCases.map { (format: $0, schema: EventSchema.native, name: $0.rawValue) }
+                + [EventSchema.ecs, .eve].map { (format: EventFormat.json, schema: $0, name: "\($0.rawValue).json") }
+            for (format, schema, name) in variants {
+                let output = folder.appendingPathComponent("\(sample).\(name)")
                 let sink = EventSink(file: try OutputFile(path: output.path, mode: .truncate))
-                let log = EventLog(format: format, database: try shippedDatabase(), sink: sink, alerts: nil, observations: nil)
+                let labels = EventLabels(sensor: "golden", schema: schema)
+                let log = EventLog(
+                    format: format, database: try shippedDatabase(), labels: labels, sink: sink, alerts: nil, observations: nil)
                 let sensor = Sensor(settings: Settings(), database: try shippedDatabase(), judging: true, threaded: false, handler: log)
                 for packet in capture.packets {
                     _ = packet.bytes.withUnsafeBytes {
@@ -29,11 +34,11 @@ final class GoldenTests: XCTestCase {
                 sensor.finish()
                 sink.flush()
                 let produced = try String(contentsOf: output, encoding: .utf8)
-                let golden = repositoryRoot.appendingPathComponent("Tests/SynprintTests/Golden/\(sample).\(format.rawValue)")
+                let golden = repositoryRoot.appendingPathComponent("Tests/SynprintTests/Golden/\(sample).\(name)")
                 if update { try produced.write(to: golden, atomically: true, encoding: .utf8) }
                 let expected = try String(contentsOf: golden, encoding: .utf8)
                 XCTAssertFalse(produced.isEmpty)
-                XCTAssertEqual(produced, expected, "\(sample) as \(format.rawValue) differs from \(golden.lastPathComponent)")
+                XCTAssertEqual(produced, expected, "\(sample) as \(name) differs from \(golden.lastPathComponent)")
             }
         }
     }

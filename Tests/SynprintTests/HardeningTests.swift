@@ -211,7 +211,7 @@ final class HardeningTests: XCTestCase {
         assertClearError(
             try runSynprint(["-r", HardeningTests.sample, "--api", "0", "--api-key-file", "/nonexistent/key"]), "cannot read an API key")
         if geteuid() == 0 {
-            assertClearError(try runSynprint(["-r", HardeningTests.sample, "--api", "0"]), "refusing to serve the lookup APIs as root")
+            assertClearError(try runSynprint(["-r", HardeningTests.sample, "--api", "0"]), "refusing to serve the APIs or metrics as root")
         }
         assertClearError(try runSynprint(["-r", HardeningTests.sample, "--chroot", "/"]), "--chroot needs -u")
         assertClearError(try runSynprint(["-r", HardeningTests.sample, "--memcap", "12"]), "--memcap")

@@ -73,7 +73,7 @@ final class OutputTests: XCTestCase {
         let line: String = try bytes.withUnsafeBytes { raw in
             let s = try decodedSegment(raw)
             let out = TextBuffer()
-            EventWriter(format: .json, database: nil).write(
+            EventWriter(format: .json, database: nil, labels: EventLabels(sensor: "s1")).write(
                 SynObservation(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(s, in: raw)), to: out)
             return out.string
         }

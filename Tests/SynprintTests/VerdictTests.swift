@@ -73,7 +73,9 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(request.userAgent, "Agent/1")
         XCTAssertEqual(request.platformHint, "\"Windows\"")
         XCTAssertEqual(request.proxyHeaders, ["x-forwarded-for", "via"])
-        XCTAssertEqual(parse("GET /x HTTP/1.1\nUser-Agent: A\n\n"), .complete(HTTPRequestHead(method: "GET", userAgent: "A")))
+        XCTAssertEqual(
+            parse("GET /x HTTP/1.1\nUser-Agent: A\n\n"),
+            .complete(HTTPRequestHead(method: "GET", userAgent: "A", ja4h: "ge11nn010000_b8bcd45ac095_000000000000_000000000000")))
         XCTAssertEqual(parse("GE"), .incomplete)
         XCTAssertEqual(parse("POST /x HTTP/1.1\r\nHost: a\r\n"), .incomplete)
         XCTAssertEqual(parse("\u{16}\u{03}\u{01}\u{02}\u{00}"), .notHTTP)  // a TLS ClientHello

@@ -12,10 +12,24 @@ import Verdict
 import Glibc
 #endif
 
-struct CaptureCommand: ParsableCommand {
+@main
+struct Synprint: ParsableCommand {
+    static let version = "1.0.0"
+
     static let configuration = CommandConfiguration(
-        commandName: "capture",
-        abstract: "Read capture files or a live interface and print each SYN's fingerprint (the default command).")
+        commandName: "synprint",
+        abstract: "Passive TCP/IP OS fingerprinting: names the OS behind every TCP SYN and SYN+ACK.",
+        discussion: """
+            Examples:
+              synprint -r capture.pcap                     fingerprint every SYN in a file
+              synprint -r capture.pcap --json --classify
+              synprint -i eth0 --classify port 443         live, with a BPF filter
+              synprint -i eth0 --http --alerts alerts.jsonl --api 8249 -u synprint
+              synprint --config /etc/synprint/synprint.yaml
+              synprint db validate database/synprint.db.jsonl
+            """,
+        version: version,
+        subcommands: [DatabaseCommand.self])
 
     @OptionGroup(title: "Input")
     var input: InputOptions
@@ -29,7 +43,7 @@ struct CaptureCommand: ParsableCommand {
     @OptionGroup(title: "Verdicts and alerts")
     var verdicts: VerdictOptions
 
-    @OptionGroup(title: "Lookup APIs")
+    @OptionGroup(title: "Lookup APIs and metrics")
     var apis: APIOptions
 
     @OptionGroup(title: "Running as a service")
@@ -38,7 +52,33 @@ struct CaptureCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A BPF filter as in tcpdump, narrowing what is read (e.g. port 443).", valueName: "filter"))
     var filter: [String] = []
 
-    func validate() throws {
+    /// Options from `--config FILE` come first, so the command line overrides them.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == DatabaseCommand.configuration.commandName { runDatabaseCommand(Array(arguments.dropFirst())) }
+        do {
+            var command = try parseAsRoot(try ConfigurationFile.arguments(before: arguments))
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// `synprint db …` is parsed on its own: the root's filter words would otherwise take `db`
+    /// for a filter. `db` stays in the root's subcommands for help, man pages and completions.
+    static func runDatabaseCommand(_ arguments: [String]) -> Never {
+        do {
+            var command = try DatabaseCommand.parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            DatabaseCommand.exit(withError: error)
+        }
+        DatabaseCommand.exit()
+    }
+
+    /// Checked when the capture runs rather than in `validate()`, which ArgumentParser also calls
+    /// for this root command when a subcommand such as `db build` runs.
+    func checkOptions() throws {
         if input.listInterfaces { return }
         guard input.read.isEmpty != (input.interface == nil) else {
             throw ValidationError("give either -r FILE (one or more) or -i INTERFACE")
@@ -93,14 +133,15 @@ struct CaptureCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkOptions()
         if input.listInterfaces { return try listInterfaces() }
         let settings = try settings()
         if let mask = service.umask { OutputFile.creationMode.store(0o666 & ~mask, ordering: .relaxed) }
         let apiKey = try apis.key()
         if let user = service.user, !Privileges.isRoot { throw Failure("-u \(user) needs synprint to start as root") }
-        if apis.api != nil || apis.p0fSocket != nil, Privileges.isRoot, service.user == nil, !apis.allowRoot {
+        if apis.api != nil || apis.p0fSocket != nil || apis.metrics != nil, Privileges.isRoot, service.user == nil, !apis.allowRoot {
             throw Failure(
-                "refusing to serve the lookup APIs as root: give -u USER to drop privileges once the capture is open (or --allow-root)")
+                "refusing to serve the APIs or metrics as root: give -u USER to drop privileges once the capture is open (or --allow-root)")
         }
 
         // Everything privileged first: the database, the outputs, the capture, the sockets.
@@ -109,13 +150,17 @@ struct CaptureCommand: ParsableCommand {
         if let userFilter, let problem = PacketSource.checkFilter(userFilter) {
             throw Failure("bad filter \"\(userFilter)\": \(problem)")
         }
-        let alertLog = try alerts()
-        let observations = try verdicts.learn.map { try ObservationLog(path: $0) }
-        let eventFile = try outputOptions.output.map { try OutputFile(path: $0, mode: outputOptions.truncate ? .truncate : .append) }
+        let labels = EventLabels(sensor: outputOptions.sensorName ?? ProcessInfo.processInfo.hostName, schema: outputOptions.eventSchema)
+        let alertLog = try opening { try verdicts.alerts.map { try LineLog(path: $0) } }
+        let observations = try opening { try verdicts.learn.map { try ObservationLog(path: $0) } }
+        let eventFile = try opening {
+            try outputOptions.output.map { try OutputFile(path: $0, mode: outputOptions.truncate ? .truncate : .append) }
+        }
         let sink = EventSink(file: eventFile ?? OutputFile())
         let limiter = AlertLimiter(perHost: settings.alertsPerHost, window: settings.alertWindow, perSecond: settings.alertsPerSecond)
         let log = EventLog(
-            format: outputOptions.format, database: database, sink: sink, alerts: alertLog, observations: observations, limiter: limiter)
+            format: outputOptions.format, database: database, labels: labels, sink: sink, alerts: alertLog, observations: observations,
+            limiter: limiter)
         let live = try input.interface.map {
             try PacketSource.open(
                 interface: $0, promiscuous: input.promiscuous, snaplen: input.snaplen, bufferSize: input.bufferSize,
@@ -125,7 +170,11 @@ struct CaptureCommand: ParsableCommand {
         // they must interrupt.
         Signals.block()
         let sensor = Sensor(settings: settings, database: database, judging: judging, limit: input.count, handler: log)
-        let servers = try startServers(sensor, database, apiKey, alertLog, limiter, observations)
+        let outputs = [eventFile ?? sink.file, alertLog?.file, observations?.log.file].compactMap { $0 }
+        let metrics =
+            apis.metrics != nil || apis.api != nil
+            ? MetricsExporter { [monitor = sensor.monitor] in sensorMetrics(monitor, log, limiter, outputs) } : nil
+        let servers = try startServers(sensor, database, labels, apiKey, alertLog, limiter, observations, metrics)
         defer { servers.stop() }
         let files = try openFilesBeforeDroppingPrivileges()
         if let user = service.user {
@@ -141,27 +190,38 @@ struct CaptureCommand: ParsableCommand {
 
         let sources: [() throws -> PacketSource] = live.map { source in [{ source }] } ?? files
         var runner = SourceRunner(userFilter: userFilter, payload: judging)
-        var stats = StatsReporter(interval: input.statsInterval ?? (live != nil ? 60 : 0))
+        var stats = StatsReporter(interval: input.statsInterval ?? (live != nil ? 60 : 0), events: input.statsEvents)
+        var progress = Progress(files: input.read, enabled: live == nil && isatty(STDERR_FILENO) == 1)
         defer { sensor.finish() }  // on errors too: what was captured is written
         try runner.run(
             sources, shouldStop: { sensor.reachedLimit },
             opened: { source in
                 sensor.delivery = source.isLive ? .prompt : (source.arrivesOverTime ? .eachEvent : .batches)
-                stats.started(source)
+                progress.opened(source)
             },
             idle: { source in
                 sensor.idle()
+                sensor.publishStatus(libpcap: source.statistics()?.counts)
                 stats.tick(sensor, source)
             }
         ) { packet, source in
             let more = sensor.process(packet, link: source.linkType)
-            if sensor.counters.packets & 0xFFF == 0 { stats.tick(sensor, source) }
+            if sensor.counters.packets & 0xFFF == 0 {
+                sensor.publishStatus(libpcap: source.statistics()?.counts)
+                stats.tick(sensor, source)
+                progress.tick(source, packets: sensor.counters.packets)
+            }
             return more
         }
+        progress.finish()
         sensor.finish()
-        sink.flush()
-        printSummary(sensor, runner, log, limiter, observations, [eventFile, alertLog?.file, observations?.log.file].compactMap { $0 })
-        try exitStatus(runner: runner, outputs: [sink.file, alertLog?.file, observations?.log.file].compactMap { $0 })
+        sensor.publishStatus(libpcap: runner.statistics?.counts)
+        log.idle()
+        printSummary(sensor, runner, log, limiter, observations, outputs)
+        if let format = outputOptions.summary ?? (live == nil && isatty(STDERR_FILENO) == 1 ? .text : nil) {
+            printError(format == .json ? log.summary.json() : log.summary.text())
+        }
+        try exitStatus(runner: runner, outputs: outputs)
     }
 
     func listInterfaces() throws {
@@ -171,9 +231,10 @@ struct CaptureCommand: ParsableCommand {
         }
     }
 
-    func alerts() throws -> LineLog? {
+    /// An output's opening error, worded for the user.
+    func opening<T>(_ open: () throws -> T) throws -> T {
         do {
-            return try verdicts.alerts.map { try LineLog(path: $0) }
+            return try open()
         } catch let error as OutputError {
             throw Failure(error.description)
         }
@@ -190,19 +251,25 @@ struct CaptureCommand: ParsableCommand {
     }
 
     func startServers(
-        _ sensor: Sensor, _ database: Database?, _ apiKey: String?, _ alertLog: LineLog?, _ limiter: AlertLimiter,
-        _ observations: ObservationLog?
+        _ sensor: Sensor, _ database: Database?, _ labels: EventLabels, _ apiKey: String?, _ alertLog: LineLog?, _ limiter: AlertLimiter,
+        _ observations: ObservationLog?, _ metrics: MetricsExporter?
     ) throws -> Servers {
         var servers = Servers()
-        guard let judge = sensor.judge else { return servers }
         do {
+            if let address = apis.metrics.flatMap({ APIServer.Settings(address: $0, key: nil) }), let metrics {
+                let server = MetricsServer(exporter: metrics, address: address)
+                let port = try server.start()
+                printError("synprint: metrics on \(address.host):\(port)/metrics")
+                servers.metrics = server
+            }
+            guard let judge = sensor.judge else { return servers }
             if let api = apis.api, let address = APIServer.Settings(address: api, key: apiKey) {
                 if apiKey == nil, !address.isLoopback {
                     printError(
                         "synprint: warning: the API listens on \(address.host) without --api-key-file: anyone who reaches it can query it")
                 }
                 let server = APIServer(
-                    settings: address, judge: judge, database: database,
+                    settings: address, judge: judge, database: database, labels: labels, metrics: metrics,
                     onAlert: { line, address, seconds in
                         if limiter.allow(address, at: seconds) { alertLog?.write(line) }
                     },
@@ -267,14 +334,16 @@ struct CaptureCommand: ParsableCommand {
     }
 }
 
-/// The lookup servers started for a run.
+/// The servers started for a run.
 struct Servers {
     var api: APIServer?
     var p0fSocket: P0fSocketServer?
+    var metrics: MetricsServer?
 
     func stop() {
         api?.stop()
         p0fSocket?.stop()
+        metrics?.stop()
     }
 }
 
@@ -308,3 +377,4 @@ struct Failure: Error, CustomStringConvertible {
 }
 
 extension EventFormat: ExpressibleByArgument {}
+extension EventSchema: ExpressibleByArgument {}

@@ -1,0 +1,90 @@
+import Decode
+import Formatting
+
+/// The field names of JSON events: synprint's own, Elastic Common Schema, or Suricata's EVE.
+/// ECS and EVE wrap the native object in `synprint` and add their own names for what they share
+/// (docs/OUTPUT.md has the mapping).
+public enum EventSchema: String, Sendable, CaseIterable {
+    case native
+    case ecs
+    case eve
+}
+
+/// What every event carries beyond its own fields: the sensor's name and the schema.
+public struct EventLabels: Sendable {
+    public let sensor: String
+    public let schema: EventSchema
+    /// The sensor's name as a quoted JSON string, escaped once.
+    let sensorJSON: String
+
+    public init(sensor: String, schema: EventSchema = .native) {
+        self.sensor = sensor
+        self.schema = schema
+        let buffer = TextBuffer(capacity: sensor.utf8.count + 8)
+        buffer.appendJSONString(sensor)
+        sensorJSON = buffer.string
+    }
+
+    /// `"community_id":"1:…","sensor":"…"`, for the native object.
+    func appendCommon(_ segment: TCPSegment, to out: TextBuffer) {
+        out.append(",\"community_id\":\"")
+        CommunityID.append(
+            source: segment.ip.source, sourcePort: segment.sourcePort, destination: segment.ip.destination,
+            destinationPort: segment.destinationPort, to: out)
+        out.append("\",\"sensor\":"); out.append(string: sensorJSON)
+    }
+
+    /// An event of `type` in the chosen schema, around its native object (written by `native`
+    /// into `scratch`, without its line break).
+    func write(
+        type: StaticString, kind: StaticString, seconds: Int, microseconds: Int, segment: TCPSegment, userAgent: String? = nil,
+        method: String? = nil, scratch: TextBuffer, to out: TextBuffer, native: (TextBuffer) -> Void
+    ) {
+        guard schema != .native else {
+            native(out)
+            out.append(ascii: "\n")
+            return
+        }
+        scratch.removeAll()
+        native(scratch)
+        let s = segment
+        switch schema {
+        case .native:
+            break
+        case .eve:
+            out.append("{\"timestamp\":\""); out.appendTimestamp(seconds: seconds, microseconds: microseconds)
+            out.append("\",\"event_type\":\""); out.append(type)
+            out.append("\",\"src_ip\":\""); out.append(ip: s.ip.source)
+            out.append("\",\"src_port\":"); out.append(s.sourcePort)
+            out.append(",\"dest_ip\":\""); out.append(ip: s.ip.destination)
+            out.append("\",\"dest_port\":"); out.append(s.destinationPort)
+            out.append(",\"proto\":\"TCP\",\"community_id\":\"")
+            CommunityID.append(
+                source: s.ip.source, sourcePort: s.sourcePort, destination: s.ip.destination, destinationPort: s.destinationPort, to: out)
+            out.append("\",\"host\":"); out.append(string: sensorJSON)
+        case .ecs:
+            out.append("{\"@timestamp\":\""); out.appendTimestamp(seconds: seconds, microseconds: microseconds)
+            out.append("\",\"event\":{\"kind\":\""); out.append(kind)
+            out.append("\",\"category\":[\"network\"],\"type\":[\"connection\"],\"module\":\"synprint\",\"dataset\":\"synprint.")
+            out.append(type)
+            out.append("\"},\"observer\":{\"name\":"); out.append(string: sensorJSON);
+            out.append(",\"type\":\"sensor\",\"vendor\":\"synprint\"}")
+            out.append(",\"source\":{\"ip\":\""); out.append(ip: s.ip.source)
+            out.append("\",\"port\":"); out.append(s.sourcePort)
+            out.append("},\"destination\":{\"ip\":\""); out.append(ip: s.ip.destination)
+            out.append("\",\"port\":"); out.append(s.destinationPort)
+            out.append("},\"network\":{\"transport\":\"tcp\",\"type\":\""); out.append(s.ip.version == 4 ? "ipv4" : "ipv6")
+            out.append("\",\"community_id\":\"")
+            CommunityID.append(
+                source: s.ip.source, sourcePort: s.sourcePort, destination: s.ip.destination, destinationPort: s.destinationPort, to: out)
+            out.append("\"}")
+            if let userAgent { out.append(",\"user_agent\":{\"original\":"); out.appendJSONString(userAgent); out.append(ascii: "}") }
+            if let method, !method.isEmpty {
+                out.append(",\"http\":{\"request\":{\"method\":"); out.appendJSONString(method); out.append("}}")
+            }
+        }
+        out.append(",\"synprint\":")
+        out.append(scratch)
+        out.append("}\n")
+    }
+}

@@ -1,0 +1,184 @@
+import Decode
+import Formatting
+import Foundation
+import Match
+import Synchronization
+import Verdict
+
+/// What a run saw, tallied on the output thread as events pass (array increments, no hashing
+/// per SYN): OS classes of clients and of servers, OS names, links, verdict reasons and the
+/// clients most often flagged. `--summary` prints it; the metrics and stats read its snapshots.
+public final class EventSummary: @unchecked Sendable {
+    /// Unchecked Sendable: `counts` is written by the output thread only; other threads read
+    /// `snapshot`, which the output thread publishes under its lock.
+    public struct Counts: Sendable {
+        public var syns = 0
+        public var synAcks = 0
+        public var clientClasses = [Int](repeating: 0, count: OSClass.allCases.count)
+        public var serverClasses = [Int](repeating: 0, count: OSClass.allCases.count)
+        /// Per database entry (the best one of each client SYN), then one for none.
+        public var names: [Int]
+        /// Per link entry, then unlisted MTUs, then SYNs without an MSS.
+        public var links: [Int]
+        public var tunnels = 0
+        public var clamped = 0
+        public var requests = 0
+        public var flagged = 0
+        public var reasons = [Int](repeating: 0, count: VerdictReason.allCases.count)
+        /// Flagged clients and how often (bounded: `flaggedClientsKept`).
+        public var flaggedClients: [IPAddress: Int] = [:]
+        public var events = 0
+    }
+
+    /// Distinct flagged clients remembered for the top list.
+    public static let flaggedClientsKept = 4096
+    let database: Database?
+    private var counts: Counts
+    private let published: Mutex<Counts>
+
+    public init(database: Database?) {
+        self.database = database
+        counts = Counts(
+            names: [Int](repeating: 0, count: (database?.entries.count ?? 0) + 1),
+            links: [Int](repeating: 0, count: (database?.links.count ?? 0) + 2))
+        published = Mutex(counts)
+    }
+
+    /// The latest published counts.
+    public var snapshot: Counts { published.withLock { $0 } }
+
+    func count(_ syn: SynObservation) {
+        counts.events += 1
+        guard let c = syn.classification else {
+            if syn.fingerprint.direction == .syn { counts.syns += 1 } else { counts.synAcks += 1 }
+            return
+        }
+        if syn.fingerprint.direction == .synAck {
+            counts.synAcks += 1
+            counts.serverClasses[c.osClass.rawValue] += 1
+            return
+        }
+        counts.syns += 1
+        counts.clientClasses[c.osClass.rawValue] += 1
+        counts.names[c.osClass != .unknown ? (c.bestEntryIndex ?? counts.names.count - 1) : counts.names.count - 1] += 1
+        if let path = syn.path {
+            counts.links[path.mtu == nil ? counts.links.count - 1 : (path.linkIndex ?? counts.links.count - 2)] += 1
+            if path.tunnel { counts.tunnels += 1 }
+            if path.clamped { counts.clamped += 1 }
+        }
+    }
+
+    func count(_ request: JudgedRequest) {
+        counts.events += 1
+        counts.requests += 1
+        for reason in request.verdict.reasons { counts.reasons[VerdictReason.allCases.firstIndex(of: reason)!] += 1 }
+        guard request.verdict.flagged else { return }
+        counts.flagged += 1
+        let client = request.observation.syn.fingerprint.ip.source
+        if counts.flaggedClients[client] != nil || counts.flaggedClients.count < EventSummary.flaggedClientsKept {
+            counts.flaggedClients[client, default: 0] += 1
+        }
+    }
+
+    /// Every 4096 events (and whenever the output is idle) the counts are published.
+    var snapshotDue: Bool { counts.events & 0xFFF == 0 }
+
+    /// Makes the counts so far visible to other threads.
+    public func publish() {
+        published.withLock { $0 = counts }
+    }
+
+    // MARK: rendering
+
+    /// Shares of each value, largest first, as `(name, count)`.
+    public func classMix(_ values: [Int]) -> [(String, Int)] {
+        OSClass.allCases.map { ($0.name, values[$0.rawValue]) }.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
+    }
+
+    /// Entries that share a label (variants of one stack) count together.
+    public func nameMix(_ counts: Counts, top: Int = 10) -> [(String, Int)] {
+        let labels = database?.entries.map(\.label) ?? []
+        let byLabel = counts.names.enumerated().filter { $0.element > 0 }.reduce(into: [String: Int]()) { all, named in
+            all[named.offset < labels.count ? labels[named.offset] : "unknown", default: 0] += named.element
+        }
+        return byLabel.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(top).map { ($0.key, $0.value) }
+    }
+
+    public func linkMix(_ counts: Counts) -> [(String, Int)] {
+        counts.links.enumerated().filter { $0.element > 0 }.map { index, n in
+            let links = database?.links ?? []
+            let name = index < links.count ? "\(links[index].link) (\(links[index].mtu))" : index == links.count ? "unlisted MTU" : "no MSS"
+            return (name, n)
+        }.sorted { $0.1 > $1.1 }
+    }
+
+    public func reasonMix(_ counts: Counts) -> [(String, Int)] {
+        VerdictReason.allCases.enumerated().map { ($1.rawValue, counts.reasons[$0]) }.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
+    }
+
+    public func topFlagged(_ counts: Counts, top: Int = 10) -> [(String, Int)] {
+        counts.flaggedClients.sorted { $0.value != $1.value ? $0.value > $1.value : ($0.key.high, $0.key.low) < ($1.key.high, $1.key.low) }
+            .prefix(top).map { address, n in
+                let text = TextBuffer(capacity: 48)
+                text.append(ip: address)
+                return (text.string, n)
+            }
+    }
+
+    /// The overview a person reads at the end of a run.
+    public func text() -> String {
+        let c = snapshot
+        func section(_ title: String, _ rows: [(String, Int)], of total: Int) -> [String] {
+            guard !rows.isEmpty else { return [] }
+            return ["\(title):"]
+                + rows.map { name, n in
+                    let share = total > 0 ? String(format: "%5.1f %%", Double(n) * 100 / Double(total)) : ""
+                    return
+                        "  \(name.padding(toLength: max(name.count, 36), withPad: " ", startingAt: 0)) \(String(n).leftPadded(8))  \(share)"
+                }
+        }
+        var lines = ["summary: \(c.syns) client SYNs, \(c.synAcks) server SYN+ACKs, \(c.requests) requests judged, \(c.flagged) flagged"]
+        lines += section("client OS classes", classMix(c.clientClasses), of: c.syns)
+        lines += section("top client OS names", nameMix(c), of: c.syns)
+        lines += section("links", linkMix(c), of: c.syns)
+        if c.tunnels + c.clamped > 0 { lines.append("  tunnel MTUs \(c.tunnels), clamped MSS \(c.clamped)") }
+        lines += section("verdict reasons", reasonMix(c), of: c.requests)
+        lines += section("most flagged clients", topFlagged(c), of: c.flagged)
+        lines += section("server OS classes (SYN+ACK)", classMix(c.serverClasses), of: c.synAcks)
+        return lines.joined(separator: "\n")
+    }
+
+    /// The same as one JSON object, for machines.
+    public func json() -> String {
+        let c = snapshot
+        let out = TextBuffer(capacity: 4096)
+        func object(_ rows: [(String, Int)]) {
+            out.append(ascii: "{")
+            for (i, row) in rows.enumerated() {
+                if i > 0 { out.append(ascii: ",") }
+                out.appendJSONString(row.0); out.append(ascii: ":"); out.append(row.1)
+            }
+            out.append(ascii: "}")
+        }
+        out.append("{\"type\":\"summary\",\"syns\":"); out.append(c.syns)
+        out.append(",\"synacks\":"); out.append(c.synAcks)
+        out.append(",\"requests\":"); out.append(c.requests)
+        out.append(",\"flagged\":"); out.append(c.flagged)
+        out.append(",\"client_classes\":"); object(classMix(c.clientClasses))
+        out.append(",\"client_names\":"); object(nameMix(c, top: 50))
+        out.append(",\"links\":"); object(linkMix(c))
+        out.append(",\"tunnels\":"); out.append(c.tunnels)
+        out.append(",\"clamped\":"); out.append(c.clamped)
+        out.append(",\"verdict_reasons\":"); object(reasonMix(c))
+        out.append(",\"flagged_clients\":"); object(topFlagged(c, top: 50))
+        out.append(",\"server_classes\":"); object(classMix(c.serverClasses))
+        out.append(ascii: "}")
+        return out.string
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - count)) + self
+    }
+}
