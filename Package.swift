@@ -47,9 +47,15 @@ let package = Package(
         .target(
             name: "Verdict", dependencies: ["Decode", "Features", "Match", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Verdict", swiftSettings: perPacket + strict),
+        // How connections end and what they negotiated (`--connections`), beside the verdicts.
+        .target(
+            name: "Connections", dependencies: ["Decode", "Features", "Match", "Verdict"], path: "Sources/Connections",
+            swiftSettings: perPacket + strict),
         .target(
             name: "Output",
-            dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Sources/Output",
             swiftSettings: perPacket + strict),
         .target(
@@ -58,13 +64,13 @@ let package = Package(
             path: "Sources/Learn", swiftSettings: strict),
         .target(
             name: "SynprintKit",
-            dependencies: ["CPrivileges", "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "Learn"],
+            dependencies: ["CPrivileges", "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "Output", "Learn"],
             path: "Sources/SynprintKit", swiftSettings: perPacket + strict),
         // The lookup APIs (HTTP and p0f's unix socket) answer from the sensor's host table.
         .target(
             name: "API",
             dependencies: [
-                "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "SynprintKit",
+                "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "Output", "SynprintKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -87,7 +93,9 @@ let package = Package(
             swiftSettings: perPacket + strict),
         .testTarget(
             name: "SynprintTests",
-            dependencies: ["Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "SynprintKit", "API", "Learn"],
+            dependencies: [
+                "Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "Output", "SynprintKit", "API", "Learn",
+            ],
             path: "Tests/SynprintTests",
             exclude: ["Fixtures", "Golden"],
             swiftSettings: strict),

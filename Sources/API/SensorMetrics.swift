@@ -1,3 +1,4 @@
+import Connections
 import Decode
 import Match
 import SynprintKit
@@ -79,6 +80,30 @@ public func sensorMetrics(_ sensor: SensorMonitor, _ log: EventLog, _ limiter: A
             MetricValue(
                 "synprint_connections_over_budget", Double(tracker.overBudget), .counter,
                 help: "Connections dropped at the request-head budget"))
+    }
+    if let connections = status.connections {
+        values.append(
+            MetricValue("synprint_connections_open", Double(connections.following), .gauge, help: "Connections followed to their end now"))
+        values.append(
+            MetricValue(
+                "synprint_connection_records_evicted", Double(connections.evictedOpening), .counter, labels: [("table", "opening")],
+                help: "Connection records pushed out of a full table"))
+        values.append(
+            MetricValue(
+                "synprint_connection_records_evicted", Double(connections.evictedConnected), .counter, labels: [("table", "connected")],
+                help: "Connection records pushed out of a full table"))
+        for (index, stage) in ConnectionStage.allCases.enumerated() {
+            values.append(
+                MetricValue(
+                    "synprint_connections_ended", Double(seen.stages[index]), .counter, labels: [("stage", stage.rawValue)],
+                    help: "Connections ended, by stage"))
+        }
+        for (index, named) in ConnectionTags.named.enumerated() {
+            values.append(
+                MetricValue(
+                    "synprint_connection_tags", Double(seen.tags[index]), .counter, labels: [("tag", named.1)],
+                    help: "Ended connections by tag"))
+        }
     }
     if let hosts = sensor.judge?.hosts {
         let evictions = hosts.evictions

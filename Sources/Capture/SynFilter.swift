@@ -23,9 +23,22 @@ public enum SynFilter {
     static let ipv6DirectPayload = "(ip6 and ip6[6] == 6 and (ip6[53] & 2 != 0 or ip6[4:2] - ((ip6[52] & 0xf0) >> 2) > 0))"
     static let withPayload = "(\(ipv4Payload) or \(ipv6DirectPayload) or \(ipv6Extended))"
 
+    /// What the kernel passes: SYNs and SYN+ACKs; those and segments with payload (requests);
+    /// or every TCP segment (connections followed to their end, `--connections`).
+    public enum Scope: Sendable {
+        case syns, withPayload, allTCP
+    }
+
+    static let allTCP = "(tcp or \(ipv6Extended))"
+
     /// The default filter for a link type, narrowed by the user's own expression if any.
-    public static func expression(vlanTags: Bool, user: String?, payload: Bool = false) -> String {
-        let base = payload ? withPayload : plain
+    public static func expression(vlanTags: Bool, user: String?, scope: Scope = .syns) -> String {
+        let base =
+            switch scope {
+            case .syns: plain
+            case .withPayload: withPayload
+            case .allTCP: allTCP
+            }
         let syn = user.map { $0.isEmpty ? base : "(\(base) and (\($0)))" } ?? base
         guard vlanTags else { return syn }
         return "(\(syn) or (vlan and (\(syn) or (vlan and \(syn)))))"

@@ -1,5 +1,6 @@
 import Decode
 import Formatting
+import Verdict
 
 /// The field names of JSON events: synprint's own, Elastic Common Schema, or Suricata's EVE.
 /// ECS and EVE wrap the native object in `synprint` and add their own names for what they share
@@ -26,18 +27,20 @@ public struct EventLabels: Sendable {
     }
 
     /// `"community_id":"1:…","sensor":"…"`, for the native object.
-    func appendCommon(_ segment: TCPSegment, to out: TextBuffer) {
+    func appendCommon(_ segment: TCPSegment, to out: TextBuffer) { appendCommon(FlowKey(segment), to: out) }
+
+    /// The same for a flow, from its first packet's sender to its receiver.
+    func appendCommon(_ flow: FlowKey, to out: TextBuffer) {
         out.append(",\"community_id\":\"")
         CommunityID.append(
-            source: segment.ip.source, sourcePort: segment.sourcePort, destination: segment.ip.destination,
-            destinationPort: segment.destinationPort, to: out)
+            source: flow.client, sourcePort: flow.clientPort, destination: flow.server, destinationPort: flow.serverPort, to: out)
         out.append("\",\"sensor\":"); out.append(string: sensorJSON)
     }
 
     /// An event of `type` in the chosen schema, around its native object (written by `native`
     /// into `scratch`, without its line break).
     func write(
-        type: StaticString, kind: StaticString, seconds: Int, microseconds: Int, segment: TCPSegment, userAgent: String? = nil,
+        type: StaticString, kind: StaticString, seconds: Int, microseconds: Int, flow: FlowKey, userAgent: String? = nil,
         method: String? = nil, scratch: TextBuffer, to out: TextBuffer, native: (TextBuffer) -> Void
     ) {
         guard schema != .native else {
@@ -47,20 +50,19 @@ public struct EventLabels: Sendable {
         }
         scratch.removeAll()
         native(scratch)
-        let s = segment
         switch schema {
         case .native:
             break
         case .eve:
             out.append("{\"timestamp\":\""); out.appendTimestamp(seconds: seconds, microseconds: microseconds)
             out.append("\",\"event_type\":\""); out.append(type)
-            out.append("\",\"src_ip\":\""); out.append(ip: s.ip.source)
-            out.append("\",\"src_port\":"); out.append(s.sourcePort)
-            out.append(",\"dest_ip\":\""); out.append(ip: s.ip.destination)
-            out.append("\",\"dest_port\":"); out.append(s.destinationPort)
+            out.append("\",\"src_ip\":\""); out.append(ip: flow.client)
+            out.append("\",\"src_port\":"); out.append(flow.clientPort)
+            out.append(",\"dest_ip\":\""); out.append(ip: flow.server)
+            out.append("\",\"dest_port\":"); out.append(flow.serverPort)
             out.append(",\"proto\":\"TCP\",\"community_id\":\"")
             CommunityID.append(
-                source: s.ip.source, sourcePort: s.sourcePort, destination: s.ip.destination, destinationPort: s.destinationPort, to: out)
+                source: flow.client, sourcePort: flow.clientPort, destination: flow.server, destinationPort: flow.serverPort, to: out)
             out.append("\",\"host\":"); out.append(string: sensorJSON)
         case .ecs:
             out.append("{\"@timestamp\":\""); out.appendTimestamp(seconds: seconds, microseconds: microseconds)
@@ -69,14 +71,14 @@ public struct EventLabels: Sendable {
             out.append(type)
             out.append("\"},\"observer\":{\"name\":"); out.append(string: sensorJSON);
             out.append(",\"type\":\"sensor\",\"vendor\":\"synprint\"}")
-            out.append(",\"source\":{\"ip\":\""); out.append(ip: s.ip.source)
-            out.append("\",\"port\":"); out.append(s.sourcePort)
-            out.append("},\"destination\":{\"ip\":\""); out.append(ip: s.ip.destination)
-            out.append("\",\"port\":"); out.append(s.destinationPort)
-            out.append("},\"network\":{\"transport\":\"tcp\",\"type\":\""); out.append(s.ip.version == 4 ? "ipv4" : "ipv6")
+            out.append(",\"source\":{\"ip\":\""); out.append(ip: flow.client)
+            out.append("\",\"port\":"); out.append(flow.clientPort)
+            out.append("},\"destination\":{\"ip\":\""); out.append(ip: flow.server)
+            out.append("\",\"port\":"); out.append(flow.serverPort)
+            out.append("},\"network\":{\"transport\":\"tcp\",\"type\":\""); out.append(!flow.client.isV6 ? "ipv4" : "ipv6")
             out.append("\",\"community_id\":\"")
             CommunityID.append(
-                source: s.ip.source, sourcePort: s.sourcePort, destination: s.ip.destination, destinationPort: s.destinationPort, to: out)
+                source: flow.client, sourcePort: flow.clientPort, destination: flow.server, destinationPort: flow.serverPort, to: out)
             out.append("\"}")
             if let userAgent { out.append(",\"user_agent\":{\"original\":"); out.appendJSONString(userAgent); out.append(ascii: "}") }
             if let method, !method.isEmpty {

@@ -1,3 +1,4 @@
+import Connections
 import Formatting
 import Match
 import Verdict
@@ -31,7 +32,7 @@ public final class EventWriter {
             let isSYN = syn.fingerprint.direction == .syn
             labels.write(
                 type: isSYN ? "syn" : "synack", kind: "event", seconds: syn.seconds, microseconds: syn.microseconds,
-                segment: syn.fingerprint.segment, scratch: scratch, to: out
+                flow: FlowKey(syn.fingerprint.segment), scratch: scratch, to: out
             ) { out in
                 JSONFormat.writeFeatures(syn, to: out)
                 labels.appendCommon(syn.fingerprint.segment, to: out)
@@ -59,6 +60,21 @@ public final class EventWriter {
             let os = request.observation.syn.classification.flatMap { c in database.map { renderOS(c, $0) } }
             RequestJSON.write(request, type: "http", database: database, labels: labels, renderedOS: os, scratch: scratch, to: out)
         case .p0f: P0fLogFormat.write(request, to: out)
+        }
+    }
+
+    public func write(_ connection: FollowedConnection, to out: TextBuffer) {
+        switch format {
+        case .text: ConnectionFormat.writeText(connection, to: out)
+        case .p0f: ConnectionFormat.writeP0f(connection, to: out)
+        case .json:
+            let path = connection.path.map { renderPathWithoutHops($0) }
+            labels.write(
+                type: "conn", kind: "event", seconds: Int(connection.start / 1_000_000),
+                microseconds: Int(connection.start % 1_000_000), flow: connection.key, scratch: scratch, to: out
+            ) { out in
+                ConnectionFormat.writeJSON(connection, labels: labels, path: path, to: out)
+            }
         }
     }
 

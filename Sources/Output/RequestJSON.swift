@@ -17,7 +17,8 @@ public enum RequestJSON {
         labels.write(
             type: type, kind: type.withUTF8Buffer { $0.elementsEqual("alert".utf8) } ? "alert" : "event",
             seconds: observation.seconds, microseconds: observation.microseconds,
-            segment: observation.syn.fingerprint.segment, userAgent: observation.request.userAgent, method: observation.request.method,
+            flow: FlowKey(observation.syn.fingerprint.segment), userAgent: observation.request.userAgent,
+            method: observation.request.method,
             scratch: scratch, to: out
         ) { out in
             writeNative(event, type: type, source: source, database: database, labels: labels, renderedOS: renderedOS, to: out)

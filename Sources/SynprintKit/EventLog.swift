@@ -1,3 +1,4 @@
+import Connections
 import Formatting
 import Foundation
 import Match
@@ -49,6 +50,13 @@ public final class EventLog: EventHandler, @unchecked Sendable {
         writer.write(syn, to: sink.buffer)
         sink.commit()
         summary.count(syn)
+        if summary.snapshotDue { summary.publish() }
+    }
+
+    public func handle(connection: FollowedConnection) {
+        writer.write(connection, to: sink.buffer)
+        sink.commit()
+        summary.count(connection)
         if summary.snapshotDue { summary.publish() }
     }
 

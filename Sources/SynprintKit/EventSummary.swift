@@ -1,3 +1,4 @@
+import Connections
 import Decode
 import Formatting
 import Foundation
@@ -28,6 +29,22 @@ public final class EventSummary: @unchecked Sendable {
         /// Flagged clients and how often (bounded: `flaggedClientsKept`).
         public var flaggedClients: [IPAddress: Int] = [:]
         public var events = 0
+        /// Ended connections (`--connections`): by stage, per client OS class; by ending, tag,
+        /// Fast Open and ECN state.
+        public var connections = 0
+        public var stagesByClass = [[Int]](
+            repeating: [Int](repeating: 0, count: ConnectionStage.allCases.count), count: OSClass.allCases.count)
+        public var endings = [Int](repeating: 0, count: ConnectionEnding.allCases.count)
+        public var tags = [Int](repeating: 0, count: ConnectionTags.named.count)
+        public var fastOpen = [Int](repeating: 0, count: FastOpenState.allCases.count)
+        public var ecn = [Int](repeating: 0, count: ECNState.allCases.count)
+        public var ecnBleached = 0
+
+        public var stages: [Int] {
+            stagesByClass.reduce(into: [Int](repeating: 0, count: ConnectionStage.allCases.count)) { sum, row in
+                for (i, n) in row.enumerated() { sum[i] += n }
+            }
+        }
     }
 
     /// Distinct flagged clients remembered for the top list.
@@ -66,6 +83,18 @@ public final class EventSummary: @unchecked Sendable {
             if path.tunnel { counts.tunnels += 1 }
             if path.clamped { counts.clamped += 1 }
         }
+    }
+
+    func count(_ c: FollowedConnection) {
+        counts.events += 1
+        counts.connections += 1
+        counts.stagesByClass[c.osClass.rawValue][ConnectionStage.allCases.firstIndex(of: c.stage)!] += 1
+        counts.endings[ConnectionEnding.allCases.firstIndex(of: c.ending)!] += 1
+        let tags = c.tags
+        for (i, named) in ConnectionTags.named.enumerated() where tags.contains(named.0) { counts.tags[i] += 1 }
+        counts.fastOpen[FastOpenState.allCases.firstIndex(of: c.fastOpen)!] += 1
+        counts.ecn[ECNState.allCases.firstIndex(of: c.ecn)!] += 1
+        if c.ecnBleached { counts.ecnBleached += 1 }
     }
 
     func count(_ request: JudgedRequest) {
@@ -145,7 +174,29 @@ public final class EventSummary: @unchecked Sendable {
         lines += section("verdict reasons", reasonMix(c), of: c.requests)
         lines += section("most flagged clients", topFlagged(c), of: c.flagged)
         lines += section("server OS classes (SYN+ACK)", classMix(c.serverClasses), of: c.synAcks)
+        if c.connections > 0 {
+            lines.append("connections: \(c.connections) ended")
+            lines += section("stages", named(ConnectionStage.allCases.map(\.rawValue), c.stages), of: c.connections)
+            for osClass in OSClass.allCases where c.stagesByClass[osClass.rawValue].contains(where: { $0 > 0 }) {
+                let row = c.stagesByClass[osClass.rawValue]
+                let total = row.reduce(0, +)
+                let shares = zip(ConnectionStage.allCases, row).filter { $0.1 > 0 }.map {
+                    "\($0.0.rawValue) \(String(format: "%.1f", Double($0.1) * 100 / Double(total)))%"
+                }
+                lines.append("  \(osClass.name) (\(total)): \(shares.joined(separator: ", "))")
+            }
+            lines += section("endings", named(ConnectionEnding.allCases.map(\.rawValue), c.endings), of: c.connections)
+            lines += section("tags", named(ConnectionTags.named.map(\.1), c.tags), of: c.connections)
+            lines += section("TCP Fast Open", named(FastOpenState.allCases.map(\.rawValue), c.fastOpen), of: c.connections)
+            lines += section("ECN", named(ECNState.allCases.map(\.rawValue), c.ecn), of: c.connections)
+            if c.ecnBleached > 0 { lines.append("  ECN marks cleared on the path: \(c.ecnBleached)") }
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// Non-zero counts with their names, largest first.
+    func named(_ names: [String], _ values: [Int]) -> [(String, Int)] {
+        zip(names, values).filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
     }
 
     /// The same as one JSON object, for machines.
@@ -172,6 +223,24 @@ public final class EventSummary: @unchecked Sendable {
         out.append(",\"verdict_reasons\":"); object(reasonMix(c))
         out.append(",\"flagged_clients\":"); object(topFlagged(c, top: 50))
         out.append(",\"server_classes\":"); object(classMix(c.serverClasses))
+        if c.connections > 0 {
+            out.append(",\"connections\":{\"ended\":"); out.append(c.connections)
+            out.append(",\"stages\":"); object(named(ConnectionStage.allCases.map(\.rawValue), c.stages))
+            out.append(",\"stages_by_class\":{")
+            var first = true
+            for osClass in OSClass.allCases where c.stagesByClass[osClass.rawValue].contains(where: { $0 > 0 }) {
+                if !first { out.append(ascii: ",") }
+                first = false
+                out.appendJSONString(osClass.name); out.append(ascii: ":")
+                object(named(ConnectionStage.allCases.map(\.rawValue), c.stagesByClass[osClass.rawValue]))
+            }
+            out.append("},\"endings\":"); object(named(ConnectionEnding.allCases.map(\.rawValue), c.endings))
+            out.append(",\"tags\":"); object(named(ConnectionTags.named.map(\.1), c.tags))
+            out.append(",\"tfo\":"); object(named(FastOpenState.allCases.map(\.rawValue), c.fastOpen))
+            out.append(",\"ecn\":"); object(named(ECNState.allCases.map(\.rawValue), c.ecn))
+            out.append(",\"ecn_bleached\":"); out.append(c.ecnBleached)
+            out.append(ascii: "}")
+        }
         out.append(ascii: "}")
         return out.string
     }

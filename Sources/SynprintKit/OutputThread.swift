@@ -1,3 +1,4 @@
+import Connections
 import Decode
 import Foundation
 import Match
@@ -19,6 +20,7 @@ final class OutputThread: @unchecked Sendable {
         case request(Int)  // position in the batch's `requests`
         case established(IPAddress)
         case status(Int)  // position in the batch's `statuses`
+        case connection(FollowedConnection)
     }
 
     struct Batch {
@@ -78,6 +80,12 @@ final class OutputThread: @unchecked Sendable {
         filling.statuses.append(status)
         filling.events.append(.status(filling.statuses.count - 1))
         handOver()
+    }
+
+    /// Capture thread: queue one ended connection.
+    func send(connection: FollowedConnection) {
+        filling.events.append(.connection(connection))
+        queued()
     }
 
     /// Capture thread: a client that sent data.
@@ -161,6 +169,7 @@ final class OutputThread: @unchecked Sendable {
                     case .request(let position): stage.handle(batch.requests[position])
                     case .established(let address): stage.established(address)
                     case .status(let position): stage.status(batch.statuses[position])
+                    case .connection(let record): stage.handler.handle(connection: record)
                     }
                 }
             }

@@ -1,3 +1,4 @@
+import Connections
 import Decode
 import Features
 import Match
@@ -11,10 +12,13 @@ public final class PacketPipeline {
     public let matcher: Matcher?
     /// Follows connections to their request (`--http`); nil when nothing judges requests.
     public let tracker: ConnectionTracker?
+    /// Follows every connection to its end (`--connections`); nil when off.
+    public let connections: ConnectionFollower?
 
-    public init(matcher: Matcher?, tracker: ConnectionTracker?) {
+    public init(matcher: Matcher?, tracker: ConnectionTracker?, connections: ConnectionFollower? = nil) {
         self.matcher = matcher
         self.tracker = tracker
+        self.connections = connections
     }
 
     /// SYNs and SYN+ACKs fingerprinted so far.
@@ -22,12 +26,12 @@ public final class PacketPipeline {
 
     /// Decodes one packet. A SYN or SYN+ACK goes to `syn`; the segment that completes the first
     /// request of a followed connection goes to `request`, and the first data of one that is not
-    /// a whole request to `established`. (Closures rather than a returned event: a SYN
+    /// a whole request to `established`; a connection record that ended to `closed`. (Closures rather than a returned event: a SYN
     /// observation is copied once, into the caller's queue.)
     @inline(__always)
     public func process(
         _ packet: Packet, link: LinkType, syn: (SynObservation) -> Void, request: (HTTPObservation) -> Void,
-        established: (IPAddress) -> Void = { _ in }
+        established: (IPAddress) -> Void = { _ in }, closed: (FollowedConnection) -> Void = { _ in }
     ) {
         counters.packets += 1
         switch PacketDecoder.decode(packet.bytes, link: link) {
@@ -38,6 +42,7 @@ public final class PacketPipeline {
         case .tcp(let segment):
             guard segment.isSYN else {
                 counters.count(.notSYN)
+                connections?.segment(segment, seconds: packet.seconds, microseconds: packet.microseconds, closed: closed)
                 switch tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
                 case .request(let observation)?: request(observation)
                 case .established(let address)?: established(address)
@@ -51,6 +56,13 @@ public final class PacketPipeline {
             var observation = SynObservation(seconds: packet.seconds, microseconds: packet.microseconds, fingerprint: fingerprint)
             if let matcher { (observation.classification, observation.path) = matcher.match(fingerprint) }
             if let tracker, fingerprint.direction == .syn { tracker.opened(observation) }
+            if let connections {
+                if fingerprint.direction == .syn {
+                    connections.opened(observation, closed: closed)
+                } else {
+                    connections.answered(observation, closed: closed)
+                }
+            }
             syn(observation)
         }
     }

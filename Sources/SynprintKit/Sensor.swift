@@ -1,3 +1,4 @@
+import Connections
 import Decode
 import Match
 import Synchronization
@@ -14,10 +15,13 @@ public protocol EventHandler: AnyObject, Sendable {
     func idle()
     /// A periodic status (`--stats-events`), in order with the events around it.
     func handle(status: Sensor.CaptureStatus)
+    /// A followed connection ended (`--connections`).
+    func handle(connection: FollowedConnection)
 }
 
 extension EventHandler {
     public func handle(status: Sensor.CaptureStatus) {}
+    public func handle(connection: FollowedConnection) {}
 }
 
 /// The output thread's end of the pipeline: the judging side of the verdict stage (host
@@ -69,8 +73,8 @@ public final class Sensor {
     /// SYNs and SYN+ACKs. A sensor that is not `threaded` handles each event before `process`
     /// returns (tests, embedding programs with their own threads).
     public init(
-        settings: Settings, database: Database?, judging: Bool, limit: Int? = nil, threaded: Bool = true,
-        handler: EventHandler
+        settings: Settings, database: Database?, judging: Bool, following: Bool = false, limit: Int? = nil,
+        threaded: Bool = true, handler: EventHandler
     ) {
         precondition(!judging || database != nil, "judging needs a database to match against")
         self.settings = settings
@@ -79,7 +83,9 @@ public final class Sensor {
         let tracker =
             judging
             ? ConnectionTracker(capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget) : nil
-        pipeline = PacketPipeline(matcher: matcher, tracker: tracker)
+        let connections =
+            following ? ConnectionFollower(capacity: settings.connectionRecordCapacity, idleTimeout: settings.connectionTimeout) : nil
+        pipeline = PacketPipeline(matcher: matcher, tracker: tracker, connections: connections)
         let hosts = HostTable(
             capacity: settings.hostCapacity, sharingWindow: settings.sharingWindow,
             minimumConfidence: settings.verdictRules.minimumConfidence, evidenceLifetime: settings.evidenceLifetime,
@@ -117,17 +123,22 @@ public final class Sensor {
         if let output {
             pipeline.process(
                 packet, link: link, syn: { output.send($0) }, request: { output.send($0) },
-                established: { output.send(established: $0) })
+                established: { output.send(established: $0) }, closed: { output.send(connection: $0) })
         } else {
             pipeline.process(
                 packet, link: link, syn: { stage.handle($0) }, request: { stage.handle($0) },
-                established: { stage.established($0) })
+                established: { stage.established($0) }, closed: { stage.handler.handle(connection: $0) })
         }
         return !reachedLimit
     }
 
     /// Hands over what is queued and waits until the handler has seen every event.
     public func finish() {
+        if let output {
+            pipeline.connections?.finish { output.send(connection: $0) }
+        } else {
+            pipeline.connections?.finish { stage.handler.handle(connection: $0) }
+        }
         output?.close()
     }
 
@@ -138,6 +149,8 @@ public final class Sensor {
         public var tracker: ConnectionTracker.Counters?
         public var connectionsFollowed = 0
         public var bufferedHeadBytes = 0
+        /// Connections followed to their end (`--connections`).
+        public var connections: ConnectionFollower.Counters?
         /// libpcap's received, dropped and interface-dropped counts of a live capture.
         public var libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?
     }
@@ -152,6 +165,7 @@ public final class Sensor {
         var current = CaptureStatus(counters: pipeline.counters, tracker: pipeline.tracker?.counters)
         current.connectionsFollowed = pipeline.tracker?.waiting ?? 0
         current.bufferedHeadBytes = pipeline.tracker?.bufferedBytes ?? 0
+        current.connections = pipeline.connections?.counters
         current.libpcap = libpcap ?? monitor.captureStatus.libpcap
         monitor.publish(current)
     }

@@ -1,3 +1,4 @@
+import Connections
 import Match
 import Verdict
 
@@ -22,6 +23,15 @@ public struct Settings: Sendable {
     /// Seconds a connection may wait for its first request before it is forgotten: browsers
     /// send it within a round trip; 60 s covers slow clients and idle pre-connects.
     public var requestTimeout = 60
+
+    // MARK: Connection records (`--connections`)
+
+    /// Connections followed to their end at once (`--max-connections`), fewer when the memory
+    /// budget says so; half for open handshakes, half for connected ones.
+    public var maxConnections = 65_536
+    /// Seconds without a packet after which a connection is written as timed out
+    /// (`--connection-timeout`); Linux gives up on an unanswered SYN after about two minutes.
+    public var connectionTimeout = 120
     /// Client addresses whose history is kept (`--max-hosts`). Hosts without evidence of a
     /// handshake go first, so a spoofed flood cannot push out real clients.
     public var maxHosts = 16_384
@@ -56,6 +66,7 @@ public struct Settings: Sendable {
         public static let connections = 30
         public static let requestHeads = 10
         public static let hosts = 35
+        public static let connectionRecords = 5
         public static let strings = 8
         public static let matchCache = 12
     }
@@ -64,6 +75,10 @@ public struct Settings: Sendable {
     public var stringBudget: Int { memcap / 100 * MemoryShares.strings }
     /// Connections followed at once: `maxFlows`, or fewer when their bytes would pass the budget.
     public var flowCapacity: Int { max(1, min(maxFlows, memcap / 100 * MemoryShares.connections / ConnectionTracker.bytesPerConnection)) }
+    /// Connection records (`--connections`): `maxConnections`, or fewer within their share.
+    public var connectionRecordCapacity: Int {
+        max(2, min(maxConnections, memcap / 100 * MemoryShares.connectionRecords / ConnectionFollower.bytesPerRecord))
+    }
     public var hostCapacity: Int { max(1, min(maxHosts, memcap / 100 * MemoryShares.hosts / HostTable.bytesPerHost)) }
     public var matchCacheCapacity: Int {
         max(2, min(matchCacheEntries, memcap / 100 * MemoryShares.matchCache / Matcher.bytesPerCachedAnswer))

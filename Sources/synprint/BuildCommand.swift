@@ -95,7 +95,7 @@ extension DatabaseCommand {
             var progress = Progress(files: read)
             var packets = 0
             StopSignal.install()
-            var runner = SourceRunner(userFilter: nil, payload: true)
+            var runner = SourceRunner(userFilter: nil, scope: .withPayload)
             try runner.run(read.map { path in { try PacketSource.open(file: path) } }, opened: { progress.opened($0) }) { packet, source in
                 packets += 1
                 if packets & 0xFFF == 0 { progress.tick(source, packets: packets) }

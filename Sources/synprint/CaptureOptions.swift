@@ -78,6 +78,19 @@ struct OutputOptions: ParsableArguments {
             valueName: "text|json"))
     var summary: SummaryFormat?
 
+    @Flag(
+        help:
+            "Follow every connection that starts with a client SYN to its end and write a conn event: stage, how it ended, reset tags, Fast Open and ECN (docs/CONNECTIONS.md)."
+    )
+    var connections = false
+
+    @Option(
+        name: .customLong("connection-timeout"),
+        help: ArgumentHelp(
+            "With --connections, seconds without a packet before a connection is written as timed out (default 120).", valueName: "seconds")
+    )
+    var connectionTimeout = 120
+
     var format: EventFormat { logFormat ?? (json ? .json : .text) }
 }
 
@@ -246,6 +259,13 @@ struct ServiceOptions: ParsableArguments {
             "Connections followed at once while waiting for their request (default 65536, fewer when --memcap says so).", valueName: "count"
         ))
     var maxFlows = 65536
+
+    @Option(
+        name: .customLong("max-connections"),
+        help: ArgumentHelp(
+            "Connections followed to their end at once with --connections (default 65536, fewer when --memcap says so).",
+            valueName: "count"))
+    var maxConnections = 65536
 
     @Option(
         name: .customLong("max-hosts"),

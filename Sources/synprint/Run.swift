@@ -115,6 +115,11 @@ struct Synprint: ParsableCommand {
         guard service.maxFlows >= 1, service.maxHosts >= 1 else { throw ValidationError("--max-flows and --max-hosts must be at least 1") }
         settings.maxFlows = service.maxFlows
         settings.maxHosts = service.maxHosts
+        guard service.maxConnections >= 2, outputOptions.connectionTimeout >= 1 else {
+            throw ValidationError("--max-connections must be at least 2 and --connection-timeout at least 1 second")
+        }
+        settings.maxConnections = service.maxConnections
+        settings.connectionTimeout = outputOptions.connectionTimeout
         if let memcap = service.memcap {
             guard let bytes = ByteCount(memcap), bytes >= 8 << 20 else {
                 throw ValidationError("--memcap takes a size of at least 8M (e.g. 256M, 1G), found \"\(memcap)\"")
@@ -169,7 +174,9 @@ struct Synprint: ParsableCommand {
         // Threads started from here on leave SIGINT/SIGTERM/SIGHUP to this one, whose reads
         // they must interrupt.
         Signals.block()
-        let sensor = Sensor(settings: settings, database: database, judging: judging, limit: input.count, handler: log)
+        let sensor = Sensor(
+            settings: settings, database: database, judging: judging, following: outputOptions.connections, limit: input.count, handler: log
+        )
         let outputs = [eventFile ?? sink.file, alertLog?.file, observations?.log.file].compactMap { $0 }
         let metrics =
             apis.metrics != nil || apis.api != nil
@@ -189,7 +196,7 @@ struct Synprint: ParsableCommand {
         Signals.unblock()
 
         let sources: [() throws -> PacketSource] = live.map { source in [{ source }] } ?? files
-        var runner = SourceRunner(userFilter: userFilter, payload: judging)
+        var runner = SourceRunner(userFilter: userFilter, scope: outputOptions.connections ? .allTCP : judging ? .withPayload : .syns)
         var stats = StatsReporter(interval: input.statsInterval ?? (live != nil ? 60 : 0), events: input.statsEvents)
         var progress = Progress(files: input.read, enabled: live == nil && isatty(STDERR_FILENO) == 1)
         defer { sensor.finish() }  // on errors too: what was captured is written

@@ -6,16 +6,16 @@ import SynprintKit
 /// `db build` share. Problems with one source are worded for the user and the next is read.
 struct SourceRunner {
     var userFilter: String?
-    /// Pass data segments too (to follow connections to their HTTP request).
-    var payload: Bool
+    /// What the filter passes besides SYNs: data segments (requests) or every segment.
+    var scope: SynFilter.Scope
     private(set) var failures: [String] = []
     /// What the user should know that is not a failure.
     private(set) var notes: [String] = []
     private(set) var statistics: CaptureStatistics?
 
-    init(userFilter: String?, payload: Bool) {
+    init(userFilter: String?, scope: SynFilter.Scope) {
         self.userFilter = userFilter
-        self.payload = payload
+        self.scope = scope
     }
 
     /// `handle` returns false to stop; `shouldStop` is asked before each source; `idle` runs when
@@ -29,7 +29,7 @@ struct SourceRunner {
             if shouldStop() || StopSignal.requested { break }
             do {
                 let source = try open()
-                let filter = SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, payload: payload)
+                let filter = SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, scope: scope)
                 do {
                     try source.setFilter(filter)
                 } catch let error as FilterError {

@@ -189,7 +189,7 @@ final class ObservabilityTests: XCTestCase {
         process.executableURL = synprintExecutable
         process.arguments = ["-r", fifo, "--classify", "--http", "--allow-root", "--metrics", "127.0.0.1:\(port)", "-o", "/dev/null"]
         let errors = folder.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: errors.path, contents: nil))
         process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
         // Read and write ends open without waiting for each other, so a failed start cannot hang the test.

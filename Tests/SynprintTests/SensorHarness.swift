@@ -1,4 +1,5 @@
 import Capture
+import Connections
 import Decode
 import Foundation
 import Match
@@ -8,14 +9,16 @@ import Verdict
 
 /// Collects a sensor's events, for tests that drive the library directly with packets.
 final class EventCollector: EventHandler {
-    private let collected = Mutex<(syns: [SynObservation], requests: [JudgedRequest])>(([], []))
+    private let collected = Mutex<(syns: [SynObservation], requests: [JudgedRequest], connections: [FollowedConnection])>(([], [], []))
     func handle(syn: SynObservation) { collected.withLock { $0.syns.append(syn) } }
     func handle(request: JudgedRequest) { collected.withLock { $0.requests.append(request) } }
+    func handle(connection: FollowedConnection) { collected.withLock { $0.connections.append(connection) } }
     func idle() {}
 
     /// Client SYNs (SYN+ACKs left out).
     var syns: [SynObservation] { collected.withLock { $0.syns.filter { $0.fingerprint.direction == .syn } } }
     var requests: [JudgedRequest] { collected.withLock { $0.requests } }
+    var connections: [FollowedConnection] { collected.withLock { $0.connections } }
 }
 
 /// The shipped database.
