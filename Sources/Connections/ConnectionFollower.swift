@@ -18,6 +18,9 @@ public final class ConnectionFollower {
     public static let ttlTolerance = 3
     /// Time after a reset or the second FIN in which more resets still belong to the record.
     public static let closeLinger: Int64 = 1_000_000
+    /// How often (capture time) the tables are swept for ended and idle records: a sweep reads
+    /// every record, so records are written up to this much after their linger or timeout.
+    public static let sweepInterval: Int64 = 5_000_000
 
     /// Memory per followed connection: the record, its key in the index, the slot.
     public static let bytesPerRecord = MemoryLayout<FollowedConnection>.stride + MemoryLayout<FlowKey>.stride * 2 + 32
@@ -95,23 +98,29 @@ public final class ConnectionFollower {
     public func segment(_ segment: TCPSegment, seconds: Int, microseconds: Int, closed: (FollowedConnection) -> Void) {
         let now = Int64(seconds) &* 1_000_000 &+ Int64(microseconds)
         sweep(at: now, closed: closed)
+        // Most segments belong to connected connections: look there first, client side first.
         let fromClient = FlowKey(segment)
-        let key: FlowKey
-        let isClient: Bool
-        if opening.slot(of: fromClient) != nil || connected.slot(of: fromClient) != nil {
-            key = fromClient
-            isClient = true
-        } else {
-            key = FlowKey(
-                client: segment.ip.destination, clientPort: segment.destinationPort, server: segment.ip.source,
-                serverPort: segment.sourcePort)
-            isClient = false
-        }
-        if let slot = connected.slot(of: key) {
-            connected.update(slot: slot) { update(&$0, segment, isClient: isClient, now: now) }
+        if let slot = connected.slot(of: fromClient) {
+            connected.update(slot: slot) { update(&$0, segment, isClient: true, now: now) }
             return
         }
-        guard let slot = opening.slot(of: key) else { return }
+        let fromServer = FlowKey(
+            client: segment.ip.destination, clientPort: segment.destinationPort, server: segment.ip.source,
+            serverPort: segment.sourcePort)
+        if let slot = connected.slot(of: fromServer) {
+            connected.update(slot: slot) { update(&$0, segment, isClient: false, now: now) }
+            return
+        }
+        let isClient: Bool
+        let slot: Int
+        if let found = opening.slot(of: fromClient) {
+            (slot, isClient) = (found, true)
+        } else if let found = opening.slot(of: fromServer) {
+            (slot, isClient) = (found, false)
+        } else {
+            return
+        }
+        let key = isClient ? fromClient : fromServer
         let nowConnected = opening.update(slot: slot) { record -> Bool in
             update(&record, segment, isClient: isClient, now: now)
             return record.connected
@@ -178,9 +187,9 @@ public final class ConnectionFollower {
     }
 
     /// Ends records whose close has lingered long enough or that have been idle too long;
-    /// runs at most once per second of capture time.
+    /// runs at most once per `sweepInterval` of capture time.
     private func sweep(at now: Int64, closed: (FollowedConnection) -> Void) {
-        guard now - lastSweep >= 1_000_000 else { return }
+        guard now - lastSweep >= ConnectionFollower.sweepInterval else { return }
         lastSweep = now
         for table in [0, 1] {
             ended.removeAll(keepingCapacity: true)

@@ -150,10 +150,12 @@ public final class HostTable: Sendable {
         return slot
     }
 
-    /// The slot to reuse: the next host (clock order) without recent evidence, or, when every
-    /// host has it, the next one not active since the clock last passed.
+    /// The slot to reuse: the next host (clock order) without recent evidence among the next
+    /// `victimScan`, or else the next one not active since the clock last passed. The scan is
+    /// bounded so that a table full of real clients costs O(1) per new host, not a pass over
+    /// the table; a flood fills the table with hosts without evidence, found within a few steps.
     private func victim(at now: Int, in state: inout State) -> Int {
-        for _ in 0..<capacity {
+        for _ in 0..<min(capacity, HostTable.victimScan) {
             let slot = state.hand
             state.hand = (slot + 1) % capacity
             let host = state.hosts[slot]
@@ -166,6 +168,8 @@ public final class HostTable: Sendable {
             state.hosts[slot].recentlyActive = false
         }
     }
+
+    static let victimScan = 64
 
     /// The client of `key` completed its handshake (it sent data).
     public func markEstablished(_ address: IPAddress) {
