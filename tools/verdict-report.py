@@ -27,7 +27,7 @@ for name in sorted(os.listdir(folder)):
             flagged += 1
             tcp = verdict["tcp_os"] or {}
             flagged_lines.append(f"{name} {event['src_ip']}:{event['src_port']} score {verdict['score']} {','.join(verdict['reasons'])}: "
-                                 f"UA {event['user_agent']!r} vs TCP {tcp.get('class')} ({tcp.get('family_confidence')}), link {event['link']}")
+                                 f"UA {event['user_agent']!r} vs TCP {tcp.get('class')} ({tcp.get('family_confidence')}), path {event.get('path')}")
 print(f"{requests} HTTP requests judged, {with_ua} with a User-Agent, {claimed} naming an OS; {flagged} flagged")
 print("reasons (flagged or not):", dict(reasons))
 for line in flagged_lines:

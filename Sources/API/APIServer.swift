@@ -128,12 +128,12 @@ public final class APIServer: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrors())
-        if let metrics {
-            // Requests by route and status, with latency histograms, into the same registry.
-            router.add(middleware: MetricsMiddleware())
-            router.get("/metrics") { _, _ in MetricsExporter.response(metrics.render()) }
-        }
+        // Requests by route and status, with latency histograms, into the same registry.
+        if metrics != nil { router.add(middleware: MetricsMiddleware()) }
         router.add(middleware: KeyCheck(key: settings.key))
+        // Behind the key like the lookups: the counts describe the traffic (the separate
+        // --metrics listener has no key and binds the loopback by default).
+        if let metrics { router.get("/metrics") { _, _ in MetricsExporter.response(metrics.render()) } }
         router.get("/v1/lookup") { request, _ in self.lookup(request) }
         router.post("/v1/check") { request, _ in
             var request = request

@@ -8,6 +8,10 @@ import Yams
 /// `true` for a flag, or a list for an option that repeats; `filter` holds the BPF filter words.
 /// The file's options come before the command line's, so the command line overrides them.
 enum ConfigurationFile {
+    /// The file's `filter` words, used when the command line gives none (option values and
+    /// filter words cannot be told apart before parsing, so the command decides after it).
+    nonisolated(unsafe) static var filter: [String] = []
+
     /// The arguments with the file's options put first; unchanged without `--config`.
     static func arguments(before commandLine: [String]) throws -> [String] {
         guard let position = commandLine.firstIndex(of: "--config") else { return commandLine }
@@ -47,8 +51,8 @@ enum ConfigurationFile {
                 continue
             }
         }
-        let commandLineFilter = rest.contains { !$0.hasPrefix("-") } ? [] : filter
-        return options + rest + commandLineFilter
+        self.filter = filter
+        return options + rest
     }
 
     /// Keys for the options spelt with one letter, as tcpdump's are (`user` also has `--user`).

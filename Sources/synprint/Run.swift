@@ -54,7 +54,11 @@ struct Synprint: ParsableCommand {
 
     /// Options from `--config FILE` come first, so the command line overrides them.
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        // `synprint help [db [SUBCOMMAND]]`, which the filter words would otherwise swallow.
+        if arguments.first == "help" {
+            arguments = Array(arguments.dropFirst()) + ["--help"]
+        }
         if arguments.first == DatabaseCommand.configuration.commandName { runDatabaseCommand(Array(arguments.dropFirst())) }
         do {
             var command = try parseAsRoot(try ConfigurationFile.arguments(before: arguments))
@@ -151,7 +155,8 @@ struct Synprint: ParsableCommand {
 
         // Everything privileged first: the database, the outputs, the capture, the sockets.
         let database = matching.classify || judging ? try loadDatabase(matching.databases) : nil
-        let userFilter = filter.isEmpty ? nil : filter.joined(separator: " ")
+        let words = filter.isEmpty ? ConfigurationFile.filter : filter
+        let userFilter = words.isEmpty ? nil : words.joined(separator: " ")
         if let userFilter, let problem = PacketSource.checkFilter(userFilter) {
             throw Failure("bad filter \"\(userFilter)\": \(problem)")
         }

@@ -283,6 +283,9 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertFalse(events.isEmpty)
         XCTAssertTrue(events.allSatisfy { $0["sensor"] as? String == "from-file" && $0["os"] is [String: Any] })
         XCTAssertTrue(events.allSatisfy { $0["dst_port"] as? Int == 8080 || $0["src_port"] as? Int == 8080 })
+        // An option value on the command line is not a filter word: the file's filter stays.
+        let named = try runSynprint(["--config", config.path, "--sensor-name", "renamed"])
+        XCTAssertEqual(jsonLines(named.stdout).count, events.count, named.stderr)
         let overridden = try runSynprint(["--config", config.path, "--sensor-name", "from-command-line", "tcp"])
         XCTAssertEqual(overridden.status, 0, overridden.stderr)
         let all = jsonLines(overridden.stdout)
@@ -305,6 +308,9 @@ final class ObservabilityTests: XCTestCase {
             XCTAssertTrue(help.stdout.contains(option), option)
         }
         XCTAssertTrue(help.stdout.split(separator: "\n").allSatisfy { $0.count <= 100 })
+        let subcommandHelp = try runSynprint(["help", "db", "build"])
+        XCTAssertEqual(subcommandHelp.status, 0, subcommandHelp.stderr)
+        XCTAssertTrue(subcommandHelp.stdout.contains("USAGE: synprint db build"), subcommandHelp.stdout)
     }
 
     func sample(_ name: String) -> String { repositoryRoot.appendingPathComponent("tools/samples/\(name).pcap").path }
