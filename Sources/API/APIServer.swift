@@ -59,6 +59,9 @@ public final class APIServer: Sendable {
     let database: Database?
     let labels: EventLabels
     let metrics: MetricsExporter?
+    /// `/v1/connections/stats`: the connection aggregates of the last N minutes, as JSON
+    /// (with `--connections`).
+    let connectionStats: (@Sendable (Int) -> String)?
     let settings: Settings
     let onAlert: @Sendable (String, IPAddress, Int) -> Void
     let onCheck: @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void
@@ -69,7 +72,7 @@ public final class APIServer: Sendable {
     /// and the time; `onCheck` every checked connection with the request the application saw.
     public init(
         settings: Settings, judge: VerdictJudge, database: Database?, labels: EventLabels, metrics: MetricsExporter? = nil,
-        onAlert: @escaping @Sendable (String, IPAddress, Int) -> Void,
+        connectionStats: (@Sendable (Int) -> String)? = nil, onAlert: @escaping @Sendable (String, IPAddress, Int) -> Void,
         onCheck: @escaping @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void = { _, _, _ in }
     ) {
         self.settings = settings
@@ -77,6 +80,7 @@ public final class APIServer: Sendable {
         self.database = database
         self.labels = labels
         self.metrics = metrics
+        self.connectionStats = connectionStats
         self.onAlert = onAlert
         self.onCheck = onCheck
     }
@@ -122,7 +126,7 @@ public final class APIServer: Sendable {
     }
 
     static let routes: [String: HTTPRequest.Method] = [
-        "/v1/lookup": .get, "/v1/check": .post, "/v1/health": .get, "/metrics": .get,
+        "/v1/lookup": .get, "/v1/check": .post, "/v1/health": .get, "/metrics": .get, "/v1/connections/stats": .get,
     ]
 
     func router() -> Router<BasicRequestContext> {
@@ -134,6 +138,15 @@ public final class APIServer: Sendable {
         // Behind the key like the lookups: the counts describe the traffic (the separate
         // --metrics listener has no key and binds the loopback by default).
         if let metrics { router.get("/metrics") { _, _ in MetricsExporter.response(metrics.render()) } }
+        if let connectionStats {
+            router.get("/v1/connections/stats") { request, _ in
+                let text = request.uri.queryParameters["minutes"].map(String.init) ?? "10"
+                guard let minutes = Int(text), (1...60).contains(minutes) else {
+                    return APIServer.error(.badRequest, "minutes must be 1 to 60")
+                }
+                return APIServer.json(.ok, connectionStats(minutes))
+            }
+        }
         router.get("/v1/lookup") { request, _ in self.lookup(request) }
         router.post("/v1/check") { request, _ in
             var request = request
@@ -149,7 +162,8 @@ public final class APIServer: Sendable {
             APIServer.json(.ok, "{\"status\":\"ok\",\"hosts\":\(self.judge.hosts.count)}")
         }
         // The other methods on known paths: 405 with the one that works.
-        for (path, allowed) in APIServer.routes where path != "/metrics" || metrics != nil {
+        for (path, allowed) in APIServer.routes
+        where (path != "/metrics" || metrics != nil) && (path != "/v1/connections/stats" || connectionStats != nil) {
             for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch, .head, .options] where method != allowed {
                 router.on(RouterPath(path), method: method) { _, _ in
                     var response = APIServer.error(.methodNotAllowed, "\(path) takes \(allowed.rawValue)")

@@ -39,12 +39,41 @@ public final class EventSummary: @unchecked Sendable {
         public var fastOpen = [Int](repeating: 0, count: FastOpenState.allCases.count)
         public var ecn = [Int](repeating: 0, count: ECNState.allCases.count)
         public var ecnBleached = 0
+        /// Stages per client network (/24 for IPv4, /48 for IPv6), bounded: `networksKept`.
+        public var stagesByNetwork: [IPAddress: [Int]] = [:]
+        /// The last `minutesKept` minutes of capture time, for the API's recent aggregates.
+        public var recent: [MinuteCounts] = []
 
         public var stages: [Int] {
             stagesByClass.reduce(into: [Int](repeating: 0, count: ConnectionStage.allCases.count)) { sum, row in
                 for (i, n) in row.enumerated() { sum[i] += n }
             }
         }
+    }
+
+    /// Ended connections of one minute of capture time.
+    public struct MinuteCounts: Sendable {
+        public var minute = 0
+        public var connections = 0
+        public var stages = [Int](repeating: 0, count: ConnectionStage.allCases.count)
+        public var tags = [Int](repeating: 0, count: ConnectionTags.named.count)
+        public var fastOpen = [Int](repeating: 0, count: FastOpenState.allCases.count)
+        public var ecn = [Int](repeating: 0, count: ECNState.allCases.count)
+    }
+
+    public static let networksKept = 4096
+    public static let minutesKept = 60
+
+    /// The network a client's connections are grouped by: its /24 (IPv4) or /48 (IPv6).
+    public static func network(of address: IPAddress) -> IPAddress {
+        var network = address
+        if address.isV6 {
+            network.high &= 0xFFFF_FFFF_FFFF_0000
+            network.low = 0
+        } else {
+            network.low &= 0xFFFF_FF00
+        }
+        return network
     }
 
     /// Distinct flagged clients remembered for the top list.
@@ -95,6 +124,73 @@ public final class EventSummary: @unchecked Sendable {
         counts.fastOpen[FastOpenState.allCases.firstIndex(of: c.fastOpen)!] += 1
         counts.ecn[ECNState.allCases.firstIndex(of: c.ecn)!] += 1
         if c.ecnBleached { counts.ecnBleached += 1 }
+        let stage = ConnectionStage.allCases.firstIndex(of: c.stage)!
+        let network = EventSummary.network(of: c.key.client)
+        if counts.stagesByNetwork[network] != nil || counts.stagesByNetwork.count < EventSummary.networksKept {
+            counts.stagesByNetwork[network, default: [Int](repeating: 0, count: ConnectionStage.allCases.count)][stage] += 1
+        }
+        let minute = Int(c.last / 60_000_000)
+        if counts.recent.last?.minute != minute {
+            counts.recent.append(MinuteCounts(minute: minute))
+            if counts.recent.count > EventSummary.minutesKept { counts.recent.removeFirst() }
+        }
+        let last = counts.recent.count - 1
+        counts.recent[last].connections += 1
+        counts.recent[last].stages[stage] += 1
+        for (i, named) in ConnectionTags.named.enumerated() where tags.contains(named.0) { counts.recent[last].tags[i] += 1 }
+        counts.recent[last].fastOpen[FastOpenState.allCases.firstIndex(of: c.fastOpen)!] += 1
+        counts.recent[last].ecn[ECNState.allCases.firstIndex(of: c.ecn)!] += 1
+    }
+
+    /// Networks with at least `minimum` connections, by their share of connections that ended at
+    /// `stage`, highest first.
+    public func topNetworks(_ counts: Counts, by stage: ConnectionStage, minimum: Int = 10, top: Int = 10) -> [(String, Int, Double)] {
+        let index = ConnectionStage.allCases.firstIndex(of: stage)!
+        return counts.stagesByNetwork.compactMap { network, row -> (IPAddress, Int, Double)? in
+            let total = row.reduce(0, +)
+            guard total >= minimum, row[index] > 0 else { return nil }
+            return (network, total, Double(row[index]) / Double(total))
+        }
+        .sorted { $0.2 != $1.2 ? $0.2 > $1.2 : $0.1 > $1.1 }
+        .prefix(top)
+        .map { network, total, share in
+            let text = TextBuffer(capacity: 48)
+            text.append(ip: network)
+            text.append(network.isV6 ? "/48" : "/24")
+            return (text.string, total, share)
+        }
+    }
+
+    /// Connection aggregates of the last `minutes` minutes of capture time, as JSON (the API's
+    /// `/v1/connections/stats`).
+    public func recentConnectionsJSON(minutes: Int) -> String {
+        let c = snapshot
+        let newest = c.recent.last?.minute ?? 0
+        var total = MinuteCounts()
+        for bucket in c.recent where bucket.minute > newest - minutes {
+            total.connections += bucket.connections
+            for i in total.stages.indices { total.stages[i] += bucket.stages[i] }
+            for i in total.tags.indices { total.tags[i] += bucket.tags[i] }
+            for i in total.fastOpen.indices { total.fastOpen[i] += bucket.fastOpen[i] }
+            for i in total.ecn.indices { total.ecn[i] += bucket.ecn[i] }
+        }
+        let out = TextBuffer(capacity: 1024)
+        func object(_ rows: [(String, Int)]) {
+            out.append(ascii: "{")
+            for (i, row) in rows.enumerated() {
+                if i > 0 { out.append(ascii: ",") }
+                out.appendJSONString(row.0); out.append(ascii: ":"); out.append(row.1)
+            }
+            out.append(ascii: "}")
+        }
+        out.append("{\"minutes\":"); out.append(minutes)
+        out.append(",\"connections\":"); out.append(total.connections)
+        out.append(",\"stages\":"); object(named(ConnectionStage.allCases.map(\.rawValue), total.stages))
+        out.append(",\"tags\":"); object(named(ConnectionTags.named.map(\.1), total.tags))
+        out.append(",\"tfo\":"); object(named(FastOpenState.allCases.map(\.rawValue), total.fastOpen))
+        out.append(",\"ecn\":"); object(named(ECNState.allCases.map(\.rawValue), total.ecn))
+        out.append(ascii: "}")
+        return out.string
     }
 
     func count(_ request: JudgedRequest) {
@@ -190,6 +286,14 @@ public final class EventSummary: @unchecked Sendable {
             lines += section("TCP Fast Open", named(FastOpenState.allCases.map(\.rawValue), c.fastOpen), of: c.connections)
             lines += section("ECN", named(ECNState.allCases.map(\.rawValue), c.ecn), of: c.connections)
             if c.ecnBleached > 0 { lines.append("  ECN marks cleared on the path: \(c.ecnBleached)") }
+            for stage in [ConnectionStage.postACK, .postPSH] {
+                let rows = topNetworks(c, by: stage)
+                guard !rows.isEmpty else { continue }
+                lines.append("networks with the most \(stage.rawValue) (10 connections or more):")
+                lines += rows.map {
+                    "  \($0.0.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String($0.1).leftPadded(8))  \(String(format: "%5.1f %%", $0.2 * 100))"
+                }
+            }
         }
         return lines.joined(separator: "\n")
     }
@@ -239,6 +343,17 @@ public final class EventSummary: @unchecked Sendable {
             out.append(",\"tfo\":"); object(named(FastOpenState.allCases.map(\.rawValue), c.fastOpen))
             out.append(",\"ecn\":"); object(named(ECNState.allCases.map(\.rawValue), c.ecn))
             out.append(",\"ecn_bleached\":"); out.append(c.ecnBleached)
+            for (key, stage) in [("top_post_ack_networks", ConnectionStage.postACK), ("top_post_psh_networks", .postPSH)] {
+                out.append(",\""); out.append(string: key); out.append("\":[")
+                for (i, row) in topNetworks(c, by: stage).enumerated() {
+                    if i > 0 { out.append(ascii: ",") }
+                    out.append("{\"network\":"); out.appendJSONString(row.0)
+                    out.append(",\"connections\":"); out.append(row.1)
+                    out.append(",\"share\":"); out.append(fraction: Float(row.2))
+                    out.append(ascii: "}")
+                }
+                out.append(ascii: "]")
+            }
             out.append(ascii: "}")
         }
         out.append(ascii: "}")

@@ -186,7 +186,7 @@ struct Synprint: ParsableCommand {
         let metrics =
             apis.metrics != nil || apis.api != nil
             ? MetricsExporter { [monitor = sensor.monitor] in sensorMetrics(monitor, log, limiter, outputs) } : nil
-        let servers = try startServers(sensor, database, labels, apiKey, alertLog, limiter, observations, metrics)
+        let servers = try startServers(sensor, database, labels, apiKey, alertLog, limiter, observations, metrics, log.summary)
         defer { servers.stop() }
         let files = try openFilesBeforeDroppingPrivileges()
         if let user = service.user {
@@ -264,7 +264,7 @@ struct Synprint: ParsableCommand {
 
     func startServers(
         _ sensor: Sensor, _ database: Database?, _ labels: EventLabels, _ apiKey: String?, _ alertLog: LineLog?, _ limiter: AlertLimiter,
-        _ observations: ObservationLog?, _ metrics: MetricsExporter?
+        _ observations: ObservationLog?, _ metrics: MetricsExporter?, _ summary: EventSummary
     ) throws -> Servers {
         var servers = Servers()
         do {
@@ -280,8 +280,11 @@ struct Synprint: ParsableCommand {
                     printError(
                         "synprint: warning: the API listens on \(address.host) without --api-key-file: anyone who reaches it can query it")
                 }
+                let recentConnections: (@Sendable (Int) -> String)? =
+                    outputOptions.connections ? { @Sendable minutes in summary.recentConnectionsJSON(minutes: minutes) } : nil
                 let server = APIServer(
                     settings: address, judge: judge, database: database, labels: labels, metrics: metrics,
+                    connectionStats: recentConnections,
                     onAlert: { line, address, seconds in
                         if limiter.allow(address, at: seconds) { alertLog?.write(line) }
                     },

@@ -1,8 +1,10 @@
+import Foundation
 import XCTest
 
 @testable import Connections
 @testable import Decode
 @testable import Match
+@testable import Output
 @testable import SynprintKit
 
 /// Connection records from hand-built conversations: every stage, ending and tag, Fast Open and
@@ -271,6 +273,58 @@ final class ConnectionTests: XCTestCase {
         XCTAssertFalse(try ecn(synAck: 0x52, clientTOS: 2).ecnBleached)
         XCTAssertFalse(bleached.accurateECN)
         XCTAssertEqual(try ecn(synAck: 0x12, clientTOS: 0, syn: 0xC2).ecn, .refused)
+    }
+
+    // MARK: Aggregates
+
+    /// The summary, the API's recent aggregates and the per-network shares count what the
+    /// records say: here 12 connections from one /24, 4 of them reset after the handshake.
+    func testAggregatesCountTheRecords() throws {
+        var conversations: [Conversation] = []
+        for port in 0..<12 {
+            var c = Conversation()
+            c.clientPort = UInt16(30000 + port)
+            c.time = port * 1000
+            c.handshake()
+            if port < 4 {
+                c.client(flags: 0x04)
+            } else {
+                c.client(flags: 0x18, payload: 10)
+                c.client(flags: 0x11)
+                c.server(flags: 0x11)
+            }
+            conversations.append(c)
+        }
+        let sink = EventSink(file: try OutputFile(path: "/dev/null", mode: .append))
+        let log = EventLog(format: .json, database: nil, labels: EventLabels(sensor: "test"), sink: sink, alerts: nil, observations: nil)
+        let sensor = Sensor(settings: Settings(), database: nil, judging: false, following: true, threaded: false, handler: log)
+        for frame in conversations.flatMap(\.frames).sorted(by: { $0.time < $1.time }) {
+            _ = frame.bytes.withUnsafeBytes {
+                sensor.process(
+                    Packet(seconds: 1_700_000_000 + frame.time / 1_000_000, microseconds: frame.time % 1_000_000, bytes: $0),
+                    link: .ethernet)
+            }
+        }
+        sensor.finish()
+        log.idle()
+        let counts = log.summary.snapshot
+        XCTAssertEqual(counts.connections, 12)
+        XCTAssertEqual(counts.stages[ConnectionStage.allCases.firstIndex(of: .postACK)!], 4)
+        XCTAssertEqual(counts.stages[ConnectionStage.allCases.firstIndex(of: .normal)!], 8)
+        let top = log.summary.topNetworks(counts, by: .postACK)
+        XCTAssertEqual(top.count, 1)
+        XCTAssertEqual(top.first?.0, "10.0.0.0/24")
+        XCTAssertEqual(top.first?.1, 12)
+        XCTAssertEqual(try XCTUnwrap(top.first?.2), 4.0 / 12.0, accuracy: 1e-9)
+        let recent = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(log.summary.recentConnectionsJSON(minutes: 10).utf8)) as? [String: Any])
+        XCTAssertEqual(recent["connections"] as? Int, 12)
+        XCTAssertEqual(recent["stages"] as? [String: Int], ["post_ack": 4, "normal": 8])
+        XCTAssertEqual(recent["tags"] as? [String: Int], ["single_rst": 4])
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(log.summary.json().utf8)) as? [String: Any])
+        let connections = try XCTUnwrap(summary["connections"] as? [String: Any])
+        XCTAssertEqual(connections["ended"] as? Int, 12)
+        XCTAssertEqual((connections["top_post_ack_networks"] as? [[String: Any]])?.first?["network"] as? String, "10.0.0.0/24")
     }
 
     // MARK: Bounds
