@@ -71,6 +71,29 @@ public final class HostTable: Sendable {
         var connections: [ConnectionRecord?] = []
         var hand = 0
         var evictions = Evictions()
+        /// Slots of hosts placed without evidence, oldest first: the first to go. An entry goes
+        /// stale when its host gains evidence, and is skipped when its turn comes.
+        var unproven: [Int] = []
+        var unprovenHead = 0
+        var unprovenCount = 0
+
+        mutating func pushUnproven(_ slot: Int, limit: Int) {
+            if unproven.count < limit { unproven.append(0) }
+            if unprovenCount == unproven.count {  // full: the oldest entry is dropped
+                unprovenHead = (unprovenHead + 1) % unproven.count
+                unprovenCount -= 1
+            }
+            unproven[(unprovenHead + unprovenCount) % unproven.count] = slot
+            unprovenCount += 1
+        }
+
+        mutating func popUnproven() -> Int? {
+            guard unprovenCount > 0 else { return nil }
+            let slot = unproven[unprovenHead]
+            unprovenHead = (unprovenHead + 1) % unproven.count
+            unprovenCount -= 1
+            return slot
+        }
     }
 
     private let state: Mutex<State>
@@ -103,7 +126,7 @@ public final class HostTable: Sendable {
     /// text is interned within a budget of its own.
     public static let bytesPerHost =
         MemoryLayout<Host>.stride + MemoryLayout<IPAddress?>.stride
-        + kept * MemoryLayout<ConnectionRecord?>.stride + 64
+        + kept * MemoryLayout<ConnectionRecord?>.stride + 2 * MemoryLayout<Int>.stride + 64
     public var evictions: Evictions { state.withLock { $0.evictions } }
 
     /// Records a client SYN; true when the address shows another confident OS family within
@@ -147,14 +170,18 @@ public final class HostTable: Sendable {
             for i in slot * HostTable.kept..<(slot + 1) * HostTable.kept { state.connections[i] = nil }
         }
         state.index[address] = slot
+        state.pushUnproven(slot, limit: 2 * capacity)
         return slot
     }
 
-    /// The slot to reuse: the next host (clock order) without recent evidence among the next
-    /// `victimScan`, or else the next one not active since the clock last passed. The scan is
-    /// bounded so that a table full of real clients costs O(1) per new host, not a pass over
-    /// the table; a flood fills the table with hosts without evidence, found within a few steps.
+    /// The slot to reuse: the oldest host placed without evidence that still has none (a flood
+    /// of spoofed SYNs goes first, in O(1) per new host); when there is none, the next host in
+    /// clock order whose evidence has expired, among the next `victimScan`; else the next one
+    /// not active since the clock last passed (second chance: O(1) on average).
     private func victim(at now: Int, in state: inout State) -> Int {
+        while let slot = state.popUnproven() {
+            if !state.hosts[slot].evidence { return slot }
+        }
         for _ in 0..<min(capacity, HostTable.victimScan) {
             let slot = state.hand
             state.hand = (slot + 1) % capacity
