@@ -51,10 +51,14 @@ let package = Package(
         .target(
             name: "Connections", dependencies: ["Decode", "Features", "Match", "Verdict"], path: "Sources/Connections",
             swiftSettings: perPacket + strict),
+        // Windowed flow statistics per client and the tunnel rules (`--flow-stats`).
+        .target(
+            name: "FlowStats", dependencies: ["Decode", "Match", "Verdict"], path: "Sources/FlowStats", swiftSettings: perPacket + strict),
         .target(
             name: "Output",
             dependencies: [
-                "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", .product(name: "Crypto", package: "swift-crypto"),
+                "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "FlowStats",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Output",
             swiftSettings: perPacket + strict),
@@ -64,13 +68,15 @@ let package = Package(
             path: "Sources/Learn", swiftSettings: strict),
         .target(
             name: "SynprintKit",
-            dependencies: ["CPrivileges", "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "Output", "Learn"],
+            dependencies: [
+                "CPrivileges", "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "FlowStats", "Output", "Learn",
+            ],
             path: "Sources/SynprintKit", swiftSettings: perPacket + strict),
         // The lookup APIs (HTTP and p0f's unix socket) answer from the sensor's host table.
         .target(
             name: "API",
             dependencies: [
-                "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "Output", "SynprintKit",
+                "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "FlowStats", "Output", "SynprintKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

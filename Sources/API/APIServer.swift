@@ -195,6 +195,18 @@ public final class APIServer: Sendable {
         out.append("\",\"last_seen\":\""); out.appendTimestamp(seconds: host.lastSeen, microseconds: 0)
         out.append("\",\"connections_seen\":"); out.append(host.connections)
         out.append(",\"ip_sharing\":"); out.append(bool: judge.hosts.sharing(address, at: host.lastSeen))
+        out.append(",\"tunnel_flow\":")
+        if let flow = host.tunnelFlow {
+            out.append("{\"rules\":[")
+            for (i, name) in flow.rules.names.enumerated() {
+                if i > 0 { out.append(ascii: ",") }
+                out.append(ascii: "\""); out.append(string: name); out.append(ascii: "\"")
+            }
+            out.append("],\"seen\":\""); out.appendTimestamp(seconds: flow.seen, microseconds: 0); out.append(ascii: "\"")
+            out.append(ascii: "}")
+        } else {
+            out.append("null")
+        }
         out.append(",\"connections\":[")
         for (i, connection) in connections.enumerated() {
             if i > 0 { out.append(ascii: ",") }

@@ -1,4 +1,5 @@
 import Connections
+import FlowStats
 import Formatting
 import Match
 import Verdict
@@ -74,6 +75,21 @@ public final class EventWriter {
                 microseconds: Int(connection.start % 1_000_000), flow: connection.key, scratch: scratch, to: out
             ) { out in
                 ConnectionFormat.writeJSON(connection, labels: labels, path: path, to: out)
+            }
+        }
+    }
+
+    public func write(_ window: FlowWindow, to out: TextBuffer) {
+        switch format {
+        case .text: FlowStatsFormat.writeText(window, to: out)
+        case .p0f: FlowStatsFormat.writeP0f(window, to: out)
+        case .json:
+            let flow = FlowKey(client: window.client, clientPort: 0, server: window.server, serverPort: window.serverPort)
+            labels.write(
+                type: "flowstats", kind: "metric", seconds: Int(window.start / 1_000_000), microseconds: Int(window.start % 1_000_000),
+                flow: flow, scratch: scratch, to: out
+            ) { out in
+                FlowStatsFormat.writeJSON(window, labels: labels, to: out)
             }
         }
     }

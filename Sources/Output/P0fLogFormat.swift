@@ -47,7 +47,7 @@ enum P0fLogFormat {
         out.append("|verdict="); out.append(v.flagged ? "flagged" : "ok")
         out.append("|score="); out.append(fraction: v.score)
         out.append("|reasons=")
-        out.append(string: v.reasons.isEmpty ? "none" : v.reasons.map(\.rawValue).joined(separator: ","))
+        out.append(string: v.reasons.isEmpty ? "none" : v.reasonNames.joined(separator: ","))
         out.append(ascii: "\n")
     }
 

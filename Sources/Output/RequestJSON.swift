@@ -67,9 +67,10 @@ public enum RequestJSON {
         out.append("{\"flagged\":"); out.append(bool: v.flagged)
         out.append(",\"score\":"); out.append(fraction: v.score)
         out.append(",\"reasons\":[")
-        for (i, reason) in v.reasons.enumerated() {
+        let names = v.tunnelRules.isEmpty ? v.reasons.map(\.rawValue) : v.reasonNames
+        for (i, name) in names.enumerated() {
             if i > 0 { out.append(ascii: ",") }
-            out.append(ascii: "\""); out.append(string: reason.rawValue); out.append(ascii: "\"")
+            out.append(ascii: "\""); out.append(string: name); out.append(ascii: "\"")
         }
         out.append("],\"ua_os\":")
         if let claimed = v.claimed {

@@ -78,7 +78,7 @@ enum TextFormat {
         out.append("\n| verdict  = "); out.append(v.flagged ? "FLAGGED " : "ok ")
         out.append(fraction: v.score)
         if !v.reasons.isEmpty {
-            out.append(" ("); out.append(string: v.reasons.map(\.rawValue).joined(separator: ", ")); out.append(ascii: ")")
+            out.append(" ("); out.append(string: v.reasonNames.joined(separator: ", ")); out.append(ascii: ")")
         }
         out.append("\n`----\n\n")
     }

@@ -1,4 +1,5 @@
 import Connections
+import FlowStats
 import Formatting
 import Foundation
 import Match
@@ -57,6 +58,13 @@ public final class EventLog: EventHandler, @unchecked Sendable {
         writer.write(connection, to: sink.buffer)
         sink.commit()
         summary.count(connection)
+        if summary.snapshotDue { summary.publish() }
+    }
+
+    public func handle(flowWindow: FlowWindow) {
+        writer.write(flowWindow, to: sink.buffer)
+        sink.commit()
+        summary.count(flowWindow)
         if summary.snapshotDue { summary.publish() }
     }
 

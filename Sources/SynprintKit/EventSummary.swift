@@ -1,5 +1,6 @@
 import Connections
 import Decode
+import FlowStats
 import Formatting
 import Foundation
 import Match
@@ -39,6 +40,10 @@ public final class EventSummary: @unchecked Sendable {
         public var fastOpen = [Int](repeating: 0, count: FastOpenState.allCases.count)
         public var ecn = [Int](repeating: 0, count: ECNState.allCases.count)
         public var ecnBleached = 0
+        /// Closed flow-statistics windows, those that met tunnel rules, and by rule.
+        public var flowWindows = 0
+        public var tunnelWindows = 0
+        public var tunnelRules = [Int](repeating: 0, count: TunnelFlowRules.named.count)
         /// Stages per client network (/24 for IPv4, /48 for IPv6), bounded: `networksKept`.
         public var stagesByNetwork: [IPAddress: [Int]] = [:]
         /// The last `minutesKept` minutes of capture time, for the API's recent aggregates.
@@ -193,6 +198,14 @@ public final class EventSummary: @unchecked Sendable {
         return out.string
     }
 
+    func count(_ w: FlowWindow) {
+        counts.events += 1
+        counts.flowWindows += 1
+        guard !w.rules.isEmpty else { return }
+        counts.tunnelWindows += 1
+        for (i, named) in TunnelFlowRules.named.enumerated() where w.rules.contains(named.0) { counts.tunnelRules[i] += 1 }
+    }
+
     func count(_ request: JudgedRequest) {
         counts.events += 1
         counts.requests += 1
@@ -270,6 +283,10 @@ public final class EventSummary: @unchecked Sendable {
         lines += section("verdict reasons", reasonMix(c), of: c.requests)
         lines += section("most flagged clients", topFlagged(c), of: c.flagged)
         lines += section("server OS classes (SYN+ACK)", classMix(c.serverClasses), of: c.synAcks)
+        if c.flowWindows > 0 {
+            lines.append("flow statistics: \(c.flowWindows) client windows, \(c.tunnelWindows) met tunnel rules")
+            lines += section("tunnel rules", named(TunnelFlowRules.named.map(\.1), c.tunnelRules), of: c.flowWindows)
+        }
         if c.connections > 0 {
             lines.append("connections: \(c.connections) ended")
             lines += section("stages", named(ConnectionStage.allCases.map(\.rawValue), c.stages), of: c.connections)
@@ -327,6 +344,11 @@ public final class EventSummary: @unchecked Sendable {
         out.append(",\"verdict_reasons\":"); object(reasonMix(c))
         out.append(",\"flagged_clients\":"); object(topFlagged(c, top: 50))
         out.append(",\"server_classes\":"); object(classMix(c.serverClasses))
+        if c.flowWindows > 0 {
+            out.append(",\"flow_windows\":"); out.append(c.flowWindows)
+            out.append(",\"tunnel_windows\":"); out.append(c.tunnelWindows)
+            out.append(",\"tunnel_rules\":"); object(named(TunnelFlowRules.named.map(\.1), c.tunnelRules))
+        }
         if c.connections > 0 {
             out.append(",\"connections\":{\"ended\":"); out.append(c.connections)
             out.append(",\"stages\":"); object(named(ConnectionStage.allCases.map(\.rawValue), c.stages))

@@ -1,5 +1,6 @@
 import Connections
 import Decode
+import FlowStats
 import Foundation
 import Match
 import Verdict
@@ -21,6 +22,7 @@ final class OutputThread: @unchecked Sendable {
         case established(IPAddress)
         case status(Int)  // position in the batch's `statuses`
         case connection(FollowedConnection)
+        case flowWindow(FlowWindow)
     }
 
     struct Batch {
@@ -85,6 +87,12 @@ final class OutputThread: @unchecked Sendable {
     /// Capture thread: queue one ended connection.
     func send(connection: FollowedConnection) {
         filling.events.append(.connection(connection))
+        queued()
+    }
+
+    /// Capture thread: queue one closed flow-statistics window.
+    func send(window: FlowWindow) {
+        filling.events.append(.flowWindow(window))
         queued()
     }
 
@@ -170,6 +178,7 @@ final class OutputThread: @unchecked Sendable {
                     case .established(let address): stage.established(address)
                     case .status(let position): stage.status(batch.statuses[position])
                     case .connection(let record): stage.handler.handle(connection: record)
+                    case .flowWindow(let window): stage.handle(window)
                     }
                 }
             }

@@ -1,6 +1,7 @@
 import Connections
 import Decode
 import Features
+import FlowStats
 import Match
 import Verdict
 
@@ -14,11 +15,16 @@ public final class PacketPipeline {
     public let tracker: ConnectionTracker?
     /// Follows every connection to its end (`--connections`); nil when off.
     public let connections: ConnectionFollower?
+    /// Windowed flow statistics per client (`--flow-stats`); nil when off.
+    public let flowStats: FlowStatistics?
 
-    public init(matcher: Matcher?, tracker: ConnectionTracker?, connections: ConnectionFollower? = nil) {
+    public init(
+        matcher: Matcher?, tracker: ConnectionTracker?, connections: ConnectionFollower? = nil, flowStats: FlowStatistics? = nil
+    ) {
         self.matcher = matcher
         self.tracker = tracker
         self.connections = connections
+        self.flowStats = flowStats
     }
 
     /// SYNs and SYN+ACKs fingerprinted so far.
@@ -26,12 +32,14 @@ public final class PacketPipeline {
 
     /// Decodes one packet. A SYN or SYN+ACK goes to `syn`; the segment that completes the first
     /// request of a followed connection goes to `request`, and the first data of one that is not
-    /// a whole request to `established`; a connection record that ended to `closed`. (Closures rather than a returned event: a SYN
+    /// a whole request to `established`; a connection record that ended to `closed`, a closed flow-statistics window to
+    /// `window`. (Closures rather than a returned event: a SYN
     /// observation is copied once, into the caller's queue.)
     @inline(__always)
     public func process(
         _ packet: Packet, link: LinkType, syn: (SynObservation) -> Void, request: (HTTPObservation) -> Void,
-        established: (IPAddress) -> Void = { _ in }, closed: (FollowedConnection) -> Void = { _ in }
+        established: (IPAddress) -> Void = { _ in }, closed: (FollowedConnection) -> Void = { _ in },
+        window: (FlowWindow) -> Void = { _ in }
     ) {
         counters.packets += 1
         switch PacketDecoder.decode(packet.bytes, link: link) {
@@ -43,6 +51,7 @@ public final class PacketPipeline {
             guard segment.isSYN else {
                 counters.count(.notSYN)
                 connections?.segment(segment, seconds: packet.seconds, microseconds: packet.microseconds, closed: closed)
+                flowStats?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds, report: window)
                 switch tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
                 case .request(let observation)?: request(observation)
                 case .established(let address)?: established(address)
@@ -56,6 +65,13 @@ public final class PacketPipeline {
             var observation = SynObservation(seconds: packet.seconds, microseconds: packet.microseconds, fingerprint: fingerprint)
             if let matcher { (observation.classification, observation.path) = matcher.match(fingerprint) }
             if let tracker, fingerprint.direction == .syn { tracker.opened(observation) }
+            if let flowStats {
+                if fingerprint.direction == .syn {
+                    flowStats.opened(observation, report: window)
+                } else {
+                    flowStats.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds, report: window)
+                }
+            }
             if let connections {
                 if fingerprint.direction == .syn {
                     connections.opened(observation, closed: closed)

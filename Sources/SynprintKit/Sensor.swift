@@ -1,5 +1,6 @@
 import Connections
 import Decode
+import FlowStats
 import Match
 import Synchronization
 import Verdict
@@ -17,11 +18,14 @@ public protocol EventHandler: AnyObject, Sendable {
     func handle(status: Sensor.CaptureStatus)
     /// A followed connection ended (`--connections`).
     func handle(connection: FollowedConnection)
+    /// A client's flow-statistics window closed (`--flow-stats`).
+    func handle(flowWindow: FlowWindow)
 }
 
 extension EventHandler {
     public func handle(status: Sensor.CaptureStatus) {}
     public func handle(connection: FollowedConnection) {}
+    public func handle(flowWindow: FlowWindow) {}
 }
 
 /// The output thread's end of the pipeline: the judging side of the verdict stage (host
@@ -43,6 +47,15 @@ final class OutputStage: Sendable {
     func handle(_ observation: HTTPObservation) {
         guard let judge else { return }
         handler.handle(request: JudgedRequest(observation: observation, verdict: judge.judge(observation)))
+    }
+
+    /// A window that met tunnel rules marks its client in the host history first, so that the
+    /// verdicts and lookups see it.
+    func handle(_ window: FlowWindow) {
+        if !window.rules.isEmpty {
+            judge?.hosts.markTunnelFlow(window.client, rules: window.rules, at: Int(window.last / 1_000_000))
+        }
+        handler.handle(flowWindow: window)
     }
 
     func established(_ address: IPAddress) {
@@ -73,8 +86,8 @@ public final class Sensor {
     /// SYNs and SYN+ACKs. A sensor that is not `threaded` handles each event before `process`
     /// returns (tests, embedding programs with their own threads).
     public init(
-        settings: Settings, database: Database?, judging: Bool, following: Bool = false, limit: Int? = nil,
-        threaded: Bool = true, handler: EventHandler
+        settings: Settings, database: Database?, judging: Bool, following: Bool = false, flowStatistics: Bool = false,
+        limit: Int? = nil, threaded: Bool = true, handler: EventHandler
     ) {
         precondition(!judging || database != nil, "judging needs a database to match against")
         self.settings = settings
@@ -85,7 +98,12 @@ public final class Sensor {
             ? ConnectionTracker(capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget) : nil
         let connections =
             following ? ConnectionFollower(capacity: settings.connectionRecordCapacity, idleTimeout: settings.connectionTimeout) : nil
-        pipeline = PacketPipeline(matcher: matcher, tracker: tracker, connections: connections)
+        let flowStats =
+            flowStatistics
+            ? FlowStatistics(
+                clientCapacity: settings.flowClientCapacity, connectionCapacity: settings.flowConnectionCapacity,
+                windowPackets: settings.flowWindowPackets, windowSeconds: settings.flowWindowSeconds) : nil
+        pipeline = PacketPipeline(matcher: matcher, tracker: tracker, connections: connections, flowStats: flowStats)
         let hosts = HostTable(
             capacity: settings.hostCapacity, sharingWindow: settings.sharingWindow,
             minimumConfidence: settings.verdictRules.minimumConfidence, evidenceLifetime: settings.evidenceLifetime,
@@ -123,11 +141,13 @@ public final class Sensor {
         if let output {
             pipeline.process(
                 packet, link: link, syn: { output.send($0) }, request: { output.send($0) },
-                established: { output.send(established: $0) }, closed: { output.send(connection: $0) })
+                established: { output.send(established: $0) }, closed: { output.send(connection: $0) },
+                window: { output.send(window: $0) })
         } else {
             pipeline.process(
                 packet, link: link, syn: { stage.handle($0) }, request: { stage.handle($0) },
-                established: { stage.established($0) }, closed: { stage.handler.handle(connection: $0) })
+                established: { stage.established($0) }, closed: { stage.handler.handle(connection: $0) },
+                window: { stage.handle($0) })
         }
         return !reachedLimit
     }
@@ -136,8 +156,10 @@ public final class Sensor {
     public func finish() {
         if let output {
             pipeline.connections?.finish { output.send(connection: $0) }
+            pipeline.flowStats?.finish { output.send(window: $0) }
         } else {
             pipeline.connections?.finish { stage.handler.handle(connection: $0) }
+            pipeline.flowStats?.finish { stage.handle($0) }
         }
         output?.close()
     }

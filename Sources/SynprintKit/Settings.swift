@@ -1,4 +1,5 @@
 import Connections
+import FlowStats
 import Match
 import Verdict
 
@@ -32,6 +33,21 @@ public struct Settings: Sendable {
     /// Seconds without a packet after which a connection is written as timed out
     /// (`--connection-timeout`); Linux gives up on an unanswered SYN after about two minutes.
     public var connectionTimeout = 120
+
+    // MARK: Flow statistics (`--flow-stats`)
+
+    /// A client's window closes after this many packets (`--flow-window-packets`) or seconds
+    /// (`--flow-window-seconds`), whichever comes first.
+    public var flowWindowPackets = 500
+    public var flowWindowSeconds = 30
+    /// Clients and connections followed at once, fewer when the memory budget says so.
+    public var maxFlowClients = 16_384
+    public var flowClientCapacity: Int {
+        max(1, min(maxFlowClients, memcap / 100 * MemoryShares.flowStatistics / 2 / FlowStatistics.bytesPerClient))
+    }
+    public var flowConnectionCapacity: Int {
+        max(1, min(4 * maxFlowClients, memcap / 100 * MemoryShares.flowStatistics / 2 / FlowStatistics.bytesPerConnection))
+    }
     /// Client addresses whose history is kept (`--max-hosts`). Hosts without evidence of a
     /// handshake go first, so a spoofed flood cannot push out real clients.
     public var maxHosts = 16_384
@@ -68,7 +84,8 @@ public struct Settings: Sendable {
         public static let hosts = 35
         public static let connectionRecords = 5
         public static let strings = 8
-        public static let matchCache = 12
+        public static let matchCache = 9
+        public static let flowStatistics = 3
     }
 
     public var headBudget: Int { memcap / 100 * MemoryShares.requestHeads }

@@ -14,6 +14,8 @@ public struct HostRecord: Sendable {
     /// When the address last showed a second stack (p0f's `last_nat`) and last changed OS.
     public var lastSharing: Int?
     public var lastChange: Int?
+    /// When the address's flow statistics last met tunnel rules, and which (`--flow-stats`).
+    public var tunnelFlow: (seen: Int, rules: TunnelFlowRules)?
     /// The latest connections, newest first (at most `HostTable.kept`).
     public var recent: [ConnectionRecord]
 

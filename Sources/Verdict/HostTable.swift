@@ -25,6 +25,9 @@ public final class HostTable: Sendable {
         var lastChange: Int?
         /// The host completed a handshake or sent a request (not a spoofed source).
         var evidence = false
+        /// The tunnel rules the address's flow statistics last met, and when (`--flow-stats`).
+        var tunnelRules = TunnelFlowRules()
+        var tunnelFlowSeen = 0
         /// Active since the clock last passed (the second chance among hosts with evidence).
         var recentlyActive = true
         /// Ring position of the newest connection, and each kept connection's time and
@@ -198,6 +201,24 @@ public final class HostTable: Sendable {
 
     static let victimScan = 64
 
+    /// The address's traffic met tunnel rules (a closed flow-statistics window).
+    public func markTunnelFlow(_ address: IPAddress, rules: TunnelFlowRules, at time: Int) {
+        state.withLock { state in
+            guard let slot = state.index[address] else { return }
+            state.hosts[slot].tunnelRules = rules
+            state.hosts[slot].tunnelFlowSeen = time
+            state.hosts[slot].evidence = true
+        }
+    }
+
+    /// The tunnel rules the address met within `evidenceLifetime` of `time`.
+    public func tunnelRules(_ address: IPAddress, at time: Int) -> TunnelFlowRules {
+        state.withLock { state in
+            guard let slot = state.index[address], time - state.hosts[slot].tunnelFlowSeen <= evidenceLifetime else { return [] }
+            return state.hosts[slot].tunnelRules
+        }
+    }
+
     /// The client of `key` completed its handshake (it sent data).
     public func markEstablished(_ address: IPAddress) {
         state.withLock { state in
@@ -231,6 +252,7 @@ public final class HostTable: Sendable {
             return HostRecord(
                 firstSeen: host.firstSeen, lastSeen: host.lastSeen, connections: host.connections,
                 lastSharing: host.lastSharing, lastChange: host.lastChange,
+                tunnelFlow: host.tunnelRules.isEmpty ? nil : (host.tunnelFlowSeen, host.tunnelRules),
                 recent: host.ringPositionsNewestFirst.compactMap { state.connections[slot * HostTable.kept + $0] })
         }
     }

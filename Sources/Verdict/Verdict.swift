@@ -7,6 +7,7 @@ public enum VerdictReason: String, Sendable, CaseIterable {
     case mssClamped = "mss_clamped"  // a middlebox lowered the MSS
     case proxyHeaders = "proxy_headers"  // Via / X-Forwarded-For / Forwarded present
     case ipSharing = "ip_sharing"  // the address showed several stacks recently
+    case tunnelFlow = "tunnel_flow"  // the address's flow statistics met a tunnel rule (--flow-stats)
 }
 
 /// The TCP side of a verdict.
@@ -30,6 +31,15 @@ public struct Verdict: Sendable, Equatable {
     public var reasons: [VerdictReason]
     public var claimed: ClaimedOS?
     public var stack: StackGuess?
+    /// The tunnel rules behind `tunnel_flow`, by name.
+    public var tunnelRules = TunnelFlowRules()
+
+    /// The reasons as written in events: `tunnel_flow:<rule>` for each tunnel rule.
+    public var reasonNames: [String] {
+        reasons.flatMap { reason in
+            reason == .tunnelFlow && !tunnelRules.isEmpty ? tunnelRules.names.map { "tunnel_flow:\($0)" } : [reason.rawValue]
+        }
+    }
 }
 
 /// A connection's first request with the verdict on it.

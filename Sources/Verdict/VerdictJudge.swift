@@ -32,7 +32,8 @@ public final class VerdictJudge: Sendable {
     public func verdict(_ syn: SynObservation, _ request: HTTPRequestHead, at time: Int) -> Verdict {
         rules.verdict(
             claimed: claimedOS(request), classification: syn.classification, path: syn.path,
-            proxyHeaders: !request.proxyHeaders.isEmpty, ipSharing: hosts.sharing(syn.fingerprint.ip.source, at: time))
+            proxyHeaders: !request.proxyHeaders.isEmpty, ipSharing: hosts.sharing(syn.fingerprint.ip.source, at: time),
+            tunnelRules: hosts.tunnelRules(syn.fingerprint.ip.source, at: time))
     }
 
     /// The OS a request claims. User-Agents repeat, so their claims are cached.

@@ -11,7 +11,7 @@ public struct VerdictRules: Sendable {
     }
 
     public var weights: [VerdictReason: Float] = [
-        .osMismatch: 0.7, .proxyHeaders: 0.6, .tunnelMTU: 0.3, .mssClamped: 0.25, .ipSharing: 0.3,
+        .osMismatch: 0.7, .proxyHeaders: 0.6, .tunnelMTU: 0.3, .mssClamped: 0.25, .ipSharing: 0.3, .tunnelFlow: 0.6,
     ]
     public var threshold: Float = 0.5
     /// The TCP guess must be at least this sure (of the family, or of the class at class level)
@@ -23,7 +23,7 @@ public struct VerdictRules: Sendable {
 
     public func verdict(
         claimed: ClaimedOS?, classification: Classification?, path: NetworkPath?,
-        proxyHeaders: Bool, ipSharing: Bool
+        proxyHeaders: Bool, ipSharing: Bool, tunnelRules: TunnelFlowRules = []
     ) -> Verdict {
         var reasons: [VerdictReason] = []
         if let claimed, let classification, mismatch(claimed, classification) { reasons.append(.osMismatch) }
@@ -31,11 +31,12 @@ public struct VerdictRules: Sendable {
         if path?.clamped == true { reasons.append(.mssClamped) }
         if proxyHeaders { reasons.append(.proxyHeaders) }
         if ipSharing { reasons.append(.ipSharing) }
+        if !tunnelRules.isEmpty { reasons.append(.tunnelFlow) }
         let clear = reasons.reduce(Float(1)) { $0 * (1 - (weights[$1] ?? 0)) }
         let score = 1 - clear
         return Verdict(
             flagged: !reasons.isEmpty && score >= threshold, score: score, reasons: reasons,
-            claimed: claimed, stack: classification.map(StackGuess.init))
+            claimed: claimed, stack: classification.map(StackGuess.init), tunnelRules: tunnelRules)
     }
 
     /// An unknown or unsure TCP guess never contradicts; ChromeOS runs a Linux stack, and at

@@ -84,6 +84,23 @@ struct OutputOptions: ParsableArguments {
     )
     var connections = false
 
+    @Flag(
+        name: .customLong("flow-stats"),
+        help:
+            "Windowed flow statistics per client (entropy, intervals, payload lengths, first payloads) as flowstats events, and the tunnel_flow verdict (docs/FLOWSTATS.md)."
+    )
+    var flowStats = false
+
+    @Option(
+        name: .customLong("flow-window-packets"),
+        help: ArgumentHelp("With --flow-stats, a client's window closes after this many packets (default 500).", valueName: "count"))
+    var flowWindowPackets = 500
+
+    @Option(
+        name: .customLong("flow-window-seconds"),
+        help: ArgumentHelp("With --flow-stats, or after this many seconds (default 30).", valueName: "seconds"))
+    var flowWindowSeconds = 30
+
     @Option(
         name: .customLong("connection-timeout"),
         help: ArgumentHelp(

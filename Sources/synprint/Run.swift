@@ -123,6 +123,11 @@ struct Synprint: ParsableCommand {
             throw ValidationError("--max-connections must be at least 2 and --connection-timeout at least 1 second")
         }
         settings.maxConnections = service.maxConnections
+        guard outputOptions.flowWindowPackets >= 2, outputOptions.flowWindowSeconds >= 1 else {
+            throw ValidationError("--flow-window-packets must be at least 2 and --flow-window-seconds at least 1")
+        }
+        settings.flowWindowPackets = outputOptions.flowWindowPackets
+        settings.flowWindowSeconds = outputOptions.flowWindowSeconds
         settings.connectionTimeout = outputOptions.connectionTimeout
         if let memcap = service.memcap {
             guard let bytes = ByteCount(memcap), bytes >= 8 << 20 else {
@@ -180,7 +185,8 @@ struct Synprint: ParsableCommand {
         // they must interrupt.
         Signals.block()
         let sensor = Sensor(
-            settings: settings, database: database, judging: judging, following: outputOptions.connections, limit: input.count, handler: log
+            settings: settings, database: database, judging: judging, following: outputOptions.connections,
+            flowStatistics: outputOptions.flowStats, limit: input.count, handler: log
         )
         let outputs = [eventFile ?? sink.file, alertLog?.file, observations?.log.file].compactMap { $0 }
         let metrics =
@@ -201,7 +207,8 @@ struct Synprint: ParsableCommand {
         Signals.unblock()
 
         let sources: [() throws -> PacketSource] = live.map { source in [{ source }] } ?? files
-        var runner = SourceRunner(userFilter: userFilter, scope: outputOptions.connections ? .allTCP : judging ? .withPayload : .syns)
+        var runner = SourceRunner(
+            userFilter: userFilter, scope: outputOptions.connections || outputOptions.flowStats ? .allTCP : judging ? .withPayload : .syns)
         var stats = StatsReporter(interval: input.statsInterval ?? (live != nil ? 60 : 0), events: input.statsEvents)
         var progress = Progress(files: input.read, enabled: live == nil && isatty(STDERR_FILENO) == 1)
         defer { sensor.finish() }  // on errors too: what was captured is written

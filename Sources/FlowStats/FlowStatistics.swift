@@ -1,0 +1,165 @@
+import Decode
+import Match
+import Verdict
+
+/// Windowed flow statistics per client address (`--flow-stats`): every TCP segment to or from
+/// an address that sent a SYN counts toward that client's current window, which closes after
+/// `windowPackets` packets or `windowSeconds` seconds and is handed over with the tunnel rules
+/// it met. Connections are followed for their first payload and their bytes.
+///
+/// Two bounded tables (clients, connections); a client pushed out loses its open window, and
+/// both count what they push out.
+public final class FlowStatistics {
+    public struct Counters: Sendable {
+        public var windows = 0
+        public var clientsEvicted = 0
+        public var connectionsEvicted = 0
+        public var clients = 0
+    }
+
+    struct Connection {
+        var start: Int64
+        var firstPayload: PayloadKind?
+        var window: UInt32 = 0
+        var windowBytes: UInt64 = 0
+        var opaque = false
+    }
+
+    public static let bytesPerClient = MemoryLayout<FlowWindow>.stride + MemoryLayout<IPAddress>.stride * 2 + 32
+    public static let bytesPerConnection = MemoryLayout<Connection>.stride + MemoryLayout<FlowKey>.stride * 2 + 32
+
+    private var clients: BoundedTable<IPAddress, FlowWindow>
+    private var connections: BoundedTable<FlowKey, Connection>
+    public let windowPackets: UInt32
+    public let windowSeconds: Int64
+    private var nextID: UInt32 = 1
+    private var lastSweep: Int64 = 0
+    private var due: [IPAddress] = []
+    public private(set) var counters = Counters()
+
+    public init(clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int) {
+        clients = BoundedTable(capacity: max(clientCapacity, 1))
+        connections = BoundedTable(capacity: max(connectionCapacity, 1))
+        self.windowPackets = UInt32(clamping: max(windowPackets, 2))
+        self.windowSeconds = Int64(max(windowSeconds, 1)) * 1_000_000
+    }
+
+    /// A client SYN: the client's window opens if it has none, and the connection is followed.
+    public func opened(_ syn: SynObservation, report: (FlowWindow) -> Void) {
+        let s = syn.fingerprint.segment
+        let now = Int64(syn.seconds) &* 1_000_000 &+ Int64(syn.microseconds)
+        sweep(at: now, report: report)
+        let key = FlowKey(s)
+        if connections.slot(of: key) == nil, connections.insert(Connection(start: now), for: key) != nil {
+            counters.connectionsEvicted += 1
+        }
+        if clients.slot(of: s.ip.source) == nil {
+            nextID &+= 1
+            let window = FlowWindow(client: s.ip.source, server: s.ip.destination, serverPort: s.destinationPort, at: now, id: nextID)
+            if clients.insert(window, for: s.ip.source) != nil { counters.clientsEvicted += 1 }
+        }
+        count(s, payload: UnsafeRawBufferPointer(start: nil, count: 0), fromClient: true, key: key, at: now, report: report)
+    }
+
+    /// Any other segment (SYN+ACKs included) to or from a client.
+    public func segment(_ s: TCPSegment, in bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int, report: (FlowWindow) -> Void) {
+        let now = Int64(seconds) &* 1_000_000 &+ Int64(microseconds)
+        sweep(at: now, report: report)
+        let payload = s.payload(in: bytes)
+        if clients.slot(of: s.ip.source) != nil {
+            count(s, payload: payload, fromClient: true, key: FlowKey(s), at: now, report: report)
+        } else if clients.slot(of: s.ip.destination) != nil {
+            let key = FlowKey(client: s.ip.destination, clientPort: s.destinationPort, server: s.ip.source, serverPort: s.sourcePort)
+            count(s, payload: payload, fromClient: false, key: key, at: now, report: report)
+        }
+    }
+
+    private func count(
+        _ s: TCPSegment, payload: UnsafeRawBufferPointer, fromClient: Bool, key: FlowKey, at now: Int64, report: (FlowWindow) -> Void
+    ) {
+        guard let slot = clients.slot(of: key.client) else { return }
+        let windowID = clients[slot: slot].id
+        var connectionBytes: UInt64 = 0
+        var age: Int64 = 0
+        var firstPayload: PayloadKind?
+        var names: ClientHelloNames?
+        var opaqueData = false
+        if s.payloadLength > 0 || s.flags.contains(.syn), let connectionSlot = connections.slot(of: key) {
+            connections.update(slot: connectionSlot) { c in
+                if c.window != windowID {
+                    c.window = windowID
+                    c.windowBytes = 0
+                }
+                c.windowBytes &+= UInt64(s.payloadLength)
+                if fromClient, c.firstPayload == nil, s.payloadLength > 0 {
+                    let kind = PayloadKind.classify(payload, length: s.payloadLength)
+                    c.firstPayload = kind
+                    c.opaque = kind == .opaque || kind == .openVPN
+                    firstPayload = kind
+                    if kind == .tls { names = ClientHelloNames(payload) }
+                }
+                opaqueData = c.opaque && s.payloadLength > 0
+                connectionBytes = c.windowBytes
+                age = now - c.start
+            }
+        }
+        let closed = clients.update(slot: slot) { w -> Bool in
+            if fromClient { w.up.count(s, payload: payload, at: now) } else { w.down.count(s, payload: payload, at: now) }
+            if s.flags.contains(.syn) && !s.flags.contains(.ack) { w.connectionsOpened += 1 }
+            if let firstPayload { w.firstPayloads[firstPayload.rawValue] &+= 1 }
+            if let names {
+                w.serverName = w.serverName ?? names.serverName
+                w.alpn = w.alpn ?? names.alpn
+            }
+            if opaqueData { w.opaqueDataPackets &+= 1 }
+            if connectionBytes > w.largestConnectionBytes {
+                w.largestConnectionBytes = connectionBytes
+                w.server = key.server
+                w.serverPort = key.serverPort
+            }
+            w.longestConnection = max(w.longestConnection, age)
+            w.last = now
+            return w.packets >= windowPackets || now - w.start >= windowSeconds
+        }
+        if closed { close(key.client, at: now, report: report) }
+    }
+
+    /// Hands over the client's window and starts a new one.
+    private func close(_ client: IPAddress, at now: Int64, report: (FlowWindow) -> Void) {
+        guard let slot = clients.slot(of: client) else { return }
+        var finished = clients[slot: slot]
+        finished.rules = TunnelFlowRules.evaluate(finished)
+        counters.windows += 1
+        report(finished)
+        nextID &+= 1
+        clients[slot: slot] = FlowWindow(client: client, server: finished.server, serverPort: finished.serverPort, at: now, id: nextID)
+    }
+
+    /// Closes windows that passed `windowSeconds` without traffic; at most once per 5 s of
+    /// capture time. Windows without a packet are dropped quietly: nothing to say.
+    private func sweep(at now: Int64, report: (FlowWindow) -> Void) {
+        guard now - lastSweep >= 5_000_000 else { return }
+        lastSweep = now
+        due.removeAll(keepingCapacity: true)
+        clients.forEach { address, w in if now - w.start >= windowSeconds { due.append(address) } }
+        for address in due {
+            guard let w = clients[address] else { continue }
+            if w.packets > 0 { close(address, at: now, report: report) } else { clients.remove(address) }
+        }
+        counters.clients = clients.count
+    }
+
+    /// The capture ended: every window with traffic is handed over.
+    public func finish(report: (FlowWindow) -> Void) {
+        var open: [FlowWindow] = []
+        clients.forEach { _, w in if w.packets > 0 { open.append(w) } }
+        for var w in open.sorted(by: { $0.start < $1.start }) {
+            w.rules = TunnelFlowRules.evaluate(w)
+            counters.windows += 1
+            report(w)
+        }
+        clients = BoundedTable(capacity: clients.capacity)
+        connections = BoundedTable(capacity: connections.capacity)
+        counters.clients = 0
+    }
+}

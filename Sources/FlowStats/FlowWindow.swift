@@ -1,0 +1,131 @@
+import Decode
+import Verdict
+
+/// One direction of a client's traffic over a window: counts, payload entropy, the intervals
+/// between new data segments, and payload lengths. Fixed-size: windows hold no references.
+public struct DirectionStats: Sendable {
+    public var packets: UInt32 = 0
+    public var dataPackets: UInt32 = 0
+    /// Payload bytes as the IP headers say (a snaplen does not shorten them).
+    public var bytes: UInt64 = 0
+    /// Payload bytes the entropy was computed from (at most `ByteEntropy.maxBytes` per segment).
+    public var capturedBytes: UInt64 = 0
+    public var entropyMin: Float = 8
+    public var entropyMax: Float = 0
+    public var entropySum: Float = 0
+    public var entropyCount: UInt32 = 0
+    /// New data segments by the time since the previous one: up to 1 ms, 10 ms, 100 ms, 1 s, more.
+    public var intervals = InlineArray<5, UInt32>(repeating: 0)
+    public var intervalSum: Int64 = 0
+    public var intervalCount: UInt32 = 0
+    /// Data segments by payload length in bins of 100 bytes; the last also holds longer ones
+    /// (segmentation offload merges full-sized segments before the capture sees them).
+    public var lengthBins = InlineArray<15, UInt32>(repeating: 0)
+    /// The most frequent payload lengths (Misra–Gries summary: exact for the top one or two
+    /// when they stand out, bounded whatever the traffic).
+    public var frequent = InlineArray<4, (length: UInt16, count: UInt32)>(repeating: (0, 0))
+    public var acks: UInt32 = 0
+    public var pushes: UInt32 = 0
+    var lastDataAt: Int64 = -1
+    var lastSequence: UInt32 = 0
+
+    public static let fullSize = 1500
+
+    mutating func count(_ segment: TCPSegment, payload: UnsafeRawBufferPointer, at now: Int64) {
+        packets &+= 1
+        if segment.flags.contains(.ack) {
+            acks &+= 1
+            if segment.flags.contains(.psh) { pushes &+= 1 }
+        }
+        let length = segment.payloadLength
+        guard length > 0 else { return }
+        // A retransmission repeats the sequence number: counted once for timing and lengths.
+        if lastDataAt >= 0 && segment.sequence == lastSequence { return }
+        dataPackets &+= 1
+        bytes &+= UInt64(length)
+        if lastDataAt >= 0 {
+            let interval = now - lastDataAt
+            let bin = interval < 1000 ? 0 : interval < 10_000 ? 1 : interval < 100_000 ? 2 : interval < 1_000_000 ? 3 : 4
+            intervals[bin] &+= 1
+            intervalSum &+= interval
+            intervalCount &+= 1
+        }
+        lastDataAt = now
+        lastSequence = segment.sequence
+        lengthBins[min((length - 1) / 100, 14)] &+= 1
+        remember(UInt16(min(length, DirectionStats.fullSize)))
+        if payload.count >= 16 {
+            let (bits, n) = ByteEntropy.of(payload)
+            capturedBytes &+= UInt64(n)
+            entropyMin = min(entropyMin, bits)
+            entropyMax = max(entropyMax, bits)
+            entropySum += bits
+            entropyCount &+= 1
+        }
+    }
+
+    private mutating func remember(_ length: UInt16) {
+        for i in 0..<4 where frequent[i].count > 0 && frequent[i].length == length {
+            frequent[i].count &+= 1
+            return
+        }
+        for i in 0..<4 where frequent[i].count == 0 {
+            frequent[i] = (length, 1)
+            return
+        }
+        for i in 0..<4 { frequent[i].count -= 1 }
+    }
+
+    /// The most and second most frequent payload lengths, with their counts.
+    public var mostFrequent: [(length: Int, count: Int)] {
+        var all: [(length: Int, count: Int)] = []
+        for i in 0..<4 where frequent[i].count > 0 { all.append((Int(frequent[i].length), Int(frequent[i].count))) }
+        return Array(all.sorted { $0.count > $1.count }.prefix(2))
+    }
+
+    public var entropyMean: Float? { entropyCount > 0 ? entropySum / Float(entropyCount) : nil }
+    public var intervalMean: Double? { intervalCount > 0 ? Double(intervalSum) / Double(intervalCount) / 1e6 : nil }
+    public var meanLength: Double? { dataPackets > 0 ? Double(bytes) / Double(dataPackets) : nil }
+}
+
+/// What one client address sent and received over a window of `FlowStatistics.windowPackets`
+/// packets or `windowSeconds` seconds, with the tunnel rules it met.
+public struct FlowWindow: Sendable {
+    public var client: IPAddress
+    /// The server that exchanged most bytes with the client in the window.
+    public var server: IPAddress
+    public var serverPort: UInt16
+    public var start: Int64  // microseconds since the epoch
+    public var last: Int64
+    public var up = DirectionStats()
+    public var down = DirectionStats()
+    public var connectionsOpened = 0
+    public var firstPayloads = InlineArray<6, UInt16>(repeating: 0)
+    public var serverName: String?
+    public var alpn: String?
+    /// Bytes of the busiest connection in the window, and how long it had lived by then.
+    public var largestConnectionBytes: UInt64 = 0
+    public var longestConnection: Int64 = 0
+    /// Data packets of connections whose first payload was opaque or OpenVPN framing.
+    public var opaqueDataPackets: UInt32 = 0
+    public var rules: TunnelFlowRules = []
+    var id: UInt32
+
+    init(client: IPAddress, server: IPAddress, serverPort: UInt16, at now: Int64, id: UInt32) {
+        self.client = client
+        self.server = server
+        self.serverPort = serverPort
+        start = now
+        last = now
+        self.id = id
+    }
+
+    public var packets: UInt32 { up.packets &+ down.packets }
+    public var bytes: UInt64 { up.bytes &+ down.bytes }
+    public var largestConnectionShare: Double { bytes > 0 ? Double(largestConnectionBytes) / Double(bytes) : 0 }
+    public var pushRatio: Double {
+        let acks = up.acks &+ down.acks
+        return acks > 0 ? Double(up.pushes &+ down.pushes) / Double(acks) : 0
+    }
+    public var upDownRatio: Double { down.packets > 0 ? Double(up.packets) / Double(down.packets) : Double(up.packets) }
+}
