@@ -42,11 +42,13 @@ read -r ts ms < <(measure "$bin" -r "$dir/mixed-$mixed.pcap" --json -o /dev/null
 read -r tt mt < <(measure tcpdump -r "$dir/mixed-$mixed.pcap" -w /dev/null)
 read -r th mh < <(measure "$bin" -r "$dir/mixed-$mixed.pcap" --json --http --alerts /dev/null -o /dev/null)
 read -r tc mc < <(measure "$bin" -r "$dir/mixed-$mixed.pcap" --json --classify --connections -o /dev/null)
+read -r tf mf < <(measure "$bin" -r "$dir/mixed-$mixed.pcap" --json --classify --flow-stats -o /dev/null)
 echo "| $mixed mixed packets, synprint --json | $ts | $(rate "$mixed" "$ts") packets/s | $((ms / 1024)) MiB |"
 echo "| $mixed mixed packets, synprint --json --http --alerts (classify, follow HTTP, verdicts) | $th | $(rate "$mixed" "$th") packets/s | $((mh / 1024)) MiB |"
 echo "| $mixed mixed packets, synprint --json --classify --connections (conn events) | $tc | $(rate "$mixed" "$tc") packets/s | $((mc / 1024)) MiB |"
+echo "| $mixed mixed packets, synprint --json --classify --flow-stats (flowstats events) | $tf | $(rate "$mixed" "$tf") packets/s | $((mf / 1024)) MiB |"
 echo "| $mixed mixed packets, tcpdump -w /dev/null | $tt | $(rate "$mixed" "$tt") packets/s | $((mt / 1024)) MiB |"
 read -r tb mb < <(measure "$bin" db build -r "$dir/mixed-$mixed.pcap" --min-count 1 -o "$dir/learned.jsonl")
 echo "| db build from the $mixed mixed packets (HTTP labels) | $tb | $(rate "$mixed" "$tb") packets/s | $((mb / 1024)) MiB |"
 echo
-awk "BEGIN{printf \"synprint / tcpdump on the mixed capture: %.2fx (with --http: %.2fx, with --connections: %.2fx)\n\", $ts / $tt, $th / $tt, $tc / $tt}"
+awk "BEGIN{printf \"synprint / tcpdump on the mixed capture: %.2fx (with --http: %.2fx, with --connections: %.2fx, with --flow-stats: %.2fx)\n\", $ts / $tt, $th / $tt, $tc / $tt, $tf / $tt}"
