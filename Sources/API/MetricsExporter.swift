@@ -16,6 +16,9 @@ public struct MetricValue: Sendable {
     public var kind: Kind
     public var help: String
 
+    /// Names carry their unit already (`synprint_request_head_bytes`).
+    var descriptor: MetricNameDescriptor { MetricNameDescriptor(metricName: name, unitName: "", helpText: help) }
+
     public init(_ name: String, _ value: Double, _ kind: Kind, labels: [(String, String)] = [], help: String) {
         self.name = name
         self.value = value
@@ -59,13 +62,13 @@ public final class MetricsExporter: Sendable {
                 var entry = published[key] ?? (nil, nil, 0)
                 switch value.kind {
                 case .counter:
-                    let counter = entry.counter ?? registry.makeCounter(name: value.name, labels: value.labels, help: value.help)
+                    let counter = entry.counter ?? registry.makeCounter(descriptor: value.descriptor, labels: value.labels)
                     // Counts are whole numbers: whole increments print as integers.
                     let step = value.value - entry.last
                     if step >= 1, step < 9.0e18 { counter.increment(by: Int64(step)) }
                     entry = (counter, nil, max(entry.last, value.value))
                 case .gauge:
-                    let gauge = entry.gauge ?? registry.makeGauge(name: value.name, labels: value.labels, help: value.help)
+                    let gauge = entry.gauge ?? registry.makeGauge(descriptor: value.descriptor, labels: value.labels)
                     gauge.set(to: value.value)
                     entry = (nil, gauge, value.value)
                 }

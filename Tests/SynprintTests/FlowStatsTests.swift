@@ -184,14 +184,14 @@ final class FlowStatsTests: XCTestCase {
 
     /// Spoofed SYNs from many addresses fill the client table, which stays within its capacity
     /// and counts what it pushed out.
-    func testTheClientTableStaysBounded() throws {
+    func testTheClientTableStaysBounded() {
         let stats = FlowStatistics(clientCapacity: 100, connectionCapacity: 200, windowPackets: 500, windowSeconds: 30)
         var p = PacketBuilder()
         for i in 0..<5000 {
             let source: [UInt8] = [198, 18, UInt8(i >> 8), UInt8(i & 0xFF)]
             let bytes = PacketBuilder.ethernet(p.ipv4(source: source))
             p.sourcePort = UInt16(1024 + i)
-            try bytes.withUnsafeBytes { raw in
+            bytes.withUnsafeBytes { raw in
                 guard case .tcp(let segment) = PacketDecoder.decode(raw, link: .ethernet) else { return XCTFail("not TCP") }
                 let syn = SynObservation(seconds: 1_700_000_000, microseconds: i, fingerprint: Fingerprint(segment, in: raw))
                 stats.opened(syn) { _ in }
