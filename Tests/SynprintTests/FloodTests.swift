@@ -123,6 +123,7 @@ final class FloodTests: XCTestCase {
         XCTAssertLessThan(settings.hostCapacity, defaultHosts)
         XCTAssertEqual(
             Settings.MemoryShares.connections + Settings.MemoryShares.requestHeads + Settings.MemoryShares.hosts
-                + Settings.MemoryShares.strings + Settings.MemoryShares.matchCache, 95)
+                + Settings.MemoryShares.strings + Settings.MemoryShares.matchCache + Settings.MemoryShares.connectionRecords
+                + Settings.MemoryShares.flowStatistics, 100)
     }
 }
