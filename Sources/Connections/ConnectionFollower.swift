@@ -141,6 +141,7 @@ public final class ConnectionFollower {
             if flags.contains(.rst) {
                 if record.resetAt == nil {
                     record.resetAt = now
+                    record.finBeforeReset = record.client.fin || record.server.fin
                     record.resetGap = now - record.last
                     record.resetTTL = segment.ip.ttl
                     record.resetIPID = segment.ip.ipID
@@ -179,7 +180,10 @@ public final class ConnectionFollower {
             }
             record.client.count(segment)
         } else {
-            if flags.contains(.rst) && record.resetAt == nil { record.resetAt = now }
+            if flags.contains(.rst) && record.resetAt == nil {
+                record.resetAt = now
+                record.finBeforeReset = record.client.fin || record.server.fin
+            }
             record.server.count(segment)
         }
         if record.finishedAt == nil && record.client.fin && record.server.fin { record.finishedAt = now }

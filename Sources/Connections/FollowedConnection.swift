@@ -133,6 +133,7 @@ public struct FollowedConnection: Sendable {
     public var resetIPID: UInt16?
     public var resetGap: Int64?  // microseconds from the previous client packet to the first reset
     public var resetAt: Int64?  // the first reset either way
+    public var finBeforeReset = false
     public var finishedAt: Int64?  // both sides sent FIN
     public var zmap: Bool
     // Fast Open.
@@ -175,7 +176,7 @@ public struct FollowedConnection: Sendable {
     public var tags: ConnectionTags {
         var tags: ConnectionTags = []
         if ending == .timeout { tags.insert(.timeout) }
-        if client.fin || server.fin, resetAt != nil { tags.insert(.fin) }
+        if finBeforeReset { tags.insert(.fin) }
         switch (resets, resetACKs) {
         case (0, 0): break
         case (1, 0): tags.insert(.singleRST)

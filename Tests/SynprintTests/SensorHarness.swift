@@ -46,10 +46,11 @@ func packets(of url: URL) throws -> (link: LinkType, packets: [(seconds: Int, mi
 /// Runs packets through a sensor that is not threaded: events are handled before `process` returns.
 func runSensor(
     _ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], link: LinkType, database: Database?,
-    judging: Bool, settings: Settings = Settings()
+    judging: Bool, following: Bool = false, settings: Settings = Settings()
 ) -> EventCollector {
     let collector = EventCollector()
-    let sensor = Sensor(settings: settings, database: database, judging: judging, threaded: false, handler: collector)
+    let sensor = Sensor(
+        settings: settings, database: database, judging: judging, following: following, threaded: false, handler: collector)
     for packet in packets {
         _ = packet.bytes.withUnsafeBytes {
             sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link)
