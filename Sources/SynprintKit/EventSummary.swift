@@ -180,14 +180,7 @@ public final class EventSummary: @unchecked Sendable {
             for i in total.ecn.indices { total.ecn[i] += bucket.ecn[i] }
         }
         let out = TextBuffer(capacity: 1024)
-        func object(_ rows: [(String, Int)]) {
-            out.append(ascii: "{")
-            for (i, row) in rows.enumerated() {
-                if i > 0 { out.append(ascii: ",") }
-                out.appendJSONString(row.0); out.append(ascii: ":"); out.append(row.1)
-            }
-            out.append(ascii: "}")
-        }
+        func object(_ rows: [(String, Int)]) { EventSummary.appendObject(rows, to: out) }
         out.append("{\"minutes\":"); out.append(minutes)
         out.append(",\"connections\":"); out.append(total.connections)
         out.append(",\"stages\":"); object(named(ConnectionStage.allCases.map(\.rawValue), total.stages))
@@ -315,6 +308,16 @@ public final class EventSummary: @unchecked Sendable {
         return lines.joined(separator: "\n")
     }
 
+    /// `{"name":count,…}` in the order given.
+    static func appendObject(_ rows: [(String, Int)], to out: TextBuffer) {
+        out.append(ascii: "{")
+        for (i, row) in rows.enumerated() {
+            if i > 0 { out.append(ascii: ",") }
+            out.appendJSONString(row.0); out.append(ascii: ":"); out.append(row.1)
+        }
+        out.append(ascii: "}")
+    }
+
     /// Non-zero counts with their names, largest first.
     func named(_ names: [String], _ values: [Int]) -> [(String, Int)] {
         zip(names, values).filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
@@ -324,14 +327,7 @@ public final class EventSummary: @unchecked Sendable {
     public func json() -> String {
         let c = snapshot
         let out = TextBuffer(capacity: 4096)
-        func object(_ rows: [(String, Int)]) {
-            out.append(ascii: "{")
-            for (i, row) in rows.enumerated() {
-                if i > 0 { out.append(ascii: ",") }
-                out.appendJSONString(row.0); out.append(ascii: ":"); out.append(row.1)
-            }
-            out.append(ascii: "}")
-        }
+        func object(_ rows: [(String, Int)]) { EventSummary.appendObject(rows, to: out) }
         out.append("{\"type\":\"summary\",\"syns\":"); out.append(c.syns)
         out.append(",\"synacks\":"); out.append(c.synAcks)
         out.append(",\"requests\":"); out.append(c.requests)
