@@ -53,7 +53,8 @@ let package = Package(
             swiftSettings: perPacket + strict),
         // Windowed flow statistics per client and the tunnel rules (`--flow-stats`).
         .target(
-            name: "FlowStats", dependencies: ["Decode", "Match", "Verdict"], path: "Sources/FlowStats", swiftSettings: perPacket + strict),
+            name: "FlowStats", dependencies: ["Decode", "Match", "Verdict", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/FlowStats", swiftSettings: perPacket + strict),
         .target(
             name: "Output",
             dependencies: [

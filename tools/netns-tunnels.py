@@ -8,7 +8,7 @@ Builds its own network namespaces, joined by veth pairs:
         <-> synprint-tun-server (10.79.0.2): the web content and every tunnel endpoint or proxy
 
 and records with tcpdump on the server's veth (what a sensor in front of the server sees:
-snaplen 256, filter tcp, pcap). Each client address carries one kind of traffic:
+snaplen 256 unless --snaplen says otherwise, filter tcp, pcap). Each client address carries one kind of traffic:
 
     kind                    server port  what runs
     openvpn_tcp             1194   OpenVPN over TCP with a PKI made at run time (openssl), tun devices;
@@ -31,7 +31,7 @@ reading pauses, 24-35 s per client. Every client path gets its own round-trip ti
 the kernel may lack netem, so the router passes what it forwards through a delay line of its own
 (a tun device served by a small Python loop); packets therefore reach the server with TTL 62.
 Clients start staggered and run at the same time: a run takes 1 (--small) to 1.5 minutes.
---small (the committed fixture, under 3 MB) has 2 clients per kind, objects at 70 % of the full
+--small (the committed fixture, 5 MB with --snaplen 600) has 2 clients per kind, objects at 70 % of the full
 sizes, longer pauses and a 0.7 MB download; the full run has 3 clients per kind and 60 MB downloads
 (~50 MB pcap).
 
@@ -49,7 +49,7 @@ Everything it started is ended and the namespaces and the directory are removed 
 errors and on Ctrl-C. Stale namespaces with the same names from an earlier run are removed
 first. Traffic never leaves the namespaces.
 
-    sudo tools/netns-tunnels.py --small \\
+    sudo tools/netns-tunnels.py --small --snaplen 600 \\
         --out-pcap Tests/SynprintTests/Fixtures/tunnels.pcap \\
         --out-labels Tests/SynprintTests/Fixtures/tunnels.labels.jsonl     # the committed fixture
     sudo tools/netns-tunnels.py --out-pcap /tmp/tunnels-full.pcap \\
@@ -682,9 +682,9 @@ def interactive_ssh(c, rng, profile, tmp):
 
 # ---- capture and pcap reading ------------------------------------------------------------
 
-def start_capture(path):
+def start_capture(path, snaplen):
     proc = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, "tcpdump", "-i", IF_SERVER, "-U", "-nn",
-                             "-s", str(SNAPLEN), "-Z", "root", "-w", str(path), "tcp"],
+                             "-s", str(snaplen), "-Z", "root", "-w", str(path), "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     with PROCS_LOCK:
         PROCS.append(proc)
@@ -773,6 +773,8 @@ def main():
     ap.add_argument("--clients", type=int, help="clients per kind (default 3, --small 2)")
     ap.add_argument("--kinds", help="comma-separated kinds to run (default all): " + ",".join(KINDS))
     ap.add_argument("--install", action="store_true", help="apt-get install missing packages")
+    ap.add_argument("--snaplen", type=int, default=SNAPLEN,
+                    help=f"bytes kept per packet (default {SNAPLEN}, as many sensors keep; 0 keeps whole packets)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("netns-tunnels: needs root (network namespaces, tc, tcpdump, daemons inside the namespaces)")
@@ -808,7 +810,7 @@ def main():
         servers = Servers(tmp, set(kinds))
         servers.start()
         raw = Path(tmp) / "capture.pcap"
-        capture = start_capture(raw)
+        capture = start_capture(raw, args.snaplen)
         time.sleep(0.5)
         # Staggered starts: kinds a second apart, each further client of a kind ~10 s later.
         threads = []

@@ -6,7 +6,7 @@ import FlowStats
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let raw = UnsafeRawBufferPointer(start: data, count: size)
     _ = PayloadKind.classify(raw, length: size)
-    _ = ClientHelloNames(raw)
+    _ = ClientHello(raw)
     _ = ByteEntropy.of(raw)
     return 0
 }

@@ -22,7 +22,6 @@ public final class FlowStatistics {
         var firstPayload: PayloadKind?
         var window: UInt32 = 0
         var windowBytes: UInt64 = 0
-        var opaque = false
     }
 
     public static let bytesPerClient = MemoryLayout<FlowWindow>.stride + MemoryLayout<IPAddress>.stride * 2 + 32
@@ -82,8 +81,8 @@ public final class FlowStatistics {
         var connectionBytes: UInt64 = 0
         var age: Int64 = 0
         var firstPayload: PayloadKind?
-        var names: ClientHelloNames?
-        var opaqueData = false
+        var hello: ClientHello?
+        var dataOf: PayloadKind?
         if s.payloadLength > 0 || s.flags.contains(.syn), let connectionSlot = connections.slot(of: key) {
             connections.update(slot: connectionSlot) { c in
                 if c.window != windowID {
@@ -92,13 +91,10 @@ public final class FlowStatistics {
                 }
                 c.windowBytes &+= UInt64(s.payloadLength)
                 if fromClient, c.firstPayload == nil, s.payloadLength > 0 {
-                    let kind = PayloadKind.classify(payload, length: s.payloadLength)
-                    c.firstPayload = kind
-                    c.opaque = kind == .opaque || kind == .openVPN
-                    firstPayload = kind
-                    if kind == .tls { names = ClientHelloNames(payload) }
+                    (firstPayload, hello) = PayloadKind.classify(payload, length: s.payloadLength)
+                    c.firstPayload = firstPayload
                 }
-                opaqueData = c.opaque && s.payloadLength > 0
+                if s.payloadLength > 0 { dataOf = c.firstPayload }
                 connectionBytes = c.windowBytes
                 age = now - c.start
             }
@@ -107,11 +103,12 @@ public final class FlowStatistics {
             if fromClient { w.up.count(s, payload: payload, at: now) } else { w.down.count(s, payload: payload, at: now) }
             if s.flags.contains(.syn) && !s.flags.contains(.ack) { w.connectionsOpened += 1 }
             if let firstPayload { w.firstPayloads[firstPayload.rawValue] &+= 1 }
-            if let names {
-                w.serverName = w.serverName ?? names.serverName
-                w.alpn = w.alpn ?? names.alpn
+            if let hello {
+                w.serverName = w.serverName ?? hello.serverName
+                w.alpn = w.alpn ?? hello.alpn
+                w.ja4 = w.ja4 ?? hello.ja4
             }
-            if opaqueData { w.opaqueDataPackets &+= 1 }
+            if let dataOf { w.dataPacketsByFirstPayload[dataOf.rawValue] &+= 1 }
             if connectionBytes > w.largestConnectionBytes {
                 w.largestConnectionBytes = connectionBytes
                 w.server = key.server

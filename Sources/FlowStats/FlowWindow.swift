@@ -100,14 +100,17 @@ public struct FlowWindow: Sendable {
     public var up = DirectionStats()
     public var down = DirectionStats()
     public var connectionsOpened = 0
-    public var firstPayloads = InlineArray<6, UInt16>(repeating: 0)
+    /// Connections by the kind of their first payload (`PayloadKind.rawValue`).
+    public var firstPayloads = InlineArray<9, UInt16>(repeating: 0)
+    /// Data packets both ways, by the kind of their connection's first payload.
+    public var dataPacketsByFirstPayload = InlineArray<9, UInt32>(repeating: 0)
+    /// The first server name, ALPN protocol and JA4 among the window's ClientHellos.
     public var serverName: String?
     public var alpn: String?
+    public var ja4: String?
     /// Bytes of the busiest connection in the window, and how long it had lived by then.
     public var largestConnectionBytes: UInt64 = 0
     public var longestConnection: Int64 = 0
-    /// Data packets of connections whose first payload was opaque or OpenVPN framing.
-    public var opaqueDataPackets: UInt32 = 0
     public var rules: TunnelFlowRules = []
     var id: UInt32
 

@@ -1,12 +1,27 @@
 /// What the first bytes of a connection's first payload are: enough to tell the protocols a
-/// browser speaks from what a tunnel puts on the wire.
+/// browser speaks from what a tunnel or a proxy client puts on the wire.
 public enum PayloadKind: Int, Sendable, CaseIterable {
-    case tls, http, ssh, openVPN, opaque, other
+    /// A TLS ClientHello with a server name or ALPN, as HTTP clients send.
+    case tls
+    /// A whole ClientHello with neither a server name nor ALPN (`ClientHello.isBare`).
+    case bareTLS
+    case http
+    /// An HTTP request to a proxy: CONNECT, or a request target in absolute form (`GET http://`).
+    case httpProxy
+    /// A SOCKS 4 request or SOCKS 5 greeting.
+    case socks
+    case ssh
+    case openVPN
+    case opaque
+    case other
 
     public var name: String {
         switch self {
         case .tls: "tls"
+        case .bareTLS: "tls_bare"
         case .http: "http"
+        case .httpProxy: "http_proxy"
+        case .socks: "socks"
         case .ssh: "ssh"
         case .openVPN: "openvpn"
         case .opaque: "opaque"
@@ -21,67 +36,50 @@ public enum PayloadKind: Int, Sendable, CaseIterable {
     public static let opaqueMinimum = 48
 
     static let methods: [[UInt8]] = ["GET ", "POST", "HEAD", "PUT ", "DELE", "OPTI", "CONN", "PATC", "TRAC"].map { Array($0.utf8) }
+    static let connect = Array("CONNECT ".utf8)
+    static let absoluteTarget = Array("http://".utf8)
 
-    /// `payload` is what was captured; `length` the payload's length from the IP header.
-    public static func classify(_ payload: UnsafeRawBufferPointer, length: Int) -> PayloadKind {
-        guard payload.count >= 3 else { return .other }
+    /// `payload` is what was captured; `length` the payload's length from the IP header. A TLS
+    /// ClientHello is read too (its names and JA4).
+    public static func classify(_ payload: UnsafeRawBufferPointer, length: Int) -> (kind: PayloadKind, hello: ClientHello?) {
+        guard payload.count >= 3 else { return (.other, nil) }
         // TLS handshake record (22), version 3.x, carrying a ClientHello (1).
-        if payload[0] == 22, payload[1] == 3, payload.count < 6 || payload[5] == 1 { return .tls }
+        if payload[0] == 22, payload[1] == 3, payload.count < 6 || payload[5] == 1 {
+            let hello = ClientHello(payload)
+            return (hello.isBare ? .bareTLS : .tls, hello)
+        }
         if payload.count >= 4 {
             let head = [payload[0], payload[1], payload[2], payload[3]]
-            if methods.contains(head) { return .http }
-            if head == Array("SSH-".utf8) { return .ssh }
+            if methods.contains(head) { return (isProxyRequest(payload) ? .httpProxy : .http, nil) }
+            if head == Array("SSH-".utf8) { return (.ssh, nil) }
         }
+        if isSocks(payload, length: length) { return (.socks, nil) }
         // OpenVPN over TCP: a 2-byte length that matches the segment, then a hard-reset opcode
         // (P_CONTROL_HARD_RESET_CLIENT_V2 = 7, _V3 = 10) in the top five bits.
         let framed = Int(payload[0]) << 8 | Int(payload[1])
         let opcode = payload[2] >> 3
-        if framed + 2 == length, opcode == 7 || opcode == 10 { return .openVPN }
+        if framed + 2 == length, opcode == 7 || opcode == 10 { return (.openVPN, nil) }
         if payload.count >= opaqueMinimum {
             let (bits, n) = ByteEntropy.of(payload)
-            if bits >= opaqueShare * ByteEntropy.ceiling(n) { return .opaque }
+            if bits >= opaqueShare * ByteEntropy.ceiling(n) { return (.opaque, nil) }
         }
-        return .other
-    }
-}
-
-/// The server name and first ALPN protocol of a TLS ClientHello, as far as the capture holds.
-public struct ClientHelloNames: Sendable, Equatable {
-    public var serverName: String?
-    public var alpn: String?
-
-    /// Reads the extensions of a ClientHello record; stops quietly where the bytes end.
-    public init(_ p: UnsafeRawBufferPointer) {
-        func u8(_ i: Int) -> Int? { i < p.count ? Int(p[i]) : nil }
-        func u16(_ i: Int) -> Int? { i + 1 < p.count ? Int(p[i]) << 8 | Int(p[i + 1]) : nil }
-        // record header 5, handshake header 4, version 2, random 32, then the session id.
-        var i = 5 + 4 + 2 + 32
-        guard let session = u8(i) else { return }
-        i += 1 + session
-        guard let suites = u16(i) else { return }
-        i += 2 + suites
-        guard let compression = u8(i) else { return }
-        i += 1 + compression
-        guard let extensionsLength = u16(i) else { return }
-        i += 2
-        let end = min(i + extensionsLength, p.count)
-        while i + 4 <= end {
-            guard let kind = u16(i), let length = u16(i + 2) else { return }
-            let body = i + 4
-            if kind == 0, let nameLength = u16(body + 3), u8(body + 2) == 0 {
-                serverName = Self.text(p, from: body + 5, count: nameLength)
-            } else if kind == 16, let protocolLength = u8(body + 2) {
-                alpn = Self.text(p, from: body + 3, count: protocolLength)
-            }
-            i = body + length
-        }
+        return (.other, nil)
     }
 
-    /// Printable ASCII only (a name is shown to people and written into events).
-    static func text(_ p: UnsafeRawBufferPointer, from start: Int, count: Int) -> String? {
-        guard count > 0, start + count <= p.count, count <= 255 else { return nil }
-        let bytes = p[start..<start + count]
-        guard bytes.allSatisfy({ $0 >= 0x21 && $0 < 0x7F }) else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
+    /// CONNECT, or a method then a space then `http://`.
+    static func isProxyRequest(_ p: UnsafeRawBufferPointer) -> Bool {
+        if p.starts(with: connect) { return true }
+        guard let space = p.prefix(8).firstIndex(of: 0x20) else { return false }
+        return p[(space + 1)...].starts(with: absoluteTarget)
+    }
+
+    /// SOCKS 5 greeting (RFC 1928): version 5, a method count, that many methods, nothing else.
+    /// SOCKS 4: version 4, command connect or bind, port, address, a user id ending in 0.
+    static func isSocks(_ p: UnsafeRawBufferPointer, length: Int) -> Bool {
+        switch p[0] {
+        case 5: return p[1] > 0 && length == 2 + Int(p[1])
+        case 4: return (p[1] == 1 || p[1] == 2) && length >= 9 && length <= 264 && p.count == length && p[length - 1] == 0
+        default: return false
+        }
     }
 }

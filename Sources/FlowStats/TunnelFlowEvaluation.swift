@@ -4,8 +4,9 @@ import Verdict
 /// (docs/FLOWSTATS.md).
 extension TunnelFlowRules {
     // Thresholds (docs/FLOWSTATS.md).
-    /// Data packets an opaque connection must carry in the window (a stray packet is not a tunnel).
-    public static let opaqueDataPackets: UInt32 = 20
+    /// Data packets the window's opaque or bare-TLS connections must carry (a stray connection
+    /// is not a tunnel).
+    public static let tunnelDataPackets: UInt32 = 20
     /// Share of the window's bytes in one connection, that connection's age, and the data
     /// segments each way that make `singleFlow`.
     public static let singleFlowShare = 0.9
@@ -18,8 +19,12 @@ extension TunnelFlowRules {
     /// The rules a closed window meets.
     public static func evaluate(_ w: FlowWindow) -> TunnelFlowRules {
         var rules: TunnelFlowRules = []
-        if w.firstPayloads[PayloadKind.openVPN.rawValue] > 0 { rules.insert(.openVPN) }
-        if w.firstPayloads[PayloadKind.opaque.rawValue] > 0, w.opaqueDataPackets >= opaqueDataPackets { rules.insert(.opaque) }
+        func started(_ kind: PayloadKind) -> Bool { w.firstPayloads[kind.rawValue] > 0 || w.dataPacketsByFirstPayload[kind.rawValue] > 0 }
+        func carried(_ kind: PayloadKind) -> Bool { w.dataPacketsByFirstPayload[kind.rawValue] >= tunnelDataPackets }
+        if started(.openVPN) { rules.insert(.openVPN) }
+        if carried(.opaque) { rules.insert(.opaque) }
+        if carried(.bareTLS) { rules.insert(.bareTLS) }
+        if started(.socks) || started(.httpProxy) { rules.insert(.proxy) }
         if w.largestConnectionShare >= singleFlowShare, w.longestConnection >= singleFlowAge,
             w.up.dataPackets >= singleFlowDataPackets, w.down.dataPackets >= singleFlowDataPackets,
             w.down.bytes >= singleFlowDownstreamBytes

@@ -75,6 +75,7 @@ enum FlowStatsFormat {
         }
         out.append("},\"tls_server_name\":"); out.appendJSONString(optional: w.serverName)
         out.append(",\"tls_alpn\":"); out.appendJSONString(optional: w.alpn)
+        out.append(",\"tls_ja4\":"); out.appendJSONString(optional: w.ja4)
         out.append(",\"tunnel_rules\":[")
         for (i, name) in w.rules.names.enumerated() {
             if i > 0 { out.append(ascii: ",") }

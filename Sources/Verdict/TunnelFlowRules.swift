@@ -13,7 +13,15 @@ public struct TunnelFlowRules: OptionSet, Sendable {
     /// answer turns: a tunnel multiplexing a browser's traffic (SSH forwarding, TLS wrappers).
     public static let singleFlow = TunnelFlowRules(rawValue: 1 << 2)
 
-    public static let named: [(TunnelFlowRules, String)] = [(.opaque, "opaque"), (.openVPN, "openvpn"), (.singleFlow, "single_flow")]
+    /// Connections whose ClientHello has neither a server name nor ALPN carry the traffic: a TLS
+    /// wrapper such as stunnel, not a browser or an HTTP library.
+    public static let bareTLS = TunnelFlowRules(rawValue: 1 << 3)
+    /// A proxy request opens a connection: SOCKS 4 or 5, HTTP CONNECT or an absolute-form target.
+    public static let proxy = TunnelFlowRules(rawValue: 1 << 4)
+
+    public static let named: [(TunnelFlowRules, String)] = [
+        (.opaque, "opaque"), (.openVPN, "openvpn"), (.singleFlow, "single_flow"), (.bareTLS, "bare_tls"), (.proxy, "proxy"),
+    ]
 
     public var names: [String] { TunnelFlowRules.named.filter { contains($0.0) }.map(\.1) }
 }

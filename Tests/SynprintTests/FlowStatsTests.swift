@@ -12,7 +12,8 @@ import XCTest
 /// names, windows, the tunnel rules and the verdict they feed.
 final class FlowStatsTests: XCTestCase {
     func entropy(_ bytes: [UInt8]) -> Float { bytes.withUnsafeBytes { ByteEntropy.of($0).bits } }
-    func kind(_ bytes: [UInt8]) -> PayloadKind { bytes.withUnsafeBytes { PayloadKind.classify($0, length: bytes.count) } }
+    func kind(_ bytes: [UInt8]) -> PayloadKind { bytes.withUnsafeBytes { PayloadKind.classify($0, length: bytes.count).kind } }
+    func hello(_ bytes: [UInt8]) -> ClientHello { bytes.withUnsafeBytes { ClientHello($0) } }
 
     func testEntropyBounds() {
         XCTAssertEqual(entropy([UInt8](repeating: 7, count: 200)), 0, accuracy: 1e-5)
@@ -22,23 +23,54 @@ final class FlowStatsTests: XCTestCase {
         XCTAssertEqual([UInt8](repeating: 1, count: 1000).withUnsafeBytes { ByteEntropy.of($0).bytes }, 256)
     }
 
-    /// A ClientHello with a server name and ALPN, built field by field.
-    static func clientHello(name: String = "example.test", alpn: String = "h2") -> [UInt8] {
+    static func serverName(_ name: String) -> [UInt8] {
         let host = Array(name.utf8)
-        let sni: [UInt8] = be16(0) + be16(UInt16(host.count + 5)) + be16(UInt16(host.count + 3)) + [0] + be16(UInt16(host.count)) + host
-        let protocolName = Array(alpn.utf8)
-        let alpnBody: [UInt8] = be16(UInt16(protocolName.count + 1)) + [UInt8(protocolName.count)] + protocolName
-        let alpnExtension: [UInt8] = be16(16) + be16(UInt16(alpnBody.count)) + alpnBody
-        let extensions = sni + alpnExtension
-        var hello: [UInt8] = [3, 3] + [UInt8](repeating: 0xAB, count: 32) + [0] + be16(2) + [0x13, 0x01] + [1, 0]
-        hello += be16(UInt16(extensions.count)) + extensions
+        return be16(0) + be16(UInt16(host.count + 5)) + be16(UInt16(host.count + 3)) + [0] + be16(UInt16(host.count)) + host
+    }
+
+    static func alpn(_ name: String) -> [UInt8] {
+        let protocolName = Array(name.utf8)
+        let body: [UInt8] = be16(UInt16(protocolName.count + 1)) + [UInt8(protocolName.count)] + protocolName
+        return be16(16) + be16(UInt16(body.count)) + body
+    }
+
+    static func list(_ kind: UInt16, _ values: [UInt16], lengthBytes: Int = 2) -> [UInt8] {
+        let body = values.flatMap { be16($0) }
+        let length: [UInt8] = lengthBytes == 2 ? be16(UInt16(body.count)) : [UInt8(body.count)]
+        return be16(kind) + be16(UInt16(body.count + lengthBytes)) + length + body
+    }
+
+    /// A ClientHello built field by field: by default with a server name and ALPN.
+    static func clientHello(
+        ciphers: [UInt16] = [0x1301], extensions: [[UInt8]] = [serverName("example.test"), alpn("h2")]
+    ) -> [UInt8] {
+        let allExtensions = extensions.flatMap { $0 }
+        let suites = ciphers.flatMap { be16($0) }
+        var hello: [UInt8] = [3, 3] + [UInt8](repeating: 0xAB, count: 32) + [0] + be16(UInt16(suites.count)) + suites + [1, 0]
+        hello += be16(UInt16(allExtensions.count)) + allExtensions
         let handshake: [UInt8] = [1, 0] + be16(UInt16(hello.count)) + hello
         return [22, 3, 1] + be16(UInt16(handshake.count)) + handshake
     }
 
     func testFirstPayloadKinds() {
         XCTAssertEqual(kind(FlowStatsTests.clientHello()), .tls)
+        XCTAssertEqual(kind(FlowStatsTests.clientHello(extensions: [])), .bareTLS)
+        // An address as server name and no ALPN: bare even when the capture cut the hello short.
+        let wrapper = FlowStatsTests.clientHello(extensions: [FlowStatsTests.serverName("10.79.0.2"), [0, 23, 0, 0]])
+        XCTAssertEqual(kind(wrapper), .bareTLS)
+        XCTAssertEqual(kind(Array(wrapper.dropLast(2))), .bareTLS)
+        XCTAssertEqual(kind(FlowStatsTests.clientHello(extensions: [FlowStatsTests.serverName("10.79.0.2.example")])), .tls)
+        // Cut short: an absent name is not known to be absent.
+        XCTAssertEqual(kind(Array(FlowStatsTests.clientHello(extensions: []).dropLast())), .tls)
         XCTAssertEqual(kind(Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)), .http)
+        XCTAssertEqual(kind(Array("CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n".utf8)), .httpProxy)
+        XCTAssertEqual(kind(Array("GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n".utf8)), .httpProxy)
+        XCTAssertEqual(kind(Array("GET /http://a HTTP/1.1\r\n\r\n".utf8)), .http)
+        // SOCKS 5 greeting offering no authentication; SOCKS 4 connect to 10.0.0.1:80, user "u".
+        XCTAssertEqual(kind([5, 1, 0]), .socks)
+        XCTAssertEqual(kind([5, 2, 0, 2]), .socks)
+        XCTAssertEqual(kind([5, 2, 0]), .other)
+        XCTAssertEqual(kind([4, 1, 0, 80, 10, 0, 0, 1, 0x75, 0]), .socks)
         XCTAssertEqual(kind(Array("SSH-2.0-OpenSSH_9.2p1\r\n".utf8)), .ssh)
         // OpenVPN over TCP: length 14, opcode 7 (hard reset client v2), key id 0.
         XCTAssertEqual(kind(be16(14) + [7 << 3] + [UInt8](repeating: 0x55, count: 13)), .openVPN)
@@ -49,12 +81,39 @@ final class FlowStatsTests: XCTestCase {
     }
 
     func testClientHelloNames() {
-        let names = FlowStatsTests.clientHello().withUnsafeBytes { ClientHelloNames($0) }
+        let names = hello(FlowStatsTests.clientHello())
         XCTAssertEqual(names.serverName, "example.test")
         XCTAssertEqual(names.alpn, "h2")
+        XCTAssertTrue(names.complete)
         // Cut by a snaplen inside the extensions: what is there is read, nothing past the end.
-        let cut = Array(FlowStatsTests.clientHello().prefix(70))
-        XCTAssertNil(cut.withUnsafeBytes { ClientHelloNames($0) }.alpn)
+        let cut = hello(Array(FlowStatsTests.clientHello().prefix(70)))
+        XCTAssertNil(cut.alpn)
+        XCTAssertNil(cut.ja4)
+        XCTAssertFalse(cut.complete)
+    }
+
+    /// JA4's published example (FoxIO's JA4 specification): a Chrome ClientHello with GREASE
+    /// values among its ciphers and extensions, which JA4 leaves out.
+    func testJA4OfThePublishedExample() {
+        let ciphers: [UInt16] = [
+            0x1A1A, 0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014, 0x009C, 0x009D, 0x002F, 0x0035,
+        ]
+        let signatureAlgorithms: [UInt16] = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]
+        func empty(_ kind: UInt16) -> [UInt8] { be16(kind) + be16(0) }
+        let extensions: [[UInt8]] = [
+            empty(0x2A2A), FlowStatsTests.serverName("example.test"), empty(0x0017), empty(0xFF01), FlowStatsTests.list(0x000A, [0x001D]),
+            FlowStatsTests.list(0x000B, [0], lengthBytes: 1), empty(0x0023), FlowStatsTests.alpn("h2"),
+            be16(0x0005) + be16(5) + [1, 0, 0, 0, 0],
+            FlowStatsTests.list(0x000D, signatureAlgorithms), empty(0x0012), FlowStatsTests.list(0x0033, []),
+            FlowStatsTests.list(0x002D, [0x0100], lengthBytes: 1), FlowStatsTests.list(0x002B, [0x3A3A, 0x0304, 0x0303], lengthBytes: 1),
+            FlowStatsTests.list(0x001B, [0x0002]), empty(0x4469), empty(0x0015), empty(0x5A5A),
+        ]
+        let chrome = hello(FlowStatsTests.clientHello(ciphers: ciphers, extensions: extensions))
+        XCTAssertEqual(chrome.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1")
+        // Without a server name, ALPN or signature algorithms, as a TLS wrapper may send.
+        let bare = hello(FlowStatsTests.clientHello(ciphers: [0xC02F], extensions: [empty(0x0017)]))
+        XCTAssertTrue(bare.isBare)
+        XCTAssertEqual(bare.ja4?.prefix(10), "t12i010100")
     }
 
     // MARK: Windows and rules

@@ -1,6 +1,7 @@
 import Capture
 import Connections
 import Decode
+import FlowStats
 import Foundation
 import Match
 import Synchronization
@@ -9,16 +10,20 @@ import Verdict
 
 /// Collects a sensor's events, for tests that drive the library directly with packets.
 final class EventCollector: EventHandler {
-    private let collected = Mutex<(syns: [SynObservation], requests: [JudgedRequest], connections: [FollowedConnection])>(([], [], []))
+    private let collected = Mutex<
+        (syns: [SynObservation], requests: [JudgedRequest], connections: [FollowedConnection], flowWindows: [FlowWindow])
+    >(([], [], [], []))
     func handle(syn: SynObservation) { collected.withLock { $0.syns.append(syn) } }
     func handle(request: JudgedRequest) { collected.withLock { $0.requests.append(request) } }
     func handle(connection: FollowedConnection) { collected.withLock { $0.connections.append(connection) } }
+    func handle(flowWindow: FlowWindow) { collected.withLock { $0.flowWindows.append(flowWindow) } }
     func idle() {}
 
     /// Client SYNs (SYN+ACKs left out).
     var syns: [SynObservation] { collected.withLock { $0.syns.filter { $0.fingerprint.direction == .syn } } }
     var requests: [JudgedRequest] { collected.withLock { $0.requests } }
     var connections: [FollowedConnection] { collected.withLock { $0.connections } }
+    var flowWindows: [FlowWindow] { collected.withLock { $0.flowWindows } }
 }
 
 /// The shipped database.
@@ -46,11 +51,12 @@ func packets(of url: URL) throws -> (link: LinkType, packets: [(seconds: Int, mi
 /// Runs packets through a sensor that is not threaded: events are handled before `process` returns.
 func runSensor(
     _ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], link: LinkType, database: Database?,
-    judging: Bool, following: Bool = false, settings: Settings = Settings()
+    judging: Bool, following: Bool = false, flowStatistics: Bool = false, settings: Settings = Settings()
 ) -> EventCollector {
     let collector = EventCollector()
     let sensor = Sensor(
-        settings: settings, database: database, judging: judging, following: following, threaded: false, handler: collector)
+        settings: settings, database: database, judging: judging, following: following, flowStatistics: flowStatistics,
+        threaded: false, handler: collector)
     for packet in packets {
         _ = packet.bytes.withUnsafeBytes {
             sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link)

@@ -1,0 +1,141 @@
+import Crypto
+
+/// What a TLS ClientHello says about the client's TLS library: the server name, the first ALPN
+/// protocol, and the JA4 fingerprint (FoxIO's JA4 specification) when the whole hello was captured.
+public struct ClientHello: Sendable, Equatable {
+    public var serverName: String?
+    public var alpn: String?
+    /// `t13d1516h2_8daaf6152771_e5627efa2ab1`; nil when the capture cut the hello short (a
+    /// snaplen, or a hello longer than one segment).
+    public var ja4: String?
+    /// The extensions were read to their end: an absent server name or ALPN is really absent.
+    public var complete = false
+
+    /// No host name and no ALPN: a bare TLS library wrapping some other stream, as TLS tunnels
+    /// (stunnel) do, not an HTTP client. Browsers and HTTP libraries send ALPN, send SNI for a
+    /// host name and leave it out for an address; an address as server name is forbidden by
+    /// RFC 6066 and is what a wrapper sends when it copies its `connect` setting. A hello cut
+    /// short counts as bare only by such an address: its ALPN may lie past the cut.
+    public var isBare: Bool { alpn == nil && (serverNameIsAddress || (complete && serverName == nil)) }
+
+    /// The server name is an IPv4 or IPv6 literal.
+    public var serverNameIsAddress: Bool {
+        guard let name = serverName else { return false }
+        if name.contains(":") { return true }
+        return name.split(separator: ".", omittingEmptySubsequences: false).count == 4 && name.allSatisfy { $0 == "." || $0.isNumber }
+    }
+
+    /// Reads a ClientHello record; stops quietly where the bytes end.
+    public init(_ p: UnsafeRawBufferPointer) {
+        func u8(_ i: Int) -> Int? { i < p.count ? Int(p[i]) : nil }
+        func u16(_ i: Int) -> Int? { i + 1 < p.count ? Int(p[i]) << 8 | Int(p[i + 1]) : nil }
+        // record header 5, handshake header 4, then the legacy version.
+        guard let legacyVersion = u16(9) else { return }
+        var i = 9 + 2 + 32
+        guard let session = u8(i) else { return }
+        i += 1 + session
+        guard let suitesLength = u16(i) else { return }
+        var ciphers: [UInt16] = []
+        var c = i + 2
+        while c + 1 < i + 2 + suitesLength, let suite = u16(c) {
+            if !Self.isGrease(suite) { ciphers.append(UInt16(suite)) }
+            c += 2
+        }
+        i += 2 + suitesLength
+        guard let compression = u8(i) else { return }
+        i += 1 + compression
+        guard let extensionsLength = u16(i) else { return }
+        i += 2
+        let end = i + extensionsLength
+        var extensions: [UInt16] = []
+        var signatureAlgorithms: [UInt16] = []
+        var version = legacyVersion
+        var alpnBytes: [UInt8] = []
+        while i + 4 <= end {
+            guard let kind = u16(i), let length = u16(i + 2) else { return }
+            let body = i + 4
+            guard body + length <= p.count else { return }
+            if !Self.isGrease(kind) { extensions.append(UInt16(kind)) }
+            switch kind {
+            case 0x0000:
+                if let nameLength = u16(body + 3), u8(body + 2) == 0 { serverName = Self.text(p, from: body + 5, count: nameLength) }
+            case 0x0010:
+                if let protocolLength = u8(body + 2), body + 3 + protocolLength <= p.count {
+                    alpnBytes = Array(p[body + 3..<body + 3 + protocolLength])
+                    alpn = Self.text(p, from: body + 3, count: protocolLength)
+                }
+            case 0x000D:
+                var s = body + 2
+                while s + 1 < body + length, let algorithm = u16(s) {
+                    signatureAlgorithms.append(UInt16(algorithm))
+                    s += 2
+                }
+            case 0x002B:
+                var s = body + 1
+                var highest = 0
+                while s + 1 < body + length, let offered = u16(s) {
+                    if !Self.isGrease(offered) { highest = max(highest, offered) }
+                    s += 2
+                }
+                if highest > 0 { version = highest }
+            default: break
+            }
+            i = body + length
+        }
+        guard i == end else { return }
+        complete = true
+        ja4 = Self.ja4(
+            version: version, sni: serverName != nil, ciphers: ciphers, extensions: extensions, alpn: alpnBytes,
+            signatureAlgorithms: signatureAlgorithms)
+    }
+
+    /// GREASE values (RFC 8701) are left out of JA4: 0x0A0A, 0x1A1A, ... 0xFAFA.
+    static func isGrease(_ value: Int) -> Bool { value & 0x0F0F == 0x0A0A && value >> 8 == value & 0xFF }
+
+    static func ja4(
+        version: Int, sni: Bool, ciphers: [UInt16], extensions: [UInt16], alpn: [UInt8], signatureAlgorithms: [UInt16]
+    )
+        -> String
+    {
+        let versions: [Int: String] = [0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"]
+        func twoDigits(_ n: Int) -> String { n < 10 ? "0\(min(n, 99))" : "\(min(n, 99))" }
+        func hex(_ v: UInt16) -> String {
+            let digits = String(v, radix: 16)
+            return String(repeating: "0", count: 4 - digits.count) + digits
+        }
+        func isAlphanumeric(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) }
+        var alpnPart = "00"
+        if let first = alpn.first, let last = alpn.last {
+            if isAlphanumeric(first) && isAlphanumeric(last) {
+                alpnPart = String(decoding: [first, last], as: UTF8.self)
+            } else {
+                let digits = Array("0123456789abcdef")
+                alpnPart = String([digits[Int(first >> 4)], digits[Int(last & 0x0F)]])
+            }
+        }
+        let a = "t\(versions[version] ?? "00")\(sni ? "d" : "i")\(twoDigits(ciphers.count))\(twoDigits(extensions.count))\(alpnPart)"
+        func truncatedHash(_ text: String) -> String {
+            let digest = SHA256.hash(data: Array(text.utf8))
+            return digest.prefix(6).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        }
+        let b = ciphers.isEmpty ? "000000000000" : truncatedHash(ciphers.sorted().map(hex).joined(separator: ","))
+        let counted = extensions.filter { $0 != 0x0000 && $0 != 0x0010 }.sorted().map(hex).joined(separator: ",")
+        let c: String
+        if extensions.isEmpty {
+            c = "000000000000"
+        } else if signatureAlgorithms.isEmpty {
+            c = truncatedHash(counted)
+        } else {
+            c = truncatedHash(counted + "_" + signatureAlgorithms.map(hex).joined(separator: ","))
+        }
+        return "\(a)_\(b)_\(c)"
+    }
+
+    /// Printable ASCII only (a name is shown to people and written into events).
+    static func text(_ p: UnsafeRawBufferPointer, from start: Int, count: Int) -> String? {
+        guard count > 0, start + count <= p.count, count <= 255 else { return nil }
+        let bytes = p[start..<start + count]
+        guard bytes.allSatisfy({ $0 >= 0x21 && $0 < 0x7F }) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
