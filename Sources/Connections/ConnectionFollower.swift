@@ -22,8 +22,8 @@ public final class ConnectionFollower {
     /// every record, so records are written up to this much after their linger or timeout.
     public static let sweepInterval: Int64 = 5_000_000
 
-    /// Memory per followed connection: the record, its key in the index, the slot.
-    public static let bytesPerRecord = MemoryLayout<FollowedConnection>.stride + MemoryLayout<FlowKey>.stride * 2 + 32
+    /// Memory per followed connection: the record, its key, the index.
+    public static let bytesPerRecord = BoundedTable<FlowKey, FollowedConnection>.bytesPerEntry
 
     public struct Counters: Sendable {
         public var opened = 0
@@ -47,20 +47,30 @@ public final class ConnectionFollower {
         self.idleTimeout = Int64(max(idleTimeout, 1)) * 1_000_000
     }
 
+    /// The tables' key: the connection with its lower endpoint first, the same for segments
+    /// either way, so that a segment costs one lookup per table (the record knows its client).
+    static func tableKey(_ key: FlowKey) -> FlowKey {
+        let clientFirst =
+            (key.client.high, key.client.low, key.clientPort, key.client.isV6 ? 1 : 0)
+            < (key.server.high, key.server.low, key.serverPort, key.server.isV6 ? 1 : 0)
+        return clientFirst ? key : FlowKey(client: key.server, clientPort: key.serverPort, server: key.client, serverPort: key.clientPort)
+    }
+
     /// A client SYN opens a record (a repeated SYN keeps the first).
     public func opened(_ syn: SynObservation, closed: (FollowedConnection) -> Void) {
         let record = FollowedConnection(syn)
         sweep(at: record.start, closed: closed)
-        if let slot = opening.slot(of: record.key) {
+        let key = Self.tableKey(record.key)
+        if let slot = opening.slot(of: key) {
             opening.update(slot: slot) { existing in
                 existing.client.count(syn.fingerprint.segment)
                 existing.last = record.start
             }
             return
         }
-        guard connected.slot(of: record.key) == nil else { return }
+        guard connected.slot(of: key) == nil else { return }
         counters.opened += 1
-        if var pushed = opening.insert(record, for: record.key)?.value {
+        if var pushed = opening.insert(record, for: key)?.value {
             counters.evictedOpening += 1
             pushed.ending = .evicted
             counters.closed += 1
@@ -74,11 +84,10 @@ public final class ConnectionFollower {
         let segment = synAck.fingerprint.segment
         let now = Int64(synAck.seconds) &* 1_000_000 &+ Int64(synAck.microseconds)
         sweep(at: now, closed: closed)
-        let key = FlowKey(
-            client: segment.ip.destination, clientPort: segment.destinationPort, server: segment.ip.source,
-            serverPort: segment.sourcePort)
-        guard let slot = opening.slot(of: key) else { return }
+        guard let slot = opening.slot(of: Self.tableKey(FlowKey(segment))) else { return }
         opening.update(slot: slot) { record in
+            // The server's SYN+ACK, not a SYN+ACK the client sent on a connection the server opened.
+            guard record.key.server == segment.ip.source && record.key.serverPort == segment.sourcePort else { return }
             if record.synAckAt == nil {
                 record.synAckAt = now
                 record.synAckFlags = segment.flags
@@ -98,31 +107,18 @@ public final class ConnectionFollower {
     public func segment(_ segment: TCPSegment, seconds: Int, microseconds: Int, closed: (FollowedConnection) -> Void) {
         let now = Int64(seconds) &* 1_000_000 &+ Int64(microseconds)
         sweep(at: now, closed: closed)
-        // Most segments belong to connected connections: look there first, client side first.
-        let fromClient = FlowKey(segment)
-        if let slot = connected.slot(of: fromClient) {
-            connected.update(slot: slot) { update(&$0, segment, isClient: true, now: now) }
+        // Most segments belong to connected connections: look there first.
+        let key = Self.tableKey(FlowKey(segment))
+        func fromClient(_ record: FollowedConnection) -> Bool {
+            record.key.clientPort == segment.sourcePort && record.key.client == segment.ip.source
+        }
+        if let slot = connected.slot(of: key) {
+            connected.update(slot: slot) { update(&$0, segment, isClient: fromClient($0), now: now) }
             return
         }
-        let fromServer = FlowKey(
-            client: segment.ip.destination, clientPort: segment.destinationPort, server: segment.ip.source,
-            serverPort: segment.sourcePort)
-        if let slot = connected.slot(of: fromServer) {
-            connected.update(slot: slot) { update(&$0, segment, isClient: false, now: now) }
-            return
-        }
-        let isClient: Bool
-        let slot: Int
-        if let found = opening.slot(of: fromClient) {
-            (slot, isClient) = (found, true)
-        } else if let found = opening.slot(of: fromServer) {
-            (slot, isClient) = (found, false)
-        } else {
-            return
-        }
-        let key = isClient ? fromClient : fromServer
+        guard let slot = opening.slot(of: key) else { return }
         let nowConnected = opening.update(slot: slot) { record -> Bool in
-            update(&record, segment, isClient: isClient, now: now)
+            update(&record, segment, isClient: fromClient(record), now: now)
             return record.connected
         }
         guard nowConnected, let record = opening[key] else { return }

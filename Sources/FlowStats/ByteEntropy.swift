@@ -8,17 +8,38 @@ import Glibc
 public enum ByteEntropy {
     public static let maxBytes = 256
 
-    /// n·log2(n) for n up to `maxBytes`, so a segment costs one table lookup per distinct byte.
-    static let nLogN: [Float] = (0...maxBytes).map { $0 == 0 ? 0 : Float($0) * log2(Float($0)) }
+    /// What one more byte of a value seen `c` times adds to Σ c·log2(c):
+    /// (c+1)·log2(c+1) − c·log2(c). The sum then grows as the bytes are counted, with no pass
+    /// over the 256 values afterwards (that pass was half of this function's time, perf).
+    static let increments: [Float] = (0..<maxBytes).map { c in
+        func nLogN(_ n: Int) -> Float { n == 0 ? 0 : Float(n) * log2(Float(n)) }
+        return nLogN(c + 1) - nLogN(c)
+    }
 
     /// The entropy of the first `maxBytes` bytes and how many bytes it was computed from.
     public static func of(_ bytes: UnsafeRawBufferPointer) -> (bits: Float, bytes: Int) {
         let n = min(bytes.count, maxBytes)
         guard n > 0 else { return (0, 0) }
-        var counts = InlineArray<256, UInt16>(repeating: 0)
-        for i in 0..<n { counts[Int(bytes[i])] &+= 1 }
-        var sum: Float = 0
-        for value in 0..<256 where counts[value] > 0 { sum += nLogN[Int(counts[value])] }
+        let sum = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 256) { counts -> Float in
+            counts.initialize(repeating: 0)
+            return increments.withUnsafeBufferPointer { increments -> Float in
+                // Two sums, so that each float add waits on the one before the last only.
+                var even: Float = 0
+                var odd: Float = 0
+                var i = 0
+                while i + 2 <= n {
+                    let a = Int(bytes[i])
+                    even += increments[Int(counts[a])]
+                    counts[a] &+= 1
+                    let b = Int(bytes[i + 1])
+                    odd += increments[Int(counts[b])]
+                    counts[b] &+= 1
+                    i += 2
+                }
+                if i < n { even += increments[Int(counts[Int(bytes[i])])] }
+                return even + odd
+            }
+        }
         return (max(0, log2(Float(n)) - sum / Float(n)), n)
     }
 

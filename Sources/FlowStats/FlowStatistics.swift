@@ -24,8 +24,9 @@ public final class FlowStatistics {
         var windowBytes: UInt64 = 0
     }
 
-    public static let bytesPerClient = MemoryLayout<FlowWindow>.stride + MemoryLayout<IPAddress>.stride * 2 + 32
-    public static let bytesPerConnection = MemoryLayout<Connection>.stride + MemoryLayout<FlowKey>.stride * 2 + 32
+    /// Memory per client and per connection (a window's TLS names are short strings besides).
+    public static let bytesPerClient = BoundedTable<IPAddress, FlowWindow>.bytesPerEntry
+    public static let bytesPerConnection = BoundedTable<FlowKey, Connection>.bytesPerEntry
 
     private var clients: BoundedTable<IPAddress, FlowWindow>
     private var connections: BoundedTable<FlowKey, Connection>
@@ -52,12 +53,17 @@ public final class FlowStatistics {
         if connections.slot(of: key) == nil, connections.insert(Connection(start: now), for: key) != nil {
             counters.connectionsEvicted += 1
         }
-        if clients.slot(of: s.ip.source) == nil {
+        let slot: Int
+        if let existing = clients.slot(of: s.ip.source) {
+            slot = existing
+        } else {
             nextID &+= 1
             let window = FlowWindow(client: s.ip.source, server: s.ip.destination, serverPort: s.destinationPort, at: now, id: nextID)
-            if clients.insert(window, for: s.ip.source) != nil { counters.clientsEvicted += 1 }
+            let placed = clients.place(window, for: s.ip.source)
+            if placed.evicted != nil { counters.clientsEvicted += 1 }
+            slot = placed.slot
         }
-        count(s, payload: UnsafeRawBufferPointer(start: nil, count: 0), fromClient: true, key: key, at: now, report: report)
+        count(s, payload: UnsafeRawBufferPointer(start: nil, count: 0), fromClient: true, key: key, slot: slot, at: now, report: report)
     }
 
     /// Any other segment (SYN+ACKs included) to or from a client.
@@ -65,18 +71,18 @@ public final class FlowStatistics {
         let now = Int64(seconds) &* 1_000_000 &+ Int64(microseconds)
         sweep(at: now, report: report)
         let payload = s.payload(in: bytes)
-        if clients.slot(of: s.ip.source) != nil {
-            count(s, payload: payload, fromClient: true, key: FlowKey(s), at: now, report: report)
-        } else if clients.slot(of: s.ip.destination) != nil {
+        if let slot = clients.slot(of: s.ip.source) {
+            count(s, payload: payload, fromClient: true, key: FlowKey(s), slot: slot, at: now, report: report)
+        } else if let slot = clients.slot(of: s.ip.destination) {
             let key = FlowKey(client: s.ip.destination, clientPort: s.destinationPort, server: s.ip.source, serverPort: s.sourcePort)
-            count(s, payload: payload, fromClient: false, key: key, at: now, report: report)
+            count(s, payload: payload, fromClient: false, key: key, slot: slot, at: now, report: report)
         }
     }
 
     private func count(
-        _ s: TCPSegment, payload: UnsafeRawBufferPointer, fromClient: Bool, key: FlowKey, at now: Int64, report: (FlowWindow) -> Void
+        _ s: TCPSegment, payload: UnsafeRawBufferPointer, fromClient: Bool, key: FlowKey, slot: Int, at now: Int64,
+        report: (FlowWindow) -> Void
     ) {
-        guard let slot = clients.slot(of: key.client) else { return }
         let windowID = clients[slot: slot].id
         var connectionBytes: UInt64 = 0
         var age: Int64 = 0
@@ -118,18 +124,18 @@ public final class FlowStatistics {
             w.last = now
             return w.packets >= windowPackets || now - w.start >= windowSeconds
         }
-        if closed { close(key.client, at: now, report: report) }
+        if closed { close(slot: slot, at: now, report: report) }
     }
 
     /// Hands over the client's window and starts a new one.
-    private func close(_ client: IPAddress, at now: Int64, report: (FlowWindow) -> Void) {
-        guard let slot = clients.slot(of: client) else { return }
+    private func close(slot: Int, at now: Int64, report: (FlowWindow) -> Void) {
         var finished = clients[slot: slot]
         finished.rules = TunnelFlowRules.evaluate(finished)
         counters.windows += 1
         report(finished)
         nextID &+= 1
-        clients[slot: slot] = FlowWindow(client: client, server: finished.server, serverPort: finished.serverPort, at: now, id: nextID)
+        clients[slot: slot] = FlowWindow(
+            client: finished.client, server: finished.server, serverPort: finished.serverPort, at: now, id: nextID)
     }
 
     /// Closes windows that passed `windowSeconds` without traffic; at most once per 5 s of
@@ -140,8 +146,8 @@ public final class FlowStatistics {
         due.removeAll(keepingCapacity: true)
         clients.forEach { address, w in if now - w.start >= windowSeconds { due.append(address) } }
         for address in due {
-            guard let w = clients[address] else { continue }
-            if w.packets > 0 { close(address, at: now, report: report) } else { clients.remove(address) }
+            guard let slot = clients.slot(of: address) else { continue }
+            if clients[slot: slot].packets > 0 { close(slot: slot, at: now, report: report) } else { clients.remove(address) }
         }
         counters.clients = clients.count
     }

@@ -5,7 +5,11 @@ public struct BoundedTable<Key: Hashable, Value> {
     // Inlinable so that users in other modules get it specialized for their types (no
     // generic metadata lookups per packet).
     @usableFromInline var index: [Key: Int] = [:]
-    @usableFromInline var slots: [(key: Key, value: Value)?] = []
+    /// The key of each slot; nil for a removed entry, whose value stays until the slot is reused.
+    @usableFromInline var keys: [Key?] = []
+    /// Values apart from keys and not optional, so that `update` changes one in place: an
+    /// optional tuple made the per-packet updates copy the whole record out and back (perf).
+    @usableFromInline var values: [Value] = []
     @usableFromInline var next = 0
     public let capacity: Int
 
@@ -18,24 +22,30 @@ public struct BoundedTable<Key: Hashable, Value> {
     @inlinable
     public var count: Int { index.count }
 
+    /// Memory per entry of a full table: the value, its slot's key, and the index with room
+    /// for twice the capacity (see `place`).
+    public static var bytesPerEntry: Int {
+        MemoryLayout<Value>.stride + MemoryLayout<Key?>.stride + 3 * (MemoryLayout<Key>.stride + MemoryLayout<Int>.stride)
+    }
+
     @inlinable
     public func slot(of key: Key) -> Int? { index[key] }
 
     @inlinable
     public subscript(slot slot: Int) -> Value {
-        get { slots[slot]!.value }
-        set { slots[slot]!.value = newValue }
+        get { values[slot] }
+        set { values[slot] = newValue }
     }
 
     /// Mutates a value in place (no copy of what it owns).
     @inlinable
     public mutating func update<R>(slot: Int, _ body: (inout Value) -> R) -> R {
-        body(&slots[slot]!.value)
+        body(&values[slot])
     }
 
     @inlinable
     public subscript(key: Key) -> Value? {
-        index[key].map { slots[$0]!.value }
+        index[key].map { values[$0] }
     }
 
     /// Stores `value` under `key` (replacing it in place when present) and returns the entry
@@ -50,32 +60,45 @@ public struct BoundedTable<Key: Hashable, Value> {
     @inlinable
     public mutating func place(_ value: Value, for key: Key) -> (slot: Int, evicted: (key: Key, value: Value)?) {
         if let slot = index[key] {
-            slots[slot]!.value = value
+            values[slot] = value
             return (slot, nil)
         }
-        if slots.count < capacity {
-            index[key] = slots.count
-            slots.append((key, value))
-            return (slots.count - 1, nil)
+        if keys.count < capacity {
+            index[key] = keys.count
+            keys.append(key)
+            values.append(value)
+            return (keys.count - 1, nil)
         }
+        // Full: every insert now evicts. Removing a key from a Dictionary near its highest load
+        // shifts long runs of entries and hashes each again (perf: 3,000 instructions per
+        // eviction); room for twice the capacity keeps the runs short.
+        if index.capacity < 2 * capacity { index.reserveCapacity(2 * capacity) }
         let slot = next
         next = (next + 1) % capacity
-        let evicted = slots[slot]
-        if let evicted { index[evicted.key] = nil }
-        slots[slot] = (key, value)
+        var evicted: (key: Key, value: Value)?
+        if let old = keys[slot] {
+            index[old] = nil
+            evicted = (old, values[slot])
+        }
+        keys[slot] = key
+        values[slot] = value
         index[key] = slot
         return (slot, evicted)
     }
 
+    /// Forgets `key`. Its value stays in the slot until the slot is reused: empty what a value
+    /// owns (buffers) before removing it.
     @inlinable
     public mutating func remove(_ key: Key) {
         guard let slot = index.removeValue(forKey: key) else { return }
-        slots[slot] = nil
+        keys[slot] = nil
     }
 
     /// Every live entry, in slot order.
     @inlinable
     public func forEach(_ body: (Key, Value) -> Void) {
-        for case let entry? in slots { body(entry.key, entry.value) }
+        for (slot, key) in keys.enumerated() {
+            if let key { body(key, values[slot]) }
+        }
     }
 }

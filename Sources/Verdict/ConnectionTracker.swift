@@ -50,9 +50,8 @@ public final class ConnectionTracker {
 
     public var waiting: Int { table.count }
 
-    /// What one followed connection costs: its slot and its index entry (a dictionary keeps
-    /// about 64 bytes per key with its load factor). Buffered heads have a budget of their own.
-    public static let bytesPerConnection = MemoryLayout<(key: FlowKey, value: Pending)?>.stride + 64
+    /// What one followed connection costs in its table. Buffered heads have a budget of their own.
+    public static let bytesPerConnection = BoundedTable<FlowKey, Pending>.bytesPerEntry
 
     /// Starts following the connection a client SYN opens.
     public func opened(_ syn: SynObservation) {
@@ -136,6 +135,7 @@ public final class ConnectionTracker {
 
     private func remove(_ key: FlowKey, slot: Int) {
         bufferedBytes -= table[slot: slot].buffered.count
+        table.update(slot: slot) { $0.buffered = [] }  // the table keeps a removed value until its slot is reused
         table.remove(key)
     }
 }

@@ -23,6 +23,18 @@ public struct FlowKey: Hashable, Sendable {
         hasher.combine(UInt64(clientPort) << 16 | UInt64(serverPort) | (client.isV6 ? 1 << 32 : 0) | (server.isV6 ? 1 << 33 : 0))
     }
 
+    /// The tables' hash (see `IPAddress._rawHashValue(seed:)`): both addresses and the ports,
+    /// each word mixed after the secret seed.
+    @inlinable
+    public func _rawHashValue(seed: Int) -> Int {
+        var x = TableHash.mix(UInt64(bitPattern: Int64(seed)) ^ client.high)
+        x = TableHash.mix(x ^ client.low)
+        x = TableHash.mix(x ^ server.high)
+        x = TableHash.mix(x ^ server.low)
+        let ports = UInt64(clientPort) << 16 | UInt64(serverPort) | (client.isV6 ? 1 << 32 : 0) | (server.isV6 ? 1 << 33 : 0)
+        return Int(bitPattern: UInt(TableHash.mix(x ^ ports)))
+    }
+
     /// The key of a segment sent by the client.
     public init(_ segment: TCPSegment) {
         self.init(
