@@ -41,6 +41,7 @@ Architecture: $arch
 Maintainer: synprint maintainers <synprint@localhost>
 Installed-Size: $size
 Depends: $depends, adduser
+Suggests: gnuplot-nox
 Section: net
 Priority: optional
 Description: passive TCP/IP OS fingerprinting sensor

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages synprint builds against, when they are missing.
+# Installs the Debian packages synprint builds against, when they are missing, and gnuplot,
+# which draws the charts of `synprint report --chart` (its test runs it).
 set -euo pipefail
 missing=()
-for package in libpcap-dev libjson-c-dev libcurl4; do
+for package in libpcap-dev libjson-c-dev libcurl4 gnuplot-nox; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -44,8 +44,18 @@ public final class EventSummary: @unchecked Sendable {
         public var flowWindows = 0
         public var tunnelWindows = 0
         public var tunnelRules = [Int](repeating: 0, count: TunnelFlowRules.named.count)
-        /// Stages per client network (/24 for IPv4, /48 for IPv6), bounded: `networksKept`.
-        public var stagesByNetwork: [IPAddress: [Int]] = [:]
+        /// Fast Open and ECN states per client OS class.
+        public var fastOpenByClass = [[Int]](
+            repeating: [Int](repeating: 0, count: FastOpenState.allCases.count), count: OSClass.allCases.count)
+        public var ecnByClass = [[Int]](repeating: [Int](repeating: 0, count: ECNState.allCases.count), count: OSClass.allCases.count)
+        /// Client networks (/24 for IPv4, /48 for IPv6) in the order first seen, bounded:
+        /// `networksKept`. Their stage counts are flat, `networkStages[i * stages + stage]`, so
+        /// that publishing a snapshot copies no nested arrays.
+        public var networkIndex: [IPAddress: Int] = [:]
+        public var networks: [IPAddress] = []
+        public var networkStages: [Int] = []
+        /// Stages over the whole run, for charts.
+        public var timeline = StageTimeline()
         /// The last `minutesKept` minutes of capture time, for the API's recent aggregates.
         public var recent: [MinuteCounts] = []
 
@@ -126,14 +136,25 @@ public final class EventSummary: @unchecked Sendable {
         counts.endings[ConnectionEnding.allCases.firstIndex(of: c.ending)!] += 1
         let tags = c.tags
         for (i, named) in ConnectionTags.named.enumerated() where tags.contains(named.0) { counts.tags[i] += 1 }
-        counts.fastOpen[FastOpenState.allCases.firstIndex(of: c.fastOpen)!] += 1
-        counts.ecn[ECNState.allCases.firstIndex(of: c.ecn)!] += 1
+        let fastOpen = FastOpenState.allCases.firstIndex(of: c.fastOpen)!
+        let ecn = ECNState.allCases.firstIndex(of: c.ecn)!
+        counts.fastOpen[fastOpen] += 1
+        counts.ecn[ecn] += 1
+        counts.fastOpenByClass[c.osClass.rawValue][fastOpen] += 1
+        counts.ecnByClass[c.osClass.rawValue][ecn] += 1
         if c.ecnBleached { counts.ecnBleached += 1 }
         let stage = ConnectionStage.allCases.firstIndex(of: c.stage)!
+        let stageCount = ConnectionStage.allCases.count
         let network = EventSummary.network(of: c.key.client)
-        if counts.stagesByNetwork[network] != nil || counts.stagesByNetwork.count < EventSummary.networksKept {
-            counts.stagesByNetwork[network, default: [Int](repeating: 0, count: ConnectionStage.allCases.count)][stage] += 1
+        if let i = counts.networkIndex[network] {
+            counts.networkStages[i * stageCount + stage] += 1
+        } else if counts.networks.count < EventSummary.networksKept {
+            counts.networkIndex[network] = counts.networks.count
+            counts.networks.append(network)
+            counts.networkStages.append(contentsOf: repeatElement(0, count: stageCount))
+            counts.networkStages[counts.networkStages.count - stageCount + stage] += 1
         }
+        counts.timeline.add(stage: stage, at: c.last / 1_000_000)
         let minute = Int(c.last / 60_000_000)
         if counts.recent.last?.minute != minute {
             counts.recent.append(MinuteCounts(minute: minute))
@@ -151,18 +172,55 @@ public final class EventSummary: @unchecked Sendable {
     /// `stage`, highest first.
     public func topNetworks(_ counts: Counts, by stage: ConnectionStage, minimum: Int = 10, top: Int = 10) -> [(String, Int, Double)] {
         let index = ConnectionStage.allCases.firstIndex(of: stage)!
-        return counts.stagesByNetwork.compactMap { network, row -> (IPAddress, Int, Double)? in
+        return counts.networks.indices.compactMap { i -> (Int, Int, Double)? in
+            let row = stageCounts(counts, network: i)
             let total = row.reduce(0, +)
             guard total >= minimum, row[index] > 0 else { return nil }
-            return (network, total, Double(row[index]) / Double(total))
+            return (i, total, Double(row[index]) / Double(total))
         }
         .sorted { $0.2 != $1.2 ? $0.2 > $1.2 : $0.1 > $1.1 }
         .prefix(top)
-        .map { network, total, share in
-            let text = TextBuffer(capacity: 48)
-            text.append(ip: network)
-            text.append(network.isV6 ? "/48" : "/24")
-            return (text.string, total, share)
+        .map { (EventSummary.networkName(counts.networks[$0.0]), $0.1, $0.2) }
+    }
+
+    /// The networks with the most connections, with their stage counts.
+    public func busiestNetworks(_ counts: Counts, top: Int) -> [(name: String, stages: [Int])] {
+        counts.networks.indices.map { (i: $0, stages: stageCounts(counts, network: $0)) }
+            .sorted { $0.stages.reduce(0, +) > $1.stages.reduce(0, +) }
+            .prefix(top)
+            .map { (EventSummary.networkName(counts.networks[$0.i]), $0.stages) }
+    }
+
+    func stageCounts(_ counts: Counts, network i: Int) -> [Int] {
+        let n = ConnectionStage.allCases.count
+        return Array(counts.networkStages[i * n..<(i + 1) * n])
+    }
+
+    /// `192.0.2.0/24`, `2001:db8:1::/48`.
+    static func networkName(_ network: IPAddress) -> String {
+        let text = TextBuffer(capacity: 48)
+        text.append(ip: network)
+        text.append(network.isV6 ? "/48" : "/24")
+        return text.string
+    }
+
+    /// Per client OS class with connections: how many, and the shares that used Fast Open
+    /// (any state but none), asked for ECN, and negotiated it.
+    public func adoption(
+        _ counts: Counts
+    ) -> [(osClass: OSClass, connections: Int, fastOpen: Double, ecnAsked: Double, ecnNegotiated: Double)] {
+        OSClass.allCases.compactMap { osClass in
+            let fastOpen = counts.fastOpenByClass[osClass.rawValue]
+            let ecn = counts.ecnByClass[osClass.rawValue]
+            let total = fastOpen.reduce(0, +)
+            guard total > 0 else { return nil }
+            let noFastOpen = fastOpen[FastOpenState.allCases.firstIndex(of: .none)!]
+            let notAsked = ecn[ECNState.allCases.firstIndex(of: .notRequested)!]
+            let refused = ecn[ECNState.allCases.firstIndex(of: .refused)!]
+            return (
+                osClass, total, Double(total - noFastOpen) / Double(total), Double(total - notAsked) / Double(total),
+                Double(total - notAsked - refused) / Double(total)
+            )
         }
     }
 
@@ -296,6 +354,13 @@ public final class EventSummary: @unchecked Sendable {
             lines += section("TCP Fast Open", named(FastOpenState.allCases.map(\.rawValue), c.fastOpen), of: c.connections)
             lines += section("ECN", named(ECNState.allCases.map(\.rawValue), c.ecn), of: c.connections)
             if c.ecnBleached > 0 { lines.append("  ECN marks cleared on the path: \(c.ecnBleached)") }
+            lines.append("Fast Open and ECN by client OS class (share of its connections):")
+            for row in adoption(c) {
+                let name = "\(row.osClass.name) (\(row.connections))"
+                lines.append(
+                    "  \(name.padding(toLength: max(name.count, 36), withPad: " ", startingAt: 0)) Fast Open \(percent(row.fastOpen)), "
+                        + "ECN asked \(percent(row.ecnAsked)), negotiated \(percent(row.ecnNegotiated))")
+            }
             for stage in [ConnectionStage.postACK, .postPSH] {
                 let rows = topNetworks(c, by: stage)
                 guard !rows.isEmpty else { continue }
@@ -361,6 +426,17 @@ public final class EventSummary: @unchecked Sendable {
             out.append(",\"tfo\":"); object(named(FastOpenState.allCases.map(\.rawValue), c.fastOpen))
             out.append(",\"ecn\":"); object(named(ECNState.allCases.map(\.rawValue), c.ecn))
             out.append(",\"ecn_bleached\":"); out.append(c.ecnBleached)
+            out.append(",\"adoption_by_class\":{")
+            for (i, row) in adoption(c).enumerated() {
+                if i > 0 { out.append(ascii: ",") }
+                out.appendJSONString(row.osClass.name)
+                out.append(":{\"connections\":"); out.append(row.connections)
+                out.append(",\"tfo\":"); out.append(fraction: Float(row.fastOpen))
+                out.append(",\"ecn_asked\":"); out.append(fraction: Float(row.ecnAsked))
+                out.append(",\"ecn_negotiated\":"); out.append(fraction: Float(row.ecnNegotiated))
+                out.append(ascii: "}")
+            }
+            out.append(ascii: "}")
             for (key, stage) in [("top_post_ack_networks", ConnectionStage.postACK), ("top_post_psh_networks", .postPSH)] {
                 out.append(",\""); out.append(string: key); out.append("\":[")
                 for (i, row) in topNetworks(c, by: stage).enumerated() {
@@ -378,6 +454,8 @@ public final class EventSummary: @unchecked Sendable {
         return out.string
     }
 }
+
+func percent(_ share: Double) -> String { String(format: "%.1f %%", share * 100) }
 
 extension String {
     func leftPadded(_ width: Int) -> String {

@@ -78,6 +78,12 @@ struct OutputOptions: ParsableArguments {
             valueName: "text|json"))
     var summary: SummaryFormat?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --connections, at the end: an SVG chart of the stage shares over time and per client network, drawn by gnuplot.",
+            valueName: "file.svg"))
+    var chart: String?
+
     @Flag(
         help:
             "Follow every connection that starts with a client SYN to its end and write a conn event: stage, how it ended, reset tags, Fast Open and ECN (docs/CONNECTIONS.md)."

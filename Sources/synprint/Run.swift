@@ -29,7 +29,7 @@ struct Synprint: ParsableCommand {
               synprint db validate database/synprint.db.jsonl
             """,
         version: version,
-        subcommands: [DatabaseCommand.self])
+        subcommands: [DatabaseCommand.self, ReportCommand.self])
 
     @OptionGroup(title: "Input")
     var input: InputOptions
@@ -60,6 +60,13 @@ struct Synprint: ParsableCommand {
             arguments = Array(arguments.dropFirst()) + ["--help"]
         }
         if arguments.first == DatabaseCommand.configuration.commandName { runDatabaseCommand(Array(arguments.dropFirst())) }
+        if arguments.first == ReportCommand.configuration.commandName {
+            do {
+                arguments = try ReportCommand.parse(Array(arguments.dropFirst())).rootArguments()
+            } catch {
+                ReportCommand.exit(withError: error)
+            }
+        }
         do {
             var command = try parseAsRoot(try ConfigurationFile.arguments(before: arguments))
             try command.run()
@@ -97,6 +104,7 @@ struct Synprint: ParsableCommand {
         _ = try settings()  // bad weights, rules and limits are errors even when nothing uses them
         try apis.validate()
         if service.chroot != nil && service.user == nil { throw ValidationError("--chroot needs -u USER") }
+        if outputOptions.chart != nil && !outputOptions.connections { throw ValidationError("--chart needs --connections") }
     }
 
     /// Verdicts need the connection's request, and the OS guess to judge it by.
@@ -239,6 +247,10 @@ struct Synprint: ParsableCommand {
         printSummary(sensor, runner, log, limiter, observations, outputs)
         if let format = outputOptions.summary ?? (live == nil && isatty(STDERR_FILENO) == 1 ? .text : nil) {
             printError(format == .json ? log.summary.json() : log.summary.text())
+        }
+        if let chart = outputOptions.chart {
+            try ConnectionChart.write(log.summary.snapshot, summary: log.summary, to: chart)
+            printError("synprint: chart written to \(chart)")
         }
         try exitStatus(runner: runner, outputs: outputs)
     }

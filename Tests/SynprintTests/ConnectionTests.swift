@@ -366,4 +366,19 @@ final class ConnectionTests: XCTestCase {
         XCTAssertEqual(evicted.count, 3200 - 32)
         XCTAssertTrue(evicted.allSatisfy { $0.stage == .postSYN && $0.key.clientPort < 40000 })
     }
+
+    /// The timeline keeps its bucket count by doubling the width; no connection is lost.
+    func testStageTimelineStaysBoundedAndKeepsEveryConnection() {
+        var timeline = StageTimeline()
+        for second in 0..<1000 { timeline.add(stage: second % 5, at: 1_700_000_000 + Int64(second)) }
+        XCTAssertLessThanOrEqual(timeline.bucketCount, StageTimeline.maxBuckets)
+        XCTAssertEqual(timeline.width, 8)
+        XCTAssertEqual(timeline.counts.reduce(0, +), 1000)
+        XCTAssertEqual(timeline.start, 1_700_000_000)
+        // The first bucket covers seconds 0-7: stages 0,1,2,3,4,0,1,2.
+        XCTAssertEqual(Array(timeline.bucket(0)), [2, 2, 2, 1, 1])
+        // A record that ended before the first bucket counts in it.
+        timeline.add(stage: 4, at: 1_699_999_990)
+        XCTAssertEqual(Array(timeline.bucket(0)), [2, 2, 2, 1, 2])
+    }
 }

@@ -122,6 +122,43 @@ final class ObservabilityTests: XCTestCase {
         }
     }
 
+    /// `synprint report`: the same aggregates as the conn events of a `--connections` run,
+    /// and a chart that gnuplot drew with every stage and the client network in it.
+    func testReportTablesAgreeWithTheConnEventsAndTheChartIsDrawn() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let capture = fixture("connections.pcap").path
+        let chart = folder.appendingPathComponent("stages.svg").path
+        let report = try runSynprint(["report", capture, "--chart", chart, "--summary", "json"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let summaryLine = try XCTUnwrap(report.stderr.split(separator: "\n").last { $0.hasPrefix("{\"type\":\"summary\"") })
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(summaryLine.utf8)) as? [String: Any])
+        let connections = try XCTUnwrap(summary["connections"] as? [String: Any])
+
+        let events = jsonLines(try runSynprint(["-r", capture, "--json", "--classify", "--connections"]).stdout)
+        let conns = events.filter { $0["type"] as? String == "conn" }
+        XCTAssertEqual(connections["ended"] as? Int, conns.count)
+        let stages = conns.reduce(into: [String: Int]()) { $0[$1["stage"] as! String, default: 0] += 1 }
+        XCTAssertEqual(connections["stages"] as? [String: Int], stages)
+        let linux = conns.filter { ($0["os"] as? [String: Any])?["class"] as? String == "Linux" }
+        let adoption = try XCTUnwrap((connections["adoption_by_class"] as? [String: Any])?["Linux"] as? [String: Any])
+        XCTAssertEqual(adoption["connections"] as? Int, linux.count)
+        let asked = linux.filter { $0["ecn"] as? String != "not_requested" }.count
+        XCTAssertEqual(adoption["ecn_asked"] as! Double, Double(asked) / Double(linux.count), accuracy: 0.001)
+
+        let svg = try String(contentsOfFile: chart, encoding: .utf8)
+        XCTAssertTrue(svg.contains("<svg"))
+        for text in ["\(conns.count) connections", "post_syn", "post_ack", "post_psh", "later", "normal", "10.78.1.0/24"] {
+            XCTAssertTrue(svg.contains(text), "the chart lacks \(text)")
+        }
+        // Filled bars: one path per stage and bucket with connections, at least.
+        XCTAssertGreaterThan(svg.components(separatedBy: "<path").count, stages.count * 2)
+
+        let refused = try runSynprint(["-r", capture, "--chart", chart])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--chart needs --connections"), refused.stderr)
+    }
+
     // MARK: Metrics
 
     /// Every counter the operations guide lists is exported, and moves when a capture is read.
