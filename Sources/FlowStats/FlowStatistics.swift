@@ -9,7 +9,20 @@ import Verdict
 ///
 /// Two bounded tables (clients, connections); a client pushed out loses its open window, and
 /// both count what they push out.
+///
+/// Entropy is most of the cost per packet. With `entropyElsewhere` set, the payloads go there
+/// instead (the sensor's output thread, which has time to spare: `EntropyAccumulator`), and
+/// reach the window before the window is handed over.
 public final class FlowStatistics {
+    /// Entropy work for another thread: a new data segment's payload for a window's direction,
+    /// or a window that will never be handed over (its client was pushed out).
+    public enum EntropyWork {
+        case sample(window: UInt32, upstream: Bool, payload: UnsafeRawBufferPointer)
+        case discard(window: UInt32)
+    }
+
+    public var entropyElsewhere: ((EntropyWork) -> Void)?
+
     public struct Counters: Sendable {
         public var windows = 0
         public var clientsEvicted = 0
@@ -24,12 +37,14 @@ public final class FlowStatistics {
         var windowBytes: UInt64 = 0
     }
 
-    /// Memory per client and per connection (a window's TLS names are short strings besides).
-    public static let bytesPerClient = BoundedTable<IPAddress, FlowWindow>.bytesPerEntry
+    /// Memory per client (with its entropy on the output thread) and per connection (a window's
+    /// TLS names are short strings besides).
+    public static let bytesPerClient = BoundedTable<IPAddress, FlowWindow>.bytesPerEntry + EntropyAccumulator.bytesPerWindow
     public static let bytesPerConnection = BoundedTable<FlowKey, Connection>.bytesPerEntry
 
     private var clients: BoundedTable<IPAddress, FlowWindow>
     private var connections: BoundedTable<FlowKey, Connection>
+    public var clientCapacity: Int { clients.capacity }
     public let windowPackets: UInt32
     public let windowSeconds: Int64
     private var nextID: UInt32 = 1
@@ -60,7 +75,10 @@ public final class FlowStatistics {
             nextID &+= 1
             let window = FlowWindow(client: s.ip.source, server: s.ip.destination, serverPort: s.destinationPort, at: now, id: nextID)
             let placed = clients.place(window, for: s.ip.source)
-            if placed.evicted != nil { counters.clientsEvicted += 1 }
+            if let evicted = placed.evicted {
+                counters.clientsEvicted += 1
+                entropyElsewhere?(.discard(window: evicted.value.id))
+            }
             slot = placed.slot
         }
         count(s, payload: UnsafeRawBufferPointer(start: nil, count: 0), fromClient: true, key: key, slot: slot, at: now, report: report)
@@ -105,8 +123,12 @@ public final class FlowStatistics {
                 age = now - c.start
             }
         }
-        let closed = clients.update(slot: slot) { w -> Bool in
-            if fromClient { w.up.count(s, payload: payload, at: now) } else { w.down.count(s, payload: payload, at: now) }
+        let entropyHere = entropyElsewhere == nil
+        let (closed, newData) = clients.update(slot: slot) { w -> (Bool, Bool) in
+            let newData = fromClient ? w.up.count(s, at: now) : w.down.count(s, at: now)
+            if newData && entropyHere {
+                if fromClient { w.up.entropy.add(payload) } else { w.down.entropy.add(payload) }
+            }
             if s.flags.contains(.syn) && !s.flags.contains(.ack) { w.connectionsOpened += 1 }
             if let firstPayload { w.firstPayloads[firstPayload.rawValue] &+= 1 }
             if let hello {
@@ -122,7 +144,10 @@ public final class FlowStatistics {
             }
             w.longestConnection = max(w.longestConnection, age)
             w.last = now
-            return w.packets >= windowPackets || now - w.start >= windowSeconds
+            return (w.packets >= windowPackets || now - w.start >= windowSeconds, newData)
+        }
+        if newData, payload.count >= EntropyTally.minimumBytes, let entropyElsewhere {
+            entropyElsewhere(.sample(window: windowID, upstream: fromClient, payload: payload))
         }
         if closed { close(slot: slot, at: now, report: report) }
     }

@@ -8,12 +8,8 @@ public struct DirectionStats: Sendable {
     public var dataPackets: UInt32 = 0
     /// Payload bytes as the IP headers say (a snaplen does not shorten them).
     public var bytes: UInt64 = 0
-    /// Payload bytes the entropy was computed from (at most `ByteEntropy.maxBytes` per segment).
-    public var capturedBytes: UInt64 = 0
-    public var entropyMin: Float = 8
-    public var entropyMax: Float = 0
-    public var entropySum: Float = 0
-    public var entropyCount: UInt32 = 0
+    /// The entropy of new data segments of 16 captured bytes or more.
+    public var entropy = EntropyTally()
     /// New data segments by the time since the previous one: up to 1 ms, 10 ms, 100 ms, 1 s, more.
     public var intervals = InlineArray<5, UInt32>(repeating: 0)
     public var intervalSum: Int64 = 0
@@ -31,16 +27,18 @@ public struct DirectionStats: Sendable {
 
     public static let fullSize = 1500
 
-    mutating func count(_ segment: TCPSegment, payload: UnsafeRawBufferPointer, at now: Int64) {
+    /// Counts a segment; true when it carried new data (not a retransmission), whose entropy
+    /// then counts too (`EntropyTally`, here or on the output thread).
+    mutating func count(_ segment: TCPSegment, at now: Int64) -> Bool {
         packets &+= 1
         if segment.flags.contains(.ack) {
             acks &+= 1
             if segment.flags.contains(.psh) { pushes &+= 1 }
         }
         let length = segment.payloadLength
-        guard length > 0 else { return }
+        guard length > 0 else { return false }
         // A retransmission repeats the sequence number: counted once for timing and lengths.
-        if lastDataAt >= 0 && segment.sequence == lastSequence { return }
+        if lastDataAt >= 0 && segment.sequence == lastSequence { return false }
         dataPackets &+= 1
         bytes &+= UInt64(length)
         if lastDataAt >= 0 {
@@ -54,14 +52,7 @@ public struct DirectionStats: Sendable {
         lastSequence = segment.sequence
         lengthBins[min((length - 1) / 100, 14)] &+= 1
         remember(UInt16(min(length, DirectionStats.fullSize)))
-        if payload.count >= 16 {
-            let (bits, n) = ByteEntropy.of(payload)
-            capturedBytes &+= UInt64(n)
-            entropyMin = min(entropyMin, bits)
-            entropyMax = max(entropyMax, bits)
-            entropySum += bits
-            entropyCount &+= 1
-        }
+        return true
     }
 
     private mutating func remember(_ length: UInt16) {
@@ -83,9 +74,42 @@ public struct DirectionStats: Sendable {
         return Array(all.sorted { $0.count > $1.count }.prefix(2))
     }
 
-    public var entropyMean: Float? { entropyCount > 0 ? entropySum / Float(entropyCount) : nil }
     public var intervalMean: Double? { intervalCount > 0 ? Double(intervalSum) / Double(intervalCount) / 1e6 : nil }
     public var meanLength: Double? { dataPackets > 0 ? Double(bytes) / Double(dataPackets) : nil }
+}
+
+/// Entropy of data segments: min, mean and max, and the bytes it was computed from.
+public struct EntropyTally: Sendable {
+    /// Segments with fewer captured bytes say little about their entropy.
+    public static let minimumBytes = 16
+
+    /// Payload bytes the entropy was computed from (at most `ByteEntropy.maxBytes` per segment).
+    public var bytes: UInt64 = 0
+    public var min: Float = 8
+    public var max: Float = 0
+    public var sum: Float = 0
+    public var count: UInt32 = 0
+
+    public var mean: Float? { count > 0 ? sum / Float(count) : nil }
+
+    /// Counts a segment's payload (as captured) when it holds at least `minimumBytes`.
+    public mutating func add(_ payload: UnsafeRawBufferPointer) {
+        guard payload.count >= EntropyTally.minimumBytes else { return }
+        let (bits, n) = ByteEntropy.of(payload)
+        bytes &+= UInt64(n)
+        min = Swift.min(min, bits)
+        max = Swift.max(max, bits)
+        sum += bits
+        count &+= 1
+    }
+
+    public mutating func merge(_ other: EntropyTally) {
+        bytes &+= other.bytes
+        min = Swift.min(min, other.min)
+        max = Swift.max(max, other.max)
+        sum += other.sum
+        count &+= other.count
+    }
 }
 
 /// What one client address sent and received over a window of `FlowStatistics.windowPackets`

@@ -22,12 +22,12 @@ enum FlowStatsFormat {
         out.append("{\"packets\":"); out.append(d.packets)
         out.append(",\"data_packets\":"); out.append(d.dataPackets)
         out.append(",\"bytes\":"); out.append(d.bytes)
-        out.append(",\"entropy_bytes\":"); out.append(d.capturedBytes)
+        out.append(",\"entropy_bytes\":"); out.append(d.entropy.bytes)
         out.append(",\"entropy\":")
-        if let mean = d.entropyMean {
-            out.append("{\"min\":"); appendNumber(Double(d.entropyMin), to: out)
+        if let mean = d.entropy.mean {
+            out.append("{\"min\":"); appendNumber(Double(d.entropy.min), to: out)
             out.append(",\"mean\":"); appendNumber(Double(mean), to: out)
-            out.append(",\"max\":"); appendNumber(Double(d.entropyMax), to: out)
+            out.append(",\"max\":"); appendNumber(Double(d.entropy.max), to: out)
             out.append(ascii: "}")
         } else {
             out.append("null")

@@ -10,30 +10,43 @@ import Verdict
 /// instead of after them. One lock round per batch; at most `maxBatches` batches wait, so a
 /// slow output holds the capture back instead of growing memory. Batches are reused.
 ///
-/// A batch keeps SYNs as plain values and requests (which hold strings) beside them, so that
-/// queuing and handing over a SYN is a copy of bytes, not a call per field.
+/// A batch keeps what its events carry in arrays of plain values by type (requests hold
+/// strings), so that queuing and handing over a SYN is a copy of bytes, not a call per field.
 ///
 /// Unchecked Sendable: `filling` and `handOverEachEvent` belong to the capture thread alone,
 /// the output thread touches only what it is handed; everything shared sits under `condition`.
 final class OutputThread: @unchecked Sendable {
+    /// Events in order; what they carry waits in the batch's typed arrays, so that an event is
+    /// a few bytes and the many small ones (entropy samples) do not move the size of the largest.
     enum Queued {
-        case syn(SynObservation)
+        case syn(Int)  // position in the batch's `syns`
         case request(Int)  // position in the batch's `requests`
         case established(IPAddress)
         case status(Int)  // position in the batch's `statuses`
-        case connection(FollowedConnection)
-        case flowWindow(FlowWindow)
+        case connection(Int)  // position in the batch's `connections`
+        case flowWindow(Int)  // position in the batch's `windows`
+        /// A payload for a window's entropy: its bytes at `start` in the batch's `samples`.
+        case entropySample(window: UInt32, upstream: Bool, start: Int32, count: Int16)
+        case entropyDiscard(window: UInt32)
     }
 
     struct Batch {
         var events: [Queued] = []
+        var syns: [SynObservation] = []
         var requests: [HTTPObservation] = []
         var statuses: [Sensor.CaptureStatus] = []
+        var connections: [FollowedConnection] = []
+        var windows: [FlowWindow] = []
+        var samples: [UInt8] = []
 
         mutating func removeAll() {
             events.removeAll(keepingCapacity: true)
+            syns.removeAll(keepingCapacity: true)
+            connections.removeAll(keepingCapacity: true)
+            windows.removeAll(keepingCapacity: true)
             requests.removeAll(keepingCapacity: true)
             statuses.removeAll(keepingCapacity: true)
+            samples.removeAll(keepingCapacity: true)
         }
     }
 
@@ -66,7 +79,8 @@ final class OutputThread: @unchecked Sendable {
 
     /// Capture thread: queue one SYN.
     func send(_ syn: SynObservation) {
-        filling.events.append(.syn(syn))
+        filling.syns.append(syn)
+        filling.events.append(.syn(filling.syns.count - 1))
         queued()
     }
 
@@ -86,13 +100,30 @@ final class OutputThread: @unchecked Sendable {
 
     /// Capture thread: queue one ended connection.
     func send(connection: FollowedConnection) {
-        filling.events.append(.connection(connection))
+        filling.connections.append(connection)
+        filling.events.append(.connection(filling.connections.count - 1))
         queued()
     }
 
     /// Capture thread: queue one closed flow-statistics window.
     func send(window: FlowWindow) {
-        filling.events.append(.flowWindow(window))
+        filling.windows.append(window)
+        filling.events.append(.flowWindow(filling.windows.count - 1))
+        queued()
+    }
+
+    /// Capture thread: entropy work for the output thread; a payload is copied (at most
+    /// `ByteEntropy.maxBytes`, all the entropy reads) into the batch's sample bytes.
+    func send(entropy work: FlowStatistics.EntropyWork) {
+        switch work {
+        case .sample(let window, let upstream, let payload):
+            let kept = UnsafeRawBufferPointer(rebasing: payload.prefix(ByteEntropy.maxBytes))
+            let start = Int32(filling.samples.count)
+            filling.samples.append(contentsOf: kept)
+            filling.events.append(.entropySample(window: window, upstream: upstream, start: start, count: Int16(kept.count)))
+        case .discard(let window):
+            filling.events.append(.entropyDiscard(window: window))
+        }
         queued()
     }
 
@@ -173,12 +204,18 @@ final class OutputThread: @unchecked Sendable {
             batch.events.withUnsafeBufferPointer { events in  // in place, no copy of the array
                 for i in events.indices {
                     switch events[i] {
-                    case .syn(let syn): stage.handle(syn)
+                    case .syn(let position): stage.handle(batch.syns[position])
                     case .request(let position): stage.handle(batch.requests[position])
                     case .established(let address): stage.established(address)
                     case .status(let position): stage.status(batch.statuses[position])
-                    case .connection(let record): stage.handler.handle(connection: record)
-                    case .flowWindow(let window): stage.handle(window)
+                    case .connection(let position): stage.handler.handle(connection: batch.connections[position])
+                    case .flowWindow(let position): stage.handle(batch.windows[position])
+                    case .entropySample(let window, let upstream, let start, let count):
+                        batch.samples.withUnsafeBytes { bytes in
+                            let payload = UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(start) + Int(count)])
+                            stage.entropy?.perform(.sample(window: window, upstream: upstream, payload: payload))
+                        }
+                    case .entropyDiscard(let window): stage.entropy?.perform(.discard(window: window))
                     }
                 }
             }

@@ -33,10 +33,13 @@ extension EventHandler {
 final class OutputStage: Sendable {
     let judge: VerdictJudge?
     let handler: EventHandler
+    /// The flow windows' entropy, when the capture thread hands it over (threaded sensors).
+    let entropy: EntropyAccumulator?
 
-    init(judge: VerdictJudge?, handler: EventHandler) {
+    init(judge: VerdictJudge?, handler: EventHandler, entropy: EntropyAccumulator?) {
         self.judge = judge
         self.handler = handler
+        self.entropy = entropy
     }
 
     func handle(_ syn: SynObservation) {
@@ -52,6 +55,8 @@ final class OutputStage: Sendable {
     /// A window that met tunnel rules marks its client in the host history first, so that the
     /// verdicts and lookups see it.
     func handle(_ window: FlowWindow) {
+        var window = window
+        entropy?.complete(&window)
         if !window.rules.isEmpty {
             judge?.hosts.markTunnelFlow(window.client, rules: window.rules, at: Int(window.last / 1_000_000))
         }
@@ -109,9 +114,15 @@ public final class Sensor {
             minimumConfidence: settings.verdictRules.minimumConfidence, evidenceLifetime: settings.evidenceLifetime,
             strings: StringInterner(budget: settings.stringBudget))
         judge = judging ? VerdictJudge(rules: settings.verdictRules, hosts: hosts) : nil
-        stage = OutputStage(judge: judge, handler: handler)
+        // Threaded, the flow windows' entropy is computed on the output thread: it is most of
+        // the flow statistics' time per packet, and the output thread has time to spare.
+        let entropy = threaded ? flowStats.map { EntropyAccumulator(capacity: $0.clientCapacity) } : nil
+        stage = OutputStage(judge: judge, handler: handler, entropy: entropy)
         monitor = SensorMonitor(database: database, judge: judge)
-        output = threaded ? OutputThread(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, stage: stage) : nil
+        let output =
+            threaded ? OutputThread(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, stage: stage) : nil
+        if let output { flowStats?.entropyElsewhere = { output.send(entropy: $0) } }
+        self.output = output
     }
 
     public var database: Database? { pipeline.matcher?.database }

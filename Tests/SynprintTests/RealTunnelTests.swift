@@ -79,4 +79,27 @@ final class RealTunnelTests: XCTestCase {
             }
         }
     }
+
+    /// A threaded sensor computes the windows' entropy on its output thread: the figures are
+    /// the ones computed beside the other statistics, window by window.
+    func testEntropyOnTheOutputThreadEqualsEntropyComputedInline() throws {
+        let capture = try packets(of: fixture("tunnels.pcap"))
+        func windows(threaded: Bool) -> [FlowWindow] {
+            runSensor(capture.packets, link: capture.link, database: nil, judging: false, flowStatistics: true, threaded: threaded)
+                .flowWindows.sorted { ($0.start, $0.client.low) < ($1.start, $1.client.low) }
+        }
+        let inline = windows(threaded: false)
+        let elsewhere = windows(threaded: true)
+        XCTAssertEqual(inline.count, elsewhere.count)
+        XCTAssertGreaterThan(inline.map(\.up.entropy.count).reduce(0, +), 1000)
+        for (a, b) in zip(inline, elsewhere) {
+            for (x, y) in [(a.up.entropy, b.up.entropy), (a.down.entropy, b.down.entropy)] {
+                XCTAssertEqual(x.count, y.count)
+                XCTAssertEqual(x.bytes, y.bytes)
+                XCTAssertEqual(x.min, y.min)
+                XCTAssertEqual(x.max, y.max)
+                XCTAssertEqual(x.sum, y.sum, accuracy: 1e-3)
+            }
+        }
+    }
 }

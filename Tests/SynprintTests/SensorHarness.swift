@@ -48,15 +48,16 @@ func packets(of url: URL) throws -> (link: LinkType, packets: [(seconds: Int, mi
     return (source.linkType, result)
 }
 
-/// Runs packets through a sensor that is not threaded: events are handled before `process` returns.
+/// Runs packets through a sensor, by default one that is not threaded: events are handled
+/// before `process` returns. A threaded one has handled them all when this returns.
 func runSensor(
     _ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], link: LinkType, database: Database?,
-    judging: Bool, following: Bool = false, flowStatistics: Bool = false, settings: Settings = Settings()
+    judging: Bool, following: Bool = false, flowStatistics: Bool = false, settings: Settings = Settings(), threaded: Bool = false
 ) -> EventCollector {
     let collector = EventCollector()
     let sensor = Sensor(
         settings: settings, database: database, judging: judging, following: following, flowStatistics: flowStatistics,
-        threaded: false, handler: collector)
+        threaded: threaded, handler: collector)
     for packet in packets {
         _ = packet.bytes.withUnsafeBytes {
             sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link)
