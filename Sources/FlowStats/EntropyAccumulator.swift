@@ -21,7 +21,7 @@ public final class EntropyAccumulator: @unchecked Sendable {
     public func perform(_ work: FlowStatistics.EntropyWork) {
         switch work {
         case .sample(let window, let upstream, let payload):
-            let slot = windows.slot(of: window) ?? windows.place(Tallies(), for: window).slot
+            let slot = windows.slot(of: window) ?? windows.place(Tallies(), for: window)
             windows.update(slot: slot) { t in
                 if upstream { t.up.add(payload) } else { t.down.add(payload) }
             }

@@ -65,8 +65,8 @@ public final class FlowStatistics {
         let now = Int64(syn.seconds) &* 1_000_000 &+ Int64(syn.microseconds)
         sweep(at: now, report: report)
         let key = FlowKey(s)
-        if connections.slot(of: key) == nil, connections.insert(Connection(start: now), for: key) != nil {
-            counters.connectionsEvicted += 1
+        if connections.slot(of: key) == nil {
+            connections.place(Connection(start: now), for: key) { _, _ in counters.connectionsEvicted += 1 }
         }
         let slot: Int
         if let existing = clients.slot(of: s.ip.source) {
@@ -74,12 +74,10 @@ public final class FlowStatistics {
         } else {
             nextID &+= 1
             let window = FlowWindow(client: s.ip.source, server: s.ip.destination, serverPort: s.destinationPort, at: now, id: nextID)
-            let placed = clients.place(window, for: s.ip.source)
-            if let evicted = placed.evicted {
+            slot = clients.place(window, for: s.ip.source) { _, pushed in
                 counters.clientsEvicted += 1
-                entropyElsewhere?(.discard(window: evicted.value.id))
+                entropyElsewhere?(.discard(window: pushed.id))
             }
-            slot = placed.slot
         }
         count(s, payload: UnsafeRawBufferPointer(start: nil, count: 0), fromClient: true, key: key, slot: slot, at: now, report: report)
     }

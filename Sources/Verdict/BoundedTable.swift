@@ -53,21 +53,25 @@ public struct BoundedTable<Key: Hashable, Value> {
     @inlinable
     @discardableResult
     public mutating func insert(_ value: Value, for key: Key) -> (key: Key, value: Value)? {
-        place(value, for: key).evicted
+        var pushed: (key: Key, value: Value)?
+        place(value, for: key) { pushed = ($0, $1) }
+        return pushed
     }
 
-    /// `insert`, also saying which slot the value went to (slots index side storage).
+    /// `insert` that says which slot the value went to (slots index side storage) and shows an
+    /// entry pushed out to `evicted` in place, without copying it out.
     @inlinable
-    public mutating func place(_ value: Value, for key: Key) -> (slot: Int, evicted: (key: Key, value: Value)?) {
+    @discardableResult
+    public mutating func place(_ value: Value, for key: Key, evicted: (Key, Value) -> Void = { _, _ in }) -> Int {
         if let slot = index[key] {
             values[slot] = value
-            return (slot, nil)
+            return slot
         }
         if keys.count < capacity {
             index[key] = keys.count
             keys.append(key)
             values.append(value)
-            return (keys.count - 1, nil)
+            return keys.count - 1
         }
         // Full: every insert now evicts. Removing a key from a Dictionary near its highest load
         // shifts long runs of entries and hashes each again (perf: 3,000 instructions per
@@ -75,15 +79,14 @@ public struct BoundedTable<Key: Hashable, Value> {
         if index.capacity < 2 * capacity { index.reserveCapacity(2 * capacity) }
         let slot = next
         next = (next + 1) % capacity
-        var evicted: (key: Key, value: Value)?
         if let old = keys[slot] {
             index[old] = nil
-            evicted = (old, values[slot])
+            evicted(old, values[slot])
         }
         keys[slot] = key
         values[slot] = value
         index[key] = slot
-        return (slot, evicted)
+        return slot
     }
 
     /// Forgets `key`. Its value stays in the slot until the slot is reused: empty what a value

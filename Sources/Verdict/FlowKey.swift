@@ -27,12 +27,16 @@ public struct FlowKey: Hashable, Sendable {
     /// each word mixed after the secret seed.
     @inlinable
     public func _rawHashValue(seed: Int) -> Int {
-        var x = TableHash.mix(UInt64(bitPattern: Int64(seed)) ^ client.high)
-        x = TableHash.mix(x ^ client.low)
-        x = TableHash.mix(x ^ server.high)
-        x = TableHash.mix(x ^ server.low)
-        let ports = UInt64(clientPort) << 16 | UInt64(serverPort) | (client.isV6 ? 1 << 32 : 0) | (server.isV6 ? 1 << 33 : 0)
-        return Int(bitPattern: UInt(TableHash.mix(x ^ ports)))
+        let ports = UInt64(clientPort) << 16 | UInt64(serverPort)
+        var x = TableHash.mix(UInt64(bitPattern: Int64(seed)) ^ ports)
+        if client.isV6 || server.isV6 {
+            x = TableHash.mix(x ^ client.high ^ (client.isV6 ? 1 << 32 : 0))
+            x = TableHash.mix(x ^ client.low)
+            x = TableHash.mix(x ^ server.high ^ (server.isV6 ? 1 << 33 : 0))
+            return Int(bitPattern: UInt(TableHash.mix(x ^ server.low)))
+        }
+        // IPv4: both addresses in one word.
+        return Int(bitPattern: UInt(TableHash.mix(x ^ (client.low << 32 | server.low))))
     }
 
     /// The key of a segment sent by the client.
