@@ -105,6 +105,19 @@ public func sensorMetrics(_ sensor: SensorMonitor, _ log: EventLog, _ limiter: A
                     help: "Ended connections by tag"))
         }
     }
+    if let flow = status.flowStats {
+        values.append(
+            MetricValue("synprint_flow_clients", Double(flow.clients), .gauge, help: "Clients with an open flow-statistics window"))
+        values.append(MetricValue("synprint_flow_windows", Double(flow.windows), .counter, help: "Flow-statistics windows closed"))
+        values.append(
+            MetricValue(
+                "synprint_flow_evicted", Double(flow.clientsEvicted), .counter, labels: [("table", "clients")],
+                help: "Clients or connections pushed out of a full flow-statistics table"))
+        values.append(
+            MetricValue(
+                "synprint_flow_evicted", Double(flow.connectionsEvicted), .counter, labels: [("table", "connections")],
+                help: "Clients or connections pushed out of a full flow-statistics table"))
+    }
     if let hosts = sensor.judge?.hosts {
         let evictions = hosts.evictions
         values.append(MetricValue("synprint_hosts", Double(hosts.count), .gauge, help: "Client addresses in the host table"))

@@ -10,18 +10,22 @@ public final class EntropyAccumulator: @unchecked Sendable {
         var down = EntropyTally()
     }
 
-    public static let bytesPerWindow = BoundedTable<UInt32, Tallies>.bytesPerEntry
+    /// Room for two entries per client: the table reuses slots in insertion order, and twice
+    /// the client table's capacity outlasts the windows it serves.
+    public static let bytesPerWindow = 2 * BoundedTable<UInt32, Tallies>.bytesPerEntry
     private var windows: BoundedTable<UInt32, Tallies>
+    /// Windows whose tallies were pushed out before the window was written.
+    public private(set) var evicted = 0
 
-    /// `capacity`: the client table's; each open window has one entry at most.
-    public init(capacity: Int) {
-        windows = BoundedTable(capacity: max(capacity, 1))
+    /// `clients`: the client table's capacity; each open window has one entry at most.
+    public init(clients: Int) {
+        windows = BoundedTable(capacity: 2 * max(clients, 1))
     }
 
     public func perform(_ work: FlowStatistics.EntropyWork) {
         switch work {
         case .sample(let window, let upstream, let payload):
-            let slot = windows.slot(of: window) ?? windows.place(Tallies(), for: window)
+            let slot = windows.slot(of: window) ?? windows.place(Tallies(), for: window) { _, _ in evicted += 1 }
             windows.update(slot: slot) { t in
                 if upstream { t.up.add(payload) } else { t.down.add(payload) }
             }

@@ -116,7 +116,7 @@ public final class Sensor {
         judge = judging ? VerdictJudge(rules: settings.verdictRules, hosts: hosts) : nil
         // Threaded, the flow windows' entropy is computed on the output thread: it is most of
         // the flow statistics' time per packet, and the output thread has time to spare.
-        let entropy = threaded ? flowStats.map { EntropyAccumulator(capacity: $0.clientCapacity) } : nil
+        let entropy = threaded ? flowStats.map { EntropyAccumulator(clients: $0.clientCapacity) } : nil
         stage = OutputStage(judge: judge, handler: handler, entropy: entropy)
         monitor = SensorMonitor(database: database, judge: judge)
         let output =
@@ -126,6 +126,10 @@ public final class Sensor {
     }
 
     public var database: Database? { pipeline.matcher?.database }
+
+    /// Flow windows whose entropy tallies were pushed out on the output thread; read it after
+    /// `finish`.
+    public var flowEntropyEvicted: Int { stage.entropy?.evicted ?? 0 }
     public var counters: PacketCounters { pipeline.counters }
     public var reachedLimit: Bool { limit.map { pipeline.fingerprinted >= $0 } ?? false }
 
@@ -184,6 +188,8 @@ public final class Sensor {
         public var bufferedHeadBytes = 0
         /// Connections followed to their end (`--connections`).
         public var connections: ConnectionFollower.Counters?
+        /// Flow-statistics windows, clients and what their tables pushed out (`--flow-stats`).
+        public var flowStats: FlowStatistics.Counters?
         /// libpcap's received, dropped and interface-dropped counts of a live capture.
         public var libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?
     }
@@ -199,6 +205,7 @@ public final class Sensor {
         current.connectionsFollowed = pipeline.tracker?.waiting ?? 0
         current.bufferedHeadBytes = pipeline.tracker?.bufferedBytes ?? 0
         current.connections = pipeline.connections?.counters
+        current.flowStats = pipeline.flowStats?.counters
         current.libpcap = libpcap ?? monitor.captureStatus.libpcap
         monitor.publish(current)
     }

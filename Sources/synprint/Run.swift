@@ -359,6 +359,11 @@ struct Synprint: ParsableCommand {
                     + "\(judge.hosts.count) hosts kept (\(evictions.total) evicted, \(evictions.withEvidence) of them with a handshake)")
             if limiter.suppressed > 0 { lines.append("  alerts: \(limiter.suppressed) suppressed by the rate limits") }
         }
+        if let flow = sensor.pipeline.flowStats?.counters {
+            lines.append(
+                "  flow statistics: \(flow.windows) windows; pushed out of full tables: \(flow.clientsEvicted) clients, "
+                    + "\(flow.connectionsEvicted) connections, \(sensor.flowEntropyEvicted) entropy tallies")
+        }
         if let observations { lines.append(observations.summary) }
         if sensor.droppedAtStop > 0 { lines.append("  \(sensor.droppedAtStop) events not written: the output stalled at the stop") }
         for file in outputs where file.state.droppedBytes > 0 {

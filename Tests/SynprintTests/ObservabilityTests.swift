@@ -217,6 +217,36 @@ final class ObservabilityTests: XCTestCase {
     }
 
     /// `--metrics` serves `/metrics` while a capture runs (here: a pipe that stays open).
+    /// With flow statistics, the windows written and the tables' evictions are exported.
+    func testFlowMetricsCountWindowsAndEvictions() throws {
+        let capture = try packets(of: fixture("tunnels.pcap"))
+        let sink = EventSink(file: try OutputFile(path: "/dev/null", mode: .append))
+        let log = EventLog(format: .json, database: nil, labels: EventLabels(sensor: "test"), sink: sink, alerts: nil, observations: nil)
+        var settings = Settings()
+        settings.maxFlowClients = 8  // fewer than the capture's 22 clients
+        let sensor = Sensor(settings: settings, database: nil, judging: false, flowStatistics: true, threaded: false, handler: log)
+        for packet in capture.packets {
+            _ = packet.bytes.withUnsafeBytes {
+                sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
+            }
+        }
+        sensor.finish()
+        sensor.publishStatus()
+        log.idle()
+        let values = sensorMetrics(sensor.monitor, log, AlertLimiter(perHost: 1, window: 60, perSecond: 1), []).reduce(
+            into: [String: Double]()
+        ) { all, value in
+            let labels = value.labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+            all[labels.isEmpty ? value.name : "\(value.name){\(labels)}"] = value.value
+        }
+        let counters = try XCTUnwrap(sensor.pipeline.flowStats?.counters)
+        XCTAssertGreaterThan(counters.clientsEvicted, 0)
+        XCTAssertEqual(values["synprint_flow_windows"], Double(counters.windows))
+        XCTAssertEqual(values["synprint_flow_evicted{table=clients}"], Double(counters.clientsEvicted))
+        XCTAssertEqual(values["synprint_flow_evicted{table=connections}"], Double(counters.connectionsEvicted))
+        XCTAssertEqual(values["synprint_flow_clients"], 0)
+    }
+
     func testMetricsAreServedWhileTheCaptureRuns() throws {
         let folder = try temporaryFolder()
         let fifo = folder.appendingPathComponent("capture").path
