@@ -31,7 +31,10 @@ struct SourceRunner {
                 let source = try open()
                 let filter = SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, scope: scope)
                 do {
-                    try source.setFilter(filter)
+                    // A file read for every TCP segment is read without a filter: libpcap runs
+                    // filters on files in its interpreter, per packet, and the decoder skips
+                    // what is not TCP (counted) as cheaply.
+                    if source.isLive || userFilter != nil || scope != .allTCP { try source.setFilter(filter) }
                 } catch let error as FilterError {
                     // libpcap cannot filter this link type: read it whole (the decoder skips
                     // what is not a SYN), unless the user's own words had to apply.
