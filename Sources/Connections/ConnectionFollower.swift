@@ -59,7 +59,7 @@ public final class ConnectionFollower {
     /// A client SYN opens a record (a repeated SYN keeps the first).
     public func opened(_ syn: SynObservation, closed: (FollowedConnection) -> Void) {
         let record = FollowedConnection(syn)
-        sweep(at: record.start, closed: closed)
+        if record.start - lastSweep >= ConnectionFollower.sweepInterval { sweep(at: record.start, closed: closed) }
         let key = Self.tableKey(record.key)
         if let slot = opening.slot(of: key) {
             opening.update(slot: slot) { existing in
@@ -83,7 +83,7 @@ public final class ConnectionFollower {
     public func answered(_ synAck: SynObservation, closed: (FollowedConnection) -> Void) {
         let segment = synAck.fingerprint.segment
         let now = Int64(synAck.seconds) &* 1_000_000 &+ Int64(synAck.microseconds)
-        sweep(at: now, closed: closed)
+        if now - lastSweep >= ConnectionFollower.sweepInterval { sweep(at: now, closed: closed) }
         guard let slot = opening.slot(of: Self.tableKey(FlowKey(segment))) else { return }
         opening.update(slot: slot) { record in
             // The server's SYN+ACK, not a SYN+ACK the client sent on a connection the server opened.
@@ -106,7 +106,7 @@ public final class ConnectionFollower {
     /// Any other segment: updates the record of its connection, if followed.
     public func segment(_ segment: TCPSegment, seconds: Int, microseconds: Int, closed: (FollowedConnection) -> Void) {
         let now = Int64(seconds) &* 1_000_000 &+ Int64(microseconds)
-        sweep(at: now, closed: closed)
+        if now - lastSweep >= ConnectionFollower.sweepInterval { sweep(at: now, closed: closed) }
         // Most segments belong to connected connections: look there first.
         let key = Self.tableKey(FlowKey(segment))
         func fromClient(_ record: FollowedConnection) -> Bool {
@@ -187,9 +187,9 @@ public final class ConnectionFollower {
     }
 
     /// Ends records whose close has lingered long enough or that have been idle too long;
-    /// runs at most once per `sweepInterval` of capture time.
+    /// runs at most once per `sweepInterval` of capture time (the callers check, so that a
+    /// packet costs no call).
     private func sweep(at now: Int64, closed: (FollowedConnection) -> Void) {
-        guard now - lastSweep >= ConnectionFollower.sweepInterval else { return }
         lastSweep = now
         for table in [0, 1] {
             ended.removeAll(keepingCapacity: true)

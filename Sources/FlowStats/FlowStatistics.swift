@@ -45,6 +45,7 @@ public final class FlowStatistics {
     private var clients: BoundedTable<IPAddress, FlowWindow>
     private var connections: BoundedTable<FlowKey, Connection>
     public var clientCapacity: Int { clients.capacity }
+    static let sweepInterval: Int64 = 5_000_000
     public let windowPackets: UInt32
     public let windowSeconds: Int64
     private var nextID: UInt32 = 1
@@ -63,7 +64,7 @@ public final class FlowStatistics {
     public func opened(_ syn: SynObservation, report: (FlowWindow) -> Void) {
         let s = syn.fingerprint.segment
         let now = Int64(syn.seconds) &* 1_000_000 &+ Int64(syn.microseconds)
-        sweep(at: now, report: report)
+        if now - lastSweep >= FlowStatistics.sweepInterval { sweep(at: now, report: report) }
         let key = FlowKey(s)
         if connections.slot(of: key) == nil {
             connections.place(Connection(start: now), for: key) { _, _ in counters.connectionsEvicted += 1 }
@@ -85,7 +86,7 @@ public final class FlowStatistics {
     /// Any other segment (SYN+ACKs included) to or from a client.
     public func segment(_ s: TCPSegment, in bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int, report: (FlowWindow) -> Void) {
         let now = Int64(seconds) &* 1_000_000 &+ Int64(microseconds)
-        sweep(at: now, report: report)
+        if now - lastSweep >= FlowStatistics.sweepInterval { sweep(at: now, report: report) }
         let payload = s.payload(in: bytes)
         if let slot = clients.slot(of: s.ip.source) {
             count(s, payload: payload, fromClient: true, key: FlowKey(s), slot: slot, at: now, report: report)
@@ -161,10 +162,9 @@ public final class FlowStatistics {
             client: finished.client, server: finished.server, serverPort: finished.serverPort, at: now, id: nextID)
     }
 
-    /// Closes windows that passed `windowSeconds` without traffic; at most once per 5 s of
-    /// capture time. Windows without a packet are dropped quietly: nothing to say.
+    /// Closes windows that passed `windowSeconds` without traffic; at most once per
+    /// `sweepInterval` of capture time (the callers check, so that a packet costs no call). Windows without a packet are dropped quietly: nothing to say.
     private func sweep(at now: Int64, report: (FlowWindow) -> Void) {
-        guard now - lastSweep >= 5_000_000 else { return }
         lastSweep = now
         due.removeAll(keepingCapacity: true)
         clients.forEach { address, w in if now - w.start >= windowSeconds { due.append(address) } }
