@@ -9,8 +9,8 @@ public struct PacketCounters: Sendable {
 
     public init() {}
 
-    public mutating func count(_ reason: SkipReason) { skipped[reason.rawValue] += 1 }
-    public mutating func count(_ reason: MalformedReason) { malformed[reason.rawValue] += 1 }
+    @inlinable public mutating func count(_ reason: SkipReason) { skipped[reason.rawValue] += 1 }
+    @inlinable public mutating func count(_ reason: MalformedReason) { malformed[reason.rawValue] += 1 }
     public var skippedTotal: Int { skipped.reduce(0, +) }
     public var malformedTotal: Int { malformed.reduce(0, +) }
 }
