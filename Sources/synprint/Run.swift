@@ -249,8 +249,13 @@ struct Synprint: ParsableCommand {
             printError(format == .json ? log.summary.json() : log.summary.text())
         }
         if let chart = outputOptions.chart {
-            try ConnectionChart.write(log.summary.snapshot, summary: log.summary, to: chart)
-            printError("synprint: chart written to \(chart)")
+            let counts = log.summary.snapshot
+            if counts.connections == 0 {
+                printError("synprint: no connection ended, so no chart was drawn (\(chart) was left as it was)")
+            } else {
+                try ConnectionChart.write(counts, summary: log.summary, to: chart)
+                printError("synprint: chart written to \(chart)")
+            }
         }
         try exitStatus(runner: runner, outputs: outputs)
     }

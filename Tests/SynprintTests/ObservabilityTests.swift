@@ -154,6 +154,12 @@ final class ObservabilityTests: XCTestCase {
         // Filled bars: one path per stage and bucket with connections, at least.
         XCTAssertGreaterThan(svg.components(separatedBy: "<path").count, stages.count * 2)
 
+        // Nothing to draw: said, and the chart already there is left alone.
+        let nothing = try runSynprint(["report", capture, "--filter", "port 9", "--chart", chart])
+        XCTAssertEqual(nothing.status, 0, nothing.stderr)
+        XCTAssertTrue(nothing.stderr.contains("no connection ended"), nothing.stderr)
+        XCTAssertEqual(try String(contentsOfFile: chart, encoding: .utf8), svg)
+
         let refused = try runSynprint(["-r", capture, "--chart", chart])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("--chart needs --connections"), refused.stderr)
