@@ -65,7 +65,7 @@ public final class APIServer: Sendable {
     let settings: Settings
     let onAlert: @Sendable (String, IPAddress, Int) -> Void
     let onCheck: @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let server = ServerTask()
     private let connections = ConnectionCount()
 
     /// `onAlert` receives each flagged check as a complete alert line with the client's address
@@ -87,42 +87,21 @@ public final class APIServer: Sendable {
 
     /// Starts listening and returns the bound port once the server accepts connections.
     public func start() throws -> Int {
-        let ready = DispatchSemaphore(value: 0)
-        let outcome = StartOutcome()
-        var logger = Logger(label: "synprint.api") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .critical
         let connections = self.connections, limit = settings.maxConnections
-        let app = Application(
-            router: router(),
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [ConnectionLimit(count: connections, limit: limit)],
-                    idleTimeout: .seconds(Int64(settings.idleTimeout)))),
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "synprint", backlog: 256),
-            onServerRunning: { channel in
-                outcome.result.withLock { $0 = .success(channel.localAddress?.port ?? 0) }
-                ready.signal()
-            },
-            logger: logger)
-        task.withLock {
-            $0 = Task.detached {
-                do {
-                    try await app.run()
-                } catch {
-                    outcome.result.withLock { if $0 == nil { $0 = .failure(error) } }
-                    ready.signal()
-                }
-            }
-        }
-        ready.wait()
-        switch outcome.result.withLock({ $0 })! {
-        case .success(let port): return port
-        case .failure(let error): throw APIError("cannot serve the API on \(settings.host):\(settings.port): \(error)")
+        return try server.start(failing: "cannot serve the API on \(settings.host):\(settings.port)") { onRunning in
+            Application(
+                router: router(),
+                server: .http1(
+                    configuration: .init(
+                        additionalChannelHandlers: [ConnectionLimit(count: connections, limit: limit)],
+                        idleTimeout: .seconds(Int64(settings.idleTimeout)))),
+                configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "synprint", backlog: 256),
+                onServerRunning: onRunning, logger: ServerTask.logger("synprint.api"))
         }
     }
 
     public func stop() {
-        task.withLock { $0?.cancel() }
+        server.stop()
     }
 
     static let routes: [String: HTTPRequest.Method] = [
@@ -364,11 +343,6 @@ final class ConnectionLimit: ChannelInboundHandler, RemovableChannelHandler, Sen
     func handlerRemoved(context: ChannelHandlerContext) {
         count.open.subtract(1, ordering: .relaxed)
     }
-}
-
-/// How starting the server ended, shared between the starting thread and the server's task.
-final class StartOutcome: Sendable {
-    let result = Mutex<Result<Int, Error>?>(nil)
 }
 
 public struct APIError: Error, CustomStringConvertible {

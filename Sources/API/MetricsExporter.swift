@@ -88,7 +88,7 @@ public final class MetricsExporter: Sendable {
 public final class MetricsServer: Sendable {
     let exporter: MetricsExporter
     let address: APIServer.Settings
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let server = ServerTask()
 
     public init(exporter: MetricsExporter, address: APIServer.Settings) {
         self.exporter = exporter
@@ -100,36 +100,15 @@ public final class MetricsServer: Sendable {
         let router = Router()
         router.add(middleware: JSONErrors())
         router.get("/metrics") { _, _ in MetricsExporter.response(self.exporter.render()) }
-        let ready = DispatchSemaphore(value: 0)
-        let outcome = StartOutcome()
-        var logger = Logger(label: "synprint.metrics") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .critical
-        let app = Application(
-            router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
-            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "synprint"),
-            onServerRunning: { channel in
-                outcome.result.withLock { $0 = .success(channel.localAddress?.port ?? 0) }
-                ready.signal()
-            },
-            logger: logger)
-        task.withLock {
-            $0 = Task.detached {
-                do {
-                    try await app.run()
-                } catch {
-                    outcome.result.withLock { if $0 == nil { $0 = .failure(error) } }
-                    ready.signal()
-                }
-            }
-        }
-        ready.wait()
-        switch outcome.result.withLock({ $0 })! {
-        case .success(let port): return port
-        case .failure(let error): throw APIError("cannot serve metrics on \(address.host):\(address.port): \(error)")
+        return try server.start(failing: "cannot serve metrics on \(address.host):\(address.port)") { onRunning in
+            Application(
+                router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+                configuration: .init(address: .hostname(address.host, port: address.port), serverName: "synprint"),
+                onServerRunning: onRunning, logger: ServerTask.logger("synprint.metrics"))
         }
     }
 
     public func stop() {
-        task.withLock { $0?.cancel() }
+        server.stop()
     }
 }
