@@ -176,24 +176,11 @@ final class ObservabilityTests: XCTestCase {
             format: .json, database: database, labels: EventLabels(sensor: "test"), sink: sink, alerts: nil, observations: nil)
         let limiter = AlertLimiter(perHost: 10, window: 60, perSecond: 100)
         let sensor = Sensor(settings: Settings(), database: database, judging: true, threaded: false, handler: log)
-        func values() -> [String: Double] {
-            sensorMetrics(sensor.monitor, log, limiter, []).reduce(into: [:]) { all, value in
-                let labels = value.labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
-                all[labels.isEmpty ? value.name : "\(value.name){\(labels)}"] = value.value
-            }
-        }
         sensor.publishStatus()
         log.idle()
-        let before = values()
-        for packet in capture.packets {
-            _ = packet.bytes.withUnsafeBytes {
-                sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
-            }
-        }
-        sensor.finish()
-        sensor.publishStatus()
-        log.idle()
-        let after = values()
+        let before = metricValues(sensor, log, limiter)
+        feed(capture, to: sensor, log: log)
+        let after = metricValues(sensor, log, limiter)
         // Without the capture filter the sensor sees every packet, the bare ACKs too.
         let total = capture.packets.count
         let moved = [
@@ -222,7 +209,6 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertTrue(text.contains(#"synprint_os{class="Windows",packet="syn"} 4"# + "\n"), text)
     }
 
-    /// `--metrics` serves `/metrics` while a capture runs (here: a pipe that stays open).
     /// With flow statistics, the windows written and the tables' evictions are exported.
     func testFlowMetricsCountWindowsAndEvictions() throws {
         let capture = try packets(of: fixture("tunnels.pcap"))
@@ -231,20 +217,8 @@ final class ObservabilityTests: XCTestCase {
         var settings = Settings()
         settings.maxFlowClients = 8  // fewer than the capture's 22 clients
         let sensor = Sensor(settings: settings, database: nil, judging: false, flowStatistics: true, threaded: false, handler: log)
-        for packet in capture.packets {
-            _ = packet.bytes.withUnsafeBytes {
-                sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
-            }
-        }
-        sensor.finish()
-        sensor.publishStatus()
-        log.idle()
-        let values = sensorMetrics(sensor.monitor, log, AlertLimiter(perHost: 1, window: 60, perSecond: 1), []).reduce(
-            into: [String: Double]()
-        ) { all, value in
-            let labels = value.labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
-            all[labels.isEmpty ? value.name : "\(value.name){\(labels)}"] = value.value
-        }
+        feed(capture, to: sensor, log: log)
+        let values = metricValues(sensor, log, AlertLimiter(perHost: 1, window: 60, perSecond: 1))
         let counters = try XCTUnwrap(sensor.pipeline.flowStats?.counters)
         XCTAssertGreaterThan(counters.clientsEvicted, 0)
         XCTAssertEqual(values["synprint_flow_windows"], Double(counters.windows))
@@ -253,6 +227,7 @@ final class ObservabilityTests: XCTestCase {
         XCTAssertEqual(values["synprint_flow_clients"], 0)
     }
 
+    /// `--metrics` serves `/metrics` while a capture runs (here: a pipe that stays open).
     func testMetricsAreServedWhileTheCaptureRuns() throws {
         let folder = try temporaryFolder()
         let fifo = folder.appendingPathComponent("capture").path
@@ -387,4 +362,24 @@ final class ObservabilityTests: XCTestCase {
     }
 
     func sample(_ name: String) -> String { repositoryRoot.appendingPathComponent("tools/samples/\(name).pcap").path }
+
+    /// Metric values by name, with their labels as `name{label=value,…}`.
+    func metricValues(_ sensor: Sensor, _ log: EventLog, _ limiter: AlertLimiter) -> [String: Double] {
+        sensorMetrics(sensor.monitor, log, limiter, []).reduce(into: [:]) { all, value in
+            let labels = value.labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+            all[labels.isEmpty ? value.name : "\(value.name){\(labels)}"] = value.value
+        }
+    }
+
+    /// Every packet of a capture through an unthreaded sensor, then its status published.
+    func feed(_ capture: (link: LinkType, packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])]), to sensor: Sensor, log: EventLog) {
+        for packet in capture.packets {
+            _ = packet.bytes.withUnsafeBytes {
+                sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
+            }
+        }
+        sensor.finish()
+        sensor.publishStatus()
+        log.idle()
+    }
 }
