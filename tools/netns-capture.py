@@ -38,6 +38,8 @@ Tools used: ip, sysctl, iptables, ip6tables, tcpdump, curl.
 import argparse, ipaddress, json, os, shutil, signal, struct, subprocess, sys, tempfile, time
 from pathlib import Path
 
+from netns_common import OFFLOAD_OFF, TX_CHECKSUM, pcap_frames, remove_namespaces, run, start_capture, stop_capture
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
 
@@ -144,45 +146,6 @@ server.serve_forever()
 
 # veth hands packets on with the checksum left to offload, so tcpdump would record half-done
 # checksums; with transmit checksumming off the kernel computes them (SIOCETHTOOL, ETHTOOL_STXCSUM).
-TX_CSUM_OFF_SCRIPT = r"""
-import ctypes, fcntl, socket, struct, sys
-value = ctypes.create_string_buffer(struct.pack("II", 0x17, 0), 8)
-ifreq = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(value)).ljust(40, b"\0")
-sock = socket.socket()
-fcntl.ioctl(sock.fileno(), 0x8946, ifreq)
-"""
-
-
-def run(*args, check=True, capture=False, ns=None):
-    cmd = (["ip", "netns", "exec", ns] if ns else []) + [str(a) for a in args]
-    r = subprocess.run(cmd, check=False, text=True,
-                       stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r
-
-
-def existing_namespaces():
-    out = run("ip", "netns", "list", capture=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
-
-
-def remove_namespaces():
-    present = existing_namespaces()
-    for ns in NAMESPACES:
-        if ns not in present:
-            continue
-        # Processes left in our own namespaces by an earlier run keep them alive; end them by id.
-        pids = run("ip", "netns", "pids", ns, capture=True, check=False).stdout.split()
-        for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except (ProcessLookupError, ValueError):
-                pass
-        run("ip", "netns", "del", ns, check=False)
-
-
 def build_topology():
     for ns in NAMESPACES:
         run("ip", "netns", "add", ns)
@@ -195,7 +158,7 @@ def build_topology():
         run("ip", "-n", ns, "addr", "add", f"{a4}/24", "dev", dev)
         run("ip", "-n", ns, "-6", "addr", "add", f"{a6}/64", "dev", dev, "nodad")  # nodad: usable at once
         run("ip", "-n", ns, "link", "set", dev, "up")
-        run(sys.executable, "-c", TX_CSUM_OFF_SCRIPT, dev, ns=ns)
+        run(sys.executable, "-c", OFFLOAD_OFF, dev, TX_CHECKSUM, ns=ns)
     run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", ns=NS_ROUTER)
     run("ip", "-n", NS_CLIENT, "route", "add", "default", "via", ROUTER4_C)
     run("ip", "-n", NS_CLIENT, "-6", "route", "add", "default", "via", ROUTER6_C)
@@ -309,27 +272,6 @@ def prepare_client(values):
     run("ip", "-n", NS_CLIENT, "-6", "route", "flush", "cache", check=False)
 
 
-def start_capture(path):
-    proc = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, "tcpdump", "-i", IF_SERVER, "-U", "-nn",
-                             "-s", str(SNAPLEN), "-Z", "root", "-w", str(path), "tcp", "port", str(SERVER_PORT)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = proc.stderr.readline()  # "listening on ..." once the filter is attached
-    if "listening" not in line:
-        proc.kill()
-        raise RuntimeError(f"tcpdump did not start: {line.strip()}")
-    return proc
-
-
-def stop_capture(proc):
-    proc.send_signal(signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    return err
-
-
 def start_server():
     proc = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, sys.executable, "-c", SERVER_SCRIPT, str(SERVER_PORT)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -363,24 +305,6 @@ def fetch(case):
 
 
 # ---- pcap reading -------------------------------------------------------------------------
-
-def read_pcap(path):
-    """Yields (linktype, packet bytes) from a classic pcap file."""
-    data = Path(path).read_bytes()
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        end = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        end = ">"
-    else:
-        raise ValueError("not a classic pcap file")
-    linktype = struct.unpack(end + "I", data[20:24])[0]
-    off = 24
-    while off + 16 <= len(data):
-        _, _, incl, _ = struct.unpack(end + "IIII", data[off:off + 16])
-        yield linktype, data[off + 16:off + 16 + incl]
-        off += 16 + incl
-
 
 def ip_payload(linktype, pkt):
     """(version, src, dst, ttl, tos/traffic class, df, tcp bytes) or None for non-TCP."""
@@ -451,7 +375,7 @@ def tcp_options(opts):
 def analyse(path):
     """Client SYNs and the first request payload per (client ip, client port)."""
     syns, requests, synacks = {}, {}, {}
-    for linktype, pkt in read_pcap(path):
+    for linktype, _, _, pkt in pcap_frames(path):
         parsed = ip_payload(linktype, pkt)
         if parsed is None:
             continue
@@ -506,7 +430,7 @@ def record(cases, raw_pcap, keep):
     """Builds the namespaces, runs every case under tcpdump, and takes everything down again.
     Returns the cases actually run and the client sysctls in force for each."""
     server = capture = None
-    remove_namespaces()
+    remove_namespaces(NAMESPACES)
     try:
         build_topology()
         per_ns = probe_per_namespace(list(BASELINE) + list(PIN))
@@ -522,7 +446,7 @@ def record(cases, raw_pcap, keep):
         run("sysctl", "-qw", *[f"{k}={v}" for k, v in base.items()], ns=NS_SERVER)
         server = start_server()
         warm_up()
-        capture = start_capture(raw_pcap)
+        capture = start_capture(NS_SERVER, IF_SERVER, raw_pcap, SNAPLEN, ("tcp", "port", str(SERVER_PORT)))
         time.sleep(0.3)
         effective_by_case = []
         for case in cases:
@@ -546,7 +470,7 @@ def record(cases, raw_pcap, keep):
         if keep:
             print("namespaces kept:", ", ".join(NAMESPACES))
         else:
-            remove_namespaces()
+            remove_namespaces(NAMESPACES)
 
 
 def make_labels(cases, effective_by_case, raw_pcap):

@@ -65,6 +65,8 @@ Tools used: ip, sysctl, iptables, tcpdump, curl, python3 (raw and packet sockets
 import argparse, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time
 from pathlib import Path
 
+from netns_common import OFFLOAD_OFF, TX_CHECKSUM, ethernet_ipv4, remove_namespaces, run, start_capture, stop_capture
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
 SELF = Path(__file__).resolve()
@@ -89,15 +91,6 @@ SERVER_BASE = {"net.ipv4.tcp_ecn": "2", "net.ipv4.tcp_fastopen": "1", "net.ipv4.
 
 # veth hands packets on with the checksum left to offload, so tcpdump would record half-done
 # checksums; with transmit checksumming off the kernel computes them (SIOCETHTOOL, ETHTOOL_STXCSUM).
-TX_CSUM_OFF_SCRIPT = r"""
-import ctypes, fcntl, socket, struct, sys
-value = ctypes.create_string_buffer(struct.pack("II", 0x17, 0), 8)
-ifreq = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(value)).ljust(40, b"\0")
-sock = socket.socket()
-fcntl.ioctl(sock.fileno(), 0x8946, ifreq)
-"""
-
-
 # ---- packets ------------------------------------------------------------------------------
 
 def checksum(data):
@@ -301,35 +294,6 @@ def helper_main(argv):
 
 # ---- namespaces ---------------------------------------------------------------------------
 
-def run(*args, check=True, capture=False, ns=None):
-    cmd = (["ip", "netns", "exec", ns] if ns else []) + [str(a) for a in args]
-    r = subprocess.run(cmd, check=False, text=True,
-                       stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r
-
-
-def existing_namespaces():
-    out = run("ip", "netns", "list", capture=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
-
-
-def remove_namespaces():
-    present = existing_namespaces()
-    for ns in NAMESPACES:
-        if ns not in present:
-            continue
-        # Processes left in our own namespaces by an earlier run keep them alive; end them by id.
-        for pid in run("ip", "netns", "pids", ns, capture=True, check=False).stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        run("ip", "netns", "del", ns, check=False)
-
-
 def build_topology():
     for ns in NAMESPACES:
         run("ip", "netns", "add", ns)
@@ -341,7 +305,7 @@ def build_topology():
                           (NS_ROUTER, IF_ROUTER_S, ROUTER_S), (NS_SERVER, IF_SERVER, SERVER)):
         run("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
         run("ip", "-n", ns, "link", "set", dev, "up")
-        run(sys.executable, "-c", TX_CSUM_OFF_SCRIPT, dev, ns=ns)
+        run(sys.executable, "-c", OFFLOAD_OFF, dev, TX_CHECKSUM, ns=ns)
     run("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=NS_ROUTER)
     run("ip", "-n", NS_CLIENT, "route", "add", "default", "via", ROUTER_C)
     run("ip", "-n", NS_SERVER, "route", "add", "default", "via", ROUTER_S)
@@ -532,41 +496,17 @@ class Run:
             time.sleep(0.2)  # the last packets of one case land before the next begins
 
 
-def start_capture(path):
-    proc = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, "tcpdump", "-i", IF_SERVER, "-U", "-nn",
-                             "--immediate-mode",
-                             "-s", str(SNAPLEN), "-Z", "root", "-w", str(path), "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    # Immediate mode: otherwise packets still waiting in a partly filled ring block are lost
-    # when tcpdump is stopped (seen: the last cases missing).
-    line = proc.stderr.readline()  # "listening on ..." once the filter is attached
-    if "listening" not in line:
-        proc.kill()
-        raise RuntimeError(f"tcpdump did not start: {line.strip()}")
-    return proc
-
-
-def stop_capture(proc):
-    proc.send_signal(signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    return err
-
-
 def record(raw_pcap, keep):
     """Builds the namespaces, runs every case under tcpdump, takes everything down again."""
     procs, capture, r = [], None, Run()
-    remove_namespaces()
+    remove_namespaces(NAMESPACES)
     try:
         build_topology()
         sysctls(NS_CLIENT, CLIENT_BASE)
         sysctls(NS_SERVER, SERVER_BASE)
         procs.append(start_and_wait(helper(NS_SERVER, "server"), "ready"))
         curl(None, "warm-up")  # neighbour entries on every hop before recording
-        capture = start_capture(raw_pcap)
+        capture = start_capture(NS_SERVER, IF_SERVER, raw_pcap, SNAPLEN, immediate=True)
         time.sleep(0.3)
         started = time.time()
         r.all()
@@ -584,25 +524,10 @@ def record(raw_pcap, keep):
         if keep:
             print("namespaces kept:", ", ".join(NAMESPACES))
         else:
-            remove_namespaces()
+            remove_namespaces(NAMESPACES)
 
 
 # ---- what the capture shows ----------------------------------------------------------------
-
-def read_pcap(path):
-    """Yields (timestamp, IPv4 packet) from a classic Ethernet pcap file."""
-    data = Path(path).read_bytes()
-    end = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">"}.get(data[:4])
-    if end is None or struct.unpack(end + "I", data[20:24])[0] != 1:
-        raise ValueError("want a classic microsecond pcap of Ethernet")
-    off = 24
-    while off + 16 <= len(data):
-        sec, usec, incl, _ = struct.unpack(end + "IIII", data[off:off + 16])
-        frame = data[off + 16:off + 16 + incl]
-        off += 16 + incl
-        if len(frame) > 14 and frame[12:14] == b"\x08\x00":
-            yield sec + usec / 1e6, frame[14:]
-
 
 def fast_open_cookie(options):
     """Length of the TFO cookie in the options (0: a request), or None."""
@@ -628,7 +553,7 @@ def fast_open_cookie(options):
 def observe(path, timeout=120):
     """Per client connection (client ip, port), what the capture says in synprint's terms."""
     conns, last_ts = {}, 0
-    for ts, pkt in read_pcap(path):
+    for ts, _, pkt in ethernet_ipv4(path):
         p = parse_ipv4_tcp(pkt)
         if p is None:
             continue

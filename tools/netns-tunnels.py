@@ -61,8 +61,11 @@ openssh-client, stunnel4, shadowsocks-libev, obfs4proxy, dante-server, tinyproxy
 are named at start; --install runs apt-get install -y for them. The script uses none of their
 system services (installing them may start some; it does not need or touch them).
 """
-import argparse, json, os, random, re, secrets, shutil, signal, struct, subprocess, sys, tempfile, threading, time
+import argparse, json, os, random, re, secrets, shutil, signal, subprocess, sys, tempfile, threading, time
 from pathlib import Path
+
+from netns_common import (OFFLOAD_OFF, SEGMENTATION, TX_CHECKSUM, ethernet_ipv4, present_namespaces, remove_namespaces,
+                          run as common_run, start_capture, stop_capture)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
@@ -215,18 +218,6 @@ while True:
 # veth leaves checksums to offload and hands tcpdump unsegmented super-packets; a sensor on a
 # wire sees finished checksums and MTU-sized segments, so those offloads are switched off
 # (SIOCETHTOOL: set tx checksum, TSO, GSO, GRO).
-OFFLOAD_OFF = r"""
-import ctypes, fcntl, socket, struct, sys
-sock = socket.socket()
-for cmd in (0x17, 0x1f, 0x24, 0x2c):
-    value = ctypes.create_string_buffer(struct.pack("II", cmd, 0), 8)
-    ifreq = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(value)).ljust(40, b"\0")
-    try:
-        fcntl.ioctl(sock.fileno(), 0x8946, ifreq)
-    except OSError:
-        pass
-"""
-
 STOP = threading.Event()
 PROCS, PROCS_LOCK = [], threading.Lock()
 
@@ -241,11 +232,11 @@ def clean_env():
 
 
 def run(*args, ns=None, check=True, timeout=60):
-    cmd = (["ip", "netns", "exec", ns] if ns else []) + [str(a) for a in args]
-    r = subprocess.run(cmd, text=True, capture_output=True, timeout=timeout, env=clean_env())
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()[-500:]}")
-    return r
+    return common_run(*args, ns=ns, check=check, capture=True, timeout=timeout, env=clean_env())
+
+
+def our_namespaces():
+    return [ns for ns in present_namespaces() if NS_PATTERN.match(ns)]
 
 
 def spawn(args, ns, log_path=None, env=None, stdin=subprocess.DEVNULL, stdout=None):
@@ -306,29 +297,6 @@ def log_tail(path, n=5):
 
 # ---- namespaces --------------------------------------------------------------------------
 
-def our_namespaces():
-    out = run("ip", "netns", "list", check=False).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip() and NS_PATTERN.match(line.split()[0])]
-
-
-def remove_namespaces():
-    """Ends every process still inside our namespaces (by id) and deletes the namespaces."""
-    names = our_namespaces()
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = []
-        for ns in names:
-            pids += run("ip", "netns", "pids", ns, check=False).stdout.split()
-        for pid in pids:
-            try:
-                os.kill(int(pid), sig)
-            except (ProcessLookupError, ValueError):
-                pass
-        if pids and sig == signal.SIGTERM:
-            time.sleep(1)
-    for ns in names:
-        run("ip", "netns", "del", ns, check=False)
-
-
 class Client:
     def __init__(self, index, kind, slot):
         self.index, self.kind, self.slot = index, kind, slot
@@ -347,7 +315,7 @@ def link(ns_a, if_a, ip_a, ns_b, if_b, ip_b):
     for ns, dev, addr in ((ns_a, if_a, ip_a), (ns_b, if_b, ip_b)):
         run("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
         run("ip", "-n", ns, "link", "set", dev, "up")
-        run(sys.executable, "-c", OFFLOAD_OFF, dev, ns=ns)
+        run(sys.executable, "-c", OFFLOAD_OFF, dev, TX_CHECKSUM, *SEGMENTATION, ns=ns)
 
 
 def build_topology(clients):
@@ -682,52 +650,11 @@ def interactive_ssh(c, rng, profile, tmp):
 
 # ---- capture and pcap reading ------------------------------------------------------------
 
-def start_capture(path, snaplen):
-    proc = subprocess.Popen(["ip", "netns", "exec", NS_SERVER, "tcpdump", "-i", IF_SERVER, "-U", "-nn",
-                             "-s", str(snaplen), "-Z", "root", "-w", str(path), "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    with PROCS_LOCK:
-        PROCS.append(proc)
-    line = proc.stderr.readline()  # "listening on ..." once the filter is attached
-    if "listening" not in line:
-        proc.kill()
-        raise RuntimeError(f"tcpdump did not start: {line.strip()}")
-    return proc
-
-
-def stop_capture(proc):
-    proc.send_signal(signal.SIGINT)  # flushes and writes the statistics
-    try:
-        _, err = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    return " / ".join(l for l in err.splitlines() if "packets" in l)
-
-
-def read_pcap(path):
-    """Yields (timestamp, original length, IPv4 packet bytes) from a classic Ethernet pcap."""
-    data = Path(path).read_bytes()
-    end = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">"}.get(data[:4])
-    nano = {b"\x4d\x3c\xb2\xa1": "<", b"\xa1\xb2\x3c\x4d": ">"}.get(data[:4])
-    end = end or nano
-    if end is None or struct.unpack(end + "I", data[20:24])[0] != 1:
-        raise ValueError("expected a classic pcap file with Ethernet frames")
-    div = 1e9 if nano else 1e6
-    off = 24
-    while off + 16 <= len(data):
-        sec, frac, incl, orig = struct.unpack(end + "IIII", data[off:off + 16])
-        frame = data[off + 16:off + 16 + incl]
-        off += 16 + incl
-        if len(frame) >= 34 and frame[12:14] == b"\x08\x00":
-            yield sec + frac / div, orig, frame[14:]
-
-
 def per_client_stats(path, clients):
     """Packets, bytes, connections (client SYNs), first and last packet per client address."""
     by_ip = {c.ip: c for c in clients}
     stats = {}
-    for ts, orig, pkt in read_pcap(path):
+    for ts, orig, pkt in ethernet_ipv4(path):
         if pkt[9] != 6:
             continue
         src, dst = ".".join(map(str, pkt[12:16])), ".".join(map(str, pkt[16:20]))
@@ -803,14 +730,16 @@ def main():
     capture = None
     started_at = time.time()
     try:
-        remove_namespaces()
+        remove_namespaces(our_namespaces())
         log(f"building {len(clients) + 2} namespaces")
         build_topology(clients)
         log("starting the servers")
         servers = Servers(tmp, set(kinds))
         servers.start()
         raw = Path(tmp) / "capture.pcap"
-        capture = start_capture(raw, args.snaplen)
+        capture = start_capture(NS_SERVER, IF_SERVER, raw, args.snaplen)
+        with PROCS_LOCK:
+            PROCS.append(capture)
         time.sleep(0.5)
         # Staggered starts: kinds a second apart, each further client of a kind ~10 s later.
         threads = []
@@ -841,7 +770,7 @@ def main():
             if c.error:
                 log(f"{c.kind} {c.ip}: {c.error}")
         time.sleep(1.0)  # the last FIN/ACKs
-        log("tcpdump: " + stop_capture(capture))
+        log("tcpdump: " + " / ".join(line for line in stop_capture(capture).splitlines() if "packets" in line))
         capture = None
         stats = per_client_stats(raw, clients)
         Path(args.out_pcap).parent.mkdir(parents=True, exist_ok=True)
@@ -857,7 +786,7 @@ def main():
             procs = list(PROCS)
         for p in procs:
             stop(p, wait=3)
-        remove_namespaces()
+        remove_namespaces(our_namespaces())
         shutil.rmtree(tmp, ignore_errors=True)
 
     # A client counts when its session had no more than a few failed fetches and it left packets.
