@@ -38,7 +38,7 @@ Tools used: ip, sysctl, iptables, ip6tables, tcpdump, curl.
 import argparse, ipaddress, json, os, shutil, signal, struct, subprocess, sys, tempfile, time
 from pathlib import Path
 
-from netns_common import OFFLOAD_OFF, TX_CHECKSUM, pcap_frames, remove_namespaces, run, start_capture, stop_capture
+from netns_common import add_namespaces, pcap_frames, remove_namespaces, run, start_capture, stop_capture, veth
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
@@ -144,21 +144,10 @@ server.serve_forever()
 """
 
 
-# veth hands packets on with the checksum left to offload, so tcpdump would record half-done
-# checksums; with transmit checksumming off the kernel computes them (SIOCETHTOOL, ETHTOOL_STXCSUM).
 def build_topology():
-    for ns in NAMESPACES:
-        run("ip", "netns", "add", ns)
-        run("ip", "-n", ns, "link", "set", "lo", "up")
-    # Created directly inside the namespaces, so no interface ever appears in the caller's.
-    run("ip", "-n", NS_CLIENT, "link", "add", IF_CLIENT, "type", "veth", "peer", "name", IF_ROUTER_C, "netns", NS_ROUTER)
-    run("ip", "-n", NS_SERVER, "link", "add", IF_SERVER, "type", "veth", "peer", "name", IF_ROUTER_S, "netns", NS_ROUTER)
-    for ns, dev, a4, a6 in ((NS_CLIENT, IF_CLIENT, CLIENT4, CLIENT6), (NS_ROUTER, IF_ROUTER_C, ROUTER4_C, ROUTER6_C),
-                            (NS_ROUTER, IF_ROUTER_S, ROUTER4_S, ROUTER6_S), (NS_SERVER, IF_SERVER, SERVER4, SERVER6)):
-        run("ip", "-n", ns, "addr", "add", f"{a4}/24", "dev", dev)
-        run("ip", "-n", ns, "-6", "addr", "add", f"{a6}/64", "dev", dev, "nodad")  # nodad: usable at once
-        run("ip", "-n", ns, "link", "set", dev, "up")
-        run(sys.executable, "-c", OFFLOAD_OFF, dev, TX_CHECKSUM, ns=ns)
+    add_namespaces(NAMESPACES)
+    veth(NS_CLIENT, IF_CLIENT, [f"{CLIENT4}/24", f"{CLIENT6}/64"], NS_ROUTER, IF_ROUTER_C, [f"{ROUTER4_C}/24", f"{ROUTER6_C}/64"])
+    veth(NS_SERVER, IF_SERVER, [f"{SERVER4}/24", f"{SERVER6}/64"], NS_ROUTER, IF_ROUTER_S, [f"{ROUTER4_S}/24", f"{ROUTER6_S}/64"])
     run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", ns=NS_ROUTER)
     run("ip", "-n", NS_CLIENT, "route", "add", "default", "via", ROUTER4_C)
     run("ip", "-n", NS_CLIENT, "-6", "route", "add", "default", "via", ROUTER6_C)

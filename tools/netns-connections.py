@@ -65,7 +65,7 @@ Tools used: ip, sysctl, iptables, tcpdump, curl, python3 (raw and packet sockets
 import argparse, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time
 from pathlib import Path
 
-from netns_common import OFFLOAD_OFF, TX_CHECKSUM, ethernet_ipv4, remove_namespaces, run, start_capture, stop_capture
+from netns_common import add_namespaces, ethernet_ipv4, remove_namespaces, run, start_capture, stop_capture, veth
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
@@ -295,17 +295,9 @@ def helper_main(argv):
 # ---- namespaces ---------------------------------------------------------------------------
 
 def build_topology():
-    for ns in NAMESPACES:
-        run("ip", "netns", "add", ns)
-        run("ip", "-n", ns, "link", "set", "lo", "up")
-    # Created directly inside the namespaces, so no interface ever appears in the caller's.
-    run("ip", "-n", NS_CLIENT, "link", "add", IF_CLIENT, "type", "veth", "peer", "name", IF_ROUTER_C, "netns", NS_ROUTER)
-    run("ip", "-n", NS_SERVER, "link", "add", IF_SERVER, "type", "veth", "peer", "name", IF_ROUTER_S, "netns", NS_ROUTER)
-    for ns, dev, addr in ((NS_CLIENT, IF_CLIENT, CLIENT), (NS_ROUTER, IF_ROUTER_C, ROUTER_C),
-                          (NS_ROUTER, IF_ROUTER_S, ROUTER_S), (NS_SERVER, IF_SERVER, SERVER)):
-        run("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
-        run("ip", "-n", ns, "link", "set", dev, "up")
-        run(sys.executable, "-c", OFFLOAD_OFF, dev, TX_CHECKSUM, ns=ns)
+    add_namespaces(NAMESPACES)
+    veth(NS_CLIENT, IF_CLIENT, [f"{CLIENT}/24"], NS_ROUTER, IF_ROUTER_C, [f"{ROUTER_C}/24"])
+    veth(NS_SERVER, IF_SERVER, [f"{SERVER}/24"], NS_ROUTER, IF_ROUTER_S, [f"{ROUTER_S}/24"])
     run("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=NS_ROUTER)
     run("ip", "-n", NS_CLIENT, "route", "add", "default", "via", ROUTER_C)
     run("ip", "-n", NS_SERVER, "route", "add", "default", "via", ROUTER_S)

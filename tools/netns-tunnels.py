@@ -64,8 +64,8 @@ system services (installing them may start some; it does not need or touch them)
 import argparse, json, os, random, re, secrets, shutil, signal, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
-from netns_common import (OFFLOAD_OFF, SEGMENTATION, TX_CHECKSUM, ethernet_ipv4, present_namespaces, remove_namespaces,
-                          run as common_run, start_capture, stop_capture)
+from netns_common import (SEGMENTATION, TX_CHECKSUM, add_namespaces, ethernet_ipv4, present_namespaces, remove_namespaces,
+                          run as common_run, start_capture, stop_capture, veth)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
@@ -310,18 +310,11 @@ class Client:
 
 
 def link(ns_a, if_a, ip_a, ns_b, if_b, ip_b):
-    # Created directly inside the namespaces, so no interface ever appears in the caller's.
-    run("ip", "-n", ns_a, "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", ns_b)
-    for ns, dev, addr in ((ns_a, if_a, ip_a), (ns_b, if_b, ip_b)):
-        run("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
-        run("ip", "-n", ns, "link", "set", dev, "up")
-        run(sys.executable, "-c", OFFLOAD_OFF, dev, TX_CHECKSUM, *SEGMENTATION, ns=ns)
+    veth(ns_a, if_a, [f"{ip_a}/24"], ns_b, if_b, [f"{ip_b}/24"], offloads=(TX_CHECKSUM, *SEGMENTATION))
 
 
 def build_topology(clients):
-    for ns in [NS_ROUTER, NS_SERVER] + [c.ns for c in clients]:
-        run("ip", "netns", "add", ns)
-        run("ip", "-n", ns, "link", "set", "lo", "up")
+    add_namespaces([NS_ROUTER, NS_SERVER] + [c.ns for c in clients])
     run("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=NS_ROUTER)
     link(NS_SERVER, IF_SERVER, SERVER_IP, NS_ROUTER, IF_ROUTER_SERVER, ROUTER_SERVER_IP)
     run("ip", "-n", NS_SERVER, "route", "add", "default", "via", ROUTER_SERVER_IP)

@@ -2,7 +2,7 @@
 netns-connections.py, netns-tunnels.py): commands run inside a namespace, stale namespaces
 removed, tcpdump started and stopped at a veth, classic pcap files read, and offloads turned off
 on a veth so that captured packets carry real checksums and sizes."""
-import os, signal, struct, subprocess, time
+import os, signal, struct, subprocess, sys, time
 from pathlib import Path
 
 # ethtool ioctls by number (SIOCETHTOOL 0x8946): ETHTOOL_STXCSUM (0x17) turns transmit checksum
@@ -34,6 +34,28 @@ def run(*args, ns=None, check=True, capture=False, timeout=None, env=None):
     if check and r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()[-500:]}")
     return r
+
+
+def add_namespaces(names):
+    for ns in names:
+        run("ip", "netns", "add", ns)
+        run("ip", "-n", ns, "link", "set", "lo", "up")
+
+
+def veth(ns_a, if_a, addresses_a, ns_b, if_b, addresses_b, offloads=(TX_CHECKSUM,)):
+    """A veth pair between two namespaces, made inside them so that no interface ever appears in
+    the caller's; each end gets its addresses ("10.0.0.1/24", "fd00::1/64"), comes up, and has
+    the offloads turned off (veth leaves checksums to offload, so tcpdump would record half-done
+    ones)."""
+    run("ip", "-n", ns_a, "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", ns_b)
+    for ns, dev, addresses in ((ns_a, if_a, addresses_a), (ns_b, if_b, addresses_b)):
+        for address in addresses:
+            if ":" in address:
+                run("ip", "-n", ns, "-6", "addr", "add", address, "dev", dev, "nodad")  # nodad: usable at once
+            else:
+                run("ip", "-n", ns, "addr", "add", address, "dev", dev)
+        run("ip", "-n", ns, "link", "set", dev, "up")
+        run(sys.executable, "-c", OFFLOAD_OFF, dev, *offloads, ns=ns)
 
 
 def present_namespaces():
