@@ -38,7 +38,8 @@ Tools used: ip, sysctl, iptables, ip6tables, tcpdump, curl.
 import argparse, ipaddress, json, os, shutil, signal, struct, subprocess, sys, tempfile, time
 from pathlib import Path
 
-from netns_common import add_namespaces, pcap_frames, remove_namespaces, run, start_capture, stop_capture, veth
+from netns_common import (add_namespaces, capture_statistics, end_run, exit_on_problems, pcap_frames, remove_namespaces, run,
+                          start_capture, stop_capture, veth)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
@@ -447,19 +448,12 @@ def record(cases, raw_pcap, keep):
             fetch(case)
             time.sleep(0.05)  # let the last ACK of this connection land before the next SYN
         time.sleep(0.5)
-        stats = stop_capture(capture).strip()
+        stats = stop_capture(capture)
         capture = None
-        print("tcpdump:", " / ".join(l for l in stats.splitlines() if "packets" in l))
+        print("tcpdump:", capture_statistics(stats))
         return cases, effective_by_case
     finally:
-        for proc in (capture, server):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        if keep:
-            print("namespaces kept:", ", ".join(NAMESPACES))
-        else:
-            remove_namespaces(NAMESPACES)
+        end_run((capture, server), NAMESPACES, keep)
 
 
 def make_labels(cases, effective_by_case, raw_pcap):
@@ -538,11 +532,7 @@ def main():
               f"{'yes' if o.get('ecn') else 'no':>3}  {o.get('options', '?')}")
     print(f"\n{len(labels)} connections; {os.path.getsize(args.out_pcap)} bytes in {args.out_pcap}; "
           f"labels in {args.out_labels}")
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p)
-        sys.exit(1)
+    exit_on_problems(problems)
 
 
 if __name__ == "__main__":

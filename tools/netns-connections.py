@@ -65,7 +65,8 @@ Tools used: ip, sysctl, iptables, tcpdump, curl, python3 (raw and packet sockets
 import argparse, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time
 from pathlib import Path
 
-from netns_common import add_namespaces, ethernet_ipv4, remove_namespaces, run, start_capture, stop_capture, veth
+from netns_common import (add_namespaces, capture_statistics, end_run, ethernet_ipv4, exit_on_problems, remove_namespaces, run,
+                          start_capture, stop_capture, veth)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
@@ -503,20 +504,12 @@ def record(raw_pcap, keep):
         started = time.time()
         r.all()
         time.sleep(1)
-        stats = stop_capture(capture).strip()
+        stats = stop_capture(capture)
         capture = None
-        print(f"cases ran in {time.time() - started:.1f} s; tcpdump:",
-              " / ".join(l for l in stats.splitlines() if "packets" in l))
+        print(f"cases ran in {time.time() - started:.1f} s; tcpdump:", capture_statistics(stats))
         return r.expected
     finally:
-        for proc in [capture] + r.holders + procs:
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        if keep:
-            print("namespaces kept:", ", ".join(NAMESPACES))
-        else:
-            remove_namespaces(NAMESPACES)
+        end_run([capture] + r.holders + procs, NAMESPACES, keep)
 
 
 # ---- what the capture shows ----------------------------------------------------------------
@@ -714,11 +707,7 @@ def main():
         problems.append(f"connections in the capture that no case made: {sorted(extra)}")
     print(f"\n{len(expected)} connections; {os.path.getsize(args.out_pcap)} bytes in {args.out_pcap}; "
           f"expectations in {args.out_expected}")
-    if problems:
-        print("\nthe capture differs from the expectations:")
-        for p in problems:
-            print("  " + p)
-        sys.exit(1)
+    exit_on_problems(problems, "the capture differs from the expectations:")
 
     if args.synprint:
         records = synprint_records(args.synprint, args.out_pcap)

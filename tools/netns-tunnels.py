@@ -64,8 +64,8 @@ system services (installing them may start some; it does not need or touch them)
 import argparse, json, os, random, re, secrets, shutil, signal, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
-from netns_common import (SEGMENTATION, TX_CHECKSUM, add_namespaces, ethernet_ipv4, present_namespaces, remove_namespaces,
-                          run as common_run, start_capture, stop_capture, veth)
+from netns_common import (SEGMENTATION, TX_CHECKSUM, add_namespaces, capture_statistics, ethernet_ipv4, exit_on_problems,
+                          present_namespaces, remove_namespaces, run as common_run, start_capture, stop_capture, veth)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
@@ -763,7 +763,7 @@ def main():
             if c.error:
                 log(f"{c.kind} {c.ip}: {c.error}")
         time.sleep(1.0)  # the last FIN/ACKs
-        log("tcpdump: " + " / ".join(line for line in stop_capture(capture).splitlines() if "packets" in line))
+        log("tcpdump: " + capture_statistics(stop_capture(capture)))
         capture = None
         stats = per_client_stats(raw, clients)
         Path(args.out_pcap).parent.mkdir(parents=True, exist_ok=True)
@@ -823,11 +823,7 @@ def main():
               f"{span:>7.1f}")
     print(f"\n{len(labels)} client addresses labelled; {os.path.getsize(args.out_pcap)} bytes in {args.out_pcap}; "
           f"labels in {args.out_labels}; {time.time() - started_at:.0f} s")
-    if problems:
-        print("\nproblems:")
-        for p in problems:
-            print("  " + p)
-        sys.exit(1)
+    exit_on_problems(problems)
 
 
 if __name__ == "__main__":

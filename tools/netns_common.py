@@ -108,6 +108,33 @@ def stop_capture(proc, timeout=15):
     return err
 
 
+def capture_statistics(stderr):
+    """tcpdump's counts from what it printed when stopped, on one line."""
+    return " / ".join(line for line in stderr.splitlines() if "packets" in line)
+
+
+def end_run(procs, namespaces, keep):
+    """Kills what is still running of `procs` (None entries are skipped), then removes the
+    namespaces unless they are to be kept for debugging."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if keep:
+        print("namespaces kept:", ", ".join(namespaces))
+    else:
+        remove_namespaces(namespaces)
+
+
+def exit_on_problems(problems, heading="problems:"):
+    """Prints the problems found and exits 1, if there are any."""
+    if problems:
+        print("\n" + heading)
+        for problem in problems:
+            print("  " + problem)
+        sys.exit(1)
+
+
 def pcap_frames(path):
     """Yields (link type, timestamp, original length, frame bytes) from a classic pcap file,
     either byte order, microsecond or nanosecond timestamps."""
