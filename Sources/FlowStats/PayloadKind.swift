@@ -35,7 +35,11 @@ public enum PayloadKind: Int, Sendable, CaseIterable {
     /// Shorter payloads cannot be told from text by their entropy.
     public static let opaqueMinimum = 48
 
-    static let methods: [[UInt8]] = ["GET ", "POST", "HEAD", "PUT ", "DELE", "OPTI", "CONN", "PATC", "TRAC"].map { Array($0.utf8) }
+    /// The first four bytes of a request line or an SSH banner, as one big-endian word each
+    /// (compared without building an array per payload).
+    static let methods: [UInt32] = ["GET ", "POST", "HEAD", "PUT ", "DELE", "OPTI", "CONN", "PATC", "TRAC"].map(word)
+    static let sshBanner = word("SSH-")
+    static func word(_ text: String) -> UInt32 { text.utf8.prefix(4).reduce(0) { $0 << 8 | UInt32($1) } }
     static let connect = Array("CONNECT ".utf8)
     static let absoluteTarget = Array("http://".utf8)
 
@@ -49,9 +53,9 @@ public enum PayloadKind: Int, Sendable, CaseIterable {
             return (hello.isBare ? .bareTLS : .tls, hello)
         }
         if payload.count >= 4 {
-            let head = [payload[0], payload[1], payload[2], payload[3]]
+            let head = UInt32(payload[0]) << 24 | UInt32(payload[1]) << 16 | UInt32(payload[2]) << 8 | UInt32(payload[3])
             if methods.contains(head) { return (isProxyRequest(payload) ? .httpProxy : .http, nil) }
-            if head == Array("SSH-".utf8) { return (.ssh, nil) }
+            if head == sshBanner { return (.ssh, nil) }
         }
         if isSocks(payload, length: length) { return (.socks, nil) }
         // OpenVPN over TCP: a 2-byte length that matches the segment, then a hard-reset opcode

@@ -94,8 +94,13 @@ final class ConnectionTests: XCTestCase {
         let sensor = Sensor(
             settings: settings, database: classify ? try shippedDatabase() : nil, judging: false, following: true, threaded: false,
             handler: collector)
-        let frames = conversations.flatMap(\.frames).sorted { $0.time < $1.time }
-        for frame in frames {
+        ConnectionTests.replay(conversations, into: sensor)
+        return collector.connections
+    }
+
+    /// The conversations' frames in time order through a sensor, then the sensor finished.
+    static func replay(_ conversations: [Conversation], into sensor: Sensor) {
+        for frame in conversations.flatMap(\.frames).sorted(by: { $0.time < $1.time }) {
             _ = frame.bytes.withUnsafeBytes {
                 sensor.process(
                     Packet(seconds: 1_700_000_000 + frame.time / 1_000_000, microseconds: frame.time % 1_000_000, bytes: $0),
@@ -103,7 +108,6 @@ final class ConnectionTests: XCTestCase {
             }
         }
         sensor.finish()
-        return collector.connections
     }
 
     func record(_ build: (inout Conversation) -> Void) throws -> FollowedConnection {
@@ -298,14 +302,7 @@ final class ConnectionTests: XCTestCase {
         let sink = EventSink(file: try OutputFile(path: "/dev/null", mode: .append))
         let log = EventLog(format: .json, database: nil, labels: EventLabels(sensor: "test"), sink: sink, alerts: nil, observations: nil)
         let sensor = Sensor(settings: Settings(), database: nil, judging: false, following: true, threaded: false, handler: log)
-        for frame in conversations.flatMap(\.frames).sorted(by: { $0.time < $1.time }) {
-            _ = frame.bytes.withUnsafeBytes {
-                sensor.process(
-                    Packet(seconds: 1_700_000_000 + frame.time / 1_000_000, microseconds: frame.time % 1_000_000, bytes: $0),
-                    link: .ethernet)
-            }
-        }
-        sensor.finish()
+        ConnectionTests.replay(conversations, into: sensor)
         log.idle()
         let counts = log.summary.snapshot
         XCTAssertEqual(counts.connections, 12)

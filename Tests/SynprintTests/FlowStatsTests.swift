@@ -158,14 +158,7 @@ final class FlowStatsTests: XCTestCase {
         let sensor = Sensor(
             settings: settings, database: try shippedDatabase(), judging: judging, flowStatistics: true, threaded: false,
             handler: collector)
-        for frame in conversations.flatMap(\.frames).sorted(by: { $0.time < $1.time }) {
-            _ = frame.bytes.withUnsafeBytes {
-                sensor.process(
-                    Packet(seconds: 1_700_000_000 + frame.time / 1_000_000, microseconds: frame.time % 1_000_000, bytes: $0),
-                    link: .ethernet)
-            }
-        }
-        sensor.finish()
+        ConnectionTests.replay(conversations, into: sensor)
         return (collector.windows, sensor)
     }
 
