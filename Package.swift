@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
@@ -73,6 +75,17 @@ let package = Package(
                 "CPrivileges", "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "FlowStats", "Output", "Learn",
             ],
             path: "Sources/SynprintKit", swiftSettings: perPacket + strict),
+        // The fleet store: events into ClickHouse over HTTP on a thread of its own, a spool on
+        // disk while it does not answer; the schema, `clickhouse init` and the report's queries.
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "Decode", "Formatting", "Match", "Verdict", "Connections", "FlowStats", "Output", "SynprintKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/Fleet", swiftSettings: strict),
         // The lookup APIs (HTTP and p0f's unix socket) answer from the sensor's host table.
         .target(
             name: "API",
@@ -92,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "synprint",
             dependencies: [
-                "Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "SynprintKit", "API", "Learn",
+                "Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "SynprintKit", "API", "Learn", "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -102,6 +115,7 @@ let package = Package(
             name: "SynprintTests",
             dependencies: [
                 "Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "Output", "SynprintKit", "API", "Learn",
+                "Fleet",
             ],
             path: "Tests/SynprintTests",
             exclude: ["Fixtures", "Golden"],

@@ -2,6 +2,13 @@ import Decode
 
 /// Addresses written straight into a `TextBuffer`, without Foundation (RFC 5952 for IPv6).
 extension TextBuffer {
+    /// A client's network (`IPAddress.clientNetwork`): `192.0.2.0/24`, `2001:db8:1::/48`.
+    public func append(network address: IPAddress) {
+        append(ip: address.clientNetwork)
+        append(ascii: "/")
+        append(address.clientNetworkBits)
+    }
+
     public func append(ip: IPAddress) {
         if !ip.isV6 {
             let v = ip.v4

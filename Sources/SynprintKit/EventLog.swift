@@ -8,8 +8,8 @@ import Synchronization
 import Verdict
 
 /// The sensor's standard event handler: every event written in one format to the event
-/// output; a judged request also recorded for `--learn`, and written to the alert log when
-/// flagged. Runs on the output thread.
+/// output; a judged request also recorded for `--learn`, and an alert written to the alert
+/// log. Runs on the output thread.
 ///
 /// Unchecked Sendable: everything but `tally` is touched only by the output thread, which
 /// is the one thread the sensor calls a handler on.
@@ -26,7 +26,7 @@ public final class EventLog: EventHandler, @unchecked Sendable {
     /// What the run saw, for `--summary`, the stats and the metrics.
     public let summary: EventSummary
 
-    /// `limiter` holds back alerts over the rate limits (counted, not written).
+    /// `limiter`'s count of alerts held back goes into the stats events.
     public init(
         format: EventFormat, database: Database?, labels: EventLabels, sink: EventSink, alerts: LineLog?, observations: ObservationLog?,
         limiter: AlertLimiter? = nil
@@ -77,9 +77,10 @@ public final class EventLog: EventHandler, @unchecked Sendable {
             $0.requests += 1
             if request.verdict.flagged { $0.flagged += 1 }
         }
-        guard request.verdict.flagged, let alerts else { return }
-        let observation = request.observation
-        if let limiter, !limiter.allow(observation.syn.fingerprint.ip.source, at: observation.seconds) { return }
+    }
+
+    public func handle(alert request: JudgedRequest) {
+        guard let alerts else { return }
         alertLine.removeAll()
         writer.writeAlert(request, to: alertLine)
         alerts.write(alertLine)

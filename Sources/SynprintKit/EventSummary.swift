@@ -79,17 +79,6 @@ public final class EventSummary: @unchecked Sendable {
     public static let networksKept = 4096
     public static let minutesKept = 60
 
-    /// The network a client's connections are grouped by: its /24 (IPv4) or /48 (IPv6).
-    public static func network(of address: IPAddress) -> IPAddress {
-        var network = address
-        if address.isV6 {
-            network.high &= 0xFFFF_FFFF_FFFF_0000
-            network.low = 0
-        } else {
-            network.low &= 0xFFFF_FF00
-        }
-        return network
-    }
 
     /// Distinct flagged clients remembered for the top list.
     public static let flaggedClientsKept = 4096
@@ -145,7 +134,7 @@ public final class EventSummary: @unchecked Sendable {
         if c.ecnBleached { counts.ecnBleached += 1 }
         let stage = ConnectionStage.allCases.firstIndex(of: c.stage)!
         let stageCount = ConnectionStage.allCases.count
-        let network = EventSummary.network(of: c.key.client)
+        let network = c.key.client.clientNetwork
         if let i = counts.networkIndex[network] {
             counts.networkStages[i * stageCount + stage] += 1
         } else if counts.networks.count < EventSummary.networksKept {
@@ -199,8 +188,7 @@ public final class EventSummary: @unchecked Sendable {
     /// `192.0.2.0/24`, `2001:db8:1::/48`.
     static func networkName(_ network: IPAddress) -> String {
         let text = TextBuffer(capacity: 48)
-        text.append(ip: network)
-        text.append(network.isV6 ? "/48" : "/24")
+        text.append(network: network)
         return text.string
     }
 

@@ -12,6 +12,9 @@ public protocol EventHandler: AnyObject, Sendable {
     func handle(syn: SynObservation)
     /// Every request read from a followed connection, with the verdict on it.
     func handle(request: JudgedRequest)
+    /// A flagged request the alert limits let through (`EventFanOut` raises them), after its
+    /// `handle(request:)`.
+    func handle(alert: JudgedRequest)
     /// Nothing is queued: a moment to flush buffered output.
     func idle()
     /// A periodic status (`--stats-events`), in order with the events around it.
@@ -23,6 +26,7 @@ public protocol EventHandler: AnyObject, Sendable {
 }
 
 extension EventHandler {
+    public func handle(alert: JudgedRequest) {}
     public func handle(status: Sensor.CaptureStatus) {}
     public func handle(connection: FollowedConnection) {}
     public func handle(flowWindow: FlowWindow) {}

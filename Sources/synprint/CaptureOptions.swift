@@ -1,4 +1,5 @@
 import API
+import Fleet
 import ArgumentParser
 import Foundation
 import Output
@@ -294,4 +295,87 @@ struct ServiceOptions: ParsableArguments {
         name: .customLong("max-hosts"),
         help: ArgumentHelp("Client addresses whose history is kept (default 16384, fewer when --memcap says so).", valueName: "count"))
     var maxHosts = 16384
+}
+
+struct StoreOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Also send every event to the fleet store: ClickHouse's HTTP interface, http(s)://HOST:8123/DATABASE (docs/FLEET.md).",
+            valueName: "url"))
+    var clickhouse: String?
+
+    @Option(
+        name: .customLong("clickhouse-credentials"),
+        help: ArgumentHelp(
+            "A file of one line user:password for ClickHouse, readable by its owner only; or $SYNPRINT_CLICKHOUSE_USER and $SYNPRINT_CLICKHOUSE_PASSWORD.",
+            valueName: "file"))
+    var credentials: String?
+
+    @Option(
+        name: .customLong("clickhouse-spool"),
+        help: ArgumentHelp(
+            "Keep batches ClickHouse has not taken yet in this folder, and replay them when it answers, after a restart too.",
+            valueName: "folder"))
+    var spool: String?
+
+    @Option(
+        name: .customLong("clickhouse-spool-bytes"),
+        help: ArgumentHelp("The spool's bound (default 1G); past it the oldest batches are dropped, counted.", valueName: "size"))
+    var spoolBytes = "1G"
+
+    @Option(
+        name: .customLong("clickhouse-drain"),
+        help: ArgumentHelp(
+            "Seconds at the end to deliver what is held before it is left in the spool (default 10).", valueName: "seconds"))
+    var drainSeconds: Double = StoreSink.Settings().drainSeconds
+
+    func address() throws -> StoreAddress? {
+        guard let clickhouse else {
+            if credentials != nil || spool != nil { throw ValidationError("--clickhouse-credentials and --clickhouse-spool need --clickhouse") }
+            return nil
+        }
+        var address: StoreAddress
+        switch StoreAddress.parse(clickhouse) {
+        case .success(let parsed): address = parsed
+        case .failure(let error): throw Failure("--clickhouse \(error)")
+        }
+        (address.user, address.password) = try StoreOptions.credentials(file: credentials)
+        return address
+    }
+
+    /// `user:password` from the file (refused when others may read it) or the environment.
+    static func credentials(file: String?) throws -> (String?, String?) {
+        guard let file else {
+            let environment = ProcessInfo.processInfo.environment
+            return (environment["SYNPRINT_CLICKHOUSE_USER"], environment["SYNPRINT_CLICKHOUSE_PASSWORD"])
+        }
+        var info = stat()
+        guard stat(file, &info) == 0 else { throw Failure("\(file): cannot read the ClickHouse credentials: \(String(cString: strerror(errno)))") }
+        guard info.st_mode & 0o077 == 0 else {
+            throw Failure("\(file): others may read the ClickHouse credentials (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it")
+        }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+            let line = text.split(whereSeparator: \.isNewline).first, let colon = line.firstIndex(of: ":"), colon != line.startIndex
+        else { throw Failure("\(file): expected one line user:password") }
+        return (String(line[..<colon]), String(line[line.index(after: colon)...]))
+    }
+
+    func sinkSettings() throws -> StoreSink.Settings {
+        var settings = StoreSink.Settings()
+        guard drainSeconds.isFinite, drainSeconds >= 0 else { throw ValidationError("--clickhouse-drain takes seconds, 0 or more") }
+        settings.drainSeconds = drainSeconds
+        return settings
+    }
+
+    func openSpool() throws -> Spool? {
+        guard let spool else { return nil }
+        guard let bytes = ByteCount(spoolBytes), bytes >= 1 << 20 else {
+            throw ValidationError("--clickhouse-spool-bytes takes a size of at least 1M (e.g. 512M, 4G), found \"\(spoolBytes)\"")
+        }
+        do {
+            return try Spool(folder: spool, limit: bytes)
+        } catch {
+            throw Failure(error.description)
+        }
+    }
 }

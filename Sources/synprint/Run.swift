@@ -2,6 +2,7 @@ import API
 import ArgumentParser
 import Capture
 import Decode
+import Fleet
 import Foundation
 import Match
 import Output
@@ -29,7 +30,7 @@ struct Synprint: ParsableCommand {
               synprint db validate database/synprint.db.jsonl
             """,
         version: version,
-        subcommands: [DatabaseCommand.self, ReportCommand.self])
+        subcommands: [DatabaseCommand.self, ReportCommand.self, ClickHouseCommand.self])
 
     @OptionGroup(title: "Input")
     var input: InputOptions
@@ -46,6 +47,9 @@ struct Synprint: ParsableCommand {
     @OptionGroup(title: "Lookup APIs and metrics")
     var apis: APIOptions
 
+    @OptionGroup(title: "Fleet store")
+    var store: StoreOptions
+
     @OptionGroup(title: "Running as a service")
     var service: ServiceOptions
 
@@ -60,6 +64,7 @@ struct Synprint: ParsableCommand {
             arguments = Array(arguments.dropFirst()) + ["--help"]
         }
         if arguments.first == DatabaseCommand.configuration.commandName { runDatabaseCommand(Array(arguments.dropFirst())) }
+        if arguments.first == ClickHouseCommand.configuration.commandName { runStoreCommand(Array(arguments.dropFirst())) }
         if arguments.first == ReportCommand.configuration.commandName {
             do {
                 arguments = try ReportCommand.parse(Array(arguments.dropFirst())).rootArguments()
@@ -87,6 +92,17 @@ struct Synprint: ParsableCommand {
         DatabaseCommand.exit()
     }
 
+    /// `synprint clickhouse …`, parsed on its own for the same reason as `db`.
+    static func runStoreCommand(_ arguments: [String]) -> Never {
+        do {
+            var command = try ClickHouseCommand.parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            ClickHouseCommand.exit(withError: error)
+        }
+        ClickHouseCommand.exit()
+    }
+
     /// Checked when the capture runs rather than in `validate()`, which ArgumentParser also calls
     /// for this root command when a subcommand such as `db build` runs.
     func checkOptions() throws {
@@ -105,6 +121,7 @@ struct Synprint: ParsableCommand {
         try apis.validate()
         if service.chroot != nil && service.user == nil { throw ValidationError("--chroot needs -u USER") }
         if outputOptions.chart != nil && !outputOptions.connections { throw ValidationError("--chart needs --connections") }
+        _ = try store.sinkSettings()
     }
 
     /// Verdicts need the connection's request, and the OS guess to judge it by.
@@ -184,6 +201,10 @@ struct Synprint: ParsableCommand {
         let log = EventLog(
             format: outputOptions.format, database: database, labels: labels, sink: sink, alerts: alertLog, observations: observations,
             limiter: limiter)
+        let storeSink = try openStore(database, labels, limiter)
+        defer { storeSink?.finish() }  // after the sensor's own finish below: it delivers what the sensor handed over
+        let handlers: [EventHandler] = [log] + (storeSink.map { [$0] } ?? [])
+        let fanOut = EventFanOut(handlers, alerts: alertLog != nil || storeSink != nil ? limiter : nil)
         let live = try input.interface.map {
             try PacketSource.open(
                 interface: $0, promiscuous: input.promiscuous, snaplen: input.snaplen, bufferSize: input.bufferSize,
@@ -194,12 +215,14 @@ struct Synprint: ParsableCommand {
         Signals.block()
         let sensor = Sensor(
             settings: settings, database: database, judging: judging, following: outputOptions.connections,
-            flowStatistics: outputOptions.flowStats, limit: input.count, handler: log
+            flowStatistics: outputOptions.flowStats, limit: input.count, handler: fanOut
         )
         let outputs = [eventFile ?? sink.file, alertLog?.file, observations?.log.file].compactMap { $0 }
         let metrics =
             apis.metrics != nil || apis.api != nil
-            ? MetricsExporter { [monitor = sensor.monitor] in sensorMetrics(monitor, log, limiter, outputs) } : nil
+            ? MetricsExporter { [monitor = sensor.monitor] in
+                sensorMetrics(monitor, log, limiter, outputs) + (storeSink.map { storeMetrics($0.report) } ?? [])
+            } : nil
         let servers = try startServers(sensor, database, labels, apiKey, alertLog, limiter, observations, metrics, log.summary)
         defer { servers.stop() }
         let files = try openFilesBeforeDroppingPrivileges()
@@ -244,7 +267,9 @@ struct Synprint: ParsableCommand {
         sensor.finish()
         sensor.publishStatus(libpcap: runner.statistics?.counts)
         log.idle()
+        storeSink?.finish()
         printSummary(sensor, runner, log, limiter, observations, outputs)
+        if let storeSink { printError(storeSummary(storeSink)) }
         if let format = outputOptions.summary ?? (live == nil && isatty(STDERR_FILENO) == 1 ? .text : nil) {
             printError(format == .json ? log.summary.json() : log.summary.text())
         }
@@ -257,7 +282,25 @@ struct Synprint: ParsableCommand {
                 printError("synprint: chart written to \(chart)")
             }
         }
-        try exitStatus(runner: runner, outputs: outputs)
+        try exitStatus(runner: runner, outputs: outputs, store: storeSink?.report)
+    }
+
+    /// The fleet store's sink, once the server has been checked: a server that does not answer
+    /// is an error, unless a spool can hold the events until it does.
+    func openStore(_ database: Database?, _ labels: EventLabels, _ limiter: AlertLimiter) throws -> StoreSink? {
+        guard let address = try store.address() else { return nil }
+        let spool = try store.openSpool()
+        let client = StoreClient(address: address)
+        do {
+            try StoreSetup.check(client)
+        } catch {
+            guard error.unreachable, spool != nil else {
+                client.shutdown()
+                throw Failure(error.description)
+            }
+            printError("synprint: warning: \(error); events wait in the spool until it answers")
+        }
+        return StoreSink(client: client, spool: spool, database: database, labels: labels, limiter: limiter, settings: try store.sinkSettings())
     }
 
     func listInterfaces() throws {
@@ -330,12 +373,13 @@ struct Synprint: ParsableCommand {
     }
 
     /// Exit status: 0; 2 when an input could not be read whole; 3 when an output could not be
-    /// written; 128 + the signal when a stop signal cut a run of files short.
-    func exitStatus(runner: SourceRunner, outputs: [OutputFile]) throws {
+    /// written (or the fleet store dropped or rejected rows); 128 + the signal when a stop signal cut a run of files short.
+    func exitStatus(runner: SourceRunner, outputs: [OutputFile], store: StoreSink.Report?) throws {
         for note in runner.notes { printError(note) }
         for failure in runner.failures { printError(failure) }
         if StopSignal.requested && input.interface == nil { throw ExitCode(128 + StopSignal.number) }
         if outputs.contains(where: \.failed) { throw ExitCode(3) }
+        if let store, store.droppedRows > 0 || store.rejectedRows > 0 { throw ExitCode(3) }
         if !runner.failures.isEmpty { throw ExitCode(2) }
     }
 

@@ -1,0 +1,175 @@
+import AsyncHTTPClient
+import CompressNIO
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Where the fleet store is: ClickHouse's HTTP interface, `http://HOST:8123/DATABASE` or
+/// `https://…` (database `synprint` when the path is empty), and who the sensor is there.
+public struct StoreAddress: Sendable, Equatable {
+    public var base: String  // scheme://host:port
+    public var database: String
+    public var user: String?
+    public var password: String?
+
+    public static let defaultDatabase = "synprint"
+
+    /// Nil, with the reason, when `text` is not such a URL. Credentials in the URL are refused:
+    /// they would show in `ps` and in the configuration file.
+    public static func parse(_ text: String) -> Result<StoreAddress, StoreError> {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else { return .failure(.address("\(text): not an http:// or https:// URL of a ClickHouse server")) }
+        if url.user != nil || url.password != nil {
+            return .failure(.address("\(text): give the user and password in --clickhouse-credentials or the environment, not in the URL"))
+        }
+        let path = url.path.split(separator: "/")
+        guard path.count <= 1 else { return .failure(.address("\(text): the path names one database, found \(url.path)")) }
+        let database = path.first.map(String.init) ?? defaultDatabase
+        guard database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            return .failure(.address("\(text): \(database) is not a database name (letters, digits and _)"))
+        }
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        let port = url.port ?? (scheme == "https" ? 8443 : 8123)
+        return .success(StoreAddress(base: "\(scheme)://\(hostPart):\(port)", database: database))
+    }
+
+    /// The URL without credentials, for messages.
+    public var description: String { "\(base)/\(database)" }
+}
+
+/// What went wrong talking to the store, sorted by what the sink does about it.
+public enum StoreError: Error, Sendable, CustomStringConvertible, Equatable {
+    case address(String)
+    /// No answer: refused, timed out, reset. Retried.
+    case unreachable(String)
+    /// ClickHouse answered with an exception: its code (when it gave one) and text.
+    case server(status: Int, code: Int?, message: String)
+
+    public var description: String {
+        switch self {
+        case .address(let text): text
+        case .unreachable(let text): text
+        case .server(let status, let code, let message): "ClickHouse answered \(status)\(code.map { ", code \($0)" } ?? ""): \(message)"
+        }
+    }
+
+    /// ClickHouse's error codes for data it could not parse or store: the batch itself is
+    /// wrong, so sending it again cannot help.
+    static let malformedCodes: Set<Int> = [6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 130]
+
+    /// The batch is at fault (it goes to the spool's reject folder instead of being retried).
+    public var isMalformed: Bool {
+        if case .server(_, let code?, _) = self { return StoreError.malformedCodes.contains(code) }
+        return false
+    }
+
+    /// Wrong user or password (192 unknown user, 193 wrong password, 516 authentication failed).
+    public var isAuthentication: Bool {
+        if case .server(let status, let code, _) = self { return status == 401 || status == 403 || [192, 193, 516].contains(code ?? 0) }
+        return false
+    }
+
+    public var isMissingDatabase: Bool {
+        if case .server(_, 81?, _) = self { return true }
+        return false
+    }
+
+    public var isMissingTable: Bool {
+        if case .server(_, 60?, _) = self { return true }
+        return false
+    }
+}
+
+/// ClickHouse's HTTP interface through AsyncHTTPClient: statements and `INSERT … FORMAT
+/// JSONEachRow` with gzip bodies. Its calls block the calling thread (the sink's own, or the
+/// command line's), never an event loop.
+public final class StoreClient: Sendable {
+    public let address: StoreAddress
+    private let http: HTTPClient
+    private let timeout: TimeAmount
+
+    public init(address: StoreAddress, timeout: Double = 10) {
+        self.address = address
+        self.timeout = .milliseconds(Int64(timeout * 1000))
+        var configuration = HTTPClient.Configuration(
+            timeout: .init(connect: .milliseconds(Int64(min(timeout, 3) * 1000)), read: .milliseconds(Int64(timeout * 1000))))
+        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func shutdown() { try? http.syncShutdown() }
+
+    private func headers(gzip: Bool) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        if let user = address.user { headers.add(name: "X-ClickHouse-User", value: user) }
+        if let password = address.password { headers.add(name: "X-ClickHouse-Key", value: password) }
+        if gzip { headers.add(name: "Content-Encoding", value: "gzip") }
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        return headers
+    }
+
+    private func post(query: String?, database: Bool, body: ByteBuffer, gzip: Bool) throws(StoreError) -> String {
+        var url = address.base + "/"
+        var parameters: [String] = []
+        if database { parameters.append("database=\(address.database)") }
+        if let query { parameters.append("query=" + (query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
+        if !parameters.isEmpty { url += "?" + parameters.joined(separator: "&") }
+        let response: HTTPClient.Response
+        do {
+            let request = try HTTPClient.Request(url: url, method: .POST, headers: headers(gzip: gzip), body: .byteBuffer(body))
+            response = try http.execute(request: request, deadline: .now() + timeout).wait()
+        } catch {
+            throw .unreachable("\(address.base): \(StoreClient.describe(error))")
+        }
+        let text = response.body.map { String(buffer: $0) } ?? ""
+        guard response.status.code == 200 else {
+            throw .server(status: Int(response.status.code), code: StoreClient.code(in: text), message: StoreClient.message(in: text))
+        }
+        return text
+    }
+
+    /// Runs one statement and returns ClickHouse's answer as text. `inDatabase` runs it in the
+    /// store's database (a missing one is then an error).
+    @discardableResult
+    public func execute(_ sql: String, inDatabase: Bool = false) throws(StoreError) -> String {
+        try post(query: nil, database: inDatabase, body: ByteBuffer(string: sql), gzip: false)
+    }
+
+    /// Inserts JSONEachRow lines into `table`, gzip-compressed.
+    public func insert(table: String, rows: ByteBuffer) throws(StoreError) {
+        var plain = rows
+        let body: ByteBuffer
+        do {
+            body = try plain.compress(with: .gzip())
+        } catch {
+            throw .unreachable("gzip failed: \(error)")
+        }
+        _ = try post(query: "INSERT INTO \(StoreSchema.quoted(table)) FORMAT JSONEachRow", database: true, body: body, gzip: true)
+    }
+
+    /// `Code: 81, e.displayText() = DB::Exception: …` (older) or `Code: 81. DB::Exception: …`.
+    static func code(in text: String) -> Int? {
+        guard let range = text.range(of: "Code: ") else { return nil }
+        return Int(text[range.upperBound...].prefix(while: \.isNumber))
+    }
+
+    static func message(in text: String) -> String {
+        var line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        if let range = line.range(of: "DB::Exception: ") { line = String(line[range.upperBound...]) }
+        if let range = line.range(of: ", e.what() = DB::Exception") { line = String(line[..<range.lowerBound]) }
+        return String(line.prefix(300))
+    }
+
+    /// AsyncHTTPClient's and NIO's errors, in a few words.
+    static func describe(_ error: Error) -> String {
+        let text = String(describing: error)
+        if text.contains("connectTimeout") { return "no answer within the connect timeout" }
+        if text.contains("readTimeout") || text.contains("deadlineExceeded") { return "no answer in time" }
+        if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") {
+            return "connection refused"
+        }
+        if text.contains("remoteConnectionClosed") { return "the server closed the connection" }
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+}

@@ -1,0 +1,278 @@
+import Connections
+import FlowStats
+import Formatting
+import Foundation
+import Match
+import NIOCore
+import Output
+import SynprintKit
+import Verdict
+
+/// The fleet store's sink (`--clickhouse`): every event as a row of its type's table, in
+/// batches by rows, bytes and age, delivered by a thread of its own so that the capture never
+/// waits for ClickHouse. While ClickHouse does not answer, batches wait in the spool on disk
+/// (written before they are sent, so a crash loses none) and are replayed in order; without a
+/// spool they wait in memory within `memoryLimit`. What is dropped, retried, rejected and sent
+/// is counted (`report`).
+///
+/// Unchecked Sendable: the rendering buffers belong to the output thread (the one thread the
+/// sensor calls a handler on) and to the sink's thread when it seals an aged batch, both under
+/// `condition`; everything else shared sits under it too.
+public final class StoreSink: EventHandler, @unchecked Sendable {
+    public struct Settings: Sendable {
+        /// A batch is sealed at this many rows, bytes, or seconds after its first row.
+        public var batchRows = 20_000
+        public var batchBytes = 4 << 20
+        public var batchSeconds = 1.0
+        /// Sealed batches held in memory while the sink's thread is busy (without a spool, also
+        /// while ClickHouse does not answer); past it the oldest are spooled or dropped.
+        public var memoryLimit = 32 << 20
+        /// At the end, the time left to deliver what is held before it stays in the spool.
+        public var drainSeconds = 10.0
+        /// Retries wait from `retryFirst` seconds, doubling to `retryMost`, with jitter.
+        public var retryFirst = 0.25
+        public var retryMost = 5.0
+        public init() {}
+    }
+
+    /// Per-table and overall delivery counts, for the summary, the metrics and the exit status.
+    public struct Report: Sendable {
+        public var rowsSent: [String: Int] = [:]
+        public var batchesSent = 0
+        public var retries = 0
+        public var rejectedBatches = 0
+        public var rejectedRows = 0
+        public var droppedRows = 0
+        public var spooledBytes = 0
+        public var spooledRows = 0
+        public var lastError: String?
+        public var lastInsertSeconds: Double?
+        public var insertSecondsTotal = 0.0
+        /// Rows still held (in memory or the spool) when the sink stopped.
+        public var leftRows = 0
+    }
+
+    private struct Pending {
+        let text = TextBuffer(capacity: 1 << 16)
+        var rows = 0
+        var since = 0.0
+    }
+
+    public let client: StoreClient
+    public let spool: Spool?
+    private let settings: Settings
+    private let rows: StoreRows
+    private let limiter: AlertLimiter?
+    private let condition = NSCondition()
+    private var pending: [Pending] = StoreTable.allCases.map { _ in Pending() }
+    private var queue: [StoreBatch] = []
+    private var queuedBytes = 0
+    private var nextBatch: UInt64
+    private var sequence: UInt64 = 0  // the event's position in this run
+    private var requests = 0, flagged = 0
+    private var counts = Report()
+    private var closing = false
+    private var deadline = Date.distantFuture
+    private var finished = false
+
+    public init(client: StoreClient, spool: Spool?, database: Database?, labels: EventLabels, limiter: AlertLimiter?, settings: Settings) {
+        self.client = client
+        self.spool = spool
+        self.settings = settings
+        self.limiter = limiter
+        let now = Date().timeIntervalSince1970
+        rows = StoreRows(database: database, labels: labels, runStart: Int64(now * 1e6))
+        nextBatch = spool?.nextSequence ?? 1
+        let thread = Thread { [self] in deliver() }
+        thread.name = "synprint store"
+        thread.start()
+    }
+
+    // MARK: Output thread
+
+    private func append(_ table: StoreTable, _ render: (UInt64, TextBuffer) -> Void) {
+        condition.lock()
+        let index = StoreTable.allCases.firstIndex(of: table)!
+        if pending[index].rows == 0 { pending[index].since = monotonic() }
+        render(sequence, pending[index].text)
+        sequence += 1
+        pending[index].rows += 1
+        if pending[index].rows >= settings.batchRows || pending[index].text.count >= settings.batchBytes { seal(index) }
+        condition.unlock()
+    }
+
+    public func handle(syn: SynObservation) {
+        append(syn.fingerprint.direction == .syn ? .syn : .synack) { rows.write(syn, sequence: $0, to: $1) }
+    }
+
+    public func handle(request: JudgedRequest) {
+        append(.http) { rows.write(request, sequence: $0, to: $1) }
+        requests += 1
+        if request.verdict.flagged { flagged += 1 }
+    }
+
+    public func handle(alert: JudgedRequest) {
+        append(.alert) { rows.write(alert, sequence: $0, to: $1) }
+    }
+
+    public func handle(connection: FollowedConnection) {
+        append(.conn) { rows.write(connection, sequence: $0, to: $1) }
+    }
+
+    public func handle(flowWindow: FlowWindow) {
+        append(.flowstats) { rows.write(flowWindow, sequence: $0, to: $1) }
+    }
+
+    public func handle(status: Sensor.CaptureStatus) {
+        let c = status.counters
+        let now = Date().timeIntervalSince1970
+        let requests = requests, flagged = flagged
+        append(.stats) {
+            rows.writeStatus(
+                packets: c.packets, syn: c.syn, synAck: c.synAck, skipped: c.skippedTotal, malformed: c.malformedTotal, libpcap: status.libpcap,
+                awaitingRequest: status.connectionsFollowed, requests: requests, flagged: flagged,
+                alertsSuppressed: limiter?.suppressed ?? 0, seconds: Int(now), microseconds: Int(now.truncatingRemainder(dividingBy: 1) * 1e6),
+                sequence: $0, to: $1)
+        }
+    }
+
+    public func idle() {
+        condition.lock()
+        sealAged()
+        condition.unlock()
+    }
+
+    /// Under `condition`: the table's pending rows become a batch in the queue.
+    private func seal(_ index: Int) {
+        let text = pending[index].text
+        guard pending[index].rows > 0 else { return }
+        let batch = StoreBatch(
+            sequence: nextBatch, table: StoreTable.allCases[index].rawValue, rows: pending[index].rows,
+            bytes: text.withBytes { [UInt8]($0) })
+        nextBatch += 1
+        text.removeAll()
+        pending[index].rows = 0
+        queue.append(batch)
+        queuedBytes += batch.bytes.count
+        while queuedBytes > settings.memoryLimit, queue.count > 1 {
+            let oldest = queue.removeFirst()
+            queuedBytes -= oldest.bytes.count
+            if spool?.add(oldest) != true { counts.droppedRows += oldest.rows }
+        }
+        condition.signal()
+    }
+
+    private func sealAged() {
+        let now = monotonic()
+        for index in pending.indices where pending[index].rows > 0 && now - pending[index].since >= settings.batchSeconds { seal(index) }
+    }
+
+    // MARK: The sink's thread
+
+    private func deliver() {
+        var wait = settings.retryFirst
+        while true {
+            condition.lock()
+            sealAged()
+            var batches = queue
+            if spool != nil {  // written ahead: from here on the spool holds them
+                queue.removeAll()
+                queuedBytes = 0
+            }
+            let stop = closing && (Date() >= deadline || (queue.isEmpty && pending.allSatisfy { $0.rows == 0 } && (spool?.isEmpty ?? true) && batches.isEmpty))
+            condition.unlock()
+            if stop { break }
+            var next: StoreBatch?
+            if let spool {
+                for batch in batches where !spool.add(batch) {
+                    condition.lock(); counts.droppedRows += batch.rows; condition.unlock()
+                }
+                next = spool.oldest()
+            } else {
+                condition.lock()
+                if !queue.isEmpty {
+                    next = queue.removeFirst()
+                    queuedBytes -= next!.bytes.count
+                }
+                condition.unlock()
+            }
+            batches.removeAll()
+            guard let batch = next else {
+                condition.lock()
+                if !closing { _ = condition.wait(until: Date(timeIntervalSinceNow: min(0.25, settings.batchSeconds / 2))) }
+                condition.unlock()
+                continue
+            }
+            let started = monotonic()
+            do {
+                try client.insert(table: batch.table, rows: ByteBuffer(bytes: batch.bytes))
+                spool?.remove(batch.sequence)
+                let seconds = monotonic() - started
+                condition.lock()
+                counts.rowsSent[batch.table, default: 0] += batch.rows
+                counts.batchesSent += 1
+                counts.lastInsertSeconds = seconds
+                counts.insertSecondsTotal += seconds
+                condition.unlock()
+                wait = settings.retryFirst
+            } catch let error where error.isMalformed {
+                spool?.reject(batch, error: error.description)
+                condition.lock()
+                counts.rejectedBatches += 1
+                counts.rejectedRows += batch.rows
+                counts.lastError = error.description
+                condition.unlock()
+            } catch {
+                condition.lock()
+                counts.retries += 1
+                counts.lastError = error.description
+                if spool == nil {  // back at the front, to be sent again first
+                    queue.insert(batch, at: 0)
+                    queuedBytes += batch.bytes.count
+                }
+                let until = min(deadline, Date(timeIntervalSinceNow: wait * Double.random(in: 0.5...1.5)))
+                while Date() < until && !(closing && Date() >= deadline) { _ = condition.wait(until: until) }
+                condition.unlock()
+                wait = min(wait * 2, settings.retryMost)
+            }
+        }
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Seals what is pending and delivers what is held while ClickHouse answers, for at most
+    /// `drainSeconds`; what is left stays in the spool for the next start (counted in `leftRows`).
+    public func finish() {
+        condition.lock()
+        for index in pending.indices { seal(index) }
+        closing = true
+        deadline = Date(timeIntervalSinceNow: settings.drainSeconds)
+        condition.broadcast()
+        // The thread may be inside a request when the time is up: it is given the request's timeout.
+        let limit = deadline.addingTimeInterval(1)
+        while !finished && Date() < limit { _ = condition.wait(until: limit) }
+        if spool == nil {
+            counts.droppedRows += queue.reduce(0) { $0 + $1.rows }
+            queue.removeAll()
+        }
+        condition.unlock()
+    }
+
+    public var report: Report {
+        condition.lock()
+        var report = counts
+        report.leftRows = queue.reduce(0) { $0 + $1.rows } + pending.reduce(0) { $0 + $1.rows }
+        condition.unlock()
+        if let spool {
+            report.spooledBytes = spool.bytes
+            report.spooledRows = spool.rows
+            report.droppedRows += spool.droppedRows
+            report.leftRows += spool.rows
+        }
+        return report
+    }
+
+    private func monotonic() -> Double { ProcessInfo.processInfo.systemUptime }
+}
