@@ -13,6 +13,13 @@ public struct StoreBatch: Sendable {
     public var table: String
     public var rows: Int
     public var bytes: [UInt8]
+
+    public init(sequence: UInt64, table: String, rows: Int, bytes: [UInt8]) {
+        self.sequence = sequence
+        self.table = table
+        self.rows = rows
+        self.bytes = bytes
+    }
 }
 
 /// A folder of batches that could not be delivered yet (`--clickhouse-spool`), bounded in

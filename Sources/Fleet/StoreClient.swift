@@ -14,6 +14,13 @@ public struct StoreAddress: Sendable, Equatable {
 
     public static let defaultDatabase = "synprint"
 
+    public init(base: String, database: String, user: String? = nil, password: String? = nil) {
+        self.base = base
+        self.database = database
+        self.user = user
+        self.password = password
+    }
+
     /// Nil, with the reason, when `text` is not such a URL. Credentials in the URL are refused:
     /// they would show in `ps` and in the configuration file.
     public static func parse(_ text: String) -> Result<StoreAddress, StoreError> {
@@ -29,7 +36,7 @@ public struct StoreAddress: Sendable, Equatable {
         guard database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
             return .failure(.address("\(text): \(database) is not a database name (letters, digits and _)"))
         }
-        let hostPart = host.contains(":") ? "[\(host)]" : host
+        let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         let port = url.port ?? (scheme == "https" ? 8443 : 8123)
         return .success(StoreAddress(base: "\(scheme)://\(hostPart):\(port)", database: database))
     }
@@ -98,7 +105,10 @@ public final class StoreClient: Sendable {
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    /// Closes the client's connections; also done when it goes away.
     public func shutdown() { try? http.syncShutdown() }
+
+    deinit { try? http.syncShutdown() }
 
     private func headers(gzip: Bool) -> HTTPHeaders {
         var headers = HTTPHeaders()

@@ -74,6 +74,8 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     private var closing = false
     private var deadline = Date.distantFuture
     private var finished = false
+    /// Batches the sink's thread took from the queue and is writing to the spool.
+    private var handing = 0
 
     public init(client: StoreClient, spool: Spool?, database: Database?, labels: EventLabels, limiter: AlertLimiter?, settings: Settings) {
         self.client = client
@@ -174,18 +176,28 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         while true {
             condition.lock()
             sealAged()
-            var batches = queue
+            let drained = queue.isEmpty && pending.allSatisfy { $0.rows == 0 } && (spool?.isEmpty ?? true)
+            if closing && (Date() >= deadline || drained) {
+                condition.unlock()
+                break
+            }
+            var batches: [StoreBatch] = []
             if spool != nil {  // written ahead: from here on the spool holds them
+                batches = queue
                 queue.removeAll()
                 queuedBytes = 0
+                handing = batches.count
             }
-            let stop = closing && (Date() >= deadline || (queue.isEmpty && pending.allSatisfy { $0.rows == 0 } && (spool?.isEmpty ?? true) && batches.isEmpty))
             condition.unlock()
-            if stop { break }
             var next: StoreBatch?
             if let spool {
-                for batch in batches where !spool.add(batch) {
-                    condition.lock(); counts.droppedRows += batch.rows; condition.unlock()
+                for batch in batches {
+                    let kept = spool.add(batch)
+                    condition.lock()
+                    if !kept { counts.droppedRows += batch.rows }
+                    handing -= 1
+                    condition.broadcast()
+                    condition.unlock()
                 }
                 next = spool.oldest()
             } else {
@@ -196,7 +208,6 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
                 }
                 condition.unlock()
             }
-            batches.removeAll()
             guard let batch = next else {
                 condition.lock()
                 if !closing { _ = condition.wait(until: Date(timeIntervalSinceNow: min(0.25, settings.batchSeconds / 2))) }
@@ -253,11 +264,27 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         // The thread may be inside a request when the time is up: it is given the request's timeout.
         let limit = deadline.addingTimeInterval(1)
         while !finished && Date() < limit { _ = condition.wait(until: limit) }
-        if spool == nil {
-            counts.droppedRows += queue.reduce(0) { $0 + $1.rows }
-            queue.removeAll()
+        if !finished {
+            // Still inside a request: closing the client ends it, so that nothing is sent
+            // after this returns (the batch stays in the spool for the next start).
+            condition.unlock()
+            client.shutdown()
+            condition.lock()
+            let end = Date(timeIntervalSinceNow: 2)
+            while !finished && Date() < end { _ = condition.wait(until: end) }
         }
+        while handing > 0 { condition.wait() }  // a few writes to the spool under way
+        // What still waits in memory goes to the spool (or is dropped) here.
+        let left = queue
+        queue.removeAll()
+        queuedBytes = 0
+        if spool == nil { counts.droppedRows += left.reduce(0) { $0 + $1.rows } }
         condition.unlock()
+        if let spool {
+            for batch in left where !spool.add(batch) {
+                condition.lock(); counts.droppedRows += batch.rows; condition.unlock()
+            }
+        }
     }
 
     public var report: Report {

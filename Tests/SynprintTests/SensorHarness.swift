@@ -21,6 +21,8 @@ final class EventCollector: EventHandler {
 
     /// Client SYNs (SYN+ACKs left out).
     var syns: [SynObservation] { collected.withLock { $0.syns.filter { $0.fingerprint.direction == .syn } } }
+    /// SYNs and SYN+ACKs, in order.
+    var handshakes: [SynObservation] { collected.withLock { $0.syns } }
     var requests: [JudgedRequest] { collected.withLock { $0.requests } }
     var connections: [FollowedConnection] { collected.withLock { $0.connections } }
     var flowWindows: [FlowWindow] { collected.withLock { $0.flowWindows } }

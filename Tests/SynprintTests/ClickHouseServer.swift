@@ -1,0 +1,178 @@
+import Fleet
+import Foundation
+import XCTest
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real ClickHouse server (Debian's `clickhouse-server`, installed by tools/setup.sh) on
+/// loopback for one test: its own free ports, its data in a temporary folder, stopped and
+/// started again at will. A missing server binary fails the test; it is never skipped.
+final class ClickHouseServer {
+    let folder: URL
+    let httpPort: Int
+    let tcpPort: Int
+    private var pid: pid_t?
+
+    static var binary: String? {
+        ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+    }
+
+    /// `shards`: the TCP ports of the servers of the `fleet` cluster, this one's included.
+    init(folder: URL, httpPort: Int, tcpPort: Int, shards: [Int]) throws {
+        self.folder = folder
+        self.httpPort = httpPort
+        self.tcpPort = tcpPort
+        let template = repositoryRoot.appendingPathComponent("Tests/SynprintTests/Fixtures/clickhouse")
+        let shardXML = shards.map {
+            "            <shard><replica><host>127.0.0.1</host><port>\($0)</port></replica></shard>"
+        }.joined(separator: "\n")
+        var config = try String(contentsOf: template.appendingPathComponent("config.xml"), encoding: .utf8)
+        for (key, value) in [("@FOLDER@", folder.path), ("@HTTP@", String(httpPort)), ("@TCP@", String(tcpPort)), ("@SHARDS@", shardXML)] {
+            config = config.replacingOccurrences(of: key, with: value)
+        }
+        try config.write(to: folder.appendingPathComponent("config.xml"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: template.appendingPathComponent("users.xml"), to: folder.appendingPathComponent("users.xml"))
+    }
+
+    /// One started server.
+    static func started() throws -> ClickHouseServer {
+        let ports = try freePorts(2)
+        let server = try ClickHouseServer(folder: try temporaryFolder(), httpPort: ports[0], tcpPort: ports[1], shards: [ports[1]])
+        try server.start()
+        return server
+    }
+
+    /// Two started servers that form the two-shard cluster `fleet`.
+    static func cluster() throws -> [ClickHouseServer] {
+        let ports = try freePorts(4)
+        let shards = [ports[1], ports[3]]
+        let servers = try [0, 2].map {
+            try ClickHouseServer(folder: try temporaryFolder(), httpPort: ports[$0], tcpPort: ports[$0 + 1], shards: shards)
+        }
+        for server in servers { try server.start() }
+        return servers
+    }
+
+    var url: String { "http://127.0.0.1:\(httpPort)/synprint" }
+
+    /// Started with posix_spawn rather than Foundation's Process, whose monitor waits on the
+    /// longest-lived child and so misses the ends of the synprint processes a test runs.
+    func start() throws {
+        guard let binary = ClickHouseServer.binary else {
+            throw Failed(description: "clickhouse-server is not installed (tools/setup.sh installs Debian's clickhouse-server)")
+        }
+        let arguments = [binary] + (binary.hasSuffix("/clickhouse") ? ["server"] : []) + ["--config-file=\(folder.path)/config.xml"]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child: pid_t = 0
+        let status = posix_spawn(&child, binary, &actions, nil, &argv, environ)
+        guard status == 0 else { throw Failed(description: "cannot start \(binary): \(String(cString: strerror(status)))") }
+        pid = child
+        do {
+            try waitFor(seconds: 30) { (try? query("SELECT 1")) == "1\n" }
+        } catch {
+            let log = (try? String(contentsOf: folder.appendingPathComponent("error.log"), encoding: .utf8)) ?? ""
+            throw Failed(description: "ClickHouse did not start on port \(httpPort): \(log.suffix(500))")
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it is still there after 15 s.
+    func stop() {
+        guard let pid else { return }
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(15)
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if Date() >= deadline {
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                break
+            }
+            usleep(20_000)
+        }
+        self.pid = nil
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// One statement through ClickHouse's HTTP interface, as the default user.
+    @discardableResult
+    func query(_ sql: String) throws -> String {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(httpPort)/")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(sql.utf8)
+        request.timeoutInterval = 10
+        let result = LockedBox<(Data?, Int)>((nil, 0))
+        let done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { data, response, _ in
+            result.value = (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
+            done.signal()
+        }.resume()
+        done.wait()
+        let (data, status) = result.value
+        let text = String(decoding: data ?? Data(), as: UTF8.self)
+        guard status == 200 else { throw Failed(description: "ClickHouse: \(status) \(text)") }
+        return text
+    }
+
+    /// Rows of a query as tab-separated fields.
+    func rows(_ sql: String) throws -> [[String]] {
+        try query(sql + " FORMAT TabSeparated").split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    func count(_ sql: String) throws -> Int {
+        Int(try query(sql).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+}
+
+/// Free TCP ports on loopback (bound once to find them, then released).
+func freePorts(_ n: Int) throws -> [Int] {
+    var sockets: [Int32] = []
+    defer { for s in sockets { close(s) } }
+    return try (0..<n).map { _ in
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        sockets.append(s)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) == 0 && getsockname(s, $0, &length) == 0 }
+        }
+        guard bound else { throw Failed(description: "no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+struct Failed: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A value shared with a callback on another thread.
+final class LockedBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}

@@ -1,0 +1,404 @@
+import Decode
+import Fleet
+import Formatting
+import Foundation
+import Output
+import SynprintKit
+import XCTest
+
+/// The fleet store against a real ClickHouse server on loopback: what a sensor writes to its
+/// JSON file arrives in the store once, through outages, restarts and a full spool.
+final class StoreTests: XCTestCase {
+    static let captures = [
+        repositoryRoot.appendingPathComponent("tools/samples/verdicts.pcap"),
+        repositoryRoot.appendingPathComponent("tools/samples/mixed-os.pcap"),
+        fixture("connections.pcap"),
+    ]
+
+    /// Every capture through one threaded sensor (every analysis on) whose events go to a JSON
+    /// file and to `store`; `between` runs once half of the packets are in.
+    func feed(
+        _ captures: [URL], store: StoreSink, json: URL, sensor name: String = "test", between: () throws -> Void = {},
+        end: () throws -> Void = {}
+    ) throws {
+        let database = try shippedDatabase()
+        let limiter = AlertLimiter(perHost: 10, window: 60, perSecond: 100)
+        let sink = EventSink(file: try OutputFile(path: json.path, mode: .truncate))
+        let log = EventLog(
+            format: .json, database: database, labels: EventLabels(sensor: name), sink: sink, alerts: nil, observations: nil,
+            limiter: limiter)
+        let sensor = Sensor(
+            settings: Settings(), database: database, judging: true, following: true, flowStatistics: true,
+            handler: EventFanOut([log, store], alerts: limiter))
+        let all = try captures.map { try packets(of: $0) }
+        let total = all.reduce(0) { $0 + $1.packets.count }
+        var fed = 0
+        for capture in all {
+            for packet in capture.packets {
+                _ = packet.bytes.withUnsafeBytes {
+                    sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
+                }
+                fed += 1
+                if fed == total / 2 {
+                    sensor.idle()
+                    try between()
+                }
+            }
+        }
+        sensor.sendStatus()
+        sensor.finish()
+        sink.flush()
+        try end()
+        store.finish()
+    }
+
+    func makeSink(_ url: String, spool: Spool? = nil, sensor: String = "test", _ adjust: (inout StoreSink.Settings) -> Void = { _ in })
+        throws -> StoreSink
+    {
+        guard case .success(let address) = StoreAddress.parse(url) else { throw Failed(description: "bad URL \(url)") }
+        var settings = StoreSink.Settings()
+        settings.retryFirst = 0.05
+        settings.retryMost = 0.5
+        adjust(&settings)
+        return StoreSink(
+            client: StoreClient(address: address, timeout: 3), spool: spool, database: try shippedDatabase(),
+            labels: EventLabels(sensor: sensor), limiter: nil, settings: settings)
+    }
+
+    func initialize(_ server: ClickHouseServer, cluster: String? = nil) throws {
+        guard case .success(let address) = StoreAddress.parse(server.url) else { return }
+        let client = StoreClient(address: address)
+        defer { client.shutdown() }
+        _ = try StoreSetup.initialize(client, cluster: cluster, ttlDays: nil)
+    }
+
+    /// Events of the JSON file by type (the store has no `stats` without --stats-events).
+    func countsByType(_ json: URL) throws -> [String: Int] {
+        try jsonLines(of: json).reduce(into: [:]) { $0[$1["type"] as? String ?? "?", default: 0] += 1 }
+    }
+
+    func storeCounts(_ server: ClickHouseServer, table suffix: String = "", final: Bool = true) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for table in StoreTable.allCases {
+            let n = try server.count("SELECT count() FROM synprint.\(table.rawValue)\(suffix) \(final ? "FINAL" : "")")
+            if n > 0 { counts[table.rawValue] = n }
+        }
+        return counts
+    }
+
+    /// The store's rows, by table, as they would be counted from the JSON file: http and alert
+    /// rows are the JSON's http lines and the alerts raised.
+    func assertStoreHolds(_ server: ClickHouseServer, _ json: URL, alerts: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        var expected = try countsByType(json)
+        expected.removeValue(forKey: "stats")
+        if alerts > 0 { expected["alert"] = alerts }
+        let stored = try storeCounts(server)
+        var storedEvents = stored
+        storedEvents.removeValue(forKey: "stats")
+        XCTAssertEqual(storedEvents, expected, "rows in the store against events in the JSON file", file: file, line: line)
+        // Every event once: no event id twice, and the run's sequence numbers without a gap.
+        var sequences: [Int] = []
+        for table in StoreTable.allCases {
+            let ids = try server.rows("SELECT event_id FROM synprint.\(table.rawValue)").map { $0[0] }
+            XCTAssertEqual(Set(ids).count, ids.count, "\(table) holds an event twice", file: file, line: line)
+            sequences += ids.compactMap { Int($0.split(separator: "-").last ?? "") }
+        }
+        XCTAssertEqual(sequences.sorted(), Array(0..<sequences.count), "event sequences with a gap", file: file, line: line)
+    }
+
+    // MARK: Without a server
+
+    func testRowsHaveExactlyTheColumnsOfTheirTable() throws {
+        let database = try shippedDatabase()
+        let rows = StoreRows(database: database, labels: EventLabels(sensor: "s\"1"), runStart: 1_700_000_000_000_000)
+        var seen = Set<StoreTable>()
+        var sequence: UInt64 = 0
+        for capture in StoreTests.captures + [fixture("tunnels.pcap")] {
+            let p = try packets(of: capture)
+            let events = runSensor(p.packets, link: p.link, database: database, judging: true, following: true, flowStatistics: true)
+            let out = TextBuffer(capacity: 4096)
+            func check(_ table: StoreTable) throws {
+                let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.string.utf8)) as? [String: Any], out.string)
+                XCTAssertEqual(Set(object.keys), Set(StoreSchema.columns(table).map(\.name)), "\(table)")
+                XCTAssertEqual(object["event_id"] as? String, "s\"1-1700000000000000-\(sequence)")
+                XCTAssertTrue(out.string.hasSuffix("}\n"))
+                XCTAssertEqual(out.string.filter { $0 == "\n" }.count, 1, "one line per row")
+                seen.insert(table)
+                sequence += 1
+                out.removeAll()
+            }
+            for syn in events.handshakes { try check(rows.write(syn, sequence: sequence, to: out)) }
+            for request in events.requests {
+                rows.write(request, sequence: sequence, to: out)
+                try check(.http)
+            }
+            for connection in events.connections {
+                rows.write(connection, sequence: sequence, to: out)
+                try check(.conn)
+            }
+            for window in events.flowWindows {
+                rows.write(window, sequence: sequence, to: out)
+                try check(.flowstats)
+            }
+        }
+        XCTAssertEqual(seen, [.syn, .synack, .http, .conn, .flowstats])
+        let out = TextBuffer(capacity: 1024)
+        rows.writeStatus(
+            packets: 1, syn: 1, synAck: 0, skipped: 0, malformed: 0, libpcap: nil, awaitingRequest: 0, requests: 0, flagged: 0,
+            alertsSuppressed: 0, seconds: 1, microseconds: 0, sequence: 0, to: out)
+        let stats = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.string.utf8)) as? [String: Any])
+        XCTAssertEqual(Set(stats.keys), Set(StoreSchema.columns(.stats).map(\.name)))
+    }
+
+    /// The SQL shipped in deploy/clickhouse/ is what `clickhouse init --print` prints.
+    func testShippedSchemaIsTheBinarysSchema() throws {
+        let shipped = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/clickhouse/schema.sql"), encoding: .utf8)
+        XCTAssertEqual(shipped, StoreSchema.script(database: "synprint"), "regenerate with: synprint clickhouse init --print > deploy/clickhouse/schema.sql")
+    }
+
+    func testAddressesAndTheirMistakes() {
+        XCTAssertEqual(try StoreAddress.parse("http://127.0.0.1:8123/fleet").get(), StoreAddress(base: "http://127.0.0.1:8123", database: "fleet"))
+        XCTAssertEqual(try StoreAddress.parse("https://ch.example").get(), StoreAddress(base: "https://ch.example:8443", database: "synprint"))
+        XCTAssertEqual(try StoreAddress.parse("http://[::1]:9/").get().base, "http://[::1]:9")
+        for bad in ["ch:8123", "ftp://h/x", "http://u:p@h/x", "http://h/a/b", "http://h/bad-name", "http:///x"] {
+            guard case .failure(let error) = StoreAddress.parse(bad) else { return XCTFail("\(bad) accepted") }
+            XCTAssertTrue(error.description.hasPrefix(bad), error.description)
+        }
+    }
+
+    func testSpoolKeepsBatchesWholeInOrderAndWithinItsBound() throws {
+        let folder = try temporaryFolder().appendingPathComponent("spool")
+        let spool = try Spool(folder: folder.path, limit: 1000)
+        for sequence in [3, 1, 2] as [UInt64] {
+            XCTAssertTrue(spool.add(StoreBatch(sequence: sequence, table: "syn", rows: 2, bytes: Array(repeating: 65, count: 300))))
+        }
+        XCTAssertEqual(spool.oldest()?.sequence, 1)
+        // A fourth pushes out the oldest, counted.
+        XCTAssertTrue(spool.add(StoreBatch(sequence: 4, table: "conn", rows: 5, bytes: Array(repeating: 66, count: 300))))
+        XCTAssertEqual(spool.batches, 3)
+        XCTAssertEqual(spool.droppedRows, 2)
+        XCTAssertLessThanOrEqual(spool.bytes, 1000)
+        XCTAssertFalse(spool.add(StoreBatch(sequence: 5, table: "syn", rows: 9, bytes: Array(repeating: 67, count: 1001))))
+        XCTAssertEqual(spool.droppedRows, 11)
+        // A crash's temporary file is removed; the batches are read back in order, whole.
+        FileManager.default.createFile(atPath: folder.appendingPathComponent(".tmp-00000000000000000009.syn.1.jsonl").path, contents: Data([1]))
+        let reopened = try Spool(folder: folder.path, limit: 1000)
+        XCTAssertEqual(reopened.batches, 3)
+        XCTAssertEqual(reopened.nextSequence, 5)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent(".tmp-00000000000000000009.syn.1.jsonl").path))
+        let oldest = try XCTUnwrap(reopened.oldest())
+        XCTAssertEqual([oldest.sequence, UInt64(oldest.rows), UInt64(oldest.bytes.count)], [2, 2, 300])
+        XCTAssertEqual(oldest.table, "syn")
+        reopened.remove(2)
+        XCTAssertEqual(reopened.oldest()?.sequence, 3)
+        // A link in place of the folder is refused.
+        let link = folder.deletingLastPathComponent().appendingPathComponent("link")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: folder)
+        XCTAssertThrowsError(try Spool(folder: link.path, limit: 1000))
+    }
+
+    // MARK: With a server
+
+    func testOneRunArrivesWholeAndOnceAndTheViewsCountIt() throws {
+        let server = try ClickHouseServer.started()
+        try initialize(server)
+        let json = try temporaryFolder().appendingPathComponent("events.jsonl")
+        let store = try makeSink(server.url)
+        try feed(StoreTests.captures, store: store, json: json)
+        let report = store.report
+        XCTAssertEqual(report.droppedRows, 0)
+        XCTAssertEqual(report.rejectedBatches, 0)
+        XCTAssertEqual(report.leftRows, 0)
+        try assertStoreHolds(server, json, alerts: 2)
+        XCTAssertEqual(try server.count("SELECT count() FROM synprint.stats"), 1)
+        // Spot check of values: the JSON file's SYNs, field by field where both have them.
+        let lines = try jsonLines(of: json).filter { $0["type"] as? String == "syn" }
+        let rows = try server.rows("SELECT src_ip, src_port, window, raw_sig, os_class, ja4t FROM synprint.syn ORDER BY ts, ts_us, src_port")
+        let fromJSON = lines.map {
+            ["\($0["src_ip"]!)", "\($0["src_port"]!)", "\($0["window"]!)", "\($0["raw_sig"]!)",
+             "\(($0["os"] as? [String: Any])?["class"] ?? "")", "\($0["ja4t"]!)"]
+        }
+        XCTAssertEqual(Set(rows.map { $0.joined(separator: "|") }), Set(fromJSON.map { $0.joined(separator: "|") }))
+        // The 15-minute views hold what the tables hold.
+        XCTAssertEqual(
+            try server.count("SELECT sum(connections) FROM synprint.conn_15m"), try server.count("SELECT count() FROM synprint.conn"))
+        XCTAssertEqual(try server.count("SELECT sum(syns) FROM synprint.syn_15m"), try server.count("SELECT count() FROM synprint.syn"))
+        XCTAssertEqual(
+            try server.count("SELECT sum(flagged) FROM synprint.verdicts_15m WHERE reason = 'os_mismatch'"),
+            try server.count("SELECT count() FROM synprint.http WHERE has(reasons, 'os_mismatch') AND flagged"))
+    }
+
+    func testClickHouseStoppedAndStartedAgainLosesNothing() throws {
+        let server = try ClickHouseServer.started()
+        try initialize(server)
+        let folder = try temporaryFolder()
+        let json = folder.appendingPathComponent("events.jsonl")
+        let spool = try Spool(folder: folder.appendingPathComponent("spool").path, limit: 64 << 20)
+        let store = try makeSink(server.url, spool: spool) {
+            $0.batchRows = 20  // many batches, some sent before the stop, some spooled during it
+            $0.drainSeconds = 60
+        }
+        try feed(
+            StoreTests.captures, store: store, json: json,
+            between: {
+                try waitFor(seconds: 10) { store.report.batchesSent > 0 }
+                server.stop()  // the rest of the capture goes in while it is gone
+            },
+            end: {
+                try waitFor(seconds: 10) { store.report.retries >= 1 }
+                try server.start()
+            })
+        let report = store.report
+        XCTAssertGreaterThan(report.retries, 0, "the outage was not noticed")
+        XCTAssertEqual(report.droppedRows, 0)
+        XCTAssertEqual(report.leftRows, 0)
+        XCTAssertTrue(spool.isEmpty)
+        try assertStoreHolds(server, json, alerts: 2)
+    }
+
+    func testFullSpoolDropsTheOldestCountedAndARestartReplaysIt() throws {
+        let server = try ClickHouseServer.started()
+        try initialize(server)
+        server.stop()  // gone for good, for the first run
+        let folder = try temporaryFolder()
+        let json = folder.appendingPathComponent("events.jsonl")
+        let spoolPath = folder.appendingPathComponent("spool").path
+        let spool = try Spool(folder: spoolPath, limit: 20_000)
+        let store = try makeSink(server.url, spool: spool) {
+            $0.batchRows = 10
+            $0.drainSeconds = 0.5
+        }
+        try feed(StoreTests.captures, store: store, json: json)
+        let first = store.report
+        let written = try countsByType(json).values.reduce(0, +) + 2  // and the alerts
+        XCTAssertGreaterThan(first.droppedRows, 0, "the spool never filled")
+        XCTAssertEqual(first.droppedRows, spool.droppedRows)
+        XCTAssertLessThanOrEqual(spool.bytes, 20_000)
+        XCTAssertEqual(first.leftRows + first.droppedRows, written, "rows neither kept nor counted as dropped")
+        // The next start of the sensor replays the spool once ClickHouse is back.
+        try server.start()
+        let replay = try makeSink(server.url, spool: try Spool(folder: spoolPath, limit: 20_000)) { $0.drainSeconds = 30 }
+        replay.finish()
+        XCTAssertEqual(replay.report.rowsSent.values.reduce(0, +), first.leftRows)
+        XCTAssertEqual(replay.report.leftRows, 0)
+        XCTAssertEqual(try storeCounts(server).values.reduce(0, +), first.leftRows)
+    }
+
+    func testMalformedBatchIsSetAsideAndTheRestDelivered() throws {
+        let server = try ClickHouseServer.started()
+        try initialize(server)
+        let folder = try temporaryFolder().appendingPathComponent("spool")
+        let spool = try Spool(folder: folder.path, limit: 1 << 20)
+        spool.add(StoreBatch(sequence: 1, table: "syn", rows: 1, bytes: Array("{\"ts\":\"not a time\"}\n".utf8)))
+        spool.add(
+            StoreBatch(
+                sequence: 2, table: "stats", rows: 1,
+                bytes: Array("{\"sensor\":\"x\",\"event_id\":\"x-1-0\",\"ts\":1700000000,\"ts_us\":0,\"packets\":5}\n".utf8)))
+        let store = try makeSink(server.url, spool: spool) { $0.drainSeconds = 20 }
+        store.finish()
+        XCTAssertEqual(store.report.rejectedBatches, 1)
+        XCTAssertEqual(store.report.rowsSent, ["stats": 1])
+        let rejected = folder.appendingPathComponent("rejected")
+        let names = try FileManager.default.contentsOfDirectory(atPath: rejected.path).sorted()
+        XCTAssertEqual(names, ["00000000000000000001.syn.1.jsonl", "00000000000000000001.syn.1.jsonl.error"])
+        let error = try String(contentsOf: rejected.appendingPathComponent(names[1]), encoding: .utf8)
+        XCTAssertTrue(error.contains("code 41"), error)
+    }
+
+    func testStartProblemsAreOneClearLineAndInitRepairsTheSchema() throws {
+        let server = try ClickHouseServer.started()
+        func check(_ url: String, user: String? = nil, password: String? = nil) -> StoreSetup.Problem? {
+            guard case .success(var address) = StoreAddress.parse(url) else { return nil }
+            address.user = user
+            address.password = password
+            let client = StoreClient(address: address, timeout: 3)
+            defer { client.shutdown() }
+            do {
+                try StoreSetup.check(client)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let nobody = try freePorts(1)[0]
+        let unreachable = try XCTUnwrap(check("http://127.0.0.1:\(nobody)/synprint"))
+        XCTAssertTrue(unreachable.unreachable)
+        XCTAssertTrue(unreachable.description.contains("does not answer"), unreachable.description)
+        let missing = try XCTUnwrap(check(server.url))
+        XCTAssertEqual(missing.description, "the ClickHouse database synprint does not exist: run synprint clickhouse init \(server.url)")
+        try initialize(server)
+        XCTAssertNil(check(server.url))
+        XCTAssertNil(check(server.url, user: "sensor", password: "fleet-secret"))
+        let refused = try XCTUnwrap(check(server.url, user: "sensor", password: "wrong"))
+        XCTAssertTrue(refused.description.contains("refused the credentials of user sensor"), refused.description)
+        // An older store: a column this binary writes is missing.
+        try server.query("ALTER TABLE synprint.conn DROP COLUMN accecn")
+        let old = try XCTUnwrap(check(server.url))
+        XCTAssertTrue(old.description.contains("older schema"), old.description)
+        XCTAssertTrue(old.description.contains("ALTER TABLE `synprint`.conn ADD COLUMN `accecn` UInt8 AFTER `ecn_bleached`"), old.description)
+        try initialize(server)  // adds it back, and leaves the rest as it was
+        XCTAssertNil(check(server.url))
+        XCTAssertEqual(try server.count("SELECT count() FROM system.tables WHERE database = 'synprint'"), 13)
+    }
+
+    /// Two sensor processes with their own names into one store: it holds exactly the union of
+    /// their JSON files.
+    func testTwoSensorsIntoOneStoreHoldTheUnion() throws {
+        let server = try ClickHouseServer.started()
+        let folder = try temporaryFolder()
+        let initRun = try runSynprint(["clickhouse", "init", server.url])
+        XCTAssertEqual(initRun.status, 0, initRun.stderr)
+        let runs = [("edge-a", StoreTests.captures[0]), ("edge-b", StoreTests.captures[2])].map { name, capture in
+            let json = folder.appendingPathComponent("\(name).jsonl")
+            let process = Process()
+            process.executableURL = synprintExecutable
+            process.arguments = [
+                "-r", capture.path, "--json", "--http", "--connections", "--flow-stats", "-o", json.path, "--sensor-name", name,
+                "--clickhouse", server.url, "--alerts", folder.appendingPathComponent("\(name).alerts").path,
+            ]
+            process.standardError = FileHandle.nullDevice
+            return (name, json, process)
+        }
+        for (_, _, process) in runs { try process.run() }
+        for (name, json, process) in runs {
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, name)
+            var expected = try countsByType(json)
+            let alerts = try jsonLines(of: folder.appendingPathComponent("\(name).alerts")).count
+            if alerts > 0 { expected["alert"] = alerts }
+            var stored: [String: Int] = [:]
+            for table in StoreTable.allCases {
+                let n = try server.count("SELECT count() FROM synprint.\(table.rawValue) FINAL WHERE sensor = '\(name)'")
+                if n > 0 { stored[table.rawValue] = n }
+            }
+            XCTAssertEqual(stored, expected, name)
+            let fromJSON = try jsonLines(of: json).filter { $0["type"] as? String == "conn" }.map { "\($0["src_ip"]!):\($0["src_port"]!)" }
+            let fromStore = try server.rows("SELECT src_ip, src_port FROM synprint.conn WHERE sensor = '\(name)'").map { "\($0[0]):\($0[1])" }
+            XCTAssertEqual(fromStore.sorted(), fromJSON.sorted(), name)
+        }
+    }
+
+    /// `clickhouse init --cluster` on two servers: rows sent to one spread over both shards, and
+    /// the Distributed tables read every row once.
+    func testTwoShardClusterHoldsEveryRowOnce() throws {
+        let servers = try ClickHouseServer.cluster()
+        for server in servers { try initialize(server, cluster: "fleet") }
+        let json = try temporaryFolder().appendingPathComponent("events.jsonl")
+        let store = try makeSink(servers[0].url)
+        try feed(StoreTests.captures, store: store, json: json)
+        XCTAssertEqual(store.report.droppedRows, 0)
+        var expected = try countsByType(json)
+        expected.removeValue(forKey: "stats")
+        expected["alert"] = 2
+        // The Distributed engine forwards to the other shard in the background.
+        try waitFor(seconds: 30) {
+            var counts = (try? storeCounts(servers[0], final: false)) ?? [:]
+            counts.removeValue(forKey: "stats")
+            return counts == expected
+        }
+        let locals = try servers.map { try $0.count("SELECT count() FROM synprint.syn_local") }
+        XCTAssertTrue(locals.allSatisfy { $0 > 0 }, "one shard holds no SYN: \(locals)")
+        XCTAssertEqual(locals.reduce(0, +), expected["syn"])
+        XCTAssertEqual(try servers[1].count("SELECT sum(connections) FROM synprint.conn_15m"), expected["conn"])
+    }
+}
