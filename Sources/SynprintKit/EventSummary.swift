@@ -59,6 +59,12 @@ public final class EventSummary: @unchecked Sendable {
         /// The last `minutesKept` minutes of capture time, for the API's recent aggregates.
         public var recent: [MinuteCounts] = []
 
+        /// Nothing counted yet, sized for `database`'s entries and links.
+        public init(database: Database?) {
+            names = [Int](repeating: 0, count: (database?.entries.count ?? 0) + 1)
+            links = [Int](repeating: 0, count: (database?.links.count ?? 0) + 2)
+        }
+
         public var stages: [Int] {
             stagesByClass.reduce(into: [Int](repeating: 0, count: ConnectionStage.allCases.count)) { sum, row in
                 for (i, n) in row.enumerated() { sum[i] += n }
@@ -88,9 +94,14 @@ public final class EventSummary: @unchecked Sendable {
 
     public init(database: Database?) {
         self.database = database
-        counts = Counts(
-            names: [Int](repeating: 0, count: (database?.entries.count ?? 0) + 1),
-            links: [Int](repeating: 0, count: (database?.links.count ?? 0) + 2))
+        counts = Counts(database: database)
+        published = Mutex(counts)
+    }
+
+    /// A summary of counts made elsewhere (the fleet store's report), to render them alike.
+    public init(database: Database?, counts: Counts) {
+        self.database = database
+        self.counts = counts
         published = Mutex(counts)
     }
 

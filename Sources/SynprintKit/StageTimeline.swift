@@ -18,9 +18,10 @@ public struct StageTimeline: Sendable {
     /// The stage counts of one bucket.
     public func bucket(_ i: Int) -> ArraySlice<Int> { counts[i * StageTimeline.stages..<(i + 1) * StageTimeline.stages] }
 
-    /// Counts a connection that ended in `stage` at `seconds`; one earlier than the first
-    /// bucket (records end out of order by up to a sweep) counts in the first.
-    mutating func add(stage: Int, at seconds: Int64) {
+    /// Counts `count` connections that ended in `stage` at `seconds`; one earlier than the first
+    /// bucket (records end out of order by up to a sweep) counts in the first. The first call
+    /// sets the start; after it, the order of calls does not change the result.
+    public mutating func add(stage: Int, at seconds: Int64, count: Int = 1) {
         if counts.isEmpty { start = seconds }
         var index = Int(max(0, seconds - start) / width)
         while index >= StageTimeline.maxBuckets {
@@ -29,7 +30,7 @@ public struct StageTimeline: Sendable {
         }
         let needed = (index + 1) * StageTimeline.stages
         if counts.count < needed { counts.append(contentsOf: repeatElement(0, count: needed - counts.count)) }
-        counts[index * StageTimeline.stages + stage] += 1
+        counts[index * StageTimeline.stages + stage] += count
     }
 
     private mutating func mergeNeighbours() {

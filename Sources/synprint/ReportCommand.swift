@@ -1,4 +1,6 @@
 import ArgumentParser
+import Fleet
+import SynprintKit
 
 /// `synprint report CAPTURE…`: the connection aggregates of captures as tables, and as a chart
 /// with `--chart`. A shorthand for a run with `--classify --connections --summary`, events
@@ -12,10 +14,30 @@ struct ReportCommand: ParsableCommand {
             Examples:
               synprint report capture.pcap
               synprint report day1.pcap day2.pcap --chart stages.svg --filter 'port 443'
+              synprint report --clickhouse http://127.0.0.1:8123/synprint --since 24h --network 198.51.100.0/22
             """)
 
     @Argument(help: ArgumentHelp("pcap or pcapng files.", valueName: "capture"))
-    var captures: [String]
+    var captures: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Report from the fleet store instead: the rows of every sensor in ClickHouse (docs/FLEET.md).", valueName: "url"))
+    var clickhouse: String?
+
+    @Option(
+        name: .customLong("clickhouse-credentials"),
+        help: ArgumentHelp("With --clickhouse, a file of one line user:password, readable by its owner only.", valueName: "file"))
+    var credentials: String?
+
+    @Option(help: ArgumentHelp("With --clickhouse, only rows newer than this (90s, 15m, 24h, 7d).", valueName: "duration"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("With --clickhouse, only this sensor's rows.", valueName: "name"))
+    var sensor: String?
+
+    @Option(help: ArgumentHelp("With --clickhouse, only clients in this network (CIDR).", valueName: "cidr"))
+    var network: String?
 
     @Option(
         help: ArgumentHelp(
@@ -36,7 +58,46 @@ struct ReportCommand: ParsableCommand {
     var connectionTimeout: Int?
 
     func validate() throws {
-        if captures.isEmpty { throw ValidationError("give one or more capture files") }
+        if captures.isEmpty == (clickhouse == nil) { throw ValidationError("give one or more capture files, or --clickhouse URL") }
+        if clickhouse == nil && (since != nil || sensor != nil || network != nil || credentials != nil) {
+            throw ValidationError("--since, --sensor, --network and --clickhouse-credentials go with --clickhouse")
+        }
+        if clickhouse != nil && (filter != nil || connectionTimeout != nil) {
+            throw ValidationError("--filter and --connection-timeout apply to captures, not to --clickhouse")
+        }
+        if let since, StoreReport.duration(since) == nil { throw ValidationError("--since takes a duration such as 90s, 15m, 24h or 7d") }
+        if let network, StoreReport.network(network) == nil { throw ValidationError("--network takes a CIDR such as 198.51.100.0/22") }
+    }
+
+    /// The report from the fleet store: the same tables (and chart) computed in ClickHouse.
+    func runFromStore() throws {
+        guard let clickhouse else { return }
+        var address: StoreAddress
+        switch StoreAddress.parse(clickhouse) {
+        case .success(let parsed): address = parsed
+        case .failure(let error): throw Failure("--clickhouse \(error)")
+        }
+        (address.user, address.password) = try StoreOptions.credentials(file: credentials)
+        let database = try loadDatabase(databases)
+        let client = StoreClient(address: address, timeout: 60)
+        defer { client.shutdown() }
+        let scope = StoreReport.Scope(
+            since: since.flatMap(StoreReport.duration), sensor: sensor, network: network.flatMap(StoreReport.network))
+        let counts: EventSummary.Counts
+        do {
+            counts = try StoreReport(client: client, scope: scope, database: database).counts()
+        } catch {
+            throw Failure("ClickHouse at \(address.description): \(error)")
+        }
+        let summary = EventSummary(database: database, counts: counts)
+        print(self.summary == .json ? summary.json() : summary.text())
+        if let chart {
+            guard counts.connections > 0 else {
+                return printError("synprint: no connection in the store's rows, so no chart was drawn (\(chart) was left as it was)")
+            }
+            try ConnectionChart.write(counts, summary: summary, to: chart)
+            printError("synprint: chart written to \(chart)")
+        }
     }
 
     /// The root command's arguments for this report.

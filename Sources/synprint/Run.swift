@@ -67,7 +67,12 @@ struct Synprint: ParsableCommand {
         if arguments.first == ClickHouseCommand.configuration.commandName { runStoreCommand(Array(arguments.dropFirst())) }
         if arguments.first == ReportCommand.configuration.commandName {
             do {
-                arguments = try ReportCommand.parse(Array(arguments.dropFirst())).rootArguments()
+                let report = try ReportCommand.parse(Array(arguments.dropFirst()))
+                if report.clickhouse != nil {
+                    try report.runFromStore()
+                    ReportCommand.exit()
+                }
+                arguments = report.rootArguments()
             } catch {
                 ReportCommand.exit(withError: error)
             }

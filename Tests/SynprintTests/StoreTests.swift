@@ -401,4 +401,41 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(locals.reduce(0, +), expected["syn"])
         XCTAssertEqual(try servers[1].count("SELECT sum(connections) FROM synprint.conn_15m"), expected["conn"])
     }
+
+    /// `synprint report --clickhouse` on a store that holds one run equals `synprint report` on
+    /// that run's capture: the tables as JSON and as text, and the chart.
+    func testReportFromTheStoreEqualsTheReportFromTheCapture() throws {
+        let server = try ClickHouseServer.started()
+        let folder = try temporaryFolder()
+        XCTAssertEqual(try runSynprint(["clickhouse", "init", server.url]).status, 0)
+        let capture = fixture("connections.pcap").path
+        let sent = try runSynprint(["-r", capture, "--classify", "--connections", "-o", "/dev/null", "--clickhouse", server.url])
+        XCTAssertEqual(sent.status, 0, sent.stderr)
+        for format in ["json", "text"] {
+            let fromCapture = try runSynprint(["report", capture, "--summary", format, "--chart", folder.appendingPathComponent("a.svg").path])
+            let fromStore = try runSynprint([
+                "report", "--clickhouse", server.url, "--summary", format, "--chart", folder.appendingPathComponent("b.svg").path,
+            ])
+            XCTAssertEqual(fromStore.status, 0, fromStore.stderr)
+            // The capture's report prints its summary after the run's lines on standard error.
+            let start = try XCTUnwrap(fromCapture.stderr.range(of: format == "json" ? "{\"type\":\"summary\"" : "summary: "))
+            let tables = fromCapture.stderr[start.lowerBound...].components(separatedBy: "\nsynprint: chart written")[0]
+            XCTAssertEqual(fromStore.stdout.trimmingCharacters(in: .newlines), tables.trimmingCharacters(in: .newlines), format)
+            XCTAssertTrue(tables.contains("post_ack"), tables)
+            let charts = try ["a.svg", "b.svg"].map { try String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8) }
+            XCTAssertEqual(charts[0], charts[1])
+        }
+        // Scopes: another sensor's rows, rows of the future, one client network.
+        let none = try runSynprint(["report", "--clickhouse", server.url, "--sensor", "elsewhere", "--summary", "json"])
+        XCTAssertTrue(none.stdout.hasPrefix("{\"type\":\"summary\",\"syns\":0,"), none.stdout)
+        let recent = try runSynprint(["report", "--clickhouse", server.url, "--since", "1h", "--summary", "json"])
+        XCTAssertTrue(recent.stdout.hasPrefix("{\"type\":\"summary\",\"syns\":0,"), "the fixture is from 2023: \(recent.stdout)")
+        let network = try XCTUnwrap(try server.rows("SELECT client_net, count() FROM synprint.conn GROUP BY client_net ORDER BY count() DESC LIMIT 1").first)
+        let narrowed = try runSynprint(["report", "--clickhouse", server.url, "--network", network[0], "--summary", "json"])
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(narrowed.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((object["connections"] as? [String: Any])?["ended"] as? Int, Int(network[1]), narrowed.stdout)
+        let bad = try runSynprint(["report", "--clickhouse", server.url, "--network", "10.0.0.0/33"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("--network takes a CIDR"), bad.stderr)
+    }
 }

@@ -1,0 +1,215 @@
+import Connections
+import Decode
+import Foundation
+import Match
+import SynprintKit
+import Verdict
+
+/// `synprint report --clickhouse`: the run summary's counts computed in ClickHouse from the
+/// rows of every sensor (or the chosen ones), so that they print, chart and compare as those
+/// of `synprint report CAPTURE…`. Every count is one `GROUP BY` in the store; only the
+/// groups travel (docs/FLEET.md; the SQL is in deploy/clickhouse/queries/).
+public struct StoreReport {
+    /// Which rows: newer than `since` seconds, from one sensor, from clients in one network.
+    public struct Scope: Sendable {
+        public var since: Int?
+        public var sensor: String?
+        public var network: (address: IPAddress, bits: Int)?
+        public init(since: Int? = nil, sensor: String? = nil, network: (address: IPAddress, bits: Int)? = nil) {
+            self.since = since
+            self.sensor = sensor
+            self.network = network
+        }
+    }
+
+    let client: StoreClient
+    let scope: Scope
+    let database: Database
+
+    public init(client: StoreClient, scope: Scope, database: Database) {
+        self.client = client
+        self.scope = scope
+        self.database = database
+    }
+
+    /// `192.0.2.0/24` or `2001:db8::/32`: an address and a prefix length within it.
+    public static func network(_ text: String) -> (address: IPAddress, bits: Int)? {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let address = IPAddress(String(parts[0])), let bits = Int(parts[1]), bits >= 0,
+            bits <= (address.isV6 ? 128 : 32)
+        else { return nil }
+        return (address, bits)
+    }
+
+    /// `15m`, `24h`, `7d`, `3600` (seconds).
+    public static func duration(_ text: String) -> Int? {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var digits = Substring(text)
+        var unit = 1
+        if let last = digits.last, let multiplier = units[last] {
+            unit = multiplier
+            digits = digits.dropLast()
+        }
+        guard let value = Int(digits), value > 0 else { return nil }
+        return value.multipliedReportingOverflow(by: unit).overflow ? nil : value * unit
+    }
+
+    /// The `WHERE` clause for a table whose client address is in `clientColumn`.
+    func condition(client clientColumn: String) -> String {
+        var terms = ["1"]
+        if let since = scope.since { terms.append("ts >= now() - \(since)") }
+        if let sensor = scope.sensor { terms.append("sensor = \(StoreReport.literal(sensor))") }
+        if let (address, bits) = scope.network {
+            if address.isV6 {
+                let bytes = "IPv6StringToNum(\(clientColumn))"
+                let high = "reinterpretAsUInt64(reverse(substring(\(bytes), 1, 8)))"
+                let low = "reinterpretAsUInt64(reverse(substring(\(bytes), 9, 8)))"
+                terms.append("position(\(clientColumn), ':') > 0")
+                if bits > 0 {
+                    let highBits = min(bits, 64)
+                    terms.append("bitShiftRight(\(high), \(64 - highBits)) = \(highBits == 0 ? 0 : address.high >> UInt64(64 - highBits))")
+                }
+                if bits > 64 { terms.append("bitShiftRight(\(low), \(128 - bits)) = \(address.low >> UInt64(128 - bits))") }
+            } else {
+                terms.append("position(\(clientColumn), ':') = 0")
+                if bits > 0 {
+                    terms.append("bitShiftRight(IPv4StringToNum(\(clientColumn)), \(32 - bits)) = \(address.v4 >> UInt32(32 - bits))")
+                }
+            }
+        }
+        return terms.joined(separator: " AND ")
+    }
+
+    /// A string literal in ClickHouse's SQL.
+    static func literal(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+
+    func rows(_ sql: String) throws(StoreError) -> [[String]] {
+        try client.execute(sql + " FORMAT TabSeparated", inDatabase: true).split(separator: "\n").map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+
+    /// The counts of the rows in scope, as `EventSummary` keeps them.
+    public func counts() throws(StoreError) -> EventSummary.Counts {
+        var c = EventSummary.Counts(database: database)
+        let firstEntry = Dictionary(database.entries.enumerated().map { ($1.label, $0) }, uniquingKeysWith: { first, _ in first })
+        // Client SYNs: class, best entry, link; server SYN+ACKs: class.
+        for row in try rows(
+            """
+            SELECT os_class, os_name, os_flavor, path_link, path_mtu, sum(path_tunnel), sum(path_clamped), count()
+            FROM syn WHERE \(condition(client: "src_ip")) GROUP BY os_class, os_name, os_flavor, path_link, path_mtu
+            """)
+        {
+            let n = Int(row[7]) ?? 0
+            c.syns += n
+            guard let osClass = OSClass(name: row[0]) else { continue }  // matched without a database
+            c.clientClasses[osClass.rawValue] += n
+            let label = row[2].isEmpty ? row[1] : "\(row[1]) \(row[2])"
+            c.names[osClass != .unknown ? (firstEntry[label] ?? c.names.count - 1) : c.names.count - 1] += n
+            if row[4] == "\\N" {
+                c.links[c.links.count - 1] += n
+            } else {
+                let mtu = Int(row[4]) ?? 0
+                let link = database.links.firstIndex { $0.link == row[3] && $0.mtu == mtu } ?? database.links.firstIndex { $0.link == row[3] }
+                c.links[row[3].isEmpty ? c.links.count - 2 : (link ?? c.links.count - 2)] += n
+            }
+            c.tunnels += Int(row[5]) ?? 0
+            c.clamped += Int(row[6]) ?? 0
+        }
+        for row in try rows("SELECT os_class, count() FROM synack WHERE \(condition(client: "dst_ip")) GROUP BY os_class") {
+            let n = Int(row[1]) ?? 0
+            c.synAcks += n
+            if let osClass = OSClass(name: row[0]) { c.serverClasses[osClass.rawValue] += n }
+        }
+        // Requests: reasons, and the clients most often flagged.
+        let requests = condition(client: "src_ip")
+        for row in try rows("SELECT count(), sum(flagged) FROM http WHERE \(requests)") {
+            c.requests = Int(row[0]) ?? 0
+            c.flagged = Int(row[1]) ?? 0
+        }
+        for row in try rows("SELECT arrayJoin(reasons) AS reason, count() FROM http WHERE \(requests) GROUP BY reason") {
+            if let index = VerdictReason.allCases.firstIndex(where: { $0.rawValue == row[0] }) { c.reasons[index] += Int(row[1]) ?? 0 }
+        }
+        for row in try rows(
+            "SELECT src_ip, count() FROM http WHERE \(requests) AND flagged GROUP BY src_ip ORDER BY count() DESC LIMIT \(EventSummary.flaggedClientsKept)")
+        {
+            if let address = IPAddress(row[0]) { c.flaggedClients[address] = Int(row[1]) ?? 0 }
+        }
+        // Flow windows and their tunnel rules.
+        let windows = condition(client: "src_ip")
+        for row in try rows("SELECT count(), countIf(notEmpty(tunnel_rules)) FROM flowstats WHERE \(windows)") {
+            c.flowWindows = Int(row[0]) ?? 0
+            c.tunnelWindows = Int(row[1]) ?? 0
+        }
+        for row in try rows("SELECT arrayJoin(tunnel_rules) AS rule, count() FROM flowstats WHERE \(windows) GROUP BY rule") {
+            if let index = TunnelFlowRules.named.firstIndex(where: { $0.1 == row[0] }) { c.tunnelRules[index] += Int(row[1]) ?? 0 }
+        }
+        try countConnections(&c)
+        c.events = c.syns + c.synAcks + c.requests + c.flowWindows + c.connections
+        return c
+    }
+
+    private func countConnections(_ c: inout EventSummary.Counts) throws(StoreError) {
+        let scope = condition(client: "src_ip")
+        let stages = ConnectionStage.allCases
+        for row in try rows(
+            """
+            SELECT os_class, stage, ending, arrayStringConcat(tags, ','), tfo, ecn, sum(ecn_bleached), count()
+            FROM conn WHERE \(scope) GROUP BY os_class, stage, ending, tags, tfo, ecn
+            """)
+        {
+            let n = Int(row[7]) ?? 0
+            guard let osClass = OSClass(name: row[0]), let stage = stages.firstIndex(where: { $0.rawValue == row[1] }),
+                let ending = ConnectionEnding.allCases.firstIndex(where: { $0.rawValue == row[2] }),
+                let fastOpen = FastOpenState.allCases.firstIndex(where: { $0.rawValue == row[4] }),
+                let ecn = ECNState.allCases.firstIndex(where: { $0.rawValue == row[5] })
+            else { continue }
+            c.connections += n
+            c.stagesByClass[osClass.rawValue][stage] += n
+            c.endings[ending] += n
+            let tags = Set(row[3].split(separator: ",").map(String.init))
+            for (i, named) in ConnectionTags.named.enumerated() where tags.contains(named.1) { c.tags[i] += n }
+            c.fastOpen[fastOpen] += n
+            c.ecn[ecn] += n
+            c.fastOpenByClass[osClass.rawValue][fastOpen] += n
+            c.ecnByClass[osClass.rawValue][ecn] += n
+            c.ecnBleached += Int(row[6]) ?? 0
+        }
+        // Networks in the order their first connection ended, as a run counts them: by the
+        // run's start and the event's position in it (the end of `event_id`).
+        let order = "(toUInt64(splitByChar('-', event_id)[-2]), toUInt64(splitByChar('-', event_id)[-1]))"
+        for row in try rows(
+            """
+            SELECT client_net, stage, count(), min(\(order)) AS first
+            FROM conn WHERE \(scope) GROUP BY client_net, stage ORDER BY first
+            """)
+        {
+            guard let stage = stages.firstIndex(where: { $0.rawValue == row[1] }),
+                let address = IPAddress(String(row[0].prefix(while: { $0 != "/" })))
+            else { continue }
+            let network = address.clientNetwork
+            let index: Int
+            if let known = c.networkIndex[network] {
+                index = known
+            } else {
+                guard c.networks.count < EventSummary.networksKept else { continue }
+                index = c.networks.count
+                c.networkIndex[network] = index
+                c.networks.append(network)
+                c.networkStages.append(contentsOf: repeatElement(0, count: stages.count))
+            }
+            c.networkStages[index * stages.count + stage] += Int(row[2]) ?? 0
+        }
+        // The timeline starts at the end of the first connection that ended.
+        let first = try rows("SELECT toUInt32(end_ts), stage FROM conn WHERE \(scope) ORDER BY \(order) LIMIT 1")
+        if let row = first.first, let seconds = Int64(row[0]), let stage = stages.firstIndex(where: { $0.rawValue == row[1] }) {
+            c.timeline.add(stage: stage, at: seconds, count: 0)
+        }
+        for row in try rows("SELECT toUInt32(end_ts), stage, count() FROM conn WHERE \(scope) GROUP BY end_ts, stage ORDER BY end_ts") {
+            guard let seconds = Int64(row[0]), let stage = stages.firstIndex(where: { $0.rawValue == row[1] }) else { continue }
+            c.timeline.add(stage: stage, at: seconds, count: Int(row[2]) ?? 0)
+        }
+    }
+}
