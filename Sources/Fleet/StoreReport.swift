@@ -112,7 +112,8 @@ public struct StoreReport {
                 c.links[c.links.count - 1] += n
             } else {
                 let mtu = Int(row[4]) ?? 0
-                let link = database.links.firstIndex { $0.link == row[3] && $0.mtu == mtu } ?? database.links.firstIndex { $0.link == row[3] }
+                let link =
+                    database.links.firstIndex { $0.link == row[3] && $0.mtu == mtu } ?? database.links.firstIndex { $0.link == row[3] }
                 c.links[row[3].isEmpty ? c.links.count - 2 : (link ?? c.links.count - 2)] += n
             }
             c.tunnels += Int(row[5]) ?? 0
@@ -133,8 +134,8 @@ public struct StoreReport {
             if let index = VerdictReason.allCases.firstIndex(where: { $0.rawValue == row[0] }) { c.reasons[index] += Int(row[1]) ?? 0 }
         }
         for row in try rows(
-            "SELECT src_ip, count() FROM http WHERE \(requests) AND flagged GROUP BY src_ip ORDER BY count() DESC LIMIT \(EventSummary.flaggedClientsKept)")
-        {
+            "SELECT src_ip, count() FROM http WHERE \(requests) AND flagged GROUP BY src_ip ORDER BY count() DESC LIMIT \(EventSummary.flaggedClientsKept)"
+        ) {
             if let address = IPAddress(row[0]) { c.flaggedClients[address] = Int(row[1]) ?? 0 }
         }
         // Flow windows and their tunnel rules.

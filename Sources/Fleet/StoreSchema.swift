@@ -62,7 +62,8 @@ public enum StoreSchema {
     static let stats: [Column] =
         leading + [
             ("packets", "UInt64"), ("syn", "UInt64"), ("synack", "UInt64"), ("skipped", "UInt64"), ("malformed", "UInt64"),
-            ("libpcap_received", "Nullable(UInt64)"), ("libpcap_dropped", "Nullable(UInt64)"), ("libpcap_interface_dropped", "Nullable(UInt64)"),
+            ("libpcap_received", "Nullable(UInt64)"), ("libpcap_dropped", "Nullable(UInt64)"),
+            ("libpcap_interface_dropped", "Nullable(UInt64)"),
             ("awaiting_request", "UInt64"), ("requests", "UInt64"), ("flagged", "UInt64"), ("alerts_suppressed", "UInt64"),
         ]
 

@@ -44,7 +44,8 @@ public enum StoreSetup {
                 if !present.contains("\(name)\t\(column.name)") {
                     let after = previous.map { " AFTER \(StoreSchema.quoted($0))" } ?? ""
                     statements.append(
-                        "ALTER TABLE \(StoreSchema.quoted(database)).\(name) ADD COLUMN \(StoreSchema.quoted(column.name)) \(column.type)\(after)")
+                        "ALTER TABLE \(StoreSchema.quoted(database)).\(name) ADD COLUMN \(StoreSchema.quoted(column.name)) \(column.type)\(after)"
+                    )
                 }
                 previous = column.name
             }
@@ -68,7 +69,8 @@ public enum StoreSetup {
             let statements = try missing(client, cluster: try isCluster(client))
             guard statements.isEmpty else {
                 throw Problem(
-                    description: "the store at \(url) has an older schema than this synprint: run synprint clickhouse init \(url), which runs: "
+                    description:
+                        "the store at \(url) has an older schema than this synprint: run synprint clickhouse init \(url), which runs: "
                         + statements.joined(separator: "; "),
                     unreachable: false)
             }

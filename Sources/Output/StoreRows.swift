@@ -97,14 +97,17 @@ public final class StoreRows {
         begin(sequence, seconds: syn.seconds, microseconds: syn.microseconds, to: out)
         // A SYN+ACK's client is its receiver: the network column groups by client either way.
         let flow = FlowKey(s)
-        let client = fp.direction == .syn ? flow : FlowKey(client: flow.server, clientPort: flow.serverPort, server: flow.client, serverPort: flow.clientPort)
+        let client =
+            fp.direction == .syn
+            ? flow : FlowKey(client: flow.server, clientPort: flow.serverPort, server: flow.client, serverPort: flow.clientPort)
         out.append(",\"src_ip\":\""); out.append(ip: s.ip.source)
         out.append("\",\"src_port\":"); out.append(s.sourcePort)
         out.append(",\"dst_ip\":\""); out.append(ip: s.ip.destination)
         out.append("\",\"dst_port\":"); out.append(s.destinationPort)
         out.append(",\"client_net\":\""); out.append(network: client.client)
         out.append("\",\"community_id\":\"")
-        CommunityID.append(source: flow.client, sourcePort: flow.clientPort, destination: flow.server, destinationPort: flow.serverPort, to: out)
+        CommunityID.append(
+            source: flow.client, sourcePort: flow.clientPort, destination: flow.server, destinationPort: flow.serverPort, to: out)
         out.append("\",\"ip_version\":"); out.append(s.ip.version)
         out.append(",\"ttl\":"); out.append(s.ip.ttl)
         out.append(",\"initial_ttl\":"); out.append(fp.initialTTL)
@@ -211,8 +214,10 @@ public final class StoreRows {
             out.append(",\""); out.append(string: name); out.append("_packets\":"); out.append(d.packets)
             out.append(",\""); out.append(string: name); out.append("_data_packets\":"); out.append(d.dataPackets)
             out.append(",\""); out.append(string: name); out.append("_bytes\":"); out.append(d.bytes)
-            out.append(",\""); out.append(string: name); out.append("_entropy\":"); FlowStatsFormat.appendNumber(d.entropy.mean.map(Double.init), to: out)
-            out.append(",\""); out.append(string: name); out.append("_interval_mean\":"); FlowStatsFormat.appendNumber(d.intervalMean, to: out)
+            out.append(",\""); out.append(string: name); out.append("_entropy\":");
+            FlowStatsFormat.appendNumber(d.entropy.mean.map(Double.init), to: out)
+            out.append(",\""); out.append(string: name); out.append("_interval_mean\":");
+            FlowStatsFormat.appendNumber(d.intervalMean, to: out)
             out.append(",\""); out.append(string: name); out.append("_length_mean\":"); FlowStatsFormat.appendNumber(d.meanLength, to: out)
         }
         out.append(",\"push_ratio\":"); FlowStatsFormat.appendNumber(w.pushRatio, to: out)
@@ -236,8 +241,10 @@ public final class StoreRows {
 
     /// The capture's counts at one moment, for the `stats` table.
     public func writeStatus(
-        packets: Int, syn: Int, synAck: Int, skipped: Int, malformed: Int, libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?,
-        awaitingRequest: Int, requests: Int, flagged: Int, alertsSuppressed: Int, seconds: Int, microseconds: Int, sequence: UInt64, to out: TextBuffer
+        packets: Int, syn: Int, synAck: Int, skipped: Int, malformed: Int,
+        libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?,
+        awaitingRequest: Int, requests: Int, flagged: Int, alertsSuppressed: Int, seconds: Int, microseconds: Int, sequence: UInt64,
+        to out: TextBuffer
     ) {
         begin(sequence, seconds: seconds, microseconds: microseconds, to: out)
         out.append(",\"packets\":"); out.append(packets)

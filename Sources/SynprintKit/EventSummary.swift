@@ -85,7 +85,6 @@ public final class EventSummary: @unchecked Sendable {
     public static let networksKept = 4096
     public static let minutesKept = 60
 
-
     /// Distinct flagged clients remembered for the top list.
     public static let flaggedClientsKept = 4096
     let database: Database?

@@ -1,6 +1,6 @@
 import API
-import Fleet
 import ArgumentParser
+import Fleet
 import Foundation
 import Output
 import SynprintKit
@@ -331,7 +331,9 @@ struct StoreOptions: ParsableArguments {
 
     func address() throws -> StoreAddress? {
         guard let clickhouse else {
-            if credentials != nil || spool != nil { throw ValidationError("--clickhouse-credentials and --clickhouse-spool need --clickhouse") }
+            if credentials != nil || spool != nil {
+                throw ValidationError("--clickhouse-credentials and --clickhouse-spool need --clickhouse")
+            }
             return nil
         }
         var address: StoreAddress
@@ -350,9 +352,12 @@ struct StoreOptions: ParsableArguments {
             return (environment["SYNPRINT_CLICKHOUSE_USER"], environment["SYNPRINT_CLICKHOUSE_PASSWORD"])
         }
         var info = stat()
-        guard stat(file, &info) == 0 else { throw Failure("\(file): cannot read the ClickHouse credentials: \(String(cString: strerror(errno)))") }
+        guard stat(file, &info) == 0 else {
+            throw Failure("\(file): cannot read the ClickHouse credentials: \(String(cString: strerror(errno)))")
+        }
         guard info.st_mode & 0o077 == 0 else {
-            throw Failure("\(file): others may read the ClickHouse credentials (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it")
+            throw Failure(
+                "\(file): others may read the ClickHouse credentials (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it")
         }
         guard let text = try? String(contentsOfFile: file, encoding: .utf8),
             let line = text.split(whereSeparator: \.isNewline).first, let colon = line.firstIndex(of: ":"), colon != line.startIndex

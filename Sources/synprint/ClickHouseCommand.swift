@@ -14,7 +14,8 @@ struct ClickHouseCommand: ParsableCommand {
     struct Initialize: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "init",
-            abstract: "Create the database, tables and views, and add columns this synprint writes that are missing; safe to run on every start.",
+            abstract:
+                "Create the database, tables and views, and add columns this synprint writes that are missing; safe to run on every start.",
             discussion: """
                 Examples:
                   synprint clickhouse init http://127.0.0.1:8123/synprint
@@ -37,7 +38,8 @@ struct ClickHouseCommand: ParsableCommand {
         var cluster: String?
 
         @Option(
-            name: .customLong("ttl-days"), help: ArgumentHelp("Remove rows older than this many days (ClickHouse 19.6 and later).", valueName: "days"))
+            name: .customLong("ttl-days"),
+            help: ArgumentHelp("Remove rows older than this many days (ClickHouse 19.6 and later).", valueName: "days"))
         var ttlDays: Int?
 
         @Option(

@@ -305,7 +305,8 @@ struct Synprint: ParsableCommand {
             }
             printError("synprint: warning: \(error); events wait in the spool until it answers")
         }
-        return StoreSink(client: client, spool: spool, database: database, labels: labels, limiter: limiter, settings: try store.sinkSettings())
+        return StoreSink(
+            client: client, spool: spool, database: database, labels: labels, limiter: limiter, settings: try store.sinkSettings())
     }
 
     func listInterfaces() throws {

@@ -4,13 +4,16 @@ import Fleet
 /// The fleet store sink's counts as metrics (docs/OPERATIONS.md lists them).
 func storeMetrics(_ report: StoreSink.Report) -> [MetricValue] {
     var values = report.rowsSent.sorted { $0.key < $1.key }.map {
-        MetricValue("synprint_store_rows_sent", Double($0.value), .counter, labels: [("table", $0.key)], help: "Rows ClickHouse took, by table")
+        MetricValue(
+            "synprint_store_rows_sent", Double($0.value), .counter, labels: [("table", $0.key)], help: "Rows ClickHouse took, by table")
     }
     values += [
         MetricValue("synprint_store_batches_sent", Double(report.batchesSent), .counter, help: "Batches ClickHouse took"),
         MetricValue("synprint_store_retries", Double(report.retries), .counter, help: "Inserts that failed and were tried again"),
-        MetricValue("synprint_store_rejected_batches", Double(report.rejectedBatches), .counter, help: "Batches ClickHouse refused as malformed"),
-        MetricValue("synprint_store_dropped_rows", Double(report.droppedRows), .counter, help: "Rows dropped: spool or memory bound reached"),
+        MetricValue(
+            "synprint_store_rejected_batches", Double(report.rejectedBatches), .counter, help: "Batches ClickHouse refused as malformed"),
+        MetricValue(
+            "synprint_store_dropped_rows", Double(report.droppedRows), .counter, help: "Rows dropped: spool or memory bound reached"),
         MetricValue("synprint_store_spool_bytes", Double(report.spooledBytes), .gauge, help: "Bytes waiting in the spool"),
         MetricValue("synprint_store_spool_rows", Double(report.spooledRows), .gauge, help: "Rows waiting in the spool"),
         MetricValue(

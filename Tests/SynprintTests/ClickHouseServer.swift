@@ -134,7 +134,9 @@ final class ClickHouseServer {
 
     /// Rows of a query as tab-separated fields.
     func rows(_ sql: String) throws -> [[String]] {
-        try query(sql + " FORMAT TabSeparated").split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        try query(sql + " FORMAT TabSeparated").split(separator: "\n").map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
     }
 
     func count(_ sql: String) throws -> Int {

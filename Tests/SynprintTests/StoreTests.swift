@@ -52,7 +52,9 @@ final class StoreTests: XCTestCase {
         store.finish()
     }
 
-    func makeSink(_ url: String, spool: Spool? = nil, sensor: String = "test", _ adjust: (inout StoreSink.Settings) -> Void = { _ in })
+    func makeSink(
+        _ url: String, spool: Spool? = nil, sensor: String = "test", _ adjust: (inout StoreSink.Settings) -> Void = { _ in }
+    )
         throws -> StoreSink
     {
         guard case .success(let address) = StoreAddress.parse(url) else { throw Failed(description: "bad URL \(url)") }
@@ -153,12 +155,16 @@ final class StoreTests: XCTestCase {
     /// The SQL shipped in deploy/clickhouse/ is what `clickhouse init --print` prints.
     func testShippedSchemaIsTheBinarysSchema() throws {
         let shipped = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/clickhouse/schema.sql"), encoding: .utf8)
-        XCTAssertEqual(shipped, StoreSchema.script(database: "synprint"), "regenerate with: synprint clickhouse init --print > deploy/clickhouse/schema.sql")
+        XCTAssertEqual(
+            shipped, StoreSchema.script(database: "synprint"),
+            "regenerate with: synprint clickhouse init --print > deploy/clickhouse/schema.sql")
     }
 
     func testAddressesAndTheirMistakes() {
-        XCTAssertEqual(try StoreAddress.parse("http://127.0.0.1:8123/fleet").get(), StoreAddress(base: "http://127.0.0.1:8123", database: "fleet"))
-        XCTAssertEqual(try StoreAddress.parse("https://ch.example").get(), StoreAddress(base: "https://ch.example:8443", database: "synprint"))
+        XCTAssertEqual(
+            try StoreAddress.parse("http://127.0.0.1:8123/fleet").get(), StoreAddress(base: "http://127.0.0.1:8123", database: "fleet"))
+        XCTAssertEqual(
+            try StoreAddress.parse("https://ch.example").get(), StoreAddress(base: "https://ch.example:8443", database: "synprint"))
         XCTAssertEqual(try StoreAddress.parse("http://[::1]:9/").get().base, "http://[::1]:9")
         for bad in ["ch:8123", "ftp://h/x", "http://u:p@h/x", "http://h/a/b", "http://h/bad-name", "http:///x"] {
             guard case .failure(let error) = StoreAddress.parse(bad) else { return XCTFail("\(bad) accepted") }
@@ -181,7 +187,8 @@ final class StoreTests: XCTestCase {
         XCTAssertFalse(spool.add(StoreBatch(sequence: 5, table: "syn", rows: 9, bytes: Array(repeating: 67, count: 1001))))
         XCTAssertEqual(spool.droppedRows, 11)
         // A crash's temporary file is removed; the batches are read back in order, whole.
-        FileManager.default.createFile(atPath: folder.appendingPathComponent(".tmp-00000000000000000009.syn.1.jsonl").path, contents: Data([1]))
+        FileManager.default.createFile(
+            atPath: folder.appendingPathComponent(".tmp-00000000000000000009.syn.1.jsonl").path, contents: Data([1]))
         let reopened = try Spool(folder: folder.path, limit: 1000)
         XCTAssertEqual(reopened.batches, 3)
         XCTAssertEqual(reopened.nextSequence, 5)
@@ -213,10 +220,13 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try server.count("SELECT count() FROM synprint.stats"), 1)
         // Spot check of values: the JSON file's SYNs, field by field where both have them.
         let lines = try jsonLines(of: json).filter { $0["type"] as? String == "syn" }
-        let rows = try server.rows("SELECT src_ip, src_port, window, raw_sig, os_class, ja4t FROM synprint.syn ORDER BY ts, ts_us, src_port")
+        let rows = try server.rows(
+            "SELECT src_ip, src_port, window, raw_sig, os_class, ja4t FROM synprint.syn ORDER BY ts, ts_us, src_port")
         let fromJSON = lines.map {
-            ["\($0["src_ip"]!)", "\($0["src_port"]!)", "\($0["window"]!)", "\($0["raw_sig"]!)",
-             "\(($0["os"] as? [String: Any])?["class"] ?? "")", "\($0["ja4t"]!)"]
+            [
+                "\($0["src_ip"]!)", "\($0["src_port"]!)", "\($0["window"]!)", "\($0["raw_sig"]!)",
+                "\(($0["os"] as? [String: Any])?["class"] ?? "")", "\($0["ja4t"]!)",
+            ]
         }
         XCTAssertEqual(Set(rows.map { $0.joined(separator: "|") }), Set(fromJSON.map { $0.joined(separator: "|") }))
         // The 15-minute views hold what the tables hold.
@@ -335,7 +345,8 @@ final class StoreTests: XCTestCase {
         try server.query("ALTER TABLE synprint.conn DROP COLUMN accecn")
         let old = try XCTUnwrap(check(server.url))
         XCTAssertTrue(old.description.contains("older schema"), old.description)
-        XCTAssertTrue(old.description.contains("ALTER TABLE `synprint`.conn ADD COLUMN `accecn` UInt8 AFTER `ecn_bleached`"), old.description)
+        XCTAssertTrue(
+            old.description.contains("ALTER TABLE `synprint`.conn ADD COLUMN `accecn` UInt8 AFTER `ecn_bleached`"), old.description)
         try initialize(server)  // adds it back, and leaves the rest as it was
         XCTAssertNil(check(server.url))
         XCTAssertEqual(try server.count("SELECT count() FROM system.tables WHERE database = 'synprint'"), 13)
@@ -373,7 +384,9 @@ final class StoreTests: XCTestCase {
             }
             XCTAssertEqual(stored, expected, name)
             let fromJSON = try jsonLines(of: json).filter { $0["type"] as? String == "conn" }.map { "\($0["src_ip"]!):\($0["src_port"]!)" }
-            let fromStore = try server.rows("SELECT src_ip, src_port FROM synprint.conn WHERE sensor = '\(name)'").map { "\($0[0]):\($0[1])" }
+            let fromStore = try server.rows("SELECT src_ip, src_port FROM synprint.conn WHERE sensor = '\(name)'").map {
+                "\($0[0]):\($0[1])"
+            }
             XCTAssertEqual(fromStore.sorted(), fromJSON.sorted(), name)
         }
     }
@@ -412,7 +425,9 @@ final class StoreTests: XCTestCase {
         let sent = try runSynprint(["-r", capture, "--classify", "--connections", "-o", "/dev/null", "--clickhouse", server.url])
         XCTAssertEqual(sent.status, 0, sent.stderr)
         for format in ["json", "text"] {
-            let fromCapture = try runSynprint(["report", capture, "--summary", format, "--chart", folder.appendingPathComponent("a.svg").path])
+            let fromCapture = try runSynprint([
+                "report", capture, "--summary", format, "--chart", folder.appendingPathComponent("a.svg").path,
+            ])
             let fromStore = try runSynprint([
                 "report", "--clickhouse", server.url, "--summary", format, "--chart", folder.appendingPathComponent("b.svg").path,
             ])
@@ -430,7 +445,8 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(none.stdout.hasPrefix("{\"type\":\"summary\",\"syns\":0,"), none.stdout)
         let recent = try runSynprint(["report", "--clickhouse", server.url, "--since", "1h", "--summary", "json"])
         XCTAssertTrue(recent.stdout.hasPrefix("{\"type\":\"summary\",\"syns\":0,"), "the fixture is from 2023: \(recent.stdout)")
-        let network = try XCTUnwrap(try server.rows("SELECT client_net, count() FROM synprint.conn GROUP BY client_net ORDER BY count() DESC LIMIT 1").first)
+        let network = try XCTUnwrap(
+            try server.rows("SELECT client_net, count() FROM synprint.conn GROUP BY client_net ORDER BY count() DESC LIMIT 1").first)
         let narrowed = try runSynprint(["report", "--clickhouse", server.url, "--network", network[0], "--summary", "json"])
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(narrowed.stdout.utf8)) as? [String: Any])
         XCTAssertEqual((object["connections"] as? [String: Any])?["ended"] as? Int, Int(network[1]), narrowed.stdout)
