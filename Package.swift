@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "Fleet",
             dependencies: [
-                "Decode", "Formatting", "Match", "Verdict", "Connections", "FlowStats", "Output", "SynprintKit",
+                "Decode", "Formatting", "Match", "Verdict", "Connections", "FlowStats", "Output", "Learn", "SynprintKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -85,10 +85,83 @@ public struct StoreReport {
         "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
     }
 
-    func rows(_ sql: String) throws(StoreError) -> [[String]] {
-        try client.execute(sql + " FORMAT TabSeparated", inDatabase: true).split(separator: "\n").map {
+    /// The report's queries, each over one table's rows in scope; `scope` gives the `WHERE`
+    /// clause for the column that holds the client's address.
+    public enum Query: String, CaseIterable, Sendable {
+        case clientSyns = "client-syns", serverSynAcks = "server-synacks", requests, reasons, flaggedClients = "flagged-clients"
+        case windows, tunnelRules = "tunnel-rules", connections, networkStages = "network-stages"
+        case firstConnection = "first-connection", timeline
+        /// `db build --clickhouse`: the labelled SYNs the sensors kept, as learned-entry lines,
+        /// and how many the build's rules left out, by rule.
+        case observations, exclusions
+
+        /// Rows in the order a run emitted them: by the run's start and the event's position
+        /// in it (the two numbers that end `event_id`).
+        static let order = "(toUInt64(splitByChar('-', event_id)[-2]), toUInt64(splitByChar('-', event_id)[-1]))"
+
+        public func sql(scope: (String) -> String) -> String {
+            let clients = scope("src_ip")
+            switch self {
+            case .clientSyns:
+                return """
+                    SELECT os_class, os_name, os_flavor, path_link, path_mtu, sum(path_tunnel), sum(path_clamped), count()
+                    FROM syn WHERE \(clients) GROUP BY os_class, os_name, os_flavor, path_link, path_mtu
+                    """
+            case .serverSynAcks: return "SELECT os_class, count() FROM synack WHERE \(scope("dst_ip")) GROUP BY os_class"
+            case .requests: return "SELECT count(), sum(flagged) FROM http WHERE \(clients)"
+            case .reasons: return "SELECT arrayJoin(reasons) AS reason, count() FROM http WHERE \(clients) GROUP BY reason"
+            case .flaggedClients:
+                return """
+                    SELECT src_ip, count() FROM http WHERE \(clients) AND flagged GROUP BY src_ip
+                    ORDER BY count() DESC LIMIT \(EventSummary.flaggedClientsKept)
+                    """
+            case .windows: return "SELECT count(), countIf(notEmpty(tunnel_rules)) FROM flowstats WHERE \(clients)"
+            case .tunnelRules: return "SELECT arrayJoin(tunnel_rules) AS rule, count() FROM flowstats WHERE \(clients) GROUP BY rule"
+            case .connections:
+                return """
+                    SELECT os_class, stage, ending, arrayStringConcat(tags, ','), tfo, ecn, sum(ecn_bleached), count()
+                    FROM conn WHERE \(clients) GROUP BY os_class, stage, ending, tags, tfo, ecn
+                    """
+            case .networkStages:
+                // In the order each network's first connection ended, as a run counts them.
+                return """
+                    SELECT client_net, stage, count(), min(\(Query.order)) AS first
+                    FROM conn WHERE \(clients) GROUP BY client_net, stage ORDER BY first
+                    """
+            case .firstConnection:
+                return "SELECT toUInt32(end_ts), stage FROM conn WHERE \(clients) ORDER BY \(Query.order) LIMIT 1"
+            case .timeline:
+                return "SELECT toUInt32(end_ts), stage, count() FROM conn WHERE \(clients) GROUP BY end_ts, stage ORDER BY end_ts"
+            case .observations:
+                return "SELECT observation FROM http WHERE \(clients) AND observation != '' ORDER BY ts, ts_us, event_id"
+            case .exclusions:
+                return "SELECT excluded, count() FROM http WHERE \(clients) AND excluded != '' GROUP BY excluded ORDER BY excluded"
+            }
+        }
+
+        /// The query as shipped in deploy/clickhouse/queries/: every sensor's last day.
+        public var example: String {
+            let sql = sql { _ in "ts >= now() - INTERVAL 1 DAY" }
+            return "-- synprint report --clickhouse, \(rawValue): over the last day here; the report sets the scope.\n"
+                + sql.replacingOccurrences(of: "FROM ", with: "FROM synprint.") + "\n"
+        }
+    }
+
+    func rows(_ query: Query) throws(StoreError) -> [[String]] {
+        try client.execute(query.sql(scope: condition(client:)) + " FORMAT TabSeparated", inDatabase: true).split(separator: "\n").map {
             $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         }
+    }
+
+    /// The labelled SYNs in scope, each a learned-entry line as `--learn` writes them.
+    public func observations() throws(StoreError) -> [String] {
+        // TabSeparated escapes backslashes and tabs; the lines are JSON, whose escapes are kept.
+        try rows(.observations).map { $0[0].replacingOccurrences(of: "\\\\", with: "\\") }
+    }
+
+    /// Labelled SYNs left out in scope, by rule (`Exclusion`'s names).
+    public func exclusions() throws(StoreError) -> [(String, Int)] {
+        try rows(.exclusions).map { ($0[0], Int($0[1]) ?? 0) }
     }
 
     /// The counts of the rows in scope, as `EventSummary` keeps them.
@@ -96,12 +169,7 @@ public struct StoreReport {
         var c = EventSummary.Counts(database: database)
         let firstEntry = Dictionary(database.entries.enumerated().map { ($1.label, $0) }, uniquingKeysWith: { first, _ in first })
         // Client SYNs: class, best entry, link; server SYN+ACKs: class.
-        for row in try rows(
-            """
-            SELECT os_class, os_name, os_flavor, path_link, path_mtu, sum(path_tunnel), sum(path_clamped), count()
-            FROM syn WHERE \(condition(client: "src_ip")) GROUP BY os_class, os_name, os_flavor, path_link, path_mtu
-            """)
-        {
+        for row in try rows(.clientSyns) {
             let n = Int(row[7]) ?? 0
             c.syns += n
             guard let osClass = OSClass(name: row[0]) else { continue }  // matched without a database
@@ -119,32 +187,28 @@ public struct StoreReport {
             c.tunnels += Int(row[5]) ?? 0
             c.clamped += Int(row[6]) ?? 0
         }
-        for row in try rows("SELECT os_class, count() FROM synack WHERE \(condition(client: "dst_ip")) GROUP BY os_class") {
+        for row in try rows(.serverSynAcks) {
             let n = Int(row[1]) ?? 0
             c.synAcks += n
             if let osClass = OSClass(name: row[0]) { c.serverClasses[osClass.rawValue] += n }
         }
         // Requests: reasons, and the clients most often flagged.
-        let requests = condition(client: "src_ip")
-        for row in try rows("SELECT count(), sum(flagged) FROM http WHERE \(requests)") {
+        for row in try rows(.requests) {
             c.requests = Int(row[0]) ?? 0
             c.flagged = Int(row[1]) ?? 0
         }
-        for row in try rows("SELECT arrayJoin(reasons) AS reason, count() FROM http WHERE \(requests) GROUP BY reason") {
+        for row in try rows(.reasons) {
             if let index = VerdictReason.allCases.firstIndex(where: { $0.rawValue == row[0] }) { c.reasons[index] += Int(row[1]) ?? 0 }
         }
-        for row in try rows(
-            "SELECT src_ip, count() FROM http WHERE \(requests) AND flagged GROUP BY src_ip ORDER BY count() DESC LIMIT \(EventSummary.flaggedClientsKept)"
-        ) {
+        for row in try rows(.flaggedClients) {
             if let address = IPAddress(row[0]) { c.flaggedClients[address] = Int(row[1]) ?? 0 }
         }
         // Flow windows and their tunnel rules.
-        let windows = condition(client: "src_ip")
-        for row in try rows("SELECT count(), countIf(notEmpty(tunnel_rules)) FROM flowstats WHERE \(windows)") {
+        for row in try rows(.windows) {
             c.flowWindows = Int(row[0]) ?? 0
             c.tunnelWindows = Int(row[1]) ?? 0
         }
-        for row in try rows("SELECT arrayJoin(tunnel_rules) AS rule, count() FROM flowstats WHERE \(windows) GROUP BY rule") {
+        for row in try rows(.tunnelRules) {
             if let index = TunnelFlowRules.named.firstIndex(where: { $0.1 == row[0] }) { c.tunnelRules[index] += Int(row[1]) ?? 0 }
         }
         try countConnections(&c)
@@ -153,14 +217,8 @@ public struct StoreReport {
     }
 
     private func countConnections(_ c: inout EventSummary.Counts) throws(StoreError) {
-        let scope = condition(client: "src_ip")
         let stages = ConnectionStage.allCases
-        for row in try rows(
-            """
-            SELECT os_class, stage, ending, arrayStringConcat(tags, ','), tfo, ecn, sum(ecn_bleached), count()
-            FROM conn WHERE \(scope) GROUP BY os_class, stage, ending, tags, tfo, ecn
-            """)
-        {
+        for row in try rows(.connections) {
             let n = Int(row[7]) ?? 0
             guard let osClass = OSClass(name: row[0]), let stage = stages.firstIndex(where: { $0.rawValue == row[1] }),
                 let ending = ConnectionEnding.allCases.firstIndex(where: { $0.rawValue == row[2] }),
@@ -178,15 +236,7 @@ public struct StoreReport {
             c.ecnByClass[osClass.rawValue][ecn] += n
             c.ecnBleached += Int(row[6]) ?? 0
         }
-        // Networks in the order their first connection ended, as a run counts them: by the
-        // run's start and the event's position in it (the end of `event_id`).
-        let order = "(toUInt64(splitByChar('-', event_id)[-2]), toUInt64(splitByChar('-', event_id)[-1]))"
-        for row in try rows(
-            """
-            SELECT client_net, stage, count(), min(\(order)) AS first
-            FROM conn WHERE \(scope) GROUP BY client_net, stage ORDER BY first
-            """)
-        {
+        for row in try rows(.networkStages) {
             guard let stage = stages.firstIndex(where: { $0.rawValue == row[1] }),
                 let address = IPAddress(String(row[0].prefix(while: { $0 != "/" })))
             else { continue }
@@ -204,11 +254,12 @@ public struct StoreReport {
             c.networkStages[index * stages.count + stage] += Int(row[2]) ?? 0
         }
         // The timeline starts at the end of the first connection that ended.
-        let first = try rows("SELECT toUInt32(end_ts), stage FROM conn WHERE \(scope) ORDER BY \(order) LIMIT 1")
-        if let row = first.first, let seconds = Int64(row[0]), let stage = stages.firstIndex(where: { $0.rawValue == row[1] }) {
+        if let row = try rows(.firstConnection).first, let seconds = Int64(row[0]),
+            let stage = stages.firstIndex(where: { $0.rawValue == row[1] })
+        {
             c.timeline.add(stage: stage, at: seconds, count: 0)
         }
-        for row in try rows("SELECT toUInt32(end_ts), stage, count() FROM conn WHERE \(scope) GROUP BY end_ts, stage ORDER BY end_ts") {
+        for row in try rows(.timeline) {
             guard let seconds = Int64(row[0]), let stage = stages.firstIndex(where: { $0.rawValue == row[1] }) else { continue }
             c.timeline.add(stage: stage, at: seconds, count: Int(row[2]) ?? 0)
         }

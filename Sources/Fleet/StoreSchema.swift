@@ -33,6 +33,7 @@ public enum StoreSchema {
             ("platform_hint", "String"), ("proxy_headers", "Array(String)"), ("ja4h", "String"), ("raw_sig", "String"), ("ja4t", "String"),
         ] + path + os + [
             ("flagged", "UInt8"), ("score", "Float32"), ("reasons", "Array(String)"), ("ua_class", "String"), ("ua_family", "String"),
+            ("observation", "String"), ("excluded", "String"),
         ]
     static let conn: [Column] =
         leading + endpoints + [

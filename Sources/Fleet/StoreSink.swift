@@ -2,6 +2,7 @@ import Connections
 import FlowStats
 import Formatting
 import Foundation
+import Learn
 import Match
 import NIOCore
 import Output
@@ -63,6 +64,8 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     private let settings: Settings
     private let rows: StoreRows
     private let limiter: AlertLimiter?
+    /// Labelled requests are kept as observations for `db build --clickhouse`, with the build's exclusions.
+    private let exclusions = ExclusionRules()
     private let condition = NSCondition()
     private var pending: [Pending] = StoreTable.allCases.map { _ in Pending() }
     private var queue: [StoreBatch] = []
@@ -108,7 +111,14 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     }
 
     public func handle(request: JudgedRequest) {
-        append(.http) { rows.write(request, sequence: $0, to: $1) }
+        let observation = ObservationLog.line(
+            request.observation.syn, request.observation.request, label: request.verdict.claimed, source: "http", rules: exclusions)
+        let (line, excluded): (String?, String) =
+            switch observation {
+            case .success(let line): (line, "")
+            case .failure(let reason): (nil, reason.rawValue)
+            }
+        append(.http) { rows.write(request, observation: line, excluded: excluded, sequence: $0, to: $1) }
         requests += 1
         if request.verdict.flagged { flagged += 1 }
     }
@@ -263,8 +273,9 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         closing = true
         deadline = Date(timeIntervalSinceNow: settings.drainSeconds)
         condition.broadcast()
-        // The thread may be inside a request when the time is up: it is given the request's timeout.
-        let limit = deadline.addingTimeInterval(1)
+        // The thread may be inside a request when the time is up: a second more (at most the
+        // drain time) to finish it.
+        let limit = deadline.addingTimeInterval(min(1, settings.drainSeconds))
         while !finished && Date() < limit { _ = condition.wait(until: limit) }
         if !finished {
             // Still inside a request: closing the client ends it, so that nothing is sent

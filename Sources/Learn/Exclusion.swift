@@ -3,7 +3,7 @@ import Match
 import Verdict
 
 /// Why a labelled SYN is kept out of a learned database. Raw values are the names printed.
-public enum Exclusion: String, CaseIterable, Sendable {
+public enum Exclusion: String, CaseIterable, Sendable, Error {
     case synAck = "synack"  // describes a server, not the labelled client
     case botUserAgent = "bot_user_agent"  // crawlers copy browser UAs
     case noOSNamed = "ua_names_no_os"  // tools and apps that name no OS

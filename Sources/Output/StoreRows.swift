@@ -143,7 +143,12 @@ public final class StoreRows {
     }
 
     /// A judged request's row, for the `http` table, or the `alert` table for its alert.
-    public func write(_ request: JudgedRequest, source: StaticString = "capture", sequence: UInt64, to out: TextBuffer) {
+    /// `observation`: the labelled SYN as a learned-entry line, for `db build --clickhouse`, or
+    /// the rule that `excluded` it.
+    public func write(
+        _ request: JudgedRequest, source: StaticString = "capture", observation learned: String? = nil, excluded: String = "",
+        sequence: UInt64, to out: TextBuffer
+    ) {
         let observation = request.observation
         let syn = observation.syn
         let head = observation.request
@@ -169,6 +174,8 @@ public final class StoreRows {
         appendStrings(verdict.tunnelRules.isEmpty ? verdict.reasons.map(\.rawValue) : verdict.reasonNames, to: out)
         out.append(",\"ua_class\":"); out.appendJSONString(verdict.claimed?.osClass?.name ?? "")
         out.append(",\"ua_family\":"); out.appendJSONString(verdict.claimed?.family.name ?? "")
+        out.append(",\"observation\":"); out.appendJSONString(learned ?? "")
+        out.append(",\"excluded\":"); out.appendJSONString(excluded)
         out.append("}\n")
     }
 

@@ -19,9 +19,22 @@ public final class ObservationLog: Sendable {
 
     /// `label` is what the request claims (the verdict's `ua_os`).
     public func record(_ syn: SynObservation, _ request: HTTPRequestHead, label: ClaimedOS?, source: String) {
-        if let reason = rules.exclusion(syn.fingerprint, label: label, userAgent: request.userAgent, classification: syn.classification) {
+        switch ObservationLog.line(syn, request, label: label, source: source, rules: rules) {
+        case .failure(let reason):
             tally.withLock { $0.excluded[reason, default: 0] += 1 }
-            return
+        case .success(let line):
+            log.write(line + "\n")
+            tally.withLock { $0.recorded += 1 }
+        }
+    }
+
+    /// One labelled observation as a single-count learned entry (a database line), or why the
+    /// build's exclusions leave it out. The fleet store keeps the same line in its `http` rows.
+    public static func line(
+        _ syn: SynObservation, _ request: HTTPRequestHead, label: ClaimedOS?, source: String, rules: ExclusionRules
+    ) -> Result<String, Exclusion> {
+        if let reason = rules.exclusion(syn.fingerprint, label: label, userAgent: request.userAgent, classification: syn.classification) {
+            return .failure(reason)
         }
         let time = TextBuffer(capacity: 32)
         time.appendTimestamp(seconds: syn.seconds, microseconds: syn.microseconds)
@@ -33,8 +46,7 @@ public final class ObservationLog: Sendable {
         id.append(ascii: "-"); id.append(ip: syn.fingerprint.ip.source); id.append(ascii: "-");
         id.append(syn.fingerprint.segment.sourcePort)
         entry.id = id.string
-        log.write(EntryWriter.line(entry) + "\n")
-        tally.withLock { $0.recorded += 1 }
+        return .success(EntryWriter.line(entry))
     }
 
     public var summary: String {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Capture
 import Decode
 import Features
+import Fleet
 import Foundation
 import Learn
 import Match
@@ -38,6 +39,19 @@ extension DatabaseCommand {
         var learned: [String] = []
 
         @Option(
+            help: ArgumentHelp(
+                "Also learn from the fleet store: the labelled SYNs every sensor's http rows keep (docs/FLEET.md).", valueName: "url"))
+        var clickhouse: String?
+
+        @Option(
+            name: .customLong("clickhouse-credentials"),
+            help: ArgumentHelp("With --clickhouse, a file of one line user:password, readable by its owner only.", valueName: "file"))
+        var credentials: String?
+
+        @Option(help: ArgumentHelp("With --clickhouse, only rows newer than this (15m, 24h, 7d).", valueName: "duration"))
+        var since: String?
+
+        @Option(
             name: .customLong("label-window"),
             help: ArgumentHelp(
                 "Also label SYNs from the same address within this many seconds of a request (noisier: NAT and shared hosts mix stacks). Also the tolerance for timed rows of --labels (default 300).",
@@ -61,7 +75,13 @@ extension DatabaseCommand {
         var output: String
 
         func validate() throws {
-            if read.isEmpty && learned.isEmpty { throw ValidationError("give -r CAPTURE or --learned FILE (or both)") }
+            if read.isEmpty && learned.isEmpty && clickhouse == nil {
+                throw ValidationError("give -r CAPTURE, --learned FILE or --clickhouse URL (or several)")
+            }
+            if clickhouse == nil && (since != nil || credentials != nil) {
+                throw ValidationError("--since and --clickhouse-credentials go with --clickhouse")
+            }
+            if let since, StoreReport.duration(since) == nil { throw ValidationError("--since takes a duration such as 15m, 24h or 7d") }
             if minCount < 1 { throw ValidationError("--min-count must be at least 1") }
             if let labelWindow, labelWindow < 0 { throw ValidationError("--label-window must not be negative") }
         }
@@ -137,7 +157,7 @@ extension DatabaseCommand {
             }
             progress.finish()
             // Nothing read at all: keep whatever the output file held.
-            if learned.isEmpty && progress.filesOpened == 0 {
+            if learned.isEmpty && clickhouse == nil && progress.filesOpened == 0 {
                 for failure in runner.failures { printError(failure) }
                 throw Failure("no capture could be read; \(output) was not written")
             }
@@ -147,6 +167,7 @@ extension DatabaseCommand {
                     throw Failure(error.description)
                 }
             }
+            if let observations = try storeObservations() { sources.append(observations) }
             var merged = DatabaseMerge.merge(sources, prefer: .learned)
             // Observation files carry one id per observation; a learned entry's id follows its key.
             merged = Database(
@@ -157,7 +178,9 @@ extension DatabaseCommand {
                 }, links: merged.links)
             let (kept, dropped) = DatabaseMerge.dropRare(merged, minCount: minCount)
             try writeDatabase(
-                kept, comment: "Learned by synprint db build from \(read.count) captures and \(learned.count) observation files.",
+                kept,
+                comment: "Learned by synprint db build from \(read.count) captures and \(learned.count) observation files"
+                    + (clickhouse == nil ? "." : " and the fleet store."),
                 to: output)
             let exclusions = Exclusion.allCases.compactMap { reason in learner.excluded[reason].map { "\(reason.rawValue) \($0)" } }
             printError(
@@ -168,6 +191,43 @@ extension DatabaseCommand {
                     + "\(kept.entries.count) entries written to \(output)")
             for failure in runner.failures { printError(failure) }
             if !runner.failures.isEmpty { throw ExitCode(2) }
+        }
+
+        /// The labelled SYNs the fleet store keeps, as one observations database (the lines are
+        /// those `--learn` writes, read through the same loader).
+        func storeObservations() throws -> Database? {
+            guard let clickhouse else { return nil }
+            var address: StoreAddress
+            switch StoreAddress.parse(clickhouse) {
+            case .success(let parsed): address = parsed
+            case .failure(let error): throw Failure("--clickhouse \(error)")
+            }
+            (address.user, address.password) = try StoreOptions.credentials(file: credentials)
+            let client = StoreClient(address: address, timeout: 60)
+            defer { client.shutdown() }
+            let scope = StoreReport.Scope(since: since.flatMap(StoreReport.duration))
+            let lines: [String]
+            let excluded: [(String, Int)]
+            do {
+                let report = StoreReport(client: client, scope: scope, database: Database(entries: []))
+                lines = try report.observations()
+                excluded = try report.exclusions()
+            } catch {
+                throw Failure("ClickHouse at \(address.description): \(error)")
+            }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("synprint-store-\(getpid()).jsonl")
+            defer { try? FileManager.default.removeItem(at: file) }
+            let text = (["{\"synprint_db\": \(Database.schemaVersion)}"] + lines).joined(separator: "\n") + "\n"
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let reasons = excluded.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+            printError(
+                "synprint db build: \(lines.count + excluded.reduce(0) { $0 + $1.1 }) requests from \(address.description); "
+                    + "\(lines.count) labelled SYNs kept, excluded: \(reasons.isEmpty ? "none" : reasons)")
+            do {
+                return try Database.load(files: [file.path], observations: true)
+            } catch let error as DatabaseError {
+                throw Failure("the store's observations: \(error.description)")
+            }
         }
     }
 }

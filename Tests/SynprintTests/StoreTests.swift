@@ -160,6 +160,54 @@ final class StoreTests: XCTestCase {
             "regenerate with: synprint clickhouse init --print > deploy/clickhouse/schema.sql")
     }
 
+    /// OUTPUT.md names every column of every table (a `down_*` column through its `up_*` twin).
+    func testEveryColumnIsDocumented() throws {
+        let output = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/OUTPUT.md"), encoding: .utf8)
+        let section = try XCTUnwrap(output.components(separatedBy: "## Fleet store rows").last)
+        for table in StoreTable.allCases {
+            XCTAssertTrue(section.contains("`\(table.rawValue)`"), "\(table)")
+            for column in StoreSchema.columns(table) {
+                let name = column.name.hasPrefix("down_") ? "up_" + column.name.dropFirst(5) : column.name
+                XCTAssertTrue(section.contains("`\(name)`"), "\(table).\(column.name) is not in OUTPUT.md")
+            }
+        }
+    }
+
+    /// The report's queries are shipped as the binary runs them, and with the schema they run
+    /// on a current ClickHouse (chDB, tools/setup.sh installs it) as well as on the tests' 18.16.
+    func testShippedQueriesAreTheReportsAndRunOnACurrentEngine() throws {
+        let folder = repositoryRoot.appendingPathComponent("deploy/clickhouse/queries")
+        let update = ProcessInfo.processInfo.environment["SYNPRINT_UPDATE_GOLDEN"] == "1"
+        for query in StoreReport.Query.allCases {
+            let file = folder.appendingPathComponent("report-\(query.rawValue).sql")
+            if update { try query.example.write(to: file, atomically: true, encoding: .utf8) }
+            XCTAssertEqual(try String(contentsOf: file, encoding: .utf8), query.example, file.lastPathComponent)
+        }
+        let queries = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments =
+            ["python3", repositoryRoot.appendingPathComponent("tools/check-store-sql.py").path,
+             repositoryRoot.appendingPathComponent("deploy/clickhouse/schema.sql").path] + queries.map { folder.appendingPathComponent($0).path }
+        let out = Pipe()
+        check.standardOutput = out
+        check.standardError = out
+        try check.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExit()
+        XCTAssertEqual(check.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("the schema and \(queries.count) queries ran"), text)
+        // The same files on Debian's ClickHouse, over rows of a real run.
+        let server = try ClickHouseServer.started()
+        try initialize(server)
+        let store = try makeSink(server.url)
+        try feed(StoreTests.captures, store: store, json: try temporaryFolder().appendingPathComponent("events.jsonl"))
+        for name in queries {
+            let sql = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+            XCTAssertNoThrow(try server.query(sql), name)
+        }
+    }
+
     func testAddressesAndTheirMistakes() {
         XCTAssertEqual(
             try StoreAddress.parse("http://127.0.0.1:8123/fleet").get(), StoreAddress(base: "http://127.0.0.1:8123", database: "fleet"))
@@ -453,5 +501,34 @@ final class StoreTests: XCTestCase {
         let bad = try runSynprint(["report", "--clickhouse", server.url, "--network", "10.0.0.0/33"])
         XCTAssertEqual(bad.status, 64)
         XCTAssertTrue(bad.stderr.contains("--network takes a CIDR"), bad.stderr)
+    }
+
+    /// `db build --clickhouse` learns from the http rows of the fleet what `db build -r` learns
+    /// from the same captures: the same keys with the same counts, and the same exclusions.
+    func testBuildFromTheStoreLearnsWhatTheCapturesTeach() throws {
+        let server = try ClickHouseServer.started()
+        let folder = try temporaryFolder()
+        XCTAssertEqual(try runSynprint(["clickhouse", "init", server.url]).status, 0)
+        let captures = [StoreTests.captures[0].path, StoreTests.captures[1].path]
+        let sent = try runSynprint(captures.flatMap { ["-r", $0] } + ["--http", "-o", "/dev/null", "--clickhouse", server.url])
+        XCTAssertEqual(sent.status, 0, sent.stderr)
+        let fromCaptures = folder.appendingPathComponent("captures.jsonl"), fromStore = folder.appendingPathComponent("store.jsonl")
+        let a = try runSynprint(["db", "build"] + captures.flatMap { ["-r", $0] } + ["--min-count", "1", "-o", fromCaptures.path])
+        let b = try runSynprint(["db", "build", "--clickhouse", server.url, "--min-count", "1", "-o", fromStore.path])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        func entries(_ url: URL) throws -> [String: String] {
+            try String(contentsOf: url, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("{\"id\"") }.reduce(into: [:]) {
+                let object = try JSONSerialization.jsonObject(with: Data($1.utf8)) as? [String: Any] ?? [:]
+                $0[object["id"] as? String ?? ""] = "\(object["class"] ?? "") \(object["counts"] ?? "")"
+            }
+        }
+        let learned = try entries(fromCaptures)
+        XCTAssertGreaterThan(learned.count, 5)
+        XCTAssertEqual(try entries(fromStore), learned)
+        XCTAssertTrue(a.stderr.contains("excluded: tcp_family_disagrees 1"), a.stderr)
+        XCTAssertTrue(b.stderr.contains("labelled SYNs kept, excluded: tcp_family_disagrees 1"), b.stderr)
+        let none = try runSynprint(["db", "build", "--clickhouse", server.url, "--since", "1h", "-o", fromStore.path])
+        XCTAssertTrue(none.stderr.contains("0 requests from"), none.stderr)
     }
 }

@@ -128,7 +128,9 @@ CREATE TABLE IF NOT EXISTS `synprint`.http (
     `score` Float32,
     `reasons` Array(String),
     `ua_class` String,
-    `ua_family` String
+    `ua_family` String,
+    `observation` String,
+    `excluded` String
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (sensor, client_net, ts, event_id);
@@ -171,7 +173,9 @@ CREATE TABLE IF NOT EXISTS `synprint`.alert (
     `score` Float32,
     `reasons` Array(String),
     `ua_class` String,
-    `ua_family` String
+    `ua_family` String,
+    `observation` String,
+    `excluded` String
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (sensor, client_net, ts, event_id);
