@@ -520,7 +520,8 @@ final class StoreTests: XCTestCase {
         func entries(_ url: URL) throws -> [String: String] {
             try String(contentsOf: url, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("{\"id\"") }.reduce(into: [:]) {
                 let object = try JSONSerialization.jsonObject(with: Data($1.utf8)) as? [String: Any] ?? [:]
-                $0[object["id"] as? String ?? ""] = "\(object["class"] ?? "") \(object["counts"] ?? "")"
+                let counts = (object["counts"] as? [String: Int] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                $0[object["id"] as? String ?? ""] = "\(object["class"] ?? "") \(counts.joined(separator: ","))"
             }
         }
         let learned = try entries(fromCaptures)
