@@ -129,6 +129,15 @@ def main():
         stored = best_of(3, every + ["--clickhouse", url], before=empty)
         sent = sum(int(query(port, f"SELECT count() FROM synprint.{t}")) for t in
                    ("syn", "synack", "http", "alert", "conn", "flowstats", "stats"))
+        sizes = ["| table | rows | bytes on disk | bytes uncompressed | per row on disk | ratio |"]
+        sizes.append("|---|---|---|---|---|---|")
+        for table in ("syn", "synack", "http", "alert", "conn", "flowstats", "stats"):
+            rows = int(query(port, f"SELECT count() FROM synprint.{table}"))
+            line = query(port, f"SELECT sum(data_compressed_bytes), sum(data_uncompressed_bytes) FROM system.columns "
+                               f"WHERE database = 'synprint' AND table = '{table}'").split()
+            packed, unpacked = int(line[0]), int(line[1])
+            if rows:
+                sizes.append(f"| {table} | {rows:,} | {packed:,} | {unpacked:,} | {packed / rows:.1f} | {unpacked / max(packed, 1):.1f}x |")
         proxy = SlowProxy(port, 2.0)
         proxy.start()
         spool = os.path.join(folder, "spool")
@@ -149,16 +158,7 @@ def main():
         print(f"Insert rate, one sensor against one server: {sent:,} rows in {stored[0]:.2f} s = {sent / stored[0]:,.0f} rows/s")
         print(f"Memory the sink adds: {(stored[1] - plain[1]) // 1024} MiB peak")
         print()
-        query(port, "OPTIMIZE TABLE synprint.syn FINAL")
-        print("| table | rows | bytes on disk | bytes uncompressed | per row on disk | ratio |")
-        print("|---|---|---|---|---|---|")
-        for table in ("syn", "synack", "http", "alert", "conn", "flowstats", "stats"):
-            rows = int(query(port, f"SELECT count() FROM synprint.{table}"))
-            line = query(port, f"SELECT sum(data_compressed_bytes), sum(data_uncompressed_bytes) FROM system.columns "
-                               f"WHERE database = 'synprint' AND table = '{table}'").split()
-            packed, unpacked = int(line[0]), int(line[1])
-            if rows:
-                print(f"| {table} | {rows:,} | {packed:,} | {unpacked:,} | {packed / rows:.1f} | {unpacked / max(packed, 1):.1f}x |")
+        print("\n".join(sizes))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

@@ -23,6 +23,13 @@ root="$DESTDIR$PREFIX"
 install -Dm755 "$BINARY" "$root/bin/synprint"
 install -Dm644 database/synprint.db.jsonl "$root/share/synprint/synprint.db.jsonl"
 install -Dm644 database/README.md "$root/share/doc/synprint/DATABASE.md"
+# The dashboards and the fleet store's schema and queries, for the people who set them up.
+install -Dm644 deploy/grafana-dashboard.json "$root/share/synprint/grafana-dashboard.json"
+install -Dm644 deploy/grafana-clickhouse-dashboard.json "$root/share/synprint/grafana-clickhouse-dashboard.json"
+install -Dm644 deploy/clickhouse/schema.sql "$root/share/synprint/clickhouse/schema.sql"
+for query in deploy/clickhouse/queries/*.sql; do
+  install -Dm644 "$query" "$root/share/synprint/clickhouse/queries/$(basename "$query")"
+done
 
 # Man pages from the argument parser's description of the commands: its generate-manual tool
 # (what `swift package generate-manual` runs), pointed at the binary being installed so that

@@ -77,8 +77,16 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     private var closing = false
     private var deadline = Date.distantFuture
     private var finished = false
-    /// Batches the sink's thread took from the queue and is writing to the spool.
+    /// Without a spool, a full memory queue holds the output thread back instead of dropping
+    /// batches: right for files, which wait for no one; a live capture must not wait.
+    public var waitsWhenFull: Bool {
+        get { condition.withLock { waiting } }
+        set { condition.withLock { waiting = newValue } }
+    }
+    private var waiting = false
+    /// Batches the spool writer took from the queue and is writing to the spool.
     private var handing = 0
+    private var writerFinished = true
 
     public init(client: StoreClient, spool: Spool?, database: Database?, labels: EventLabels, limiter: AlertLimiter?, settings: Settings) {
         self.client = client
@@ -91,6 +99,12 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         let thread = Thread { [self] in deliver() }
         thread.name = "synprint store"
         thread.start()
+        if spool != nil {
+            writerFinished = false
+            let writer = Thread { [self] in writeAhead() }
+            writer.name = "synprint spool"
+            writer.start()
+        }
     }
 
     // MARK: Output thread
@@ -102,7 +116,7 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         render(sequence, pending[index].text)
         sequence += 1
         pending[index].rows += 1
-        if pending[index].rows >= settings.batchRows || pending[index].text.count >= settings.batchBytes { seal(index) }
+        if pending[index].rows >= settings.batchRows || pending[index].text.count >= settings.batchBytes { seal(index, mayWait: true) }
         condition.unlock()
     }
 
@@ -156,8 +170,10 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Under `condition`: the table's pending rows become a batch in the queue.
-    private func seal(_ index: Int) {
+    /// Under `condition`: the table's pending rows become a batch in the queue. Past the memory
+    /// bound (the sink's threads fall behind) a capture of files waits for them
+    /// (`waitsWhenFull`, on the output thread only); a live one drops the oldest, counted.
+    private func seal(_ index: Int, mayWait: Bool = false) {
         let text = pending[index].text
         guard pending[index].rows > 0 else { return }
         let batch = StoreBatch(
@@ -169,11 +185,15 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         queue.append(batch)
         queuedBytes += batch.bytes.count
         while queuedBytes > settings.memoryLimit, queue.count > 1 {
+            if mayWait && waiting && !closing {
+                condition.wait()
+                continue
+            }
             let oldest = queue.removeFirst()
             queuedBytes -= oldest.bytes.count
-            if spool?.add(oldest) != true { counts.droppedRows += oldest.rows }
+            counts.droppedRows += oldest.rows
         }
-        condition.signal()
+        condition.broadcast()
     }
 
     private func sealAged() {
@@ -181,48 +201,64 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         for index in pending.indices where pending[index].rows > 0 && now - pending[index].since >= settings.batchSeconds { seal(index) }
     }
 
-    // MARK: The sink's thread
+    // MARK: The sink's threads
 
+    /// With a spool: every sealed batch is written to it before it is sent, on a thread of its
+    /// own so that neither the output thread nor the sender waits for the disk.
+    private func writeAhead() {
+        while true {
+            condition.lock()
+            sealAged()
+            while queue.isEmpty && !closing {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: min(0.25, settings.batchSeconds / 2)))
+                sealAged()
+            }
+            if queue.isEmpty {  // closing, and everything sealed is written
+                writerFinished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let batches = queue
+            queue.removeAll()
+            queuedBytes = 0
+            handing = batches.count
+            condition.broadcast()  // room for a capture of files that waits
+            condition.unlock()
+            for batch in batches {
+                let kept = spool?.add(batch) ?? false
+                condition.lock()
+                if !kept { counts.droppedRows += batch.rows }
+                handing -= 1
+                condition.broadcast()
+                condition.unlock()
+            }
+        }
+    }
+
+    /// Sends the oldest batch (from the spool, or without one from memory) until the end.
     private func deliver() {
         var wait = settings.retryFirst
         while true {
             condition.lock()
             sealAged()
-            let drained = queue.isEmpty && pending.allSatisfy { $0.rows == 0 } && (spool?.isEmpty ?? true)
+            let drained = queue.isEmpty && handing == 0 && pending.allSatisfy { $0.rows == 0 } && (spool?.isEmpty ?? true)
             if closing && (Date() >= deadline || drained) {
                 condition.unlock()
                 break
             }
-            var batches: [StoreBatch] = []
-            if spool != nil {  // written ahead: from here on the spool holds them
-                batches = queue
-                queue.removeAll()
-                queuedBytes = 0
-                handing = batches.count
+            var next: StoreBatch?
+            if spool == nil, !queue.isEmpty {
+                next = queue.removeFirst()
+                queuedBytes -= next!.bytes.count
+                condition.broadcast()  // room for a capture of files that waits
             }
             condition.unlock()
-            var next: StoreBatch?
-            if let spool {
-                for batch in batches {
-                    let kept = spool.add(batch)
-                    condition.lock()
-                    if !kept { counts.droppedRows += batch.rows }
-                    handing -= 1
-                    condition.broadcast()
-                    condition.unlock()
-                }
-                next = spool.oldest()
-            } else {
-                condition.lock()
-                if !queue.isEmpty {
-                    next = queue.removeFirst()
-                    queuedBytes -= next!.bytes.count
-                }
-                condition.unlock()
-            }
+            if let spool { next = spool.oldest() }
             guard let batch = next else {
                 condition.lock()
-                if !closing { _ = condition.wait(until: Date(timeIntervalSinceNow: min(0.25, settings.batchSeconds / 2))) }
+                // Closing: the spool writer may still be writing the last batches.
+                _ = condition.wait(until: Date(timeIntervalSinceNow: closing ? 0.01 : min(0.25, settings.batchSeconds / 2)))
                 condition.unlock()
                 continue
             }
@@ -286,7 +322,8 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
             let end = Date(timeIntervalSinceNow: 2)
             while !finished && Date() < end { _ = condition.wait(until: end) }
         }
-        while handing > 0 { condition.wait() }  // a few writes to the spool under way
+        // The spool writer finishes what it took (a few writes to the disk).
+        while !writerFinished || handing > 0 { condition.wait() }
         // What still waits in memory goes to the spool (or is dropped) here.
         let left = queue
         queue.removeAll()

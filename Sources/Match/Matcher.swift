@@ -25,7 +25,8 @@ public final class Matcher {
     private var recent: [MatchKey: Classification] = [:]
     private var older: [MatchKey: Classification] = [:]
     private let cacheGeneration: Int
-    private var answersComputed = 0
+    /// Answers scored rather than found in the cache (each gets the next answer id).
+    public private(set) var answersComputed = 0
 
     /// What one cached answer costs: its key and answer, in a dictionary kept at most 3/4 full.
     public static let bytesPerCachedAnswer = (MemoryLayout<MatchKey>.stride + MemoryLayout<Classification>.stride + 8) * 4 / 3

@@ -61,6 +61,12 @@ public struct Settings: Sendable {
     /// The verdict weights, threshold, confidence gate and level (`--verdict-rule`, `--alert-threshold`).
     public var verdictRules = VerdictRules()
 
+    // MARK: Learning
+
+    /// Seconds between a timed row of a labels file and the SYN it labels (`db build --labels`,
+    /// `--label-window`): clocks of log and capture differ by a few seconds, sessions by minutes.
+    public var labelTolerance = 300
+
     // MARK: Alerts
 
     /// At most this many alerts per client address per `alertWindow` seconds, and this many per

@@ -54,7 +54,7 @@ extension DatabaseCommand {
         @Option(
             name: .customLong("label-window"),
             help: ArgumentHelp(
-                "Also label SYNs from the same address within this many seconds of a request (noisier: NAT and shared hosts mix stacks). Also the tolerance for timed rows of --labels (default 300).",
+                "Also label SYNs from the same address within this many seconds of a request (noisier: NAT and shared hosts mix stacks). Also the tolerance for timed rows of --labels (default 300 s).",
                 valueName: "seconds"))
         var labelWindow: Int?
 
@@ -127,7 +127,7 @@ extension DatabaseCommand {
                         let segment = syn.fingerprint.segment
                         if let row = labelsFile?.row(
                             for: segment.ip.source, port: segment.sourcePort, seconds: syn.seconds,
-                            window: labelWindow ?? 300)
+                            window: labelWindow ?? Settings().labelTolerance)
                         {
                             observe(syn, row.label, row.userAgent)
                         } else if let item = window?.syn(syn) {
@@ -139,7 +139,7 @@ extension DatabaseCommand {
                         let syn = request.syn
                         if labelsFile?.row(
                             for: syn.fingerprint.ip.source, port: syn.fingerprint.segment.sourcePort,
-                            seconds: syn.seconds, window: labelWindow ?? 300) != nil
+                            seconds: syn.seconds, window: labelWindow ?? Settings().labelTolerance) != nil
                         {
                             return
                         }

@@ -100,20 +100,20 @@ struct OutputOptions: ParsableArguments {
 
     @Option(
         name: .customLong("flow-window-packets"),
-        help: ArgumentHelp("With --flow-stats, a client's window closes after this many packets (default 500).", valueName: "count"))
-    var flowWindowPackets = 500
+        help: ArgumentHelp("With --flow-stats, a client's window closes after this many packets.", valueName: "count"))
+    var flowWindowPackets = Settings().flowWindowPackets
 
     @Option(
         name: .customLong("flow-window-seconds"),
-        help: ArgumentHelp("With --flow-stats, or after this many seconds (default 30).", valueName: "seconds"))
-    var flowWindowSeconds = 30
+        help: ArgumentHelp("With --flow-stats, or after this many seconds.", valueName: "seconds"))
+    var flowWindowSeconds = Settings().flowWindowSeconds
 
     @Option(
         name: .customLong("connection-timeout"),
         help: ArgumentHelp(
-            "With --connections, seconds without a packet before a connection is written as timed out (default 120).", valueName: "seconds")
+            "With --connections, seconds without a packet before a connection is written as timed out.", valueName: "seconds")
     )
-    var connectionTimeout = 120
+    var connectionTimeout = Settings().connectionTimeout
 
     var format: EventFormat { logFormat ?? (json ? .json : .text) }
 }
@@ -280,21 +280,21 @@ struct ServiceOptions: ParsableArguments {
     @Option(
         name: .customLong("max-flows"),
         help: ArgumentHelp(
-            "Connections followed at once while waiting for their request (default 65536, fewer when --memcap says so).", valueName: "count"
+            "Connections followed at once while waiting for their request (fewer when --memcap says so).", valueName: "count"
         ))
-    var maxFlows = 65536
+    var maxFlows = Settings().maxFlows
 
     @Option(
         name: .customLong("max-connections"),
         help: ArgumentHelp(
-            "Connections followed to their end at once with --connections (default 65536, fewer when --memcap says so).",
+            "Connections followed to their end at once with --connections (fewer when --memcap says so).",
             valueName: "count"))
-    var maxConnections = 65536
+    var maxConnections = Settings().maxConnections
 
     @Option(
         name: .customLong("max-hosts"),
-        help: ArgumentHelp("Client addresses whose history is kept (default 16384, fewer when --memcap says so).", valueName: "count"))
-    var maxHosts = 16384
+        help: ArgumentHelp("Client addresses whose history is kept (fewer when --memcap says so).", valueName: "count"))
+    var maxHosts = Settings().maxHosts
 }
 
 struct StoreOptions: ParsableArguments {
@@ -320,13 +320,13 @@ struct StoreOptions: ParsableArguments {
 
     @Option(
         name: .customLong("clickhouse-spool-bytes"),
-        help: ArgumentHelp("The spool's bound (default 1G); past it the oldest batches are dropped, counted.", valueName: "size"))
+        help: ArgumentHelp("The spool's bound; past it the oldest batches are dropped, counted.", valueName: "size"))
     var spoolBytes = "1G"
 
     @Option(
         name: .customLong("clickhouse-drain"),
         help: ArgumentHelp(
-            "Seconds at the end to deliver what is held before it is left in the spool (default 10).", valueName: "seconds"))
+            "Seconds at the end to deliver what is held before it is left in the spool.", valueName: "seconds"))
     var drainSeconds: Double = StoreSink.Settings().drainSeconds
 
     func address() throws -> StoreAddress? {

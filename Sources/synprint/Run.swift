@@ -252,6 +252,7 @@ struct Synprint: ParsableCommand {
             sources, shouldStop: { sensor.reachedLimit },
             opened: { source in
                 sensor.delivery = source.isLive ? .prompt : (source.arrivesOverTime ? .eachEvent : .batches)
+                storeSink?.waitsWhenFull = !source.isLive
                 progress.opened(source)
             },
             idle: { source in

@@ -157,8 +157,15 @@ func runSynprint(_ arguments: [String]) throws -> CommandRun {
         stderr: String(decoding: stderr, as: UTF8.self))
 }
 
-func jsonLines(_ text: String) -> [[String: Any]] {
-    text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+/// The JSON objects of `text`, one per line; a line that is not one fails the calling test.
+func jsonLines(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> [[String: Any]] {
+    text.split(separator: "\n").compactMap {
+        guard let object = try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] else {
+            XCTFail("not a JSON object: \($0.prefix(200))", file: file, line: line)
+            return nil
+        }
+        return object
+    }
 }
 
 func temporaryFolder() throws -> URL {

@@ -1,6 +1,7 @@
 import XCTest
 
 @testable import Decode
+@testable import Formatting
 @testable import Match
 @testable import Output
 @testable import SynprintKit
@@ -41,5 +42,47 @@ final class GoldenTests: XCTestCase {
                 XCTAssertEqual(produced, expected, "\(sample) as \(name) differs from \(golden.lastPathComponent)")
             }
         }
+    }
+
+    /// The `conn` and `flowstats` events beside the SYNs (`--connections --flow-stats`) in every
+    /// format, and the fleet store's rows of the same run, on the shipped mixed sample.
+    func testConnectionAndFlowEventsAndStoreRowsMatchTheirGoldenOutput() throws {
+        let update = ProcessInfo.processInfo.environment["SYNPRINT_UPDATE_GOLDEN"] == "1"
+        let folder = try temporaryFolder()
+        let capture = try packets(of: repositoryRoot.appendingPathComponent("tools/samples/mixed-os.pcap"))
+        let database = try shippedDatabase()
+        func compare(_ produced: String, _ name: String) throws {
+            let golden = repositoryRoot.appendingPathComponent("Tests/SynprintTests/Golden/\(name)")
+            if update { try produced.write(to: golden, atomically: true, encoding: .utf8) }
+            let windows = produced.contains("flowstats") || produced.contains("tunnel_rules")
+            XCTAssertTrue(produced.contains("post_syn") && windows, "\(name) lacks records or windows")
+            XCTAssertEqual(produced, try String(contentsOf: golden, encoding: .utf8), "differs from \(name)")
+        }
+        for format in EventFormat.allCases {
+            let output = folder.appendingPathComponent("records.\(format.rawValue)")
+            let sink = EventSink(file: try OutputFile(path: output.path, mode: .truncate))
+            let log = EventLog(
+                format: format, database: database, labels: EventLabels(sensor: "golden"), sink: sink, alerts: nil, observations: nil)
+            let sensor = Sensor(
+                settings: Settings(), database: database, judging: true, following: true, flowStatistics: true, threaded: false,
+                handler: log)
+            for packet in capture.packets {
+                _ = packet.bytes.withUnsafeBytes {
+                    sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
+                }
+            }
+            sensor.finish()
+            sink.flush()
+            try compare(try String(contentsOf: output, encoding: .utf8), "mixed-os.records.\(format.rawValue)")
+        }
+        let events = runSensor(capture.packets, link: capture.link, database: database, judging: true, following: true, flowStatistics: true)
+        let rows = StoreRows(database: database, labels: EventLabels(sensor: "golden"), runStart: 1_700_000_000_000_000)
+        let out = TextBuffer(capacity: 1 << 16)
+        var sequence: UInt64 = 0
+        for syn in events.handshakes { rows.write(syn, sequence: sequence, to: out); sequence += 1 }
+        for request in events.requests { rows.write(request, sequence: sequence, to: out); sequence += 1 }
+        for connection in events.connections { rows.write(connection, sequence: sequence, to: out); sequence += 1 }
+        for window in events.flowWindows { rows.write(window, sequence: sequence, to: out); sequence += 1 }
+        try compare(out.string, "mixed-os.store.jsonl")
     }
 }

@@ -260,5 +260,10 @@ final class MatchTests: XCTestCase {
         let first = m.classify(fp), second = m.classify(fp)
         XCTAssertEqual(first.confidence, second.confidence)
         XCTAssertEqual(first.best[0], second.best[0])
+        // The second answer came from the cache: scored once, and the same answer id.
+        XCTAssertEqual(m.answersComputed, 1)
+        XCTAssertEqual(first.answerID, second.answerID)
+        _ = m.classify(try fingerprint(PacketBuilder(window: 1234)))
+        XCTAssertEqual(m.answersComputed, 2)
     }
 }

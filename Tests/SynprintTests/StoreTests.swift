@@ -53,17 +53,16 @@ final class StoreTests: XCTestCase {
     }
 
     func makeSink(
-        _ url: String, spool: Spool? = nil, sensor: String = "test", _ adjust: (inout StoreSink.Settings) -> Void = { _ in }
-    )
-        throws -> StoreSink
-    {
+        _ url: String, spool: Spool? = nil, sensor: String = "test", compressing: Bool = false,
+        _ adjust: (inout StoreSink.Settings) -> Void = { _ in }
+    ) throws -> StoreSink {
         guard case .success(let address) = StoreAddress.parse(url) else { throw Failed(description: "bad URL \(url)") }
         var settings = StoreSink.Settings()
         settings.retryFirst = 0.05
         settings.retryMost = 0.5
         adjust(&settings)
         return StoreSink(
-            client: StoreClient(address: address, timeout: 3), spool: spool, database: try shippedDatabase(),
+            client: StoreClient(address: address, timeout: 3, compressing: compressing), spool: spool, database: try shippedDatabase(),
             labels: EventLabels(sensor: sensor), limiter: nil, settings: settings)
     }
 
@@ -183,12 +182,29 @@ final class StoreTests: XCTestCase {
             if update { try query.example.write(to: file, atomically: true, encoding: .utf8) }
             XCTAssertEqual(try String(contentsOf: file, encoding: .utf8), query.example, file.lastPathComponent)
         }
-        let queries = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
+        // The Grafana dashboard's queries too, with its macros and variable filled in.
+        let dashboard = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana-clickhouse-dashboard.json"))) as? [String: Any]
+        let panels = try XCTUnwrap(dashboard?["panels"] as? [[String: Any]])
+        let panelSQL = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["rawSql"] as? String } }
+        XCTAssertEqual(panelSQL.count, panels.count)
+        let grafana = try temporaryFolder()
+        var files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted().map {
+            folder.appendingPathComponent($0)
+        }
+        for (i, sql) in panelSQL.enumerated() {
+            let filled = sql.replacingOccurrences(of: #"\$__timeFilter\((\w+)\)"#, with: "$1 >= toDateTime(0)", options: .regularExpression)
+                .replacingOccurrences(of: "${sensor:singlequote}", with: "'test'")
+            XCTAssertFalse(filled.contains("$"), filled)
+            let file = grafana.appendingPathComponent("panel-\(i + 1).sql")
+            try filled.write(to: file, atomically: true, encoding: .utf8)
+            files.append(file)
+        }
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         check.arguments =
             ["python3", repositoryRoot.appendingPathComponent("tools/check-store-sql.py").path,
-             repositoryRoot.appendingPathComponent("deploy/clickhouse/schema.sql").path] + queries.map { folder.appendingPathComponent($0).path }
+             repositoryRoot.appendingPathComponent("deploy/clickhouse/schema.sql").path] + files.map(\.path)
         let out = Pipe()
         check.standardOutput = out
         check.standardError = out
@@ -196,15 +212,20 @@ final class StoreTests: XCTestCase {
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         check.waitUntilExit()
         XCTAssertEqual(check.terminationStatus, 0, text)
-        XCTAssertTrue(text.contains("the schema and \(queries.count) queries ran"), text)
+        XCTAssertTrue(text.contains("the schema and \(files.count) queries ran"), text)
         // The same files on Debian's ClickHouse, over rows of a real run.
         let server = try ClickHouseServer.started()
         try initialize(server)
         let store = try makeSink(server.url)
         try feed(StoreTests.captures, store: store, json: try temporaryFolder().appendingPathComponent("events.jsonl"))
-        for name in queries {
-            let sql = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
-            XCTAssertNoThrow(try server.query(sql), name)
+        for file in files {
+            let sql = try String(contentsOf: file, encoding: .utf8)
+            XCTAssertNoThrow(try server.query(sql), file.lastPathComponent)
+        }
+        // Over the run's rows, the dashboard's stage and OS panels are not empty.
+        for i in [1, 4] {
+            let sql = try String(contentsOf: grafana.appendingPathComponent("panel-\(i).sql"), encoding: .utf8)
+            XCTAssertFalse(try server.query(sql).isEmpty, "panel \(i)")
         }
     }
 
@@ -258,7 +279,7 @@ final class StoreTests: XCTestCase {
         let server = try ClickHouseServer.started()
         try initialize(server)
         let json = try temporaryFolder().appendingPathComponent("events.jsonl")
-        let store = try makeSink(server.url)
+        let store = try makeSink(server.url, compressing: true)  // gzip bodies, as to a server elsewhere
         try feed(StoreTests.captures, store: store, json: json)
         let report = store.report
         XCTAssertEqual(report.droppedRows, 0)
