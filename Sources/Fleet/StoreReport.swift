@@ -1,5 +1,6 @@
 import Connections
 import Decode
+import Formatting
 import Foundation
 import Match
 import SynprintKit
@@ -133,7 +134,10 @@ public struct StoreReport {
             case .timeline:
                 return "SELECT toUInt32(end_ts), stage, count() FROM conn WHERE \(clients) GROUP BY end_ts, stage ORDER BY end_ts"
             case .observations:
-                return "SELECT observation FROM http WHERE \(clients) AND observation != '' ORDER BY ts, ts_us, event_id"
+                return """
+                    SELECT observation, any(ua_class), count(), toUInt32(min(syn_ts)), toUInt32(max(syn_ts))
+                    FROM http WHERE \(clients) AND observation != '' GROUP BY observation ORDER BY observation
+                    """
             case .exclusions:
                 return "SELECT excluded, count() FROM http WHERE \(clients) AND excluded != '' GROUP BY excluded ORDER BY excluded"
             }
@@ -153,10 +157,19 @@ public struct StoreReport {
         }
     }
 
-    /// The labelled SYNs in scope, each a learned-entry line as `--learn` writes them.
+    /// The labelled SYNs in scope as learned-entry lines, one per key and class with its count
+    /// and the first and last SYN's time (what `db build` makes of the same SYNs).
     public func observations() throws(StoreError) -> [String] {
-        // TabSeparated escapes backslashes and tabs; the lines are JSON, whose escapes are kept.
-        try rows(.observations).map { $0[0].replacingOccurrences(of: "\\\\", with: "\\") }
+        try rows(.observations).enumerated().map { i, row in
+            // TabSeparated escapes backslashes; the entries are JSON, whose own escapes stay.
+            let template = row[0].replacingOccurrences(of: "\\\\", with: "\\")
+            let time = TextBuffer(capacity: 64)
+            time.append(", \"counts\": {"); time.appendJSONString(row[1]); time.append(": "); time.append(string: row[2])
+            time.append("}, \"first_seen\": \""); time.appendTimestamp(seconds: Int(row[3]) ?? 0, microseconds: 0)
+            time.append("\", \"last_seen\": \""); time.appendTimestamp(seconds: Int(row[4]) ?? 0, microseconds: 0)
+            time.append("\"}")
+            return template.replacingOccurrences(of: "{\"id\": \"\"", with: "{\"id\": \"obs-store-\(i)\"").dropLast() + time.string
+        }
     }
 
     /// Labelled SYNs left out in scope, by rule (`Exclusion`'s names).

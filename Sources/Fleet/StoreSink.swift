@@ -64,8 +64,16 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     private let settings: Settings
     private let rows: StoreRows
     private let limiter: AlertLimiter?
-    /// Labelled requests are kept as observations for `db build --clickhouse`, with the build's exclusions.
+    /// Labelled requests are kept as observations for `db build --clickhouse`, with the build's
+    /// exclusions; each key's entry is rendered once (output thread only), for at most
+    /// `templatesKept` keys at a time (then they are rendered anew).
     private let exclusions = ExclusionRules()
+    private struct TemplateKey: Hashable {
+        let key: LearnKey
+        let label: OSClass
+    }
+    private var templates: [TemplateKey: String] = [:]
+    static let templatesKept = 4096
     private let condition = NSCondition()
     private var pending: [Pending] = StoreTable.allCases.map { _ in Pending() }
     private var queue: [StoreBatch] = []
@@ -125,13 +133,23 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     }
 
     public func handle(request: JudgedRequest) {
-        let observation = ObservationLog.line(
-            request.observation.syn, request.observation.request, label: request.verdict.claimed, source: "http", rules: exclusions)
-        let (line, excluded): (String?, String) =
-            switch observation {
-            case .success(let line): (line, "")
-            case .failure(let reason): (nil, reason.rawValue)
+        let syn = request.observation.syn
+        let claimed = request.verdict.claimed
+        var line: String?, excluded = ""
+        if let reason = exclusions.exclusion(
+            syn.fingerprint, label: claimed, userAgent: request.observation.request.userAgent, classification: syn.classification)
+        {
+            excluded = reason.rawValue
+        } else if let label = claimed?.osClass {
+            let key = TemplateKey(key: LearnKey(syn.fingerprint), label: label)
+            if let known = templates[key] {
+                line = known
+            } else {
+                if templates.count >= StoreSink.templatesKept { templates.removeAll(keepingCapacity: true) }
+                line = ObservationLog.template(syn, label: label)
+                templates[key] = line
             }
+        }
         append(.http) { rows.write(request, observation: line, excluded: excluded, sequence: $0, to: $1) }
         requests += 1
         if request.verdict.flagged { flagged += 1 }
@@ -185,7 +203,10 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         queue.append(batch)
         queuedBytes += batch.bytes.count
         while queuedBytes > settings.memoryLimit, queue.count > 1 {
-            if mayWait && waiting && !closing {
+            if waiting && !closing {
+                // Files: the output thread waits; a seal on another thread (an aged batch, the
+                // end) leaves the queue a batch over its bound, for the next append to wait on.
+                guard mayWait else { break }
                 condition.wait()
                 continue
             }

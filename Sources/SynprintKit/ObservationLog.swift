@@ -28,8 +28,18 @@ public final class ObservationLog: Sendable {
         }
     }
 
+    /// The learned entry a labelled SYN makes, without id, counts or times: the fleet store
+    /// keeps it in the `http` row (one per key and class, so a sensor renders it once), and
+    /// `db build --clickhouse` adds the rows of each up into one entry.
+    public static func template(_ syn: SynObservation, label: OSClass) -> String {
+        var entry = LearnKey(syn.fingerprint).entry(counts: [label: 1], firstSeen: nil, lastSeen: nil, source: "synprint fleet store")
+        entry.id = ""
+        entry.counts = [:]
+        return EntryWriter.line(entry)
+    }
+
     /// One labelled observation as a single-count learned entry (a database line), or why the
-    /// build's exclusions leave it out. The fleet store keeps the same line in its `http` rows.
+    /// build's exclusions leave it out.
     public static func line(
         _ syn: SynObservation, _ request: HTTPRequestHead, label: ClaimedOS?, source: String, rules: ExclusionRules
     ) -> Result<String, Exclusion> {
