@@ -169,8 +169,6 @@ public final class StoreClient: Sendable {
         _ = try post(query: query, database: true, body: body, gzip: true)
     }
 
-
-
     /// `Code: 81, e.displayText() = DB::Exception: …` (older) or `Code: 81. DB::Exception: …`.
     static func code(in text: String) -> Int? {
         guard let range = text.range(of: "Code: ") else { return nil }

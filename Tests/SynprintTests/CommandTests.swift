@@ -103,7 +103,9 @@ final class CommandTests: XCTestCase {
         let learned = folder.appendingPathComponent("learned.jsonl")
         let build = try runSynprint(["db", "build", "--learned", observations.path, "-o", learned.path])
         XCTAssertEqual(build.status, 0, build.stderr)
-        let database = jsonLines(try String(contentsOf: learned, encoding: .utf8))
+        // A database file: a comment line, then the header and the entries as JSON lines.
+        let database = jsonLines(
+            try String(contentsOf: learned, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n"))
         XCTAssertFalse(database.isEmpty)
         XCTAssertTrue(database.dropFirst().allSatisfy { ($0["id"] as? String)?.hasPrefix("learned-") == true })
         XCTAssertEqual(

@@ -75,7 +75,8 @@ final class GoldenTests: XCTestCase {
             sink.flush()
             try compare(try String(contentsOf: output, encoding: .utf8), "mixed-os.records.\(format.rawValue)")
         }
-        let events = runSensor(capture.packets, link: capture.link, database: database, judging: true, following: true, flowStatistics: true)
+        let events = runSensor(
+            capture.packets, link: capture.link, database: database, judging: true, following: true, flowStatistics: true)
         let rows = StoreRows(database: database, labels: EventLabels(sensor: "golden"), runStart: 1_700_000_000_000_000)
         let out = TextBuffer(capacity: 1 << 16)
         var sequence: UInt64 = 0

@@ -183,8 +183,9 @@ final class StoreTests: XCTestCase {
             XCTAssertEqual(try String(contentsOf: file, encoding: .utf8), query.example, file.lastPathComponent)
         }
         // The Grafana dashboard's queries too, with its macros and variable filled in.
-        let dashboard = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana-clickhouse-dashboard.json"))) as? [String: Any]
+        let dashboard =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana-clickhouse-dashboard.json"))) as? [String: Any]
         let panels = try XCTUnwrap(dashboard?["panels"] as? [[String: Any]])
         let panelSQL = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["rawSql"] as? String } }
         XCTAssertEqual(panelSQL.count, panels.count)
@@ -203,8 +204,10 @@ final class StoreTests: XCTestCase {
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         check.arguments =
-            ["python3", repositoryRoot.appendingPathComponent("tools/check-store-sql.py").path,
-             repositoryRoot.appendingPathComponent("deploy/clickhouse/schema.sql").path] + files.map(\.path)
+            [
+                "python3", repositoryRoot.appendingPathComponent("tools/check-store-sql.py").path,
+                repositoryRoot.appendingPathComponent("deploy/clickhouse/schema.sql").path,
+            ] + files.map(\.path)
         let out = Pipe()
         check.standardOutput = out
         check.standardError = out
