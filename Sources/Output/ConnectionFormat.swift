@@ -41,6 +41,14 @@ enum ConnectionFormat {
         out.append("}}")
     }
 
+    /// `,"tfo":…,"ecn":…,"ecn_bleached":…,"accecn":…`: what the connection negotiated.
+    static func appendNegotiated(_ c: FollowedConnection, to out: TextBuffer) {
+        out.append(",\"tfo\":\""); out.append(string: c.fastOpen.rawValue)
+        out.append("\",\"ecn\":\""); out.append(string: c.ecn.rawValue)
+        out.append("\",\"ecn_bleached\":"); out.append(bool: c.ecnBleached)
+        out.append(",\"accecn\":"); out.append(bool: c.accurateECN)
+    }
+
     /// The native JSON object, without its closing brace's line break.
     static func writeJSON(_ c: FollowedConnection, labels: EventLabels, path: TextBuffer?, to out: TextBuffer) {
         out.append("{\"type\":\"conn\",\"ts\":\""); appendTime(c.start, to: out)
@@ -72,10 +80,7 @@ enum ConnectionFormat {
         } else {
             out.append("null")
         }
-        out.append(",\"tfo\":\""); out.append(string: c.fastOpen.rawValue)
-        out.append("\",\"ecn\":\""); out.append(string: c.ecn.rawValue)
-        out.append("\",\"ecn_bleached\":"); out.append(bool: c.ecnBleached)
-        out.append(",\"accecn\":"); out.append(bool: c.accurateECN)
+        appendNegotiated(c, to: out)
         out.append(",\"os\":{\"class\":\""); out.append(string: c.osClass.name)
         out.append("\",\"family\":\""); out.append(string: c.family.name)
         out.append("\"}")

@@ -53,16 +53,22 @@ enum JSONFormat {
         out.append(",\"md5\":"); out.append(bool: o.md5)
         out.append(",\"tcp_ao\":"); out.append(bool: o.authentication)
         out.append(",\"unknown_options\":"); out.append(o.unknownCount)
-        out.append(",\"quirks\":[")
+        out.append(",\"quirks\":"); appendQuirks(fp, to: out)
+        out.append(",\"raw_sig\":\""); fp.writeRawSignature(to: out)
+        out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
+        out.append(ascii: "\"")
+    }
+
+    /// The quirks' names as a JSON array.
+    static func appendQuirks(_ fp: Fingerprint, to out: TextBuffer) {
+        out.append(ascii: "[")
         var first = true
         fp.quirks.forEachName { name in
             if !first { out.append(ascii: ",") }
             first = false
             out.append(ascii: "\""); out.append(name); out.append(ascii: "\"")
         }
-        out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: out)
-        out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
-        out.append(ascii: "\"")
+        out.append(ascii: "]")
     }
 
     static func writePath(_ path: NetworkPath, database: Database?, to out: TextBuffer) {

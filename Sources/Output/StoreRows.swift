@@ -126,14 +126,8 @@ public final class StoreRows {
         case .value: break
         }
         out.append("\",\"timestamps\":"); out.append(bool: o.timestampValue != nil)
-        out.append(",\"quirks\":[")
-        var first = true
-        fp.quirks.forEachName { name in
-            if !first { out.append(ascii: ",") }
-            first = false
-            out.append(ascii: "\""); out.append(name); out.append(ascii: "\"")
-        }
-        out.append("],\"raw_sig\":\""); fp.writeRawSignature(to: out)
+        out.append(",\"quirks\":"); JSONFormat.appendQuirks(fp, to: out)
+        out.append(",\"raw_sig\":\""); fp.writeRawSignature(to: out)
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append(ascii: "\"")
         appendPath(syn.path, to: out)
@@ -200,10 +194,7 @@ public final class StoreRows {
         out.append(",\"server_fin\":"); out.append(bool: c.server.fin)
         out.append(",\"server_rst\":"); out.append(bool: c.server.rst)
         out.append(",\"reset_ttl\":"); out.append(optional: c.resetTTL)
-        out.append(",\"tfo\":\""); out.append(string: c.fastOpen.rawValue)
-        out.append("\",\"ecn\":\""); out.append(string: c.ecn.rawValue)
-        out.append("\",\"ecn_bleached\":"); out.append(bool: c.ecnBleached)
-        out.append(",\"accecn\":"); out.append(bool: c.accurateECN)
+        ConnectionFormat.appendNegotiated(c, to: out)
         out.append(",\"os_class\":\""); out.append(string: c.osClass.name)
         out.append("\",\"os_family\":\""); out.append(string: c.family.name)
         out.append("\",\"path_mtu\":"); out.append(optional: c.path?.mtu)

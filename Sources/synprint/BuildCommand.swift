@@ -197,12 +197,7 @@ extension DatabaseCommand {
         /// those `--learn` writes, read through the same loader).
         func storeObservations() throws -> Database? {
             guard let clickhouse else { return nil }
-            var address: StoreAddress
-            switch StoreAddress.parse(clickhouse) {
-            case .success(let parsed): address = parsed
-            case .failure(let error): throw Failure("--clickhouse \(error)")
-            }
-            (address.user, address.password) = try StoreOptions.credentials(file: credentials)
+            let address = try StoreOptions.address(clickhouse, credentials: credentials)
             let client = StoreClient(address: address, timeout: 60)
             defer { client.shutdown() }
             let scope = StoreReport.Scope(since: since.flatMap(StoreReport.duration))

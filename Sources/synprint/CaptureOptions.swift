@@ -336,10 +336,16 @@ struct StoreOptions: ParsableArguments {
             }
             return nil
         }
+        return try StoreOptions.address(clickhouse, credentials: credentials)
+    }
+
+    /// A store's URL with the user and password from `credentials` (or the environment): for
+    /// the capture, `report`, `db build` and `clickhouse init` alike.
+    static func address(_ url: String, credentials: String?) throws -> StoreAddress {
         var address: StoreAddress
-        switch StoreAddress.parse(clickhouse) {
+        switch StoreAddress.parse(url) {
         case .success(let parsed): address = parsed
-        case .failure(let error): throw Failure("--clickhouse \(error)")
+        case .failure(let error): throw Failure(error.description)
         }
         (address.user, address.password) = try StoreOptions.credentials(file: credentials)
         return address

@@ -55,16 +55,12 @@ struct ClickHouseCommand: ParsableCommand {
 
         func run() throws {
             if print {
-                let database = try urls.first.map { try address($0).database } ?? StoreAddress.defaultDatabase
+                let database =
+                    try urls.first.map { try StoreOptions.address($0, credentials: nil).database } ?? StoreAddress.defaultDatabase
                 Swift.print(StoreSchema.script(database: database, cluster: cluster), terminator: "")
                 return
             }
-            var addresses: [StoreAddress] = []
-            for url in urls {
-                var parsed = try address(url)
-                (parsed.user, parsed.password) = try StoreOptions.credentials(file: credentials)
-                addresses.append(parsed)
-            }
+            let addresses = try urls.map { try StoreOptions.address($0, credentials: credentials) }
             for address in addresses {
                 let client = StoreClient(address: address)
                 defer { client.shutdown() }
@@ -73,13 +69,6 @@ struct ClickHouseCommand: ParsableCommand {
                 } catch {
                     throw Failure("ClickHouse at \(address.description): \(error)")
                 }
-            }
-        }
-
-        func address(_ url: String) throws -> StoreAddress {
-            switch StoreAddress.parse(url) {
-            case .success(let address): return address
-            case .failure(let error): throw Failure(error.description)
             }
         }
     }

@@ -72,12 +72,7 @@ struct ReportCommand: ParsableCommand {
     /// The report from the fleet store: the same tables (and chart) computed in ClickHouse.
     func runFromStore() throws {
         guard let clickhouse else { return }
-        var address: StoreAddress
-        switch StoreAddress.parse(clickhouse) {
-        case .success(let parsed): address = parsed
-        case .failure(let error): throw Failure("--clickhouse \(error)")
-        }
-        (address.user, address.password) = try StoreOptions.credentials(file: credentials)
+        let address = try StoreOptions.address(clickhouse, credentials: credentials)
         let database = try loadDatabase(databases)
         let client = StoreClient(address: address, timeout: 60)
         defer { client.shutdown() }

@@ -6,6 +6,10 @@ import Output
 import SynprintKit
 import XCTest
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The fleet store against a real ClickHouse server on loopback: what a sensor writes to its
 /// JSON file arrives in the store once, through outages, restarts and a full spool.
 final class StoreTests: XCTestCase {
@@ -259,7 +263,7 @@ final class StoreTests: XCTestCase {
         XCTAssertFalse(spool.add(StoreBatch(sequence: 5, table: "syn", rows: 9, bytes: Array(repeating: 67, count: 1001))))
         XCTAssertEqual(spool.droppedRows, 11)
         // A crash's temporary file is removed; the batches are read back in order, whole.
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
             atPath: folder.appendingPathComponent(".tmp-00000000000000000009.syn.1.jsonl").path, contents: Data([1]))
         let reopened = try Spool(folder: folder.path, limit: 1000)
         XCTAssertEqual(reopened.batches, 3)
@@ -555,5 +559,39 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(b.stderr.contains("labelled SYNs kept, excluded: tcp_family_disagrees 1"), b.stderr)
         let none = try runSynprint(["db", "build", "--clickhouse", server.url, "--since", "1h", "-o", fromStore.path])
         XCTAssertTrue(none.stderr.contains("0 requests from"), none.stderr)
+    }
+
+    /// A sensor reading a pipe that stays open (as a live capture does) sends its rows within
+    /// about a second of the events, and on SIGTERM delivers what it holds and stops promptly.
+    func testPipedCaptureReachesTheStoreAndStopsOnSIGTERM() throws {
+        let server = try ClickHouseServer.started()
+        XCTAssertEqual(try runSynprint(["clickhouse", "init", server.url]).status, 0)
+        let folder = try temporaryFolder()
+        let json = folder.appendingPathComponent("events.jsonl")
+        let process = Process()
+        process.executableURL = synprintExecutable
+        process.arguments = [
+            "-r", "-", "--json", "--http", "--connections", "-o", json.path, "--clickhouse", server.url,
+            "--clickhouse-spool", folder.appendingPathComponent("spool").path,
+        ]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(try Data(contentsOf: StoreTests.captures[0]))
+        // The SYNs arrive while the pipe is still open: batches go at least every second.
+        try waitFor(seconds: 10) { (try? server.count("SELECT count() FROM synprint.syn")) == 6 }
+        let stopped = Date()
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(stopped), 12, "the stop took longer than the drain")
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM, "a stop cuts a run of files short")
+        // What the JSON file got, the store got: the connections ended by the stop included.
+        var expected = try countsByType(json)
+        expected["alert"] = 2
+        var stored = try storeCounts(server)
+        stored.removeValue(forKey: "stats")
+        XCTAssertEqual(stored, expected)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("spool").path), ["rejected"])
     }
 }
