@@ -143,6 +143,17 @@ public struct StoreReport {
             }
         }
 
+        /// The columns each row of the answer has.
+        var columns: Int {
+            switch self {
+            case .clientSyns, .connections: 8
+            case .observations: 5
+            case .networkStages: 4
+            case .timeline: 3
+            case .serverSynAcks, .requests, .reasons, .flaggedClients, .windows, .tunnelRules, .firstConnection, .exclusions: 2
+            }
+        }
+
         /// The query as shipped in deploy/clickhouse/queries/: every sensor's last day.
         public var example: String {
             let sql = sql { _ in "ts >= now() - INTERVAL 1 DAY" }
@@ -151,10 +162,15 @@ public struct StoreReport {
         }
     }
 
+    /// The answer's rows; an answer whose rows do not have the query's columns (a proxy's page,
+    /// another server) is an error, not something to read past.
     func rows(_ query: Query) throws(StoreError) -> [[String]] {
-        try client.execute(query.sql(scope: condition(client:)) + " FORMAT TabSeparated", inDatabase: true).split(separator: "\n").map {
-            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        let answer = try client.execute(query.sql(scope: condition(client:)) + " FORMAT TabSeparated", inDatabase: true)
+        let rows = answer.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        guard rows.allSatisfy({ $0.count == query.columns }) else {
+            throw .server(status: 200, code: nil, message: "an answer to the \(query.rawValue) query without its \(query.columns) columns")
         }
+        return rows
     }
 
     /// The labelled SYNs in scope as learned-entry lines, one per key and class with its count

@@ -10,9 +10,14 @@ public enum StoreSetup {
         public let unreachable: Bool
     }
 
-    /// The server's version, e.g. `18.16.1`.
+    /// The server's version, e.g. `18.16.1`; an answer that is not one (a proxy's page, another
+    /// service on the port) is an error.
     public static func version(_ client: StoreClient) throws(StoreError) -> String {
-        try client.execute("SELECT version()").trimmingCharacters(in: .whitespacesAndNewlines)
+        let answer = try client.execute("SELECT version()").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard answer.first?.isNumber == true, answer.allSatisfy({ $0.isNumber || $0 == "." }) else {
+            throw .server(status: 200, code: nil, message: "this is not ClickHouse: SELECT version() answered \"\(answer.prefix(60))\"")
+        }
+        return answer
     }
 
     /// Whether the server has table TTLs (ClickHouse 19.6 and later).

@@ -202,7 +202,7 @@ struct APIOptions: ParsableArguments {
 
     @Option(
         name: .customLong("p0f-socket-mode"),
-        help: ArgumentHelp("Permissions of the p0f socket, octal (default 0666, as p0f: any local user may ask).", valueName: "mode"))
+        help: ArgumentHelp("Permissions of the p0f socket, octal (as p0f: any local user may ask).", valueName: "mode"))
     var p0fSocketModeText = "0666"
 
     @Flag(name: .customLong("allow-root"), help: "Serve the APIs while running as root (without -u).")

@@ -44,7 +44,7 @@ struct ReportCommand: ParsableCommand {
             "Also draw the stage shares over time and per client network as one SVG file (needs gnuplot).", valueName: "file.svg"))
     var chart: String?
 
-    @Option(help: ArgumentHelp("The tables as text or as one JSON object (default text).", valueName: "text|json"))
+    @Option(help: ArgumentHelp("The tables as text or as one JSON object.", valueName: "text|json"))
     var summary: SummaryFormat = .text
 
     @Option(help: ArgumentHelp("A BPF filter as in tcpdump.", valueName: "filter"))

@@ -594,4 +594,37 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(stored, expected)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("spool").path), ["rejected"])
     }
+
+    /// A server that answers every request with 200 and text that is not ClickHouse's (a
+    /// captive proxy, a wrong port): the report and the sensor's start say so in one line.
+    func testAnAnswerThatIsNotClickHousesIsOneClearLine() throws {
+        let port = try freePorts(1)[0]
+        let fake = Process()
+        fake.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        fake.arguments = [
+            "python3", "-c",
+            """
+            import http.server
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                    self.send_response(200); self.end_headers(); self.wfile.write(b'<html>hello\\tworld</html>\\n')
+                def log_message(self, *a): pass
+            http.server.HTTPServer(('127.0.0.1', \(port)), H).serve_forever()
+            """,
+        ]
+        try fake.run()
+        defer { fake.terminate() }
+        try waitFor(seconds: 10) {
+            (try? StoreClient(address: StoreAddress(base: "http://127.0.0.1:\(port)", database: "x")).execute("SELECT 1")) != nil
+        }
+        let url = "http://127.0.0.1:\(port)/synprint"
+        let report = try runSynprint(["report", "--clickhouse", url])
+        XCTAssertEqual(report.status, 1)
+        XCTAssertEqual(report.stderr.split(separator: "\n").count, 1, report.stderr)
+        XCTAssertTrue(report.stderr.contains("without its 8 columns"), report.stderr)
+        let sensor = try runSynprint(["-r", StoreTests.captures[0].path, "--clickhouse", url])
+        XCTAssertEqual(sensor.status, 1)
+        XCTAssertTrue(sensor.stderr.contains("ClickHouse at \(url)"), sensor.stderr)
+    }
 }
