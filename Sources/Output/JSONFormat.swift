@@ -16,13 +16,7 @@ enum JSONFormat {
         out.append("\",\"src_port\":"); out.append(s.sourcePort)
         out.append(",\"dst_ip\":\""); out.append(ip: s.ip.destination)
         out.append("\",\"dst_port\":"); out.append(s.destinationPort)
-        out.append(",\"ip_version\":"); out.append(s.ip.version)
-        out.append(",\"ttl\":"); out.append(s.ip.ttl)
-        out.append(",\"initial_ttl\":"); out.append(fp.initialTTL)
-        out.append(",\"distance\":"); out.append(fp.distance)
-        out.append(",\"df\":"); out.append(bool: s.ip.dontFragment)
-        out.append(",\"ip_id\":"); out.append(s.ip.ipID)
-        out.append(",\"tos\":"); out.append(s.ip.tos)
+        appendIPFields(fp, to: out)
         out.append(",\"ecn_bits\":"); out.append(s.ip.tos & 3)
         out.append(",\"flow_label\":"); out.append(s.ip.flowLabel)
         out.append(",\"ip_length\":"); out.append(s.ip.totalLength)
@@ -57,6 +51,18 @@ enum JSONFormat {
         out.append(",\"raw_sig\":\""); fp.writeRawSignature(to: out)
         out.append("\",\"ja4t\":\""); fp.writeJA4T(to: out)
         out.append(ascii: "\"")
+    }
+
+    /// `,"ip_version":…,"ttl":…,"initial_ttl":…,"distance":…,"df":…,"ip_id":…,"tos":…`
+    static func appendIPFields(_ fp: Fingerprint, to out: TextBuffer) {
+        let ip = fp.segment.ip
+        out.append(",\"ip_version\":"); out.append(ip.version)
+        out.append(",\"ttl\":"); out.append(ip.ttl)
+        out.append(",\"initial_ttl\":"); out.append(fp.initialTTL)
+        out.append(",\"distance\":"); out.append(fp.distance)
+        out.append(",\"df\":"); out.append(bool: ip.dontFragment)
+        out.append(",\"ip_id\":"); out.append(ip.ipID)
+        out.append(",\"tos\":"); out.append(ip.tos)
     }
 
     /// The quirks' names as a JSON array.
