@@ -52,11 +52,16 @@ public enum StoreError: Error, Sendable, CustomStringConvertible, Equatable {
     case unreachable(String)
     /// ClickHouse answered with an exception: its code (when it gave one) and text.
     case server(status: Int, code: Int?, message: String)
+    /// The server lacks what was asked of it (e.g. table TTLs on an old release).
+    case unsupported(String)
+    /// An answer that is not ClickHouse's (a proxy's page, another service on the port).
+    case unexpected(String)
 
     public var description: String {
         switch self {
         case .address(let text): text
         case .unreachable(let text): text
+        case .unsupported(let text), .unexpected(let text): text
         case .server(let status, let code, let message): "ClickHouse answered \(status)\(code.map { ", code \($0)" } ?? ""): \(message)"
         }
     }

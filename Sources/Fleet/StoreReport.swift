@@ -168,7 +168,7 @@ public struct StoreReport {
         let answer = try client.execute(query.sql(scope: condition(client:)) + " FORMAT TabSeparated", inDatabase: true)
         let rows = answer.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
         guard rows.allSatisfy({ $0.count == query.columns }) else {
-            throw .server(status: 200, code: nil, message: "an answer to the \(query.rawValue) query without its \(query.columns) columns")
+            throw .unexpected("an answer to the \(query.rawValue) query without its \(query.columns) columns")
         }
         return rows
     }

@@ -15,7 +15,7 @@ public enum StoreSetup {
     public static func version(_ client: StoreClient) throws(StoreError) -> String {
         let answer = try client.execute("SELECT version()").trimmingCharacters(in: .whitespacesAndNewlines)
         guard answer.first?.isNumber == true, answer.allSatisfy({ $0.isNumber || $0 == "." }) else {
-            throw .server(status: 200, code: nil, message: "this is not ClickHouse: SELECT version() answered \"\(answer.prefix(60))\"")
+            throw .unexpected("this is not ClickHouse: SELECT version() answered \"\(answer.prefix(60))\"")
         }
         return answer
     }
@@ -116,7 +116,7 @@ public enum StoreSetup {
         }
         if let ttlDays {
             guard hasTTL(server) else {
-                throw .server(status: 0, code: nil, message: "table TTLs need ClickHouse 19.6 or later; this server is \(server)")
+                throw .unsupported("table TTLs need ClickHouse 19.6 or later; this server is \(server)")
             }
             for statement in StoreSchema.ttlStatements(database: client.address.database, days: ttlDays, cluster: cluster != nil) {
                 try client.execute(statement)

@@ -321,7 +321,8 @@ struct StoreOptions: ParsableArguments {
     @Option(
         name: .customLong("clickhouse-spool-bytes"),
         help: ArgumentHelp("The spool's bound; past it the oldest batches are dropped, counted.", valueName: "size"))
-    var spoolBytes = "1G"
+    var spoolBytes = StoreOptions.defaultSpoolBytes
+    static let defaultSpoolBytes = "1G"
 
     @Option(
         name: .customLong("clickhouse-drain"),
@@ -372,6 +373,12 @@ struct StoreOptions: ParsableArguments {
     }
 
     func sinkSettings() throws -> StoreSink.Settings {
+        guard let bytes = ByteCount(spoolBytes), bytes >= 1 << 20 else {
+            throw ValidationError("--clickhouse-spool-bytes takes a size of at least 1M (e.g. 512M, 4G), found \"\(spoolBytes)\"")
+        }
+        if spool == nil && spoolBytes != StoreOptions.defaultSpoolBytes {
+            throw ValidationError("--clickhouse-spool-bytes needs --clickhouse-spool")
+        }
         var settings = StoreSink.Settings()
         guard drainSeconds.isFinite, drainSeconds >= 0 else { throw ValidationError("--clickhouse-drain takes seconds, 0 or more") }
         settings.drainSeconds = drainSeconds
@@ -379,10 +386,7 @@ struct StoreOptions: ParsableArguments {
     }
 
     func openSpool() throws -> Spool? {
-        guard let spool else { return nil }
-        guard let bytes = ByteCount(spoolBytes), bytes >= 1 << 20 else {
-            throw ValidationError("--clickhouse-spool-bytes takes a size of at least 1M (e.g. 512M, 4G), found \"\(spoolBytes)\"")
-        }
+        guard let spool, let bytes = ByteCount(spoolBytes) else { return nil }  // the size is checked with the options
         do {
             return try Spool(folder: spool, limit: bytes)
         } catch {
