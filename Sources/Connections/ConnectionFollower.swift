@@ -31,6 +31,17 @@ public final class ConnectionFollower {
         public var evictedOpening = 0
         public var evictedConnected = 0
         public var following = 0
+
+        public init() {}
+
+        /// Another worker's counts added in.
+        public mutating func add(_ o: Counters) {
+            opened += o.opened
+            closed += o.closed
+            evictedOpening += o.evictedOpening
+            evictedConnected += o.evictedConnected
+            following += o.following
+        }
     }
 
     private var opening: BoundedTable<FlowKey, FollowedConnection>
@@ -101,6 +112,12 @@ public final class ConnectionFollower {
             record.server.count(segment)
             record.last = now
         }
+    }
+
+    /// Capture time reached `now` on a packet another worker took: the sweep that packet would
+    /// have run here, so that records end at the same capture time whichever worker holds them.
+    public func advance(to now: Int64, closed: (FollowedConnection) -> Void) {
+        if now - lastSweep >= ConnectionFollower.sweepInterval { sweep(at: now, closed: closed) }
     }
 
     /// Any other segment: updates the record of its connection, if followed.

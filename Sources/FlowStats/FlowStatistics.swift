@@ -28,6 +28,16 @@ public final class FlowStatistics {
         public var clientsEvicted = 0
         public var connectionsEvicted = 0
         public var clients = 0
+
+        public init() {}
+
+        /// Another worker's counts added in.
+        public mutating func add(_ o: Counters) {
+            windows += o.windows
+            clientsEvicted += o.clientsEvicted
+            connectionsEvicted += o.connectionsEvicted
+            clients += o.clients
+        }
     }
 
     struct Connection {
@@ -45,15 +55,20 @@ public final class FlowStatistics {
     private var clients: BoundedTable<IPAddress, FlowWindow>
     private var connections: BoundedTable<FlowKey, Connection>
     public var clientCapacity: Int { clients.capacity }
-    static let sweepInterval: Int64 = 5_000_000
+    public static let sweepInterval: Int64 = 5_000_000
     public let windowPackets: UInt32
     public let windowSeconds: Int64
-    private var nextID: UInt32 = 1
+    /// Window ids, unique among the sensor's workers: worker `instance` of `instances` takes
+    /// every `instances`-th (the output thread's entropy tallies are keyed by them).
+    private var nextID: UInt32
+    private let idStep: UInt32
     private var lastSweep: Int64 = 0
     private var due: [IPAddress] = []
     public private(set) var counters = Counters()
 
-    public init(clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int) {
+    public init(clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int, instance: Int = 0, instances: Int = 1) {
+        nextID = 1 &+ UInt32(truncatingIfNeeded: instance)
+        idStep = UInt32(clamping: max(instances, 1))
         clients = BoundedTable(capacity: max(clientCapacity, 1))
         connections = BoundedTable(capacity: max(connectionCapacity, 1))
         self.windowPackets = UInt32(clamping: max(windowPackets, 2))
@@ -73,7 +88,7 @@ public final class FlowStatistics {
         if let existing = clients.slot(of: s.ip.source) {
             slot = existing
         } else {
-            nextID &+= 1
+            nextID &+= idStep
             let window = FlowWindow(client: s.ip.source, server: s.ip.destination, serverPort: s.destinationPort, at: now, id: nextID)
             slot = clients.place(window, for: s.ip.source) { _, pushed in
                 counters.clientsEvicted += 1
@@ -81,6 +96,12 @@ public final class FlowStatistics {
             }
         }
         count(s, payload: UnsafeRawBufferPointer(start: nil, count: 0), fromClient: true, key: key, slot: slot, at: now, report: report)
+    }
+
+    /// Capture time reached `now` on a packet another worker took: the sweep that packet would
+    /// have run here.
+    public func advance(to now: Int64, report: (FlowWindow) -> Void) {
+        if now - lastSweep >= FlowStatistics.sweepInterval { sweep(at: now, report: report) }
     }
 
     /// Any other segment (SYN+ACKs included) to or from a client.
@@ -157,7 +178,7 @@ public final class FlowStatistics {
         finished.rules = TunnelFlowRules.evaluate(finished)
         counters.windows += 1
         report(finished)
-        nextID &+= 1
+        nextID &+= idStep
         clients[slot: slot] = FlowWindow(
             client: finished.client, server: finished.server, serverPort: finished.serverPort, at: now, id: nextID)
     }

@@ -27,12 +27,18 @@ public final class Matcher {
     private let cacheGeneration: Int
     /// Answers scored rather than found in the cache (each gets the next answer id).
     public private(set) var answersComputed = 0
+    /// Answer ids are unique among the sensor's workers (the output thread keys renderings by
+    /// them): matcher `instance` of `instances` gives every `instances`-th.
+    private let instance: Int
+    private let instances: Int
 
     /// What one cached answer costs: its key and answer, in a dictionary kept at most 3/4 full.
     public static let bytesPerCachedAnswer = (MemoryLayout<MatchKey>.stride + MemoryLayout<Classification>.stride + 8) * 4 / 3
 
-    public init(database: Database, weights: MatchWeights = MatchWeights(), cacheSize: Int = 65_536) {
+    public init(database: Database, weights: MatchWeights = MatchWeights(), cacheSize: Int = 65_536, instance: Int = 0, instances: Int = 1) {
         self.database = database
+        self.instance = instance
+        self.instances = max(instances, 1)
         self.weights = weights
         paths = PathModel(database.links)
         cacheGeneration = max(1, cacheSize / 2)
@@ -167,7 +173,7 @@ public final class Matcher {
         answersComputed += 1
         let decided = confidence >= weights.minConfidence && confidence > 0
         return Classification(
-            answerID: answersComputed,
+            answerID: answersComputed &* instances &+ instance,
             osClass: decided ? leading : .unknown,
             family: familyConfidence >= weights.minFamilyConfidence && familyConfidence > 0 ? leadingFamily : .unknown,
             confidence: confidence, familyConfidence: familyConfidence, kind: kind,

@@ -27,8 +27,37 @@ public final class PacketPipeline {
         self.flowStats = flowStats
     }
 
+    /// The stages a sensor asks for, sized by `settings`; `instance` of `instances` keeps the
+    /// ids it hands out apart from the other workers'.
+    convenience init(
+        settings: Settings, database: Database?, judging: Bool, following: Bool, flowStatistics: Bool, instance: Int, instances: Int
+    ) {
+        self.init(
+            matcher: database.map {
+                Matcher(
+                    database: $0, weights: settings.matchWeights, cacheSize: settings.matchCacheCapacity, instance: instance,
+                    instances: instances)
+            },
+            tracker: judging
+                ? ConnectionTracker(capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget) : nil,
+            connections: following
+                ? ConnectionFollower(capacity: settings.connectionRecordCapacity, idleTimeout: settings.connectionTimeout) : nil,
+            flowStats: flowStatistics
+                ? FlowStatistics(
+                    clientCapacity: settings.flowClientCapacity, connectionCapacity: settings.flowConnectionCapacity,
+                    windowPackets: settings.flowWindowPackets, windowSeconds: settings.flowWindowSeconds, instance: instance,
+                    instances: instances) : nil)
+    }
+
     /// SYNs and SYN+ACKs fingerprinted so far.
     public var fingerprinted: Int { counters.syn + counters.synAck }
+
+    /// Capture time reached `now` (microseconds) on a packet another worker took: the sweeps
+    /// that packet would have run here (`Workers`).
+    public func advance(to now: Int64, closed: (FollowedConnection) -> Void, window: (FlowWindow) -> Void) {
+        connections?.advance(to: now, closed: closed)
+        flowStats?.advance(to: now, report: window)
+    }
 
     /// Decodes one packet. A SYN or SYN+ACK goes to `syn`; the segment that completes the first
     /// request of a followed connection goes to `request`, and the first data of one that is not

@@ -1,5 +1,6 @@
 import Connections
 import Decode
+import Foundation
 import FlowStats
 import Match
 import Synchronization
@@ -83,36 +84,38 @@ final class OutputStage: Sendable {
 /// verdicts) and the handler on the output thread.
 public final class Sensor {
     public let settings: Settings
+    /// The pipeline (the first worker's, when several run: each owns its own).
     public let pipeline: PacketPipeline
     /// The judging side, shared with the lookup APIs; nil when nothing is judged.
     public let judge: VerdictJudge?
     private let stage: OutputStage
     private let output: OutputThread?
+    /// The pipelines' event queues to the output thread: one per worker.
+    private let queues: [EventQueue]
+    private let workers: Workers?
     private let limit: Int?
 
     /// `database` enables matching (and the path's link names); `judging` follows connections
     /// to their request and judges it (it needs the database). `limit` stops after that many
     /// SYNs and SYN+ACKs. A sensor that is not `threaded` handles each event before `process`
-    /// returns (tests, embedding programs with their own threads).
+    /// returns (tests, embedding programs with their own threads). `workers` above 1 runs that
+    /// many pipelines on threads of their own, each with its share of the memory budget, their
+    /// events merged in capture order (`Workers`); it implies `threaded`.
     public init(
         settings: Settings, database: Database?, judging: Bool, following: Bool = false, flowStatistics: Bool = false,
-        limit: Int? = nil, threaded: Bool = true, handler: EventHandler
+        limit: Int? = nil, threaded: Bool = true, workers: Int = 1, handler: EventHandler
     ) {
         precondition(!judging || database != nil, "judging needs a database to match against")
         self.settings = settings
         self.limit = limit
-        let matcher = database.map { Matcher(database: $0, weights: settings.matchWeights, cacheSize: settings.matchCacheCapacity) }
-        let tracker =
-            judging
-            ? ConnectionTracker(capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget) : nil
-        let connections =
-            following ? ConnectionFollower(capacity: settings.connectionRecordCapacity, idleTimeout: settings.connectionTimeout) : nil
-        let flowStats =
-            flowStatistics
-            ? FlowStatistics(
-                clientCapacity: settings.flowClientCapacity, connectionCapacity: settings.flowConnectionCapacity,
-                windowPackets: settings.flowWindowPackets, windowSeconds: settings.flowWindowSeconds) : nil
-        pipeline = PacketPipeline(matcher: matcher, tracker: tracker, connections: connections, flowStats: flowStats)
+        let count = max(workers, 1)
+        let share = settings.share(of: count)
+        let pipelines = (0..<count).map { instance in
+            PacketPipeline(
+                settings: share, database: database, judging: judging, following: following, flowStatistics: flowStatistics,
+                instance: instance, instances: count)
+        }
+        pipeline = pipelines[0]
         let hosts = HostTable(
             capacity: settings.hostCapacity, sharingWindow: settings.sharingWindow,
             minimumConfidence: settings.verdictRules.minimumConfidence, evidenceLifetime: settings.evidenceLifetime,
@@ -120,13 +123,28 @@ public final class Sensor {
         judge = judging ? VerdictJudge(rules: settings.verdictRules, hosts: hosts) : nil
         // Threaded, the flow windows' entropy is computed on the output thread: it is most of
         // the flow statistics' time per packet, and the output thread has time to spare.
-        let entropy = threaded ? flowStats.map { EntropyAccumulator(clients: $0.clientCapacity) } : nil
+        let threaded = threaded || count > 1
+        let entropy = threaded && flowStatistics ? EntropyAccumulator(clients: settings.flowClientCapacity) : nil
         stage = OutputStage(judge: judge, handler: handler, entropy: entropy)
         monitor = SensorMonitor(database: database, judge: judge)
-        let output =
-            threaded ? OutputThread(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, stage: stage) : nil
-        if let output { flowStats?.entropyElsewhere = { output.send(entropy: $0) } }
-        self.output = output
+        guard threaded else {
+            queues = []
+            output = nil
+            self.workers = nil
+            return
+        }
+        let condition = NSCondition()
+        queues = pipelines.map { pipeline in
+            let queue = EventQueue(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, condition: condition)
+            pipeline.flowStats?.entropyElsewhere = { queue.send(entropy: $0) }
+            return queue
+        }
+        output = OutputThread(queues: queues, stage: stage)
+        self.workers =
+            count > 1
+            ? Workers(
+                pipelines: pipelines, queues: queues, sweeps: following || flowStatistics, roundPackets: settings.workerRoundPackets,
+                roundsWaiting: settings.workerRoundsWaiting) : nil
     }
 
     public var database: Database? { pipeline.matcher?.database }
@@ -134,8 +152,12 @@ public final class Sensor {
     /// Flow windows whose entropy tallies were pushed out on the output thread; read it after
     /// `finish`.
     public var flowEntropyEvicted: Int { stage.entropy?.evicted ?? 0 }
-    public var counters: PacketCounters { pipeline.counters }
-    public var reachedLimit: Bool { limit.map { pipeline.fingerprinted >= $0 } ?? false }
+    /// What the pipelines counted (with several workers, as of their last round; exact after
+    /// `finish`).
+    public var counters: PacketCounters { workers?.status.counters ?? pipeline.counters }
+    /// Packets handed to the sensor so far (cheap: for the capture loop's periodic work).
+    public var packetsRead: Int { workers?.packets ?? pipeline.counters.packets }
+    public var reachedLimit: Bool { limit.map { (workers?.fingerprinted ?? pipeline.fingerprinted) >= $0 } ?? false }
 
     /// How events reach the output thread: in full batches (files), each at once (pipes and
     /// FIFOs, whose reader waits for each event), or in batches at most `liveFlushInterval`
@@ -144,24 +166,31 @@ public final class Sensor {
 
     public var delivery: Delivery = .batches {
         didSet {
-            output?.handOverEachEvent = delivery == .eachEvent
-            output?.promptInterval = delivery == .prompt ? settings.liveFlushInterval : nil
+            if let workers {
+                workers.handOverEachPacket = delivery == .eachEvent
+                workers.promptInterval = delivery == .prompt ? settings.liveFlushInterval : nil
+            } else if let queue = queues.first {
+                queue.handOverEachEvent = delivery == .eachEvent
+                queue.promptInterval = delivery == .prompt ? settings.liveFlushInterval : nil
+            }
         }
     }
 
     /// The capture is idle: hand over what is queued, so that a reader sees it.
     public func idle() {
-        output?.flush()
+        if let workers { workers.flush() } else { queues.first?.flush() }
     }
 
     /// Handles one packet; false once the limit is reached.
     @discardableResult
     public func process(_ packet: Packet, link: LinkType) -> Bool {
-        if let output {
+        if let workers {
+            workers.dispatch(packet, link: link)
+        } else if let queue = queues.first {
             pipeline.process(
-                packet, link: link, syn: { output.send($0) }, request: { output.send($0) },
-                established: { output.send(established: $0) }, closed: { output.send(connection: $0) },
-                window: { output.send(window: $0) })
+                packet, link: link, syn: { queue.send($0) }, request: { queue.send($0) },
+                established: { queue.send(established: $0) }, closed: { queue.send(connection: $0) },
+                window: { queue.send(window: $0) })
         } else {
             pipeline.process(
                 packet, link: link, syn: { stage.handle($0) }, request: { stage.handle($0) },
@@ -173,14 +202,17 @@ public final class Sensor {
 
     /// Hands over what is queued and waits until the handler has seen every event.
     public func finish() {
-        if let output {
-            pipeline.connections?.finish { output.send(connection: $0) }
-            pipeline.flowStats?.finish { output.send(window: $0) }
+        if let workers {
+            workers.finish()
+        } else if let queue = queues.first {
+            pipeline.connections?.finish { queue.send(connection: $0) }
+            pipeline.flowStats?.finish { queue.send(window: $0) }
+            queue.close()
         } else {
             pipeline.connections?.finish { stage.handler.handle(connection: $0) }
             pipeline.flowStats?.finish { stage.handle($0) }
         }
-        output?.close()
+        output?.join()
     }
 
     /// What the capture side counted, as last published with `publishStatus` (other threads
@@ -196,6 +228,37 @@ public final class Sensor {
         public var flowStats: FlowStatistics.Counters?
         /// libpcap's received, dropped and interface-dropped counts of a live capture.
         public var libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?
+
+        public init() {}
+
+        /// What one pipeline counted.
+        init(_ pipeline: PacketPipeline) {
+            counters = pipeline.counters
+            tracker = pipeline.tracker?.counters
+            connectionsFollowed = pipeline.tracker?.waiting ?? 0
+            bufferedHeadBytes = pipeline.tracker?.bufferedBytes ?? 0
+            connections = pipeline.connections?.counters
+            flowStats = pipeline.flowStats?.counters
+        }
+
+        /// Another worker's counts added in.
+        mutating func add(_ other: CaptureStatus) {
+            counters.add(other.counters)
+            if let theirs = other.tracker {
+                tracker = tracker ?? .init()
+                tracker?.add(theirs)
+            }
+            connectionsFollowed += other.connectionsFollowed
+            bufferedHeadBytes += other.bufferedHeadBytes
+            if let theirs = other.connections {
+                connections = connections ?? .init()
+                connections?.add(theirs)
+            }
+            if let theirs = other.flowStats {
+                flowStats = flowStats ?? .init()
+                flowStats?.add(theirs)
+            }
+        }
     }
 
     /// What other threads may read while the sensor runs (stats, metrics, the APIs).
@@ -205,11 +268,7 @@ public final class Sensor {
 
     /// Capture thread: makes the counts so far visible to other threads (stats, metrics).
     public func publishStatus(libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)? = nil) {
-        var current = CaptureStatus(counters: pipeline.counters, tracker: pipeline.tracker?.counters)
-        current.connectionsFollowed = pipeline.tracker?.waiting ?? 0
-        current.bufferedHeadBytes = pipeline.tracker?.bufferedBytes ?? 0
-        current.connections = pipeline.connections?.counters
-        current.flowStats = pipeline.flowStats?.counters
+        var current = workers?.status ?? CaptureStatus(pipeline)
         current.libpcap = libpcap ?? monitor.captureStatus.libpcap
         monitor.publish(current)
     }
@@ -217,11 +276,18 @@ public final class Sensor {
     /// Capture thread: passes the latest status to the handler, in order with the events.
     public func sendStatus() {
         let status = captureStatus
-        if let output { output.send(status: status) } else { stage.status(status) }
+        if let workers {
+            workers.send(status: status)
+        } else if let queue = queues.first {
+            queue.send(status: status)
+        } else {
+            stage.status(status)
+        }
     }
 
-    /// Events not handed to the output because a stop was asked for while it stalled.
-    public var droppedAtStop: Int { output?.droppedAtStop ?? 0 }
+    /// Events (and, with several workers, packets) not handed on because a stop was asked for
+    /// while the output or the workers stalled.
+    public var droppedAtStop: Int { queues.reduce(workers?.droppedAtStop ?? 0) { $0 + $1.droppedAtStop } }
 }
 
 /// The parts of a running sensor other threads may read: the capture status it last published,

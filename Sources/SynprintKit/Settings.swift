@@ -117,6 +117,28 @@ public struct Settings: Sendable {
     /// sees events promptly without a lock round per event.
     public var liveFlushInterval = 0.05
 
+    // MARK: Workers (`--workers`)
+
+    /// Packets the capture thread hands out per round, over all workers: one lock round per
+    /// worker per round, and the longest the merge of their events waits for one worker.
+    public var workerRoundPackets = 2048
+    /// Rounds that may wait per worker: a slow worker then holds the capture back.
+    public var workerRoundsWaiting = 4
+
+    /// One worker's settings when `workers` pipelines run side by side: the tables each
+    /// pipeline owns get their part of the entries and bytes. The host table, one on the output
+    /// thread, keeps the whole sizes.
+    public func share(of workers: Int) -> Settings {
+        guard workers > 1 else { return self }
+        var share = self
+        share.memcap = memcap / workers
+        share.maxFlows = max(1, maxFlows / workers)
+        share.maxConnections = max(2, maxConnections / workers)
+        share.maxFlowClients = max(1, maxFlowClients / workers)
+        share.matchCacheEntries = max(2, matchCacheEntries / workers)
+        return share
+    }
+
     // MARK: Files
 
     /// The database file's name, looked for through `$SYNPRINT_DB`, beside the executable (and

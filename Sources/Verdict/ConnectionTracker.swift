@@ -27,6 +27,21 @@ public final class ConnectionTracker {
         public var expired = 0  // no request within the timeout
         public var evicted = 0  // pushed out by newer connections while still waiting
         public var overBudget = 0  // dropped: the buffered heads were at `headBudget`
+
+        public init() {}
+
+        /// Another worker's counts added in.
+        public mutating func add(_ o: Counters) {
+            tracked += o.tracked
+            requests += o.requests
+            notHTTP += o.notHTTP
+            tooLong += o.tooLong
+            gaps += o.gaps
+            snaplenCut += o.snaplenCut
+            expired += o.expired
+            evicted += o.evicted
+            overBudget += o.overBudget
+        }
     }
 
     struct Pending {

@@ -40,10 +40,44 @@ struct InputOptions: ParsableArguments {
             valueName: "seconds"))
     var statsInterval: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Pipelines on threads of their own, each taking every packet of its clients; 'auto' is one per core this process may use (docs/WORKERS.md).",
+            valueName: "count|auto"))
+    var workers: WorkerCount = .count(1)
+
     @Flag(
         name: .customLong("stats-events"),
         help: "Also write each stats line as a {\"type\": \"stats\"} event into the JSON event output (as Suricata's stats.log).")
     var statsEvents = false
+}
+
+/// `--workers`: a number, or `auto` for the cores the process may use.
+enum WorkerCount: ExpressibleByArgument, Equatable {
+    case count(Int)
+    case auto
+
+    init?(argument: String) {
+        if argument == "auto" {
+            self = .auto
+        } else if let count = Int(argument) {
+            self = .count(count)
+        } else {
+            return nil
+        }
+    }
+
+    /// The most workers: beyond this, rounds and the merge cost more than the cores give.
+    static let maximum = 64
+
+    var resolved: Int {
+        switch self {
+        case .count(let count): count
+        case .auto: min(ProcessInfo.processInfo.activeProcessorCount, WorkerCount.maximum)
+        }
+    }
+
+    var defaultValueDescription: String { "1" }
 }
 
 struct OutputOptions: ParsableArguments {

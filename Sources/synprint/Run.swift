@@ -116,6 +116,9 @@ struct Synprint: ParsableCommand {
             throw ValidationError("give either -r FILE (one or more) or -i INTERFACE")
         }
         if let count = input.count, count < 1 { throw ValidationError("-c must be at least 1") }
+        guard (1...WorkerCount.maximum).contains(input.workers.resolved) else {
+            throw ValidationError("--workers takes 1 to \(WorkerCount.maximum), or auto")
+        }
         if let bufferSize = input.bufferSize, bufferSize < 65536 || bufferSize > 1 << 30 {
             throw ValidationError("--buffer-size takes 65536 to 1073741824 bytes")
         }
@@ -220,7 +223,7 @@ struct Synprint: ParsableCommand {
         Signals.block()
         let sensor = Sensor(
             settings: settings, database: database, judging: judging, following: outputOptions.connections,
-            flowStatistics: outputOptions.flowStats, limit: input.count, handler: fanOut
+            flowStatistics: outputOptions.flowStats, limit: input.count, workers: input.workers.resolved, handler: fanOut
         )
         let outputs = [eventFile ?? sink.file, alertLog?.file, observations?.log.file].compactMap { $0 }
         let metrics =
@@ -262,10 +265,10 @@ struct Synprint: ParsableCommand {
             }
         ) { packet, source in
             let more = sensor.process(packet, link: source.linkType)
-            if sensor.counters.packets & 0xFFF == 0 {
+            if sensor.packetsRead & 0xFFF == 0 {
                 sensor.publishStatus(libpcap: source.statistics()?.counts)
                 stats.tick(sensor, source)
-                progress.tick(source, packets: sensor.counters.packets)
+                progress.tick(source, packets: sensor.packetsRead)
             }
             return more
         }
@@ -394,7 +397,8 @@ struct Synprint: ParsableCommand {
         _ sensor: Sensor, _ runner: SourceRunner, _ log: EventLog, _ limiter: AlertLimiter,
         _ observations: ObservationLog?, _ outputs: [OutputFile]
     ) {
-        let c = sensor.counters
+        let status = sensor.captureStatus
+        let c = status.counters
         var lines = [
             "synprint: \(c.packets) packets read: \(c.syn) SYN, \(c.synAck) SYN+ACK fingerprinted (\(c.badOptions) with malformed options), \(c.skippedTotal) skipped, \(c.malformedTotal) malformed"
         ]
@@ -405,8 +409,7 @@ struct Synprint: ParsableCommand {
         if let live = runner.statistics {
             lines.append("  libpcap: received \(live.received), dropped \(live.dropped), interface dropped \(live.interfaceDropped)")
         }
-        if let judge = sensor.judge, let tracker = sensor.pipeline.tracker {
-            let t = tracker.counters
+        if let judge = sensor.judge, let t = status.tracker {
             let evictions = judge.hosts.evictions
             lines.append(
                 "  http: \(t.tracked) connections followed, \(log.requests) requests judged, \(log.flagged) flagged; "
@@ -415,7 +418,7 @@ struct Synprint: ParsableCommand {
                     + "\(judge.hosts.count) hosts kept (\(evictions.total) evicted, \(evictions.withEvidence) of them with a handshake)")
             if limiter.suppressed > 0 { lines.append("  alerts: \(limiter.suppressed) suppressed by the rate limits") }
         }
-        if let flow = sensor.pipeline.flowStats?.counters {
+        if let flow = status.flowStats {
             lines.append(
                 "  flow statistics: \(flow.windows) windows; pushed out of full tables: \(flow.clientsEvicted) clients, "
                     + "\(flow.connectionsEvicted) connections, \(sensor.flowEntropyEvicted) entropy tallies")

@@ -1,0 +1,269 @@
+import Connections
+import Decode
+import FlowStats
+import Foundation
+import Match
+import Verdict
+
+/// Several pipelines, each on a thread of its own (`--workers`), fed by the capture thread: it
+/// decodes each packet only far enough to find its client, copies it into that client's
+/// worker's share of the current round, and hands a round to every worker at once. Each worker
+/// owns a whole pipeline (decode, features, matcher and its cache, connections awaiting a
+/// request, connection records, flow statistics) with its share of the memory budget, and sends
+/// its events to its own queue; the output thread merges the queues in capture order.
+///
+/// Every packet of a client goes to one worker: the client is the endpoint with the higher port
+/// (the ephemeral one), the same for both directions of a connection. Capture time is shared
+/// too: when a packet makes the tables' periodic sweep due, every worker sweeps at that time,
+/// so that connections and windows end as they would in one pipeline.
+///
+/// Unchecked Sendable: `rounds` and the counters belong to the capture thread; the workers'
+/// inboxes and published statuses sit under `condition`.
+final class Workers: @unchecked Sendable {
+    /// One worker's share of a round: packets copied into `bytes`, in capture order.
+    struct Round {
+        enum Entry {
+            case packet(sequence: Int64, seconds: Int, microseconds: Int32, start: Int32, count: Int32)
+            /// Capture time reached `now` on another worker's packet, when a sweep was due.
+            case tick(sequence: Int64, now: Int64)
+            case status(sequence: Int64, position: Int)
+        }
+        var entries: [Entry] = []
+        var bytes: [UInt8] = []
+        var statuses: [Sensor.CaptureStatus] = []
+        var link = LinkType.ethernet
+        /// The sequence number of the round's last packet, over all workers.
+        var through: Int64 = 0
+        /// The capture ended: hand over every record and window after this round.
+        var last = false
+
+        mutating func removeAll() {
+            entries.removeAll(keepingCapacity: true)
+            bytes.removeAll(keepingCapacity: true)
+            statuses.removeAll(keepingCapacity: true)
+            last = false
+        }
+    }
+
+    final class Worker: @unchecked Sendable {
+        let pipeline: PacketPipeline
+        let queue: EventQueue
+        var inbox: [Round] = []  // under the pool's condition
+        var spare: [Round] = []  // under the pool's condition
+        var status = Sensor.CaptureStatus()  // under the pool's condition
+
+        init(pipeline: PacketPipeline, queue: EventQueue) {
+            self.pipeline = pipeline
+            self.queue = queue
+        }
+    }
+
+    let workers: [Worker]
+    private let condition = NSCondition()
+    private let roundPackets: Int
+    private let roundsWaiting: Int
+    private let seed = Int.random(in: Int.min...Int.max)
+    private var rounds: [Round]
+    private var pending = 0
+    private var sequence: Int64 = 0
+    private var lastSweeps: (connections: Int64, flows: Int64) = (0, 0)
+    private let sweeps: Bool
+    private var roundSince = 0.0
+    private var roundLink = LinkType.ethernet
+    private var running: Int
+    /// SYNs and SYN+ACKs handed to the workers (the `-c` limit counts them here).
+    private(set) var fingerprinted = 0
+    private(set) var packets = 0
+    /// Packets not handed over because a stop was asked for while the workers stalled.
+    private(set) var droppedAtStop = 0
+    /// Hand a round over with every packet (pipes and FIFOs), or once its first packet is this
+    /// many seconds old (live captures).
+    var handOverEachPacket = false
+    var promptInterval: Double?
+
+    /// Starts one thread per pipeline; `sweeps`: the pipelines keep connection records or flow
+    /// statistics, which sweep their tables on capture time.
+    init(pipelines: [PacketPipeline], queues: [EventQueue], sweeps: Bool, roundPackets: Int, roundsWaiting: Int) {
+        workers = zip(pipelines, queues).map { Worker(pipeline: $0, queue: $1) }
+        self.sweeps = sweeps
+        self.roundPackets = max(roundPackets, 1)
+        self.roundsWaiting = max(roundsWaiting, 1)
+        rounds = Array(repeating: Round(), count: pipelines.count)
+        running = pipelines.count
+        for (index, worker) in workers.enumerated() {
+            let thread = Thread { [self] in work(worker) }
+            thread.name = "synprint worker \(index)"
+            thread.start()
+        }
+    }
+
+    /// The worker of a client: all of its packets, both ways, go to the same one.
+    @inline(__always)
+    func worker(of segment: TCPSegment) -> Int {
+        let s = segment
+        let client: IPAddress
+        if s.sourcePort != s.destinationPort {
+            client = s.sourcePort > s.destinationPort ? s.ip.source : s.ip.destination
+        } else {
+            client = (s.ip.source.high, s.ip.source.low) < (s.ip.destination.high, s.ip.destination.low) ? s.ip.source : s.ip.destination
+        }
+        return Int(UInt(bitPattern: client._rawHashValue(seed: seed)) % UInt(workers.count))
+    }
+
+    /// Capture thread: one packet to its client's worker.
+    @inline(__always)
+    func dispatch(_ packet: Packet, link: LinkType) {
+        sequence += 1
+        packets += 1
+        var target = Int(sequence % Int64(workers.count))  // what no worker decodes further: spread
+        if case .tcp(let segment) = PacketDecoder.decode(packet.bytes, link: link) {
+            target = worker(of: segment)
+            if segment.isSYN { fingerprinted += 1 }
+            if sweeps { tick(Int64(packet.seconds) &* 1_000_000 &+ Int64(packet.microseconds), except: target) }
+        }
+        if link != roundLink {  // a round is read with one link type
+            flush()
+            roundLink = link
+        }
+        let start = Int32(rounds[target].bytes.count)
+        rounds[target].bytes.append(contentsOf: packet.bytes)
+        rounds[target].entries.append(
+            .packet(
+                sequence: sequence, seconds: packet.seconds, microseconds: Int32(packet.microseconds), start: start,
+                count: Int32(packet.bytes.count)))
+        pending += 1
+        if handOverEachPacket || pending >= roundPackets {
+            handOver()
+        } else if let promptInterval {
+            let now = monotonicSeconds()
+            if pending == 1 {
+                roundSince = now
+            } else if now - roundSince >= promptInterval {
+                handOver()
+            }
+        }
+    }
+
+    /// The sweeps one pipeline would run at `now`, run by every other worker at the same point.
+    @inline(__always)
+    private func tick(_ now: Int64, except target: Int) {
+        let connectionsDue = now - lastSweeps.connections >= ConnectionFollower.sweepInterval
+        let flowsDue = now - lastSweeps.flows >= FlowStatistics.sweepInterval
+        guard connectionsDue || flowsDue else { return }
+        if connectionsDue { lastSweeps.connections = now }
+        if flowsDue { lastSweeps.flows = now }
+        for i in rounds.indices where i != target { rounds[i].entries.append(.tick(sequence: sequence, now: now)) }
+    }
+
+    /// Capture thread: a status for the handler, in order with the packets around it.
+    func send(status: Sensor.CaptureStatus) {
+        rounds[0].statuses.append(status)
+        rounds[0].entries.append(.status(sequence: sequence, position: rounds[0].statuses.count - 1))
+        handOver()
+    }
+
+    /// Capture thread: hand the round to the workers now (the capture is idle).
+    func flush() {
+        if pending > 0 { handOver() }
+    }
+
+    /// Capture thread: the last round; returns once every worker has handed over its records
+    /// and windows and closed its queue.
+    func finish() {
+        for i in rounds.indices { rounds[i].last = true }
+        handOver(force: true)
+        condition.lock()
+        while running > 0 { condition.wait() }
+        condition.unlock()
+    }
+
+    private func handOver(force: Bool = false) {
+        guard force || pending > 0 || rounds.contains(where: { !$0.entries.isEmpty }) else { return }
+        condition.lock()
+        var deadline: Date?
+        while workers.contains(where: { $0.inbox.count >= roundsWaiting }) {
+            // Stalled workers must not hold a requested stop for long: drop the round instead.
+            if StopSignal.requested && !force {
+                let end = deadline ?? Date(timeIntervalSinceNow: OutputFile.stopGrace)
+                deadline = end
+                if Date() >= end {
+                    droppedAtStop += pending
+                    pending = 0
+                    for i in rounds.indices { rounds[i].removeAll() }
+                    condition.unlock()
+                    return
+                }
+            }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.1))
+        }
+        for (i, worker) in workers.enumerated() {
+            rounds[i].through = sequence
+            rounds[i].link = roundLink
+            worker.inbox.append(rounds[i])
+            rounds[i] = worker.spare.popLast() ?? Round()
+        }
+        pending = 0
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func work(_ worker: Worker) {
+        let pipeline = worker.pipeline
+        let queue = worker.queue
+        while true {
+            condition.lock()
+            while worker.inbox.isEmpty { condition.wait() }
+            var round = worker.inbox.removeFirst()
+            condition.broadcast()  // room for the capture thread
+            condition.unlock()
+            round.bytes.withUnsafeBytes { bytes in
+                for entry in round.entries {
+                    switch entry {
+                    case .packet(let sequence, let seconds, let microseconds, let start, let count):
+                        queue.key = sequence
+                        let packet = Packet(
+                            seconds: seconds, microseconds: Int(microseconds),
+                            bytes: UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(start) + Int(count)]))
+                        pipeline.process(
+                            packet, link: round.link, syn: { queue.send($0) }, request: { queue.send($0) },
+                            established: { queue.send(established: $0) }, closed: { queue.send(connection: $0) },
+                            window: { queue.send(window: $0) })
+                    case .tick(let sequence, let now):
+                        queue.key = sequence
+                        pipeline.advance(to: now, closed: { queue.send(connection: $0) }, window: { queue.send(window: $0) })
+                    case .status(let sequence, let position):
+                        queue.key = sequence
+                        queue.send(status: round.statuses[position])
+                    }
+                }
+            }
+            let last = round.last
+            if last {
+                queue.key = Int64.max
+                pipeline.connections?.finish { queue.send(connection: $0) }
+                pipeline.flowStats?.finish { queue.send(window: $0) }
+            }
+            queue.flush(through: last ? Int64.max : round.through)
+            round.removeAll()
+            condition.lock()
+            worker.spare.append(round)
+            worker.status = Sensor.CaptureStatus(pipeline)
+            if last { running -= 1 }
+            condition.broadcast()
+            condition.unlock()
+            if last {
+                queue.close()
+                return
+            }
+        }
+    }
+
+    /// What the workers counted, added up, as of their last round.
+    var status: Sensor.CaptureStatus {
+        condition.lock()
+        defer { condition.unlock() }
+        var total = Sensor.CaptureStatus()
+        for worker in workers { total.add(worker.status) }
+        return total
+    }
+}
