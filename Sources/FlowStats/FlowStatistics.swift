@@ -66,7 +66,8 @@ public final class FlowStatistics {
     private var due: [IPAddress] = []
     public private(set) var counters = Counters()
 
-    public init(clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int, instance: Int = 0, instances: Int = 1) {
+    public init(clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int, instance: Int = 0, instances: Int = 1)
+    {
         nextID = 1 &+ UInt32(truncatingIfNeeded: instance)
         idStep = UInt32(clamping: max(instances, 1))
         clients = BoundedTable(capacity: max(clientCapacity, 1))

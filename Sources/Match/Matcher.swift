@@ -35,7 +35,8 @@ public final class Matcher {
     /// What one cached answer costs: its key and answer, in a dictionary kept at most 3/4 full.
     public static let bytesPerCachedAnswer = (MemoryLayout<MatchKey>.stride + MemoryLayout<Classification>.stride + 8) * 4 / 3
 
-    public init(database: Database, weights: MatchWeights = MatchWeights(), cacheSize: Int = 65_536, instance: Int = 0, instances: Int = 1) {
+    public init(database: Database, weights: MatchWeights = MatchWeights(), cacheSize: Int = 65_536, instance: Int = 0, instances: Int = 1)
+    {
         self.database = database
         self.instance = instance
         self.instances = max(instances, 1)

@@ -20,6 +20,7 @@ final class OutputThread: @unchecked Sendable {
         condition = queues[0].condition
         let thread = Thread { [self] in
             if queues.count == 1 { run(queues[0], stage) } else { merge(stage) }
+            stage.idle()  // everything handled: flush
             condition.lock()
             drained = true
             condition.broadcast()

@@ -39,7 +39,8 @@ public final class PacketPipeline {
                     instances: instances)
             },
             tracker: judging
-                ? ConnectionTracker(capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget) : nil,
+                ? ConnectionTracker(capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget)
+                : nil,
             connections: following
                 ? ConnectionFollower(capacity: settings.connectionRecordCapacity, idleTimeout: settings.connectionTimeout) : nil,
             flowStats: flowStatistics

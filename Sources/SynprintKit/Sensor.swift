@@ -1,7 +1,7 @@
 import Connections
 import Decode
-import Foundation
 import FlowStats
+import Foundation
 import Match
 import Synchronization
 import Verdict

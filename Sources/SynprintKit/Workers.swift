@@ -97,17 +97,57 @@ final class Workers: @unchecked Sendable {
         }
     }
 
-    /// The worker of a client: all of its packets, both ways, go to the same one.
+    /// The worker of a segment's client: all of a client's packets, both ways, go to the same one.
+    /// The client is the sender of the connection's SYN; without one at hand, the endpoint with
+    /// the higher port (the ephemeral one: the same answer both ways). A SYN whose sender has
+    /// the lower port is remembered, so that the rest of its connection follows it.
     @inline(__always)
-    func worker(of segment: TCPSegment) -> Int {
-        let s = segment
-        let client: IPAddress
+    func worker(of s: TCPSegment) -> Int {
+        let byPort: IPAddress
         if s.sourcePort != s.destinationPort {
-            client = s.sourcePort > s.destinationPort ? s.ip.source : s.ip.destination
+            byPort = s.sourcePort > s.destinationPort ? s.ip.source : s.ip.destination
         } else {
-            client = (s.ip.source.high, s.ip.source.low) < (s.ip.destination.high, s.ip.destination.low) ? s.ip.source : s.ip.destination
+            byPort = (s.ip.source.high, s.ip.source.low) < (s.ip.destination.high, s.ip.destination.low) ? s.ip.source : s.ip.destination
         }
-        return Int(UInt(bitPattern: client._rawHashValue(seed: seed)) % UInt(workers.count))
+        if s.flags.contains(.syn) && !s.flags.contains(.ack) {
+            let worker = worker(of: s.ip.source)
+            if byPort != s.ip.source { remember(s, worker: worker) }
+            return worker
+        }
+        if remembered > 0, let worker = recalled(s) { return worker }
+        return worker(of: byPort)
+    }
+
+    @inline(__always)
+    private func worker(of client: IPAddress) -> Int {
+        Int(UInt(bitPattern: client._rawHashValue(seed: seed)) % UInt(workers.count))
+    }
+
+    /// Connections whose client has the lower port, by a hash of their endpoints that is the
+    /// same both ways; a slot taken by another such connection forgets the older one (its later
+    /// packets then go by port).
+    private var exceptions = [(tag: UInt64, worker: Int)](repeating: (0, 0), count: Workers.exceptionSlots)
+    private var remembered = 0
+    static let exceptionSlots = 4096
+
+    @inline(__always)
+    private func tag(_ s: TCPSegment) -> UInt64 {
+        let a = UInt64(bitPattern: Int64(s.ip.source._rawHashValue(seed: seed))) &+ UInt64(s.sourcePort)
+        let b = UInt64(bitPattern: Int64(s.ip.destination._rawHashValue(seed: seed))) &+ UInt64(s.destinationPort)
+        return TableHash.mix((a ^ b) &+ (a &+ b)) | 1
+    }
+
+    private func remember(_ s: TCPSegment, worker: Int) {
+        let t = tag(s)
+        exceptions[Int(t >> 32) % Workers.exceptionSlots] = (t, worker)
+        remembered += 1
+    }
+
+    @inline(__always)
+    private func recalled(_ s: TCPSegment) -> Int? {
+        let t = tag(s)
+        let slot = exceptions[Int(t >> 32) % Workers.exceptionSlots]
+        return slot.tag == t ? slot.worker : nil
     }
 
     /// Capture thread: one packet to its client's worker.

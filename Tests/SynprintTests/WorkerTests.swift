@@ -1,0 +1,182 @@
+import Decode
+import FlowStats
+import Foundation
+import Output
+import XCTest
+
+@testable import SynprintKit
+
+/// Several workers (`--workers`) give the events one pipeline gives: the same multiset of
+/// lines in every analysis, the same summary and counts.
+final class WorkerTests: XCTestCase {
+    static let captures = [
+        "tools/samples/mixed-os.pcap", "tools/samples/verdicts.pcap", "Tests/SynprintTests/Fixtures/connections.pcap",
+        "Tests/SynprintTests/Fixtures/tunnels.pcap", "Tests/SynprintTests/Fixtures/linux-paths.pcap",
+        "Tests/SynprintTests/Fixtures/p0f-windows.pcap", "Tests/SynprintTests/Fixtures/robustness/captures/linktype-14.pcap",
+        "Tests/SynprintTests/Fixtures/robustness/captures/terminal-injection.pcap",
+    ]
+
+    /// Every analysis on, the events written as JSON lines; the lines, the summary and the counts.
+    func run(
+        _ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], link: LinkType, workers: Int
+    ) throws -> (lines: [String], summary: String, status: Sensor.CaptureStatus) {
+        let output = try temporaryFolder().appendingPathComponent("events.jsonl")
+        let database = try shippedDatabase()
+        let sink = EventSink(file: try OutputFile(path: output.path, mode: .truncate))
+        let log = EventLog(
+            format: .json, database: database, labels: EventLabels(sensor: "workers"), sink: sink, alerts: nil, observations: nil)
+        let sensor = Sensor(
+            settings: Settings(), database: database, judging: true, following: true, flowStatistics: true, workers: workers,
+            handler: log)
+        for packet in packets {
+            _ = packet.bytes.withUnsafeBytes {
+                sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link)
+            }
+        }
+        sensor.finish()
+        sensor.publishStatus()
+        sink.flush()
+        let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map(String.init)
+        return (lines, log.summary.json(), sensor.captureStatus)
+    }
+
+    func testFourWorkersGiveOneWorkersEventsOnEveryCaptureAndFixture() throws {
+        for path in WorkerTests.captures {
+            let capture = try packets(of: repositoryRoot.appendingPathComponent(path))
+            let one = try run(capture.packets, link: capture.link, workers: 1)
+            let four = try run(capture.packets, link: capture.link, workers: 4)
+            XCTAssertFalse(one.lines.isEmpty, path)
+            let difference = one.lines.sorted().difference(from: four.lines.sorted())
+            XCTAssertTrue(
+                difference.isEmpty, "\(path): \(difference.count) lines differ, e.g. \(difference.first.map { "\($0)".prefix(400) } ?? "")")
+            XCTAssertEqual(one.summary, four.summary, path)
+            XCTAssertEqual(one.status.counters.packets, capture.packets.count, path)
+            XCTAssertEqual(four.status.counters.packets, capture.packets.count, path)
+            XCTAssertEqual(one.status.counters.syn, four.status.counters.syn, path)
+            XCTAssertEqual(one.status.counters.skipped, four.status.counters.skipped, path)
+            XCTAssertEqual(one.status.counters.malformed, four.status.counters.malformed, path)
+            XCTAssertEqual(one.status.connections?.closed, four.status.connections?.closed, path)
+            XCTAssertEqual(one.status.flowStats?.windows, four.status.flowStats?.windows, path)
+            XCTAssertEqual(one.status.tracker?.requests, four.status.tracker?.requests, path)
+        }
+    }
+
+    /// Interleaved IPv4 clients (some behind one or two VLAN tags) and IPv6 clients, each with
+    /// connections to two servers, packets both ways: each client's packets reach one worker,
+    /// so each client has one flow window holding all of them, and the records match one
+    /// pipeline's.
+    func testEveryPacketOfAClientReachesOneWorker() throws {
+        let clients = 12
+        var frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])] = []
+        var expectedPackets: [String: Int] = [:]
+        var time = 0
+        func add(_ frame: [UInt8], client: String) {
+            time += 1000
+            frames.append((1_700_000_000 + time / 1_000_000, time % 1_000_000, frame))
+            expectedPackets[client, default: 0] += 1
+        }
+        for step in 0..<6 {
+            for c in 0..<clients {
+                for server in 0..<2 {
+                    var packet = PacketBuilder()
+                    packet.sourcePort = UInt16(40000 + c * 10 + server)
+                    packet.destinationPort = server == 0 ? 443 : 80
+                    packet.options = step == 0 ? PacketBuilder.linuxOptions : []
+                    packet.flags = [0x02, 0x12, 0x10, 0x18, 0x18, 0x11][step]
+                    packet.payload = step >= 3 && step <= 4 ? Array("data \(c) \(server) \(step)".utf8) : []
+                    let fromServer = step == 1 || step == 4
+                    if fromServer { swap(&packet.sourcePort, &packet.destinationPort) }
+                    let v6 = c % 3 == 0
+                    let client = v6 ? "2001:db8::\(String(c + 16, radix: 16))" : "10.1.\(c).7"
+                    let serverAddress: [UInt8] = [192, 0, 2, UInt8(10 + server)]
+                    let frame: [UInt8]
+                    if v6 {
+                        var ip = packet.ipv6()
+                        ip[23] = fromServer ? UInt8(1 + server) : UInt8(c + 16)  // source
+                        ip[39] = fromServer ? UInt8(c + 16) : UInt8(1 + server)  // destination
+                        frame = PacketBuilder.ethernet(ip, etherType: 0x86DD)
+                    } else {
+                        let address: [UInt8] = [10, 1, UInt8(c), 7]
+                        let ip = packet.ipv4(
+                            source: fromServer ? serverAddress : address, destination: fromServer ? address : serverAddress)
+                        frame = PacketBuilder.ethernet(ip, vlanTags: c % 3 == 1 ? [100] : c % 3 == 2 ? [200, 30] : [])
+                    }
+                    add(frame, client: client)
+                }
+            }
+        }
+        let one = runSensor(frames, link: .ethernet, database: nil, judging: false, following: true, flowStatistics: true)
+        let four = try fourWorkers(frames)
+        let windows = Dictionary(grouping: four.flowWindows, by: \.client)
+        XCTAssertEqual(windows.count, clients)
+        for (client, packets) in expectedPackets {
+            let kept = try XCTUnwrap(windows[try XCTUnwrap(IPAddress(client))], client)
+            XCTAssertEqual(kept.count, 1, "\(client)'s packets went to more than one worker")
+            XCTAssertEqual(kept.map { Int($0.up.packets + $0.down.packets) }.reduce(0, +), packets, client)
+            XCTAssertGreaterThan(kept[0].down.packets, 0, client)
+        }
+        XCTAssertEqual(four.connections.count, 2 * clients)
+        XCTAssertEqual(
+            Set(four.connections.map { "\($0.key) \($0.ending) \($0.stage)" }),
+            Set(one.connections.map { "\($0.key) \($0.ending) \($0.stage)" }))
+        XCTAssertEqual(four.flowWindows.count, one.flowWindows.count)
+    }
+
+    /// The client of a segment is found the same way in both directions, for IPv4 and IPv6, and
+    /// a connection whose SYN came from the lower port stays with its client.
+    func testBothDirectionsOfAConnectionGoToOneWorker() throws {
+        var random = SplitMix64(seed: 7)
+        var seen = Set<Int>()
+        let pool = try makeWorkers(8)
+        for i in 0..<2000 {
+            var packet = PacketBuilder()
+            packet.flags = 0x10
+            packet.sourcePort = UInt16(truncatingIfNeeded: random.next())
+            packet.destinationPort = i % 5 == 0 ? packet.sourcePort : UInt16(truncatingIfNeeded: random.next())
+            let a = (0..<4).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            let b = (0..<4).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            let v6 = i % 2 == 1
+            var forward = v6 ? packet.ipv6() : packet.ipv4(source: a, destination: b)
+            var syn = packet
+            syn.flags = 0x02
+            var opening = v6 ? syn.ipv6() : syn.ipv4(source: a, destination: b)
+            swap(&packet.sourcePort, &packet.destinationPort)
+            var backward = v6 ? packet.ipv6() : packet.ipv4(source: b, destination: a)
+            if v6 {
+                for k in 8..<40 { forward[k] = UInt8(truncatingIfNeeded: random.next()) }
+                opening.replaceSubrange(8..<40, with: forward[8..<40])
+                backward.replaceSubrange(8..<24, with: forward[24..<40])
+                backward.replaceSubrange(24..<40, with: forward[8..<24])
+            }
+            func worker(_ frame: [UInt8]) throws -> Int { try frame.withUnsafeBytes { pool.worker(of: try decodedSegment($0)) } }
+            // Half the connections open with a SYN from the first endpoint, whatever its port.
+            let client = i % 4 < 2 ? try worker(opening) : nil
+            let there = try worker(forward)
+            XCTAssertEqual(there, try worker(backward), "packet \(i)")
+            if let client { XCTAssertEqual(there, client, "packet \(i) left its client's worker") }
+            seen.insert(there)
+        }
+        XCTAssertEqual(seen.count, 8, "clients spread over every worker")
+        pool.finish()
+    }
+
+    func fourWorkers(_ frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])]) throws -> EventCollector {
+        let collector = EventCollector()
+        let sensor = Sensor(
+            settings: Settings(), database: nil, judging: false, following: true, flowStatistics: true, workers: 4, handler: collector)
+        for frame in frames {
+            _ = frame.bytes.withUnsafeBytes {
+                sensor.process(Packet(seconds: frame.seconds, microseconds: frame.microseconds, bytes: $0), link: .ethernet)
+            }
+        }
+        sensor.finish()
+        return collector
+    }
+
+    func makeWorkers(_ count: Int) throws -> Workers {
+        let condition = NSCondition()
+        let pipelines = (0..<count).map { _ in PacketPipeline(matcher: nil, tracker: nil) }
+        let queues = (0..<count).map { _ in EventQueue(batchSize: 16, maxBatches: 2, condition: condition) }
+        return Workers(pipelines: pipelines, queues: queues, sweeps: false, roundPackets: 16, roundsWaiting: 2)
+    }
+}
