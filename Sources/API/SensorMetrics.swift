@@ -36,6 +36,19 @@ public func sensorMetrics(_ sensor: SensorMonitor, _ log: EventLog, _ limiter: A
                 "synprint_malformed", Double(c.malformed[reason.rawValue]), .counter, labels: [("reason", reason.name)],
                 help: "Packets that could not be decoded, by reason"))
     }
+    for (index, worker) in status.workers.enumerated() {
+        let label = [("worker", "\(index)")]
+        values.append(
+            MetricValue("synprint_worker_packets", Double(worker.packets), .counter, labels: label, help: "Packets a worker took (--workers)"))
+        values.append(
+            MetricValue(
+                "synprint_worker_table_entries", Double(worker.tableEntries), .gauge, labels: label,
+                help: "Entries in a worker's connection and flow tables"))
+        values.append(
+            MetricValue(
+                "synprint_worker_evicted", Double(worker.evicted), .counter, labels: label,
+                help: "Entries a worker's full tables pushed out"))
+    }
     if let pcap = status.libpcap {
         values.append(MetricValue("synprint_libpcap_received", Double(pcap.received), .gauge, help: "libpcap: packets received"))
         values.append(

@@ -1,2 +1,3 @@
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <linux/filter.h>

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// How reading a source ended.
-public enum CaptureEnd: Equatable {
+public enum CaptureEnd: Equatable, Sendable {
     case finished  // end of file
     case stopped  // SIGINT/SIGTERM or the packet handler asked to stop
     case truncated(String)  // the file ends inside a record: what came before is kept
@@ -14,15 +14,21 @@ public enum CaptureEnd: Equatable {
 }
 
 /// libpcap's own counters for a live capture.
-public struct CaptureStatistics {
+public struct CaptureStatistics: Sendable {
     public var received: UInt32
     public var dropped: UInt32
     public var interfaceDropped: UInt32
+
+    public init(received: UInt32, dropped: UInt32, interfaceDropped: UInt32) {
+        self.received = received
+        self.dropped = dropped
+        self.interfaceDropped = interfaceDropped
+    }
 }
 
 /// A capture file or a live interface, opened through libpcap.
 public final class PacketSource {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     public let linkType: LinkType
     public let name: String
     public let isLive: Bool

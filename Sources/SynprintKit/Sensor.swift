@@ -100,10 +100,12 @@ public final class Sensor {
     /// SYNs and SYN+ACKs. A sensor that is not `threaded` handles each event before `process`
     /// returns (tests, embedding programs with their own threads). `workers` above 1 runs that
     /// many pipelines on threads of their own, each with its share of the memory budget, their
-    /// events merged in capture order (`Workers`); it implies `threaded`.
+    /// events merged in capture order (`Workers`); it implies `threaded`. With `ownCaptures`,
+    /// each worker is fed on a capture thread of its own (`process(_:link:worker:)`, a fanout
+    /// group of live captures) instead of by `process(_:link:)`.
     public init(
         settings: Settings, database: Database?, judging: Bool, following: Bool = false, flowStatistics: Bool = false,
-        limit: Int? = nil, threaded: Bool = true, workers: Int = 1, handler: EventHandler
+        limit: Int? = nil, threaded: Bool = true, workers: Int = 1, ownCaptures: Bool = false, handler: EventHandler
     ) {
         precondition(!judging || database != nil, "judging needs a database to match against")
         self.settings = settings
@@ -121,10 +123,11 @@ public final class Sensor {
             minimumConfidence: settings.verdictRules.minimumConfidence, evidenceLifetime: settings.evidenceLifetime,
             strings: StringInterner(budget: settings.stringBudget))
         judge = judging ? VerdictJudge(rules: settings.verdictRules, hosts: hosts) : nil
-        // Threaded, the flow windows' entropy is computed on the output thread: it is most of
-        // the flow statistics' time per packet, and the output thread has time to spare.
+        // With one pipeline on a thread, the flow windows' entropy is computed on the output
+        // thread: it is most of the flow statistics' time per packet, and the output thread has
+        // time to spare. Several workers have the time themselves, and the output thread none.
         let threaded = threaded || count > 1
-        let entropy = threaded && flowStatistics ? EntropyAccumulator(clients: settings.flowClientCapacity) : nil
+        let entropy = threaded && count == 1 && flowStatistics ? EntropyAccumulator(clients: settings.flowClientCapacity) : nil
         stage = OutputStage(judge: judge, handler: handler, entropy: entropy)
         monitor = SensorMonitor(database: database, judge: judge)
         guard threaded else {
@@ -136,7 +139,7 @@ public final class Sensor {
         let condition = NSCondition()
         queues = pipelines.map { pipeline in
             let queue = EventQueue(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, condition: condition)
-            pipeline.flowStats?.entropyElsewhere = { queue.send(entropy: $0) }
+            if entropy != nil { pipeline.flowStats?.entropyElsewhere = { queue.send(entropy: $0) } }
             return queue
         }
         output = OutputThread(queues: queues, stage: stage)
@@ -144,7 +147,7 @@ public final class Sensor {
             count > 1
             ? Workers(
                 pipelines: pipelines, queues: queues, sweeps: following || flowStatistics, roundPackets: settings.workerRoundPackets,
-                roundsWaiting: settings.workerRoundsWaiting) : nil
+                roundsWaiting: settings.workerRoundsWaiting, ownCaptures: ownCaptures) : nil
     }
 
     public var database: Database? { pipeline.matcher?.database }
@@ -200,9 +203,25 @@ public final class Sensor {
         return !reachedLimit
     }
 
-    /// Hands over what is queued and waits until the handler has seen every event.
+    /// Worker `worker`'s own capture thread (`ownCaptures`): one packet; false once the limit is
+    /// reached (with several capture threads, a few more SYNs than the limit may pass).
+    @discardableResult
+    public func process(_ packet: Packet, link: LinkType, worker: Int) -> Bool {
+        workers?.capture(packet, link: link, worker: worker)
+        return !reachedLimit
+    }
+
+    /// Worker `worker`'s own capture is idle (`ownCaptures`).
+    public func idle(worker: Int) {
+        workers?.idle(worker: worker)
+    }
+
+    /// Hands over what is queued and waits until the handler has seen every event (with own
+    /// captures, call it once every capture thread has ended).
     public func finish() {
-        if let workers {
+        if let workers, workers.ownCaptures {
+            workers.finishCaptures()
+        } else if let workers {
             workers.finish()
         } else if let queue = queues.first {
             pipeline.connections?.finish { queue.send(connection: $0) }
@@ -229,6 +248,18 @@ public final class Sensor {
         /// libpcap's received, dropped and interface-dropped counts of a live capture.
         public var libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?
 
+        /// With several workers, each one's own figures (empty with one).
+        public var workers: [WorkerFigures] = []
+
+        /// What one worker's pipeline holds and has done.
+        public struct WorkerFigures: Sendable {
+            public var packets = 0
+            /// Entries in its tables: connections awaiting a request, connection records, flow clients.
+            public var tableEntries = 0
+            /// Entries its full tables pushed out.
+            public var evicted = 0
+        }
+
         public init() {}
 
         /// What one pipeline counted.
@@ -241,8 +272,13 @@ public final class Sensor {
             flowStats = pipeline.flowStats?.counters
         }
 
-        /// Another worker's counts added in.
+        /// Another worker's counts added in, and kept apart in `workers`.
         mutating func add(_ other: CaptureStatus) {
+            var figures = WorkerFigures(packets: other.counters.packets, tableEntries: other.connectionsFollowed)
+            figures.tableEntries += (other.connections?.following ?? 0) + (other.flowStats?.clients ?? 0)
+            figures.evicted = (other.tracker?.evicted ?? 0) + (other.connections.map { $0.evictedOpening + $0.evictedConnected } ?? 0)
+            figures.evicted += other.flowStats.map { $0.clientsEvicted + $0.connectionsEvicted } ?? 0
+            workers.append(figures)
             counters.add(other.counters)
             if let theirs = other.tracker {
                 tracker = tracker ?? .init()

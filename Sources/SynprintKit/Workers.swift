@@ -3,6 +3,7 @@ import Decode
 import FlowStats
 import Foundation
 import Match
+import Synchronization
 import Verdict
 
 /// Several pipelines, each on a thread of its own (`--workers`), fed by the capture thread: it
@@ -51,6 +52,9 @@ final class Workers: @unchecked Sendable {
         var inbox: [Round] = []  // under the pool's condition
         var spare: [Round] = []  // under the pool's condition
         var status = Sensor.CaptureStatus()  // under the pool's condition
+        /// Captures of their own: the latest capture time seen, and packets since the last promise.
+        var latest: Int64 = 0
+        var sincePromise = 0
 
         init(pipeline: PacketPipeline, queue: EventQueue) {
             self.pipeline = pipeline
@@ -72,7 +76,8 @@ final class Workers: @unchecked Sendable {
     private var roundLink = LinkType.ethernet
     private var running: Int
     /// SYNs and SYN+ACKs handed to the workers (the `-c` limit counts them here).
-    private(set) var fingerprinted = 0
+    private var dispatched = 0
+    var fingerprinted: Int { ownCaptures ? fingerprintedByCaptures.load(ordering: .relaxed) : dispatched }
     private(set) var packets = 0
     /// Packets not handed over because a stop was asked for while the workers stalled.
     private(set) var droppedAtStop = 0
@@ -81,16 +86,30 @@ final class Workers: @unchecked Sendable {
     var handOverEachPacket = false
     var promptInterval: Double?
 
-    /// Starts one thread per pipeline; `sweeps`: the pipelines keep connection records or flow
-    /// statistics, which sweep their tables on capture time.
-    init(pipelines: [PacketPipeline], queues: [EventQueue], sweeps: Bool, roundPackets: Int, roundsWaiting: Int) {
+    /// Workers with captures of their own (an AF_PACKET fanout group) are fed by their own
+    /// capture threads (`capture(_:link:worker:)`) instead of the caller's; their events are
+    /// keyed by capture time, and each promises every so often that nothing earlier than its
+    /// latest packet less `captureWindow` will follow (on an idle link, than the clock less it).
+    let ownCaptures: Bool
+    /// Microseconds a worker's events may trail another's in the merged output (own captures).
+    static let captureWindow: Int64 = 50_000
+    private let fingerprintedByCaptures = Atomic<Int>(0)
+    private let pendingStatus = Mutex<Sensor.CaptureStatus?>(nil)
+
+    /// Starts one thread per pipeline (none with `ownCaptures`); `sweeps`: the pipelines keep
+    /// connection records or flow statistics, which sweep their tables on capture time.
+    init(
+        pipelines: [PacketPipeline], queues: [EventQueue], sweeps: Bool, roundPackets: Int, roundsWaiting: Int,
+        ownCaptures: Bool = false
+    ) {
+        self.ownCaptures = ownCaptures
         workers = zip(pipelines, queues).map { Worker(pipeline: $0, queue: $1) }
         self.sweeps = sweeps
         self.roundPackets = max(roundPackets, 1)
         self.roundsWaiting = max(roundsWaiting, 1)
         rounds = Array(repeating: Round(), count: pipelines.count)
         running = pipelines.count
-        for (index, worker) in workers.enumerated() {
+        for (index, worker) in workers.enumerated() where !ownCaptures {
             let thread = Thread { [self] in work(worker) }
             thread.name = "synprint worker \(index)"
             thread.start()
@@ -158,7 +177,7 @@ final class Workers: @unchecked Sendable {
         var target = Int(sequence % Int64(workers.count))  // what no worker decodes further: spread
         if case .tcp(let segment) = PacketDecoder.decode(packet.bytes, link: link) {
             target = worker(of: segment)
-            if segment.isSYN { fingerprinted += 1 }
+            if segment.isSYN { dispatched += 1 }
             if sweeps { tick(Int64(packet.seconds) &* 1_000_000 &+ Int64(packet.microseconds), except: target) }
         }
         if link != roundLink {  // a round is read with one link type
@@ -195,8 +214,13 @@ final class Workers: @unchecked Sendable {
         for i in rounds.indices where i != target { rounds[i].entries.append(.tick(sequence: sequence, now: now)) }
     }
 
-    /// Capture thread: a status for the handler, in order with the packets around it.
+    /// Capture thread: a status for the handler, in order with the packets around it (with own
+    /// captures, the first worker's thread passes it on at its next promise).
     func send(status: Sensor.CaptureStatus) {
+        if ownCaptures {
+            pendingStatus.withLock { $0 = status }
+            return
+        }
         rounds[0].statuses.append(status)
         rounds[0].entries.append(.status(sequence: sequence, position: rounds[0].statuses.count - 1))
         handOver()
@@ -295,6 +319,61 @@ final class Workers: @unchecked Sendable {
                 queue.close()
                 return
             }
+        }
+    }
+
+    /// Own captures, on worker `index`'s capture thread: one packet into its pipeline.
+    @inline(__always)
+    func capture(_ packet: Packet, link: LinkType, worker index: Int) {
+        let worker = workers[index]
+        let queue = worker.queue
+        let pipeline = worker.pipeline
+        let now = Int64(packet.seconds) &* 1_000_000 &+ Int64(packet.microseconds)
+        if now > worker.latest { worker.latest = now }
+        queue.key = now
+        let before = pipeline.fingerprinted
+        pipeline.process(
+            packet, link: link, syn: { queue.send($0) }, request: { queue.send($0) }, established: { queue.send(established: $0) },
+            closed: { queue.send(connection: $0) }, window: { queue.send(window: $0) })
+        if pipeline.fingerprinted != before { fingerprintedByCaptures.add(1, ordering: .relaxed) }
+        worker.sincePromise += 1
+        if worker.sincePromise == 256 { promise(index, upTo: worker.latest) }
+    }
+
+    /// Own captures, on worker `index`'s capture thread: its link is idle.
+    func idle(worker index: Int) {
+        let clock = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        promise(index, upTo: max(workers[index].latest, clock))
+    }
+
+    /// Hands over the worker's events with the promise that nothing before `time` less the
+    /// window follows, and publishes its counts.
+    private func promise(_ index: Int, upTo time: Int64) {
+        let worker = workers[index]
+        worker.sincePromise = 0
+        if index == 0, let status = pendingStatus.withLock({ $0.take() }) {
+            worker.queue.key = worker.latest
+            worker.queue.send(status: status)
+        }
+        worker.queue.flush(through: time - Workers.captureWindow)
+        condition.lock()
+        worker.status = Sensor.CaptureStatus(worker.pipeline)
+        condition.unlock()
+    }
+
+    /// Own captures, once every capture thread has ended: each worker hands over its records and
+    /// windows and closes its queue.
+    func finishCaptures() {
+        for worker in workers {
+            let queue = worker.queue
+            queue.key = Int64.max
+            worker.pipeline.connections?.finish { queue.send(connection: $0) }
+            worker.pipeline.flowStats?.finish { queue.send(window: $0) }
+            queue.flush(through: Int64.max)
+            condition.lock()
+            worker.status = Sensor.CaptureStatus(worker.pipeline)
+            condition.unlock()
+            queue.close()
         }
     }
 

@@ -213,17 +213,30 @@ struct Synprint: ParsableCommand {
         defer { storeSink?.finish() }  // after the sensor's own finish below: it delivers what the sensor handed over
         let handlers: [EventHandler] = [log] + (storeSink.map { [$0] } ?? [])
         let fanOut = EventFanOut(handlers, alerts: alertLog != nil || storeSink != nil ? limiter : nil)
-        let live = try input.interface.map {
-            try PacketSource.open(
-                interface: $0, promiscuous: input.promiscuous, snaplen: input.snaplen, bufferSize: input.bufferSize,
-                immediate: apis.api != nil || apis.p0fSocket != nil)
+        // Several workers on a live interface: one capture each, in one fanout group, the
+        // kernel buffer shared out.
+        let workers = input.workers.resolved
+        let captures = try input.interface.map { name in
+            let count = workers
+            let sources = try (0..<count).map { _ in
+                try PacketSource.open(
+                    interface: name, promiscuous: input.promiscuous, snaplen: input.snaplen,
+                    bufferSize: input.bufferSize.map { max($0 / Int32(count), 65536) }, immediate: apis.api != nil || apis.p0fSocket != nil)
+            }
+            if count > 1 {
+                let group = UInt16(truncatingIfNeeded: getpid())
+                for source in sources { try source.joinFanout(group: group) }
+            }
+            return sources
         }
+        let live = captures?.first
         // Threads started from here on leave SIGINT/SIGTERM/SIGHUP to this one, whose reads
         // they must interrupt.
         Signals.block()
         let sensor = Sensor(
             settings: settings, database: database, judging: judging, following: outputOptions.connections,
-            flowStatistics: outputOptions.flowStats, limit: input.count, workers: input.workers.resolved, handler: fanOut
+            flowStatistics: outputOptions.flowStats, limit: input.count, workers: workers, ownCaptures: (captures?.count ?? 0) > 1,
+            handler: fanOut
         )
         let outputs = [eventFile ?? sink.file, alertLog?.file, observations?.log.file].compactMap { $0 }
         let metrics =
@@ -251,6 +264,17 @@ struct Synprint: ParsableCommand {
         var stats = StatsReporter(interval: input.statsInterval ?? (live != nil ? 60 : 0), events: input.statsEvents)
         var progress = Progress(files: input.read, enabled: live == nil && isatty(STDERR_FILENO) == 1)
         defer { sensor.finish() }  // on errors too: what was captured is written
+        if let captures, captures.count > 1 {
+            sensor.delivery = .prompt
+            storeSink?.waitsWhenFull = false
+            try runner.run(fanout: captures, sensor: sensor) { counts in
+                sensor.publishStatus(libpcap: counts?.counts)
+                stats.tick(sensor, live: counts)
+            }
+        } else {
+            try runSources()
+        }
+        func runSources() throws {
         try runner.run(
             sources, shouldStop: { sensor.reachedLimit },
             opened: { source in
@@ -271,6 +295,7 @@ struct Synprint: ParsableCommand {
                 progress.tick(source, packets: sensor.packetsRead)
             }
             return more
+        }
         }
         progress.finish()
         sensor.finish()
@@ -406,6 +431,9 @@ struct Synprint: ParsableCommand {
         if !skipped.isEmpty { lines.append("  skipped: " + skipped.joined(separator: ", ")) }
         let malformed = MalformedReason.allCases.filter { c.malformed[$0.rawValue] > 0 }.map { "\($0.name) \(c.malformed[$0.rawValue])" }
         if !malformed.isEmpty { lines.append("  malformed: " + malformed.joined(separator: ", ")) }
+        if status.workers.count > 1 {
+            lines.append("  workers: packets " + status.workers.map { "\($0.packets)" }.joined(separator: ", "))
+        }
         if let live = runner.statistics {
             lines.append("  libpcap: received \(live.received), dropped \(live.dropped), interface dropped \(live.interfaceDropped)")
         }

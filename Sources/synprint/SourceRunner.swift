@@ -1,5 +1,7 @@
 import Capture
 import Decode
+import Foundation
+import Synchronization
 import SynprintKit
 
 /// Reads sources one after the other through the default filter: what `capture` and
@@ -63,4 +65,74 @@ struct SourceRunner {
             }
         }
     }
+
+    /// The live captures of a fanout group (`--workers` on `-i`), each read on a thread of its
+    /// own into its worker's pipeline, until a stop or the `-c` limit; `tick` runs on this
+    /// thread every 100 ms with libpcap's counts added up.
+    mutating func run(fanout sources: [PacketSource], sensor: Sensor, tick: (CaptureStatistics?) -> Void) throws {
+        for source in sources {
+            let filter = SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, scope: scope)
+            do {
+                try source.setFilter(filter)
+            } catch let error as FilterError {
+                throw CaptureError("\(source.name): cannot install the filter: \(error.message)")
+            }
+        }
+        let counts = Mutex<[CaptureStatistics?]>(Array(repeating: nil, count: sources.count))
+        let ends = Mutex<[CaptureEnd?]>(Array(repeating: nil, count: sources.count))
+        let done = DispatchGroup()
+        for (worker, capture) in sources.enumerated() {
+            done.enter()
+            let share = CaptureThreadShare(sensor: sensor, source: capture)
+            let thread = Thread {
+                let sensor = share.sensor
+                let source = share.source
+                var packets = 0
+                let end = source.run(
+                    shouldStop: { StopSignal.requested || sensor.reachedLimit },
+                    idle: {
+                        sensor.idle(worker: worker)
+                        let statistics = source.statistics()
+                        counts.withLock { $0[worker] = statistics }
+                    }
+                ) { packet in
+                    packets += 1
+                    if packets & 0xFFF == 0 {
+                        let statistics = source.statistics()
+                        counts.withLock { $0[worker] = statistics }
+                    }
+                    return sensor.process(packet, link: source.linkType, worker: worker)
+                }
+                let statistics = source.statistics()
+                counts.withLock { $0[worker] = statistics }
+                ends.withLock { $0[worker] = end }
+                done.leave()
+            }
+            thread.name = "synprint capture \(worker)"
+            thread.start()
+        }
+        func total() -> CaptureStatistics? {
+            counts.withLock { all in
+                all.compactMap { $0 }.reduce(nil) { sum, next -> CaptureStatistics? in
+                    guard let sum else { return next }
+                    return CaptureStatistics(
+                        received: sum.received &+ next.received, dropped: sum.dropped &+ next.dropped,
+                        interfaceDropped: sum.interfaceDropped &+ next.interfaceDropped)
+                }
+            }
+        }
+        while done.wait(timeout: .now() + 0.1) == .timedOut { tick(total()) }
+        statistics = total()
+        for (source, end) in zip(sources, ends.withLock { $0 }) {
+            if case .failed(let message)? = end { failures.append("\(source.name): read error: \(message)") }
+        }
+    }
+}
+
+/// What one fanout capture thread uses. Unchecked Sendable: the source is read on that thread
+/// alone, and of the sensor it calls only what is for its own worker (`process(_:link:worker:)`,
+/// `idle(worker:)`) and the limit.
+private struct CaptureThreadShare: @unchecked Sendable {
+    let sensor: Sensor
+    let source: PacketSource
 }

@@ -17,13 +17,18 @@ struct StatsReporter {
     }
 
     mutating func tick(_ sensor: Sensor, _ source: PacketSource) {
+        tick(sensor, live: source.statistics())
+    }
+
+    /// `live`: libpcap's counts of a live capture (added up over a fanout group's captures).
+    mutating func tick(_ sensor: Sensor, live: CaptureStatistics?) {
         guard interval > 0 else { return }
         let now = monotonicSeconds()
         guard now - last >= interval else { return }
         let c = sensor.counters
         var line =
             "synprint: stats: \(c.packets) packets (\(Int(Double(c.packets - lastPackets) / (now - last))) per second), \(c.syn) SYN, \(c.synAck) SYN+ACK"
-        if let live = source.statistics() {
+        if let live {
             let dropped = live.dropped &+ live.interfaceDropped
             line += "; libpcap received \(live.received), dropped \(live.dropped), interface dropped \(live.interfaceDropped)"
             if dropped != lastDropped { line += " (\(dropped &- lastDropped) dropped since the last line: raise --buffer-size)" }
