@@ -39,7 +39,8 @@ public func sensorMetrics(_ sensor: SensorMonitor, _ log: EventLog, _ limiter: A
     for (index, worker) in status.workers.enumerated() {
         let label = [("worker", "\(index)")]
         values.append(
-            MetricValue("synprint_worker_packets", Double(worker.packets), .counter, labels: label, help: "Packets a worker took (--workers)"))
+            MetricValue(
+                "synprint_worker_packets", Double(worker.packets), .counter, labels: label, help: "Packets a worker took (--workers)"))
         values.append(
             MetricValue(
                 "synprint_worker_table_entries", Double(worker.tableEntries), .gauge, labels: label,

@@ -126,7 +126,8 @@ extension PacketSource {
         }
         var instructions = Fanout.program()
         let status = instructions.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            var program = sock_fprog(len: UInt16(buffer.count), filter: UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: sock_filter.self))
+            var program = sock_fprog(
+                len: UInt16(buffer.count), filter: UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: sock_filter.self))
             return setsockopt(socket, Fanout.solPacket, Fanout.packetFanoutData, &program, socklen_t(MemoryLayout<sock_fprog>.size))
         }
         guard status == 0 else {

@@ -275,27 +275,27 @@ struct Synprint: ParsableCommand {
             try runSources()
         }
         func runSources() throws {
-        try runner.run(
-            sources, shouldStop: { sensor.reachedLimit },
-            opened: { source in
-                sensor.delivery = source.isLive ? .prompt : (source.arrivesOverTime ? .eachEvent : .batches)
-                storeSink?.waitsWhenFull = !source.isLive
-                progress.opened(source)
-            },
-            idle: { source in
-                sensor.idle()
-                sensor.publishStatus(libpcap: source.statistics()?.counts)
-                stats.tick(sensor, source)
+            try runner.run(
+                sources, shouldStop: { sensor.reachedLimit },
+                opened: { source in
+                    sensor.delivery = source.isLive ? .prompt : (source.arrivesOverTime ? .eachEvent : .batches)
+                    storeSink?.waitsWhenFull = !source.isLive
+                    progress.opened(source)
+                },
+                idle: { source in
+                    sensor.idle()
+                    sensor.publishStatus(libpcap: source.statistics()?.counts)
+                    stats.tick(sensor, source)
+                }
+            ) { packet, source in
+                let more = sensor.process(packet, link: source.linkType)
+                if sensor.packetsRead & 0xFFF == 0 {
+                    sensor.publishStatus(libpcap: source.statistics()?.counts)
+                    stats.tick(sensor, source)
+                    progress.tick(source, packets: sensor.packetsRead)
+                }
+                return more
             }
-        ) { packet, source in
-            let more = sensor.process(packet, link: source.linkType)
-            if sensor.packetsRead & 0xFFF == 0 {
-                sensor.publishStatus(libpcap: source.statistics()?.counts)
-                stats.tick(sensor, source)
-                progress.tick(source, packets: sensor.packetsRead)
-            }
-            return more
-        }
         }
         progress.finish()
         sensor.finish()

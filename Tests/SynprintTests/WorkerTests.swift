@@ -67,44 +67,7 @@ final class WorkerTests: XCTestCase {
     /// pipeline's.
     func testEveryPacketOfAClientReachesOneWorker() throws {
         let clients = 12
-        var frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])] = []
-        var expectedPackets: [String: Int] = [:]
-        var time = 0
-        func add(_ frame: [UInt8], client: String) {
-            time += 1000
-            frames.append((1_700_000_000 + time / 1_000_000, time % 1_000_000, frame))
-            expectedPackets[client, default: 0] += 1
-        }
-        for step in 0..<6 {
-            for c in 0..<clients {
-                for server in 0..<2 {
-                    var packet = PacketBuilder()
-                    packet.sourcePort = UInt16(40000 + c * 10 + server)
-                    packet.destinationPort = server == 0 ? 443 : 80
-                    packet.options = step == 0 ? PacketBuilder.linuxOptions : []
-                    packet.flags = [0x02, 0x12, 0x10, 0x18, 0x18, 0x11][step]
-                    packet.payload = step >= 3 && step <= 4 ? Array("data \(c) \(server) \(step)".utf8) : []
-                    let fromServer = step == 1 || step == 4
-                    if fromServer { swap(&packet.sourcePort, &packet.destinationPort) }
-                    let v6 = c % 3 == 0
-                    let client = v6 ? "2001:db8::\(String(c + 16, radix: 16))" : "10.1.\(c).7"
-                    let serverAddress: [UInt8] = [192, 0, 2, UInt8(10 + server)]
-                    let frame: [UInt8]
-                    if v6 {
-                        var ip = packet.ipv6()
-                        ip[23] = fromServer ? UInt8(1 + server) : UInt8(c + 16)  // source
-                        ip[39] = fromServer ? UInt8(c + 16) : UInt8(1 + server)  // destination
-                        frame = PacketBuilder.ethernet(ip, etherType: 0x86DD)
-                    } else {
-                        let address: [UInt8] = [10, 1, UInt8(c), 7]
-                        let ip = packet.ipv4(
-                            source: fromServer ? serverAddress : address, destination: fromServer ? address : serverAddress)
-                        frame = PacketBuilder.ethernet(ip, vlanTags: c % 3 == 1 ? [100] : c % 3 == 2 ? [200, 30] : [])
-                    }
-                    add(frame, client: client)
-                }
-            }
-        }
+        let (frames, expectedPackets) = clientTraffic(clients: clients)
         let one = runSensor(frames, link: .ethernet, database: nil, judging: false, following: true, flowStatistics: true)
         let four = try fourWorkers(frames)
         let windows = Dictionary(grouping: four.flowWindows, by: \.client)
@@ -179,4 +142,45 @@ final class WorkerTests: XCTestCase {
         let queues = (0..<count).map { _ in EventQueue(batchSize: 16, maxBatches: 2, condition: condition) }
         return Workers(pipelines: pipelines, queues: queues, sweeps: false, roundPackets: 16, roundsWaiting: 2)
     }
+}
+
+/// Interleaved traffic of `clients` clients: IPv4 ones (a third behind one VLAN tag, a third
+/// behind two) and IPv6 ones, each with a connection to each of two servers: SYN, SYN+ACK,
+/// ACK, data both ways, FIN. Returns the frames and each client's packet count.
+func clientTraffic(clients: Int) -> (frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])], packets: [String: Int]) {
+    var frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])] = []
+    var packets: [String: Int] = [:]
+    var time = 0
+    for step in 0..<6 {
+        for c in 0..<clients {
+            for server in 0..<2 {
+                var packet = PacketBuilder()
+                packet.sourcePort = UInt16(40000 + c * 10 + server)
+                packet.destinationPort = server == 0 ? 443 : 80
+                packet.options = step == 0 ? PacketBuilder.linuxOptions : []
+                packet.flags = [0x02, 0x12, 0x10, 0x18, 0x18, 0x11][step]
+                packet.payload = step >= 3 && step <= 4 ? Array("data \(c) \(server) \(step)".utf8) : []
+                let fromServer = step == 1 || step == 4
+                if fromServer { swap(&packet.sourcePort, &packet.destinationPort) }
+                let v6 = c % 3 == 0
+                let client = v6 ? "2001:db8::\(String(c + 16, radix: 16))" : "10.1.\(c).7"
+                let serverAddress: [UInt8] = [192, 0, 2, UInt8(10 + server)]
+                let frame: [UInt8]
+                if v6 {
+                    var ip = packet.ipv6()
+                    ip[23] = fromServer ? UInt8(1 + server) : UInt8(c + 16)  // source
+                    ip[39] = fromServer ? UInt8(c + 16) : UInt8(1 + server)  // destination
+                    frame = PacketBuilder.ethernet(ip, etherType: 0x86DD)
+                } else {
+                    let address: [UInt8] = [10, 1, UInt8(c), 7]
+                    let ip = packet.ipv4(source: fromServer ? serverAddress : address, destination: fromServer ? address : serverAddress)
+                    frame = PacketBuilder.ethernet(ip, vlanTags: c % 3 == 1 ? [100] : c % 3 == 2 ? [200, 30] : [])
+                }
+                time += 1000
+                frames.append((1_700_000_000 + time / 1_000_000, time % 1_000_000, frame))
+                packets[client, default: 0] += 1
+            }
+        }
+    }
+    return (frames, packets)
 }
