@@ -58,14 +58,9 @@ public final class ConnectionFollower {
         self.idleTimeout = Int64(max(idleTimeout, 1)) * 1_000_000
     }
 
-    /// The tables' key: the connection with its lower endpoint first, the same for segments
-    /// either way, so that a segment costs one lookup per table (the record knows its client).
-    static func tableKey(_ key: FlowKey) -> FlowKey {
-        let clientFirst =
-            (key.client.high, key.client.low, key.clientPort, key.client.isV6 ? 1 : 0)
-            < (key.server.high, key.server.low, key.serverPort, key.server.isV6 ? 1 : 0)
-        return clientFirst ? key : FlowKey(client: key.server, clientPort: key.serverPort, server: key.client, serverPort: key.clientPort)
-    }
+    /// The tables' key: the same for segments either way, so that a segment costs one lookup
+    /// per table (the record knows its client).
+    static func tableKey(_ key: FlowKey) -> FlowKey { key.unordered }
 
     /// A client SYN opens a record (a repeated SYN keeps the first).
     public func opened(_ syn: SynObservation, closed: (FollowedConnection) -> Void) {

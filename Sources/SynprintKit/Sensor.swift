@@ -158,6 +158,9 @@ public final class Sensor {
     /// What the pipelines counted (with several workers, as of their last round; exact after
     /// `finish`).
     public var counters: PacketCounters { workers?.status.counters ?? pipeline.counters }
+    /// Connections opened from the lower port whose worker was forgotten to make room, so that
+    /// their later packets went by port (several workers reading files).
+    public var workerRoutesForgotten: Int { workers?.forgotten ?? 0 }
     /// Packets handed to the sensor so far (cheap: for the capture loop's periodic work).
     public var packetsRead: Int { workers?.packets ?? pipeline.counters.packets }
     public var reachedLimit: Bool { limit.map { (workers?.fingerprinted ?? pipeline.fingerprinted) >= $0 } ?? false }

@@ -142,31 +142,27 @@ final class Workers: @unchecked Sendable {
         Int(UInt(bitPattern: client._rawHashValue(seed: seed)) % UInt(workers.count))
     }
 
-    /// Connections whose client has the lower port, by a hash of their endpoints that is the
-    /// same both ways; a slot taken by another such connection forgets the older one (its later
-    /// packets then go by port).
-    private var exceptions = [(tag: UInt64, worker: Int)](repeating: (0, 0), count: Workers.exceptionSlots)
+    /// Connections whose client has the lower port, and their worker, the oldest forgotten first
+    /// (its later packets then go by port); a bit per such client port, so that a packet whose
+    /// lower port has none costs no lookup.
+    private var exceptions = BoundedTable<FlowKey, Int>(capacity: Workers.exceptionCapacity)
+    private var exceptionPorts = [UInt64](repeating: 0, count: 1024)
     private var remembered = 0
-    static let exceptionSlots = 4096
-
-    @inline(__always)
-    private func tag(_ s: TCPSegment) -> UInt64 {
-        let a = UInt64(bitPattern: Int64(s.ip.source._rawHashValue(seed: seed))) &+ UInt64(s.sourcePort)
-        let b = UInt64(bitPattern: Int64(s.ip.destination._rawHashValue(seed: seed))) &+ UInt64(s.destinationPort)
-        return TableHash.mix((a ^ b) &+ (a &+ b)) | 1
-    }
+    /// Lower-port connections forgotten to make room (their later packets went by port).
+    private(set) var forgotten = 0
+    static let exceptionCapacity = 16_384
 
     private func remember(_ s: TCPSegment, worker: Int) {
-        let t = tag(s)
-        exceptions[Int(t >> 32) % Workers.exceptionSlots] = (t, worker)
+        _ = exceptions.place(worker, for: FlowKey(s).unordered) { _, _ in forgotten += 1 }
+        exceptionPorts[Int(s.sourcePort >> 6)] |= 1 << (s.sourcePort & 63)
         remembered += 1
     }
 
     @inline(__always)
     private func recalled(_ s: TCPSegment) -> Int? {
-        let t = tag(s)
-        let slot = exceptions[Int(t >> 32) % Workers.exceptionSlots]
-        return slot.tag == t ? slot.worker : nil
+        let port = min(s.sourcePort, s.destinationPort)
+        guard exceptionPorts[Int(port >> 6)] & 1 << (port & 63) != 0 else { return nil }
+        return exceptions[FlowKey(s).unordered]
     }
 
     /// Capture thread: one packet to its client's worker.

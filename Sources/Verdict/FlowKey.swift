@@ -15,6 +15,13 @@ public struct FlowKey: Hashable, Sendable {
         self.serverPort = serverPort
     }
 
+    /// The connection with its lower endpoint first: the same key for segments either way.
+    public var unordered: FlowKey {
+        let clientFirst =
+            (client.high, client.low, clientPort, client.isV6 ? 1 : 0) < (server.high, server.low, serverPort, server.isV6 ? 1 : 0)
+        return clientFirst ? self : FlowKey(client: server, clientPort: serverPort, server: client, serverPort: clientPort)
+    }
+
     /// Three words instead of eight fields (every client segment is looked up by its key).
     /// For IPv4 the first word holds both addresses whole.
     public func hash(into hasher: inout Hasher) {

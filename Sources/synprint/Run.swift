@@ -432,7 +432,10 @@ struct Synprint: ParsableCommand {
         let malformed = MalformedReason.allCases.filter { c.malformed[$0.rawValue] > 0 }.map { "\($0.name) \(c.malformed[$0.rawValue])" }
         if !malformed.isEmpty { lines.append("  malformed: " + malformed.joined(separator: ", ")) }
         if status.workers.count > 1 {
-            lines.append("  workers: packets " + status.workers.map { "\($0.packets)" }.joined(separator: ", "))
+            let forgotten = sensor.workerRoutesForgotten
+            lines.append(
+                "  workers: packets " + status.workers.map { "\($0.packets)" }.joined(separator: ", ")
+                    + (forgotten > 0 ? "; \(forgotten) connections from a lower port than their server's forgotten for room" : ""))
         }
         if let live = runner.statistics {
             lines.append("  libpcap: received \(live.received), dropped \(live.dropped), interface dropped \(live.interfaceDropped)")
