@@ -101,7 +101,7 @@ final class OutputThread: @unchecked Sendable {
             var limit = Int64.max
             var blocking: [Int] = []
             for j in 0..<n where j != chosen && !finished[j] {
-                let bound = remaining(j) ? (chosen < j ? head(j) : head(j) - 1) : through[j]
+                let bound = remaining(j) ? (chosen < j ? head(j) : head(j) &- 1) : through[j]
                 limit = min(limit, bound)
                 if !remaining(j) && through[j] < head(chosen) { blocking.append(j) }
             }

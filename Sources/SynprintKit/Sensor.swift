@@ -219,6 +219,11 @@ public final class Sensor {
         workers?.idle(worker: worker)
     }
 
+    /// Worker `worker`'s own capture has ended (`ownCaptures`), on its thread.
+    public func captureEnded(worker: Int) {
+        workers?.captureEnded(worker: worker)
+    }
+
     /// Hands over what is queued and waits until the handler has seen every event (with own
     /// captures, call it once every capture thread has ended).
     public func finish() {

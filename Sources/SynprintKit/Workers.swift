@@ -333,36 +333,47 @@ final class Workers: @unchecked Sendable {
             closed: { queue.send(connection: $0) }, window: { queue.send(window: $0) })
         if pipeline.fingerprinted != before { fingerprintedByCaptures.add(1, ordering: .relaxed) }
         worker.sincePromise += 1
-        if worker.sincePromise == 256 { promise(index, upTo: worker.latest) }
+        if worker.sincePromise == 256 { promise(index, through: worker.latest - Workers.captureWindow) }
     }
 
     /// Own captures, on worker `index`'s capture thread: its link is idle.
     func idle(worker index: Int) {
         let clock = Int64(Date().timeIntervalSince1970 * 1_000_000)
-        promise(index, upTo: max(workers[index].latest, clock))
+        promise(index, through: max(workers[index].latest, clock) - Workers.captureWindow)
     }
 
-    /// Hands over the worker's events with the promise that nothing before `time` less the
-    /// window follows, and publishes its counts.
-    private func promise(_ index: Int, upTo time: Int64) {
+    /// Hands over the worker's events with the promise that none keyed `through` or lower
+    /// follows, and publishes its counts.
+    private func promise(_ index: Int, through: Int64) {
         let worker = workers[index]
         worker.sincePromise = 0
         if index == 0, let status = pendingStatus.withLock({ $0.take() }) {
             worker.queue.key = worker.latest
             worker.queue.send(status: status)
         }
-        worker.queue.flush(through: time - Workers.captureWindow)
+        worker.queue.flush(through: through)
         condition.lock()
         worker.status = Sensor.CaptureStatus(worker.pipeline)
         condition.unlock()
     }
 
-    /// Own captures, once every capture thread has ended: each worker hands over its records and
-    /// windows and closes its queue.
+    /// Worker i's last events (its records and windows at the end) are keyed just below the
+    /// end of time, in worker order.
+    private func lastKey(_ index: Int) -> Int64 { Int64.max - Int64(workers.count) + Int64(index) }
+
+    /// Own captures, on worker `index`'s capture thread as its capture ends: nothing but its
+    /// last events will follow, so that the merge need not wait for it.
+    func captureEnded(worker index: Int) {
+        promise(index, through: lastKey(index) - 1)
+    }
+
+    /// Own captures, once every capture thread has ended: each worker in turn hands over its
+    /// records and windows and closes its queue; the merge passes each worker's on while the
+    /// next ones, having promised nothing before theirs, wait their turn.
     func finishCaptures() {
-        for worker in workers {
+        for (i, worker) in workers.enumerated() {
             let queue = worker.queue
-            queue.key = Int64.max
+            queue.key = lastKey(i)
             worker.pipeline.connections?.finish { queue.send(connection: $0) }
             worker.pipeline.flowStats?.finish { queue.send(window: $0) }
             queue.flush(through: Int64.max)

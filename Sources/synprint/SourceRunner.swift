@@ -103,6 +103,7 @@ struct SourceRunner {
                     }
                     return sensor.process(packet, link: source.linkType, worker: worker)
                 }
+                sensor.captureEnded(worker: worker)
                 let statistics = source.statistics()
                 counts.withLock { $0[worker] = statistics }
                 ends.withLock { $0[worker] = end }
