@@ -4,6 +4,7 @@ import Match
 import NIOCore
 import NIOPosix
 import Synchronization
+import SynprintKit
 import Verdict
 
 #if canImport(Glibc)
@@ -69,9 +70,17 @@ public final class P0fSocketServer: Sendable {
                     ])
                 }
             }
+        let folder = (path as NSString).deletingLastPathComponent
+        guard folder.isEmpty || access(folder, F_OK) == 0 else {
+            throw APIError(
+                "cannot listen on \(path): the folder \(folder) does not exist (the service unit makes /run/synprint; create it, or choose another --p0f-socket path)"
+            )
+        }
         do {
             let bound = try bootstrap.bind(unixDomainSocketPath: path).wait()
             channel.withLock { $0 = bound }
+        } catch let error as IOError {
+            throw APIError("cannot listen on \(path): \(String(cString: strerror(error.errnoCode)))")
         } catch {
             throw APIError("cannot listen on \(path): \(error)")
         }
@@ -86,7 +95,10 @@ public final class P0fSocketServer: Sendable {
         }
         try? bound?.close().wait()
         try? group.syncShutdownGracefully()
-        unlink(path)
+        // After -u, the folder may not let the new user remove the socket: say so.
+        if bound != nil, unlink(path) != 0, errno != ENOENT {
+            printError("synprint: could not remove \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     let clients = Atomic<Int>(0)

@@ -27,7 +27,8 @@ public struct Database: Sendable {
         reader.requireUniqueIDs = !observations
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw DatabaseError(file: file, line: 0, field: nil, message: "cannot read the file")
+                let reason = access(file, R_OK) == 0 ? "" : ": " + String(cString: strerror(errno))
+                throw DatabaseError(file: file, line: 0, field: nil, message: "cannot read the file" + reason)
             }
             try data.withUnsafeBytes { try reader.read($0, file: file) }
         }

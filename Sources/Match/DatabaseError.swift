@@ -7,6 +7,6 @@ public struct DatabaseError: Error, CustomStringConvertible {
 
     public var description: String {
         if let field { return "\(file):\(line): field '\(field)': \(message)" }
-        return "\(file):\(line): \(message)"
+        return line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)"
     }
 }

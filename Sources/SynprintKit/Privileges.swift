@@ -15,11 +15,18 @@ public enum Privileges {
 
     public static var isRoot: Bool { geteuid() == 0 }
 
+    /// Why `user` (a name or a numeric uid) cannot be dropped to, checked before anything starts.
+    public static func check(_ user: String) throws {
+        guard getpwnam(user) ?? UInt32(user).flatMap({ getpwuid($0) }) != nil else {
+            throw Failure(description: "-u \(user): no such user (tools/install.sh creates the synprint user)")
+        }
+    }
+
     /// Drops to `user` (a name or a numeric uid), after `chroot` to `directory` if given.
     public static func drop(to user: String, chroot directory: String?) throws {
         guard isRoot else { throw Failure(description: "-u needs synprint to start as root (it is running as uid \(geteuid()))") }
         guard let account = getpwnam(user) ?? UInt32(user).flatMap({ getpwuid($0) }) else {
-            throw Failure(description: "no such user: \(user)")
+            throw Failure(description: "-u \(user): no such user (tools/install.sh creates the synprint user)")
         }
         let uid = account.pointee.pw_uid, gid = account.pointee.pw_gid
         guard uid != 0 else { throw Failure(description: "-u \(user) is root; name an unprivileged user") }

@@ -92,7 +92,9 @@ extension DatabaseCommand {
             let learner = Learner()
             learner.rules.disagreeConfidence = disagreeConfidence
             let labelsFile = try labels.map { path -> LabelsFile in
-                do { return try LabelsFile.load(path: path) } catch let error as LabelsError { throw Failure(error.description) }
+                do { return try LabelsFile.load(path: path) } catch let error as LabelsError {
+                    throw Failure(error.description, status: .input)
+                }
             }
             if let labelsFile, let path = labels {
                 for problem in labelsFile.problems.prefix(20) { printError("\(path):\(problem.line): \(problem.message); row skipped") }
@@ -158,8 +160,7 @@ extension DatabaseCommand {
             progress.finish()
             // Nothing read at all: keep whatever the output file held.
             if learned.isEmpty && clickhouse == nil && progress.filesOpened == 0 {
-                for failure in runner.failures { printError(failure) }
-                throw Failure("no capture could be read; \(output) was not written")
+                throw Failure("no capture could be read; \(output) was not written", status: .input)
             }
             var sources = [Database(entries: learner.entries(source: "synprint db build"))]
             for path in learned {
@@ -189,7 +190,6 @@ extension DatabaseCommand {
             printError(
                 "  \(merged.entries.count) distinct keys; \(dropped.keys) keys (\(dropped.observations) observations) below --min-count \(minCount); "
                     + "\(kept.entries.count) entries written to \(output)")
-            for failure in runner.failures { printError(failure) }
             if !runner.failures.isEmpty { throw ExitCode(2) }
         }
 

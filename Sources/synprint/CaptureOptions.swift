@@ -18,7 +18,10 @@ struct InputOptions: ParsableArguments {
     @Flag(name: .customLong("list-interfaces"), help: "List the interfaces libpcap can capture on, and exit.")
     var listInterfaces = false
 
-    @Option(name: .customShort("c"), help: ArgumentHelp("Stop after this many fingerprinted SYNs and SYN+ACKs.", valueName: "count"))
+    // Unconditional: `-c -5` is a bad count, not a missing one followed by an option `-5`.
+    @Option(
+        name: .customShort("c"), parsing: .unconditional,
+        help: ArgumentHelp("Stop after this many fingerprinted SYNs and SYN+ACKs.", valueName: "count"))
     var count: Int?
 
     @Flag(name: .customShort("p"), help: "Put the interface in promiscuous mode.")
@@ -239,7 +242,7 @@ struct APIOptions: ParsableArguments {
         help: ArgumentHelp("Permissions of the p0f socket, octal (as p0f: any local user may ask).", valueName: "mode"))
     var p0fSocketModeText = "0666"
 
-    @Flag(name: .customLong("allow-root"), help: "Serve the APIs while running as root (without -u).")
+    @Flag(name: .customLong("allow-root"), help: "Serve the APIs, the p0f socket and the metrics while running as root (without -u).")
     var allowRoot = false
 
     @Option(

@@ -19,16 +19,19 @@ enum ConfigurationFile {
         let path = commandLine[position + 1]
         var rest = commandLine
         rest.removeSubrange(position...position + 1)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("\(path): cannot read the configuration file")
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            let reason = access(path, R_OK) == 0 ? "not UTF-8 text" : String(cString: strerror(errno))
+            throw Failure("\(path): cannot read the configuration file: \(reason)", status: .input)
         }
         let loaded: Any?
         do {
             loaded = try Yams.load(yaml: text)
         } catch {
-            throw ValidationError("\(path): not YAML: \(error)")
+            throw Failure("\(path): not YAML: \(error)", status: .usage)
         }
-        guard let mapping = loaded as? [String: Any] else { throw ValidationError("\(path): expected a mapping of option: value") }
+        guard let mapping = loaded as? [String: Any] else {
+            throw Failure("\(path): expected a mapping of option: value", status: .usage)
+        }
         var options: [String] = []
         var filter: [String] = []
         for key in mapping.keys.sorted() {
@@ -36,6 +39,7 @@ enum ConfigurationFile {
             let flag = spellings[0]
             // The command line wins: its own use of an option replaces the file's.
             if spellings.contains(where: rest.contains) { continue }
+            let before = options.count
             switch mapping[key] {
             case let words as [Any] where key == "filter":
                 filter = words.map { "\($0)" }
@@ -50,9 +54,22 @@ enum ConfigurationFile {
             case nil:
                 continue
             }
+            try check(Array(options[before...]), key: key, in: text, path: path)
         }
         self.filter = filter
         return options + rest
+    }
+
+    /// An option of the file that the command line would refuse, refused with the file's name
+    /// and the key's line.
+    static func check(_ option: [String], key: String, in text: String, path: String) throws {
+        guard !option.isEmpty else { return }
+        do {
+            _ = try Synprint.parseAsRoot(option)
+        } catch {
+            let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("\(key):") }.map { $0 + 1 }
+            throw Failure("\(path):\(line.map(String.init) ?? "?"): \(Synprint.message(for: error))", status: .usage)
+        }
     }
 
     /// Keys for the options spelt with one letter, as tcpdump's are (`user` also has `--user`).

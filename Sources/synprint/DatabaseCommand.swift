@@ -80,7 +80,7 @@ struct DatabaseCommand: ParsableCommand {
                     let summary = OSClass.labels.compactMap { c in perClass[c].map { "\(c.name) \($0)" } }.joined(separator: ", ")
                     print("\(file): \(database.entries.count) entries and \(database.links.count) link entries, valid (\(summary))")
                 } catch let error as DatabaseError {
-                    throw Failure(error.description)
+                    throw Failure(error.description, status: .input)
                 }
             }
         }
@@ -99,7 +99,7 @@ struct DatabaseCommand: ParsableCommand {
 
         func run() throws {
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                throw Failure("\(path): cannot read the file")
+                throw Failure("\(path): cannot read the file", status: .input)
             }
             do {
                 let result = try P0fImport.convert(text, file: path)
@@ -113,7 +113,7 @@ struct DatabaseCommand: ParsableCommand {
                     "\(output): \(result.database.entries.count) entries and \(result.database.links.count) link entries written (\(result.skippedLines) other lines skipped)"
                 )
             } catch let error as DatabaseError {
-                throw Failure(error.description)
+                throw Failure(error.description, status: .input)
             }
         }
     }
@@ -126,6 +126,6 @@ func writeDatabase(_ database: Database, comment: String, to path: String) throw
     do {
         try AtomicFile.write(database.serialized(comment: comment), to: path)
     } catch let error as OutputError {
-        throw Failure(error.description)
+        throw Failure(error.description, status: .output)
     }
 }

@@ -74,14 +74,14 @@ struct Synprint: ParsableCommand {
                 }
                 arguments = report.rootArguments()
             } catch {
-                ReportCommand.exit(withError: error)
+                ReportCommand.fail(error)
             }
         }
         do {
             var command = try parseAsRoot(try ConfigurationFile.arguments(before: arguments))
             try command.run()
         } catch {
-            exit(withError: error)
+            fail(error)
         }
     }
 
@@ -92,7 +92,7 @@ struct Synprint: ParsableCommand {
             var command = try DatabaseCommand.parseAsRoot(arguments)
             try command.run()
         } catch {
-            DatabaseCommand.exit(withError: error)
+            DatabaseCommand.fail(error)
         }
         DatabaseCommand.exit()
     }
@@ -103,7 +103,7 @@ struct Synprint: ParsableCommand {
             var command = try ClickHouseCommand.parseAsRoot(arguments)
             try command.run()
         } catch {
-            ClickHouseCommand.exit(withError: error)
+            ClickHouseCommand.fail(error)
         }
         ClickHouseCommand.exit()
     }
@@ -185,7 +185,14 @@ struct Synprint: ParsableCommand {
         let settings = try settings()
         if let mask = service.umask { OutputFile.creationMode.store(0o666 & ~mask, ordering: .relaxed) }
         let apiKey = try apis.key()
-        if let user = service.user, !Privileges.isRoot { throw Failure("-u \(user) needs synprint to start as root") }
+        if let user = service.user {
+            guard Privileges.isRoot else { throw Failure("-u \(user) needs synprint to start as root") }
+            do {
+                try Privileges.check(user)
+            } catch let failure as Privileges.Failure {
+                throw Failure(failure.description, status: .usage)
+            }
+        }
         if apis.api != nil || apis.p0fSocket != nil || apis.metrics != nil, Privileges.isRoot, service.user == nil, !apis.allowRoot {
             throw Failure(
                 "refusing to serve the APIs or metrics as root: give -u USER to drop privileges once the capture is open (or --allow-root)")
@@ -350,7 +357,7 @@ struct Synprint: ParsableCommand {
         do {
             return try open()
         } catch let error as OutputError {
-            throw Failure(error.description)
+            throw Failure(error.description, status: .output)
         }
     }
 
@@ -410,8 +417,6 @@ struct Synprint: ParsableCommand {
     /// Exit status: 0; 2 when an input could not be read whole; 3 when an output could not be
     /// written (or the fleet store dropped or rejected rows); 128 + the signal when a stop signal cut a run of files short.
     func exitStatus(runner: SourceRunner, outputs: [OutputFile], store: StoreSink.Report?) throws {
-        for note in runner.notes { printError(note) }
-        for failure in runner.failures { printError(failure) }
         if StopSignal.requested && input.interface == nil { throw ExitCode(128 + StopSignal.number) }
         if outputs.contains(where: \.failed) { throw ExitCode(3) }
         if let store, store.droppedRows > 0 || store.rejectedRows > 0 { throw ExitCode(3) }
@@ -446,7 +451,8 @@ struct Synprint: ParsableCommand {
                 "  http: \(t.tracked) connections followed, \(log.requests) requests judged, \(log.flagged) flagged; "
                     + "not HTTP \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
                     + "no request in time \(t.expired), evicted \(t.evicted), over the head budget \(t.overBudget); "
-                    + "\(judge.hosts.count) hosts kept (\(evictions.total) evicted, \(evictions.withEvidence) of them with a handshake)")
+                    + "\(counted(judge.hosts.count, "host")) kept (\(evictions.total) evicted, \(evictions.withEvidence) of them with a handshake)"
+            )
             if limiter.suppressed > 0 { lines.append("  alerts: \(limiter.suppressed) suppressed by the rate limits") }
         }
         if let flow = status.flowStats {
@@ -476,6 +482,11 @@ struct Servers {
     }
 }
 
+/// "1 host", "2 hosts".
+func counted(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
+}
+
 /// A size such as `256M`, `1G`, `65536` or `64K`.
 func ByteCount(_ text: String) -> Int? {
     let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
@@ -495,14 +506,48 @@ func loadDatabase(_ files: [String]) throws -> Database {
     do {
         return try Database.load(files: files.isEmpty ? [try ShippedDatabase.path()] : files)
     } catch let error as DatabaseError {
-        throw Failure(error.description)
+        throw Failure(error.description, status: .input)
     }
 }
 
-/// A fatal error already worded for the user; printed without ArgumentParser's usage text.
+/// The exit statuses, the same for every command (docs/USAGE.md lists them).
+enum ExitStatus: Int32 {
+    /// Something failed while running (no capture privilege, an unknown interface, a port in use).
+    case runtime = 1
+    /// An input could not be read whole: a capture, the configuration file, a database.
+    case input = 2
+    /// An output could not be opened or written, or the fleet store dropped or rejected rows.
+    case output = 3
+    /// The command line (or the configuration file) is wrong: an unknown option, a bad value.
+    case usage = 64
+}
+
+/// A fatal error already worded for the user, with its exit status.
 struct Failure: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    let status: ExitStatus
+    init(_ description: String, status: ExitStatus = .runtime) {
+        self.description = description
+        self.status = status
+    }
+}
+
+extension ParsableCommand {
+    /// Every command fails the same way: one line `synprint: …` on standard error, and the
+    /// status of `ExitStatus` (help and version requests print as usual and exit 0).
+    static func fail(_ error: Error) -> Never {
+        if let failure = error as? Failure {
+            printError("synprint: \(failure.description)")
+            exit(withError: ExitCode(failure.status.rawValue))
+        }
+        if error is ExitCode { exit(withError: error) }
+        let code = exitCode(for: error)
+        if code == .success { exit(withError: error) }
+        let usage = code == .validationFailure
+        let help = configuration.commandName.map { $0 == "synprint" ? "synprint --help" : "synprint \($0) --help" } ?? "synprint --help"
+        printError("synprint: \(message(for: error))" + (usage ? " (\(help) lists the options)" : ""))
+        exit(withError: ExitCode(usage ? ExitStatus.usage.rawValue : ExitStatus.runtime.rawValue))
+    }
 }
 
 extension EventFormat: ExpressibleByArgument {}

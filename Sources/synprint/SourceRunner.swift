@@ -10,14 +10,18 @@ struct SourceRunner {
     var userFilter: String?
     /// What the filter passes besides SYNs: data segments (requests) or every segment.
     var scope: SynFilter.Scope
+    /// Sources that could not be read whole, each said on standard error when it happened.
     private(set) var failures: [String] = []
-    /// What the user should know that is not a failure.
-    private(set) var notes: [String] = []
     private(set) var statistics: CaptureStatistics?
 
     init(userFilter: String?, scope: SynFilter.Scope) {
         self.userFilter = userFilter
         self.scope = scope
+    }
+
+    private mutating func failed(_ failure: String) {
+        printError("synprint: \(failure)")
+        failures.append(failure)
     }
 
     /// `handle` returns false to stop; `shouldStop` is asked before each source; `idle` runs when
@@ -41,10 +45,10 @@ struct SourceRunner {
                     // libpcap cannot filter this link type: read it whole (the decoder skips
                     // what is not a SYN), unless the user's own words had to apply.
                     guard userFilter == nil else {
-                        failures.append("\(source.name): skipped: the filter cannot apply to its link type (\(error.message))")
+                        failed("\(source.name): skipped: the filter cannot apply to its link type (\(error.message))")
                         continue
                     }
-                    notes.append("\(source.name): read without a kernel filter (\(error.message))")
+                    printError("synprint: \(source.name): read without a kernel filter (\(error.message))")
                 }
                 opened(source)
                 var packets = 0
@@ -56,12 +60,12 @@ struct SourceRunner {
                 switch end {
                 case .finished, .stopped: break
                 case .truncated(let message):
-                    failures.append("\(source.name): truncated after \(packets) packets (\(message)); the results before the cut are kept")
+                    failed("\(source.name): truncated after \(packets) packets (\(message)); the results before the cut are kept")
                 case .failed(let message):
-                    failures.append("\(source.name): read error after \(packets) packets: \(message)")
+                    failed("\(source.name): read error after \(packets) packets: \(message)")
                 }
             } catch let error as CaptureError {
-                failures.append(error.description)
+                failed(error.description)
             }
         }
     }
@@ -125,7 +129,7 @@ struct SourceRunner {
         while done.wait(timeout: .now() + 0.1) == .timedOut { tick(total()) }
         statistics = total()
         for (source, end) in zip(sources, ends.withLock { $0 }) {
-            if case .failed(let message)? = end { failures.append("\(source.name): read error: \(message)") }
+            if case .failed(let message)? = end { failed("\(source.name): read error: \(message)") }
         }
     }
 }

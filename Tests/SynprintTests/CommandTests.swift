@@ -45,6 +45,53 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(jsonLines(try String(contentsOf: alerts, encoding: .utf8)).count, 4)
     }
 
+    /// docs/USAGE.md has a row for every option `--help` lists, so the reference cannot drift.
+    func testUsageDocumentsEveryOptionOfHelp() throws {
+        let help = try runSynprint(["--help"])
+        XCTAssertEqual(help.status, 0)
+        let options = Set(
+            help.stdout.split(separator: "\n").compactMap { line -> String? in
+                guard let match = line.range(of: "^ +(-[a-zA-Z], )?--[a-z0-9-]+", options: .regularExpression) else { return nil }
+                return String(line[match].split(separator: " ").last!)
+            })
+        XCTAssertGreaterThan(options.count, 40)
+        let usage = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/USAGE.md"), encoding: .utf8)
+        let rows = usage.split(separator: "\n").filter { $0.hasPrefix("| `") }.map { $0.split(separator: "|").first ?? "" }
+        let documented = Set(rows.flatMap { cell in cell.split(separator: "`").map { String($0.split(separator: " ").first ?? "") } })
+        let prose = usage.contains("`--help` lists every option") && usage.contains("`--version`")
+        XCTAssertTrue(prose)
+        for option in options.subtracting(["--help", "--version"]).sorted() {
+            XCTAssertTrue(documented.contains(option), "docs/USAGE.md has no row for \(option)")
+        }
+    }
+
+    /// Every failure is one line `synprint: …` with the documented status (docs/USAGE.md).
+    func testFailuresAreOneLineWithTheirStatus() throws {
+        let folder = try temporaryFolder()
+        let sample = repositoryRoot.appendingPathComponent("tools/samples/mixed-os.pcap").path
+        let configuration = folder.appendingPathComponent("synprint.yaml")
+        try "json: true\nfrobnicate: 1\n".write(to: configuration, atomically: true, encoding: .utf8)
+        let cases: [(arguments: [String], status: Int32, says: String)] = [
+            (["--config", folder.appendingPathComponent("missing.yaml").path], 2, "cannot read the configuration file: No such file"),
+            (["--config", configuration.path, "-r", sample], 64, "synprint.yaml:2: Unknown option '--frobnicate'"),
+            (["-r", sample, "-c", "-5"], 64, "-c must be at least 1"),
+            (["-r", sample, "--workers", "0"], 64, "--workers takes 1 to 64"),
+            (
+                ["-r", sample, "--classify", "--db", folder.appendingPathComponent("none.jsonl").path], 2,
+                "none.jsonl: cannot read the file: No such file"
+            ),
+            (["-r", sample, "-o", folder.appendingPathComponent("no/such/folder.jsonl").path], 3, "folder.jsonl"),
+        ]
+        for (arguments, status, says) in cases {
+            let run = try runSynprint(arguments)
+            XCTAssertEqual(run.status, status, "\(arguments): \(run.stderr)")
+            let lines = run.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, "\(arguments): \(run.stderr)")
+            XCTAssertTrue(lines.first?.hasPrefix("synprint: ") == true, "\(arguments): \(run.stderr)")
+            XCTAssertTrue(run.stderr.contains(says), "\(arguments): \(run.stderr)")
+        }
+    }
+
     func testP0fLogFormat() throws {
         let run = try runSynprint(["-r", CommandTests.fixture.path, "--http", "--log-format", "p0f"])
         let lines = run.stdout.split(separator: "\n")

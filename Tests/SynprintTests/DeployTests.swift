@@ -19,7 +19,8 @@ final class DeployTests: XCTestCase {
         let unit = try String(contentsOf: deploy.appendingPathComponent("synprint.service"), encoding: .utf8)
         for setting in [
             "User=synprint", "AmbientCapabilities=CAP_NET_RAW", "NoNewPrivileges=yes", "ProtectSystem=strict",
-            "ReadWritePaths=/var/log/synprint /var/lib/synprint", "StateDirectory=synprint", "ExecReload=/bin/kill -HUP $MAINPID",
+            "ReadWritePaths=/var/log/synprint /var/lib/synprint /run/synprint", "StateDirectory=synprint", "RuntimeDirectory=synprint",
+            "ExecReload=/bin/kill -HUP $MAINPID",
         ] {
             XCTAssertTrue(unit.contains(setting + "\n"), setting)
         }
