@@ -41,7 +41,8 @@ client_port, stage as a value or a list, ending as a list, tags_include, tags_ex
 ecn_bleached) follow from what each case makes happen; tags_exclude is every other tag (timeout is
 left out where the ending may be a timeout). They are checked against the capture by a small pcap
 reader here, with the semantics of synprint's --connections (docs/CONNECTIONS.md): ECN "used"
-counts ECT on data packets either way; "fin" is a FIN captured before the first reset.
+counts ECT on data packets either way; "fin" is a FIN of the client's captured before the first
+reset, "server_fin" one of the server's.
 Any difference is printed and the script exits 1. With --synprint BINARY it also runs
 `BINARY -r PCAP --connections --json` and prints where synprint disagrees (exit 2).
 
@@ -82,7 +83,7 @@ SNAPLEN = 256
 SLOW_ANSWER = 1.5  # seconds the server waits before answering /slow paths
 
 ALL_TAGS = ["timeout", "fin", "single_rst", "multiple_rsts", "acknumsame", "acknumsame0", "acknumdiff",
-            "acknumdiff0", "single_rstack", "multiple_rstacks", "rst_and_rstacks", "zmap", "rst_ttl_mismatch"]
+            "acknumdiff0", "single_rstack", "multiple_rstacks", "rst_and_rstacks", "zmap", "rst_ttl_mismatch", "server_fin"]
 OPEN_ENDINGS = ["timeout", "capture_end"]
 
 # Per-namespace TCP sysctls used. The server's synack_retries is lowered so that the SYN+ACKs
@@ -426,7 +427,7 @@ class Run:
     def so_linger_zero(self):
         for case, path, segments, read_all, stage, tags in (
                 ("so_linger_zero", "slow-linger", 1, 0, "post_psh", ["single_rstack"]),
-                ("so_linger_zero_after_answer", "linger-after-answer", 1, 1, "post_psh", ["single_rstack", "fin"]),
+                ("so_linger_zero_after_answer", "linger-after-answer", 1, 1, "post_psh", ["single_rstack", "server_fin"]),
                 ("so_linger_zero_two_data", "slow-two-data", 2, 0, "later", ["single_rstack"]),
                 ("so_linger_zero_eleven_data", "slow-eleven-data", 11, 0, "normal", ["single_rstack"])):
             port = self.next_port()
@@ -583,8 +584,10 @@ def judge(c, capture_end, timeout):
     tags = set()
     if ending == "timeout":
         tags.add("timeout")
-    if first_rst and any(p["ts"] < first_rst["ts"] for _, p in fins):
+    if first_rst and any(fc and p["ts"] < first_rst["ts"] for fc, p in fins):
         tags.add("fin")
+    if first_rst and any(not fc and p["ts"] < first_rst["ts"] for fc, p in fins):
+        tags.add("server_fin")
     client_rsts = [p for fc, p in c["packets"] if fc and p["flags"] & RST]
     plain = [p for p in client_rsts if not p["flags"] & ACK]
     with_ack = [p for p in client_rsts if p["flags"] & ACK]

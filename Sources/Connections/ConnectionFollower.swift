@@ -149,7 +149,7 @@ public final class ConnectionFollower {
             if flags.contains(.rst) {
                 if record.resetAt == nil {
                     record.resetAt = now
-                    record.finBeforeReset = record.client.fin || record.server.fin
+                    record.markFINs()
                     record.resetGap = now - record.last
                     record.resetTTL = segment.ip.ttl
                     record.resetIPID = segment.ip.ipID
@@ -190,7 +190,7 @@ public final class ConnectionFollower {
         } else {
             if flags.contains(.rst) && record.resetAt == nil {
                 record.resetAt = now
-                record.finBeforeReset = record.client.fin || record.server.fin
+                record.markFINs()
             }
             record.server.count(segment)
         }

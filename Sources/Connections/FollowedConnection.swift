@@ -24,9 +24,10 @@ public enum ConnectionEnding: String, Sendable, CaseIterable {
 }
 
 /// The named tags of a connection's end: how the client's resets came (with their
-/// acknowledgment numbers), a FIN before them, a reset that cannot have come from the client's
-/// host (its TTL differs from the client's by more than `ConnectionFollower.ttlTolerance`),
-/// and ZMap's SYN.
+/// acknowledgment numbers), a FIN of the client's before them (Cloudflare's tags describe the
+/// client's packets), a FIN of the server's before them (under its own name), a reset that
+/// cannot have come from the client's host (its TTL differs from the client's by more than
+/// `ConnectionFollower.ttlTolerance`), and ZMap's SYN.
 public struct ConnectionTags: OptionSet, Sendable {
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
@@ -44,13 +45,14 @@ public struct ConnectionTags: OptionSet, Sendable {
     public static let rstAndRSTACKs = ConnectionTags(rawValue: 1 << 10)
     public static let zmap = ConnectionTags(rawValue: 1 << 11)
     public static let rstTTLMismatch = ConnectionTags(rawValue: 1 << 12)
+    public static let serverFIN = ConnectionTags(rawValue: 1 << 13)
 
     /// Every tag with its name in events, in the order written.
     public static let named: [(ConnectionTags, String)] = [
         (.timeout, "timeout"), (.fin, "fin"), (.singleRST, "single_rst"), (.multipleRSTs, "multiple_rsts"),
         (.ackNumberSame, "acknumsame"), (.ackNumberSameZero, "acknumsame0"), (.ackNumberDifferent, "acknumdiff"),
         (.ackNumberDifferentZero, "acknumdiff0"), (.singleRSTACK, "single_rstack"), (.multipleRSTACKs, "multiple_rstacks"),
-        (.rstAndRSTACKs, "rst_and_rstacks"), (.zmap, "zmap"), (.rstTTLMismatch, "rst_ttl_mismatch"),
+        (.rstAndRSTACKs, "rst_and_rstacks"), (.zmap, "zmap"), (.rstTTLMismatch, "rst_ttl_mismatch"), (.serverFIN, "server_fin"),
     ]
 }
 
@@ -133,7 +135,9 @@ public struct FollowedConnection: Sendable {
     public var resetIPID: UInt16?
     public var resetGap: Int64?  // microseconds from the previous client packet to the first reset
     public var resetAt: Int64?  // the first reset either way
-    public var finBeforeReset = false
+    /// The client's, and the server's, FIN came before the first reset.
+    public var clientFINBeforeReset = false
+    public var serverFINBeforeReset = false
     public var finishedAt: Int64?  // both sides sent FIN
     public var zmap: Bool
     // Fast Open.
@@ -173,10 +177,17 @@ public struct FollowedConnection: Sendable {
         }
     }
 
+    /// At the first reset: which sides had sent a FIN.
+    mutating func markFINs() {
+        clientFINBeforeReset = client.fin
+        serverFINBeforeReset = server.fin
+    }
+
     public var tags: ConnectionTags {
         var tags: ConnectionTags = []
         if ending == .timeout { tags.insert(.timeout) }
-        if finBeforeReset { tags.insert(.fin) }
+        if clientFINBeforeReset { tags.insert(.fin) }
+        if serverFINBeforeReset { tags.insert(.serverFIN) }
         switch (resets, resetACKs) {
         case (0, 0): break
         case (1, 0): tags.insert(.singleRST)
