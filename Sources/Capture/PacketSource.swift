@@ -191,8 +191,12 @@ public final class PacketSource {
     /// Reads packets until the end of the file, `shouldStop` saying so (asked before each
     /// packet of a live capture, every 4096 packets of a file), or `handlePacket` returning
     /// false. An idle live interface never blocks for more than 100 ms, so stops act promptly.
-    /// `idle` runs whenever a live interface had nothing for a while (at most 100 ms).
-    public func run(shouldStop: () -> Bool, idle: () -> Void = {}, _ handlePacket: (Packet) -> Bool) -> CaptureEnd {
+    /// `caughtUp` runs whenever a live capture has handled everything the kernel had for it,
+    /// before it waits (a moment to hand queued work on, so that a lone SYN is not held back);
+    /// `idle` whenever a live interface had nothing for a while (at most 100 ms).
+    public func run(
+        shouldStop: () -> Bool, caughtUp: () -> Void = {}, idle: () -> Void = {}, _ handlePacket: (Packet) -> Bool
+    ) -> CaptureEnd {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let descriptor = isLive ? pcap_get_selectable_fd(handle) : -1
@@ -214,6 +218,7 @@ public final class PacketSource {
                 if !handlePacket(packet) { return .stopped }
             case 0:
                 // Live and nothing buffered: wait for the descriptor, at most 100 ms.
+                caughtUp()
                 var fds = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
                 if poll(&fds, 1, 100) == 0 { idle() }
             case PCAP_ERROR_BREAK:

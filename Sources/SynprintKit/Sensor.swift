@@ -219,6 +219,12 @@ public final class Sensor {
         workers?.idle(worker: worker)
     }
 
+    /// Worker `worker`'s own capture has read all the kernel had for it (`ownCaptures`): its
+    /// events so far go on to the merge.
+    public func caughtUp(worker: Int) {
+        workers?.caughtUp(worker: worker)
+    }
+
     /// Worker `worker`'s own capture has ended (`ownCaptures`), on its thread.
     public func captureEnded(worker: Int) {
         workers?.captureEnded(worker: worker)

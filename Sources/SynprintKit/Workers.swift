@@ -336,6 +336,11 @@ final class Workers: @unchecked Sendable {
         if worker.sincePromise == 256 { promise(index, through: worker.latest - Workers.captureWindow) }
     }
 
+    /// Own captures, on worker `index`'s capture thread: it has read all the kernel had.
+    func caughtUp(worker index: Int) {
+        promise(index, through: workers[index].latest - Workers.captureWindow)
+    }
+
     /// Own captures, on worker `index`'s capture thread: its link is idle.
     func idle(worker index: Int) {
         let clock = Int64(Date().timeIntervalSince1970 * 1_000_000)

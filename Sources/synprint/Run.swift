@@ -289,6 +289,7 @@ struct Synprint: ParsableCommand {
                     storeSink?.waitsWhenFull = !source.isLive
                     progress.opened(source)
                 },
+                caughtUp: { sensor.idle() },
                 idle: { source in
                     sensor.idle()
                     sensor.publishStatus(libpcap: source.statistics()?.counts)

@@ -24,11 +24,11 @@ struct SourceRunner {
         failures.append(failure)
     }
 
-    /// `handle` returns false to stop; `shouldStop` is asked before each source; `idle` runs when
-    /// a live interface has nothing to read.
+    /// `handle` returns false to stop; `shouldStop` is asked before each source; `caughtUp` runs
+    /// when a live capture has read all it was given, `idle` when it has had nothing for a while.
     mutating func run(
         _ sources: [() throws -> PacketSource], shouldStop: () -> Bool = { false },
-        opened: (PacketSource) -> Void = { _ in }, idle: (PacketSource) -> Void = { _ in },
+        opened: (PacketSource) -> Void = { _ in }, caughtUp: () -> Void = {}, idle: (PacketSource) -> Void = { _ in },
         handle: (Packet, PacketSource) -> Bool
     ) throws {
         for open in sources {
@@ -52,7 +52,7 @@ struct SourceRunner {
                 }
                 opened(source)
                 var packets = 0
-                let end = source.run(shouldStop: { StopSignal.requested }, idle: { idle(source) }) { packet in
+                let end = source.run(shouldStop: { StopSignal.requested }, caughtUp: caughtUp, idle: { idle(source) }) { packet in
                     packets += 1
                     return handle(packet, source)
                 }
@@ -94,6 +94,7 @@ struct SourceRunner {
                 var packets = 0
                 let end = source.run(
                     shouldStop: { StopSignal.requested || sensor.reachedLimit },
+                    caughtUp: { sensor.caughtUp(worker: worker) },
                     idle: {
                         sensor.idle(worker: worker)
                         let statistics = source.statistics()
