@@ -119,6 +119,12 @@ def main():
     ap.add_argument("--pcap", default=os.path.join(data, "dev_syns.pcap"))
     ap.add_argument("--min-accuracy", type=float)
     args = ap.parse_args()
+    for path in (args.labels, args.pcap):
+        if not os.path.exists(path):
+            sys.exit(f"accuracy.py: {path} is missing: the labelled development captures are not in the repository "
+                     "(docs/ACCURACY.md says what they are and where they come from); give --labels and --pcap")
+    if not os.path.exists(args.synprint):
+        sys.exit(f"accuracy.py: {args.synprint} is missing: build it with `swift build -c release`, or give --synprint")
     labels = [json.loads(l) for l in open(args.labels)]
     ours = run_synprint(args.synprint, args.pcap, args.db)
     if len(ours) != len(labels):

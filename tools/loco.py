@@ -58,6 +58,12 @@ def main():
     parser.add_argument("--min-count", default="1")
     parser.add_argument("--binary", default=".build/release/synprint")
     options = parser.parse_args()
+    for name in ("dev_labels.jsonl", "captures"):
+        if not os.path.exists(os.path.join(options.data, name)):
+            sys.exit(f"loco.py: {os.path.join(options.data, name)} is missing: the labelled development captures are not in "
+                     "the repository (docs/ACCURACY.md says what they are and where they come from); give --data DIR")
+    if not os.path.exists(options.binary):
+        sys.exit(f"loco.py: {options.binary} is missing: build it with `swift build -c release`, or give --binary")
     labels = [json.loads(l) for l in open(os.path.join(options.data, "dev_labels.jsonl"))]
     by_capture = collections.defaultdict(list)
     for label in labels:

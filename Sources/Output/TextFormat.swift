@@ -26,7 +26,8 @@ enum TextFormat {
         case .value: break
         }
         if let scale = fp.options.windowScale { out.append(", scale "); out.append(scale) }
-        out.append("\n| options  = "); fp.writeLayout(to: out)
+        out.append("\n| options  = ")
+        if fp.options.layout.isEmpty && fp.options.eolPadding == 0 { out.append("none") } else { fp.writeLayout(to: out) }
         if let mss = fp.options.mss { out.append(" (mss "); out.append(mss); out.append(ascii: ")") }
         out.append("\n| quirks   = ")
         if fp.quirks.isEmpty { out.append("none") } else { fp.quirks.write(to: out, separator: " ") }

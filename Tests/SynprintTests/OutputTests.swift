@@ -88,6 +88,24 @@ final class OutputTests: XCTestCase {
         XCTAssertTrue(object["ts_val"] is Int)
         XCTAssertTrue(object["tfo_cookie_length"] is NSNull)
     }
+
+    /// A SYN without options says so in the text block, rather than leaving the line empty.
+    func testTextOfASynWithoutOptions() throws {
+        for (options, expected) in [
+            ([UInt8](), "| options  = none\n"), (PacketBuilder.windowsOptions, "| options  = mss,nop,ws,nop,nop,sok"),
+        ] {
+            var packet = PacketBuilder()
+            packet.options = options
+            let text: String = try packet.ipv4().withUnsafeBytes { raw in
+                let out = TextBuffer()
+                EventWriter(format: .text, database: nil, labels: EventLabels(sensor: "s1")).write(
+                    SynObservation(seconds: 1_700_000_000, microseconds: 1, fingerprint: Fingerprint(try decodedSegment(raw), in: raw)),
+                    to: out)
+                return out.string
+            }
+            XCTAssertTrue(text.contains(expected), text)
+        }
+    }
 }
 
 final class TimestampCacheTests: XCTestCase {
