@@ -46,33 +46,39 @@ let package = Package(
         .target(
             name: "Match", dependencies: ["CJSON", "Decode", "Features", "Formatting"], path: "Sources/Match",
             swiftSettings: perPacket + strict),
+        // Bounded tables and the connection key that the per-packet stages share.
+        .target(name: "Tables", dependencies: ["Decode", "Match"], path: "Sources/Tables", swiftSettings: perPacket + strict),
         .target(
-            name: "Verdict", dependencies: ["Decode", "Features", "Match", .product(name: "Crypto", package: "swift-crypto")],
+            name: "Verdict",
+            dependencies: ["Decode", "Features", "Match", "Tables", "FlowStats", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Verdict", swiftSettings: perPacket + strict),
         // How connections end and what they negotiated (`--connections`), beside the verdicts.
         .target(
-            name: "Connections", dependencies: ["Decode", "Features", "Match", "Verdict"], path: "Sources/Connections",
+            name: "Connections", dependencies: ["Decode", "Features", "Match", "Tables"], path: "Sources/Connections",
             swiftSettings: perPacket + strict),
         // Windowed flow statistics per client and the tunnel rules (`--flow-stats`).
         .target(
-            name: "FlowStats", dependencies: ["Decode", "Match", "Verdict", .product(name: "Crypto", package: "swift-crypto")],
+            name: "FlowStats", dependencies: ["Decode", "Match", "Tables", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/FlowStats", swiftSettings: perPacket + strict),
         .target(
             name: "Output",
             dependencies: [
-                "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "FlowStats",
+                "Decode", "Features", "Formatting", "Match", "Tables", "Verdict", "Connections", "FlowStats",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Output",
             swiftSettings: perPacket + strict),
         .target(
             name: "Learn",
-            dependencies: ["Decode", "Features", "Formatting", "Match", "Verdict", .product(name: "SwiftCSV", package: "SwiftCSV")],
+            dependencies: [
+                "Decode", "Features", "Formatting", "Match", "Tables", "Verdict", .product(name: "SwiftCSV", package: "SwiftCSV"),
+            ],
             path: "Sources/Learn", swiftSettings: strict),
         .target(
             name: "SynprintKit",
             dependencies: [
-                "CPrivileges", "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "FlowStats", "Output", "Learn",
+                "CPrivileges", "Decode", "Features", "Formatting", "Match", "Tables", "Verdict", "Connections", "FlowStats", "Output",
+                "Learn",
             ],
             path: "Sources/SynprintKit", swiftSettings: perPacket + strict),
         // The fleet store: events into ClickHouse over HTTP on a thread of its own, a spool on
@@ -80,7 +86,7 @@ let package = Package(
         .target(
             name: "Fleet",
             dependencies: [
-                "Decode", "Formatting", "Match", "Verdict", "Connections", "FlowStats", "Output", "Learn", "SynprintKit",
+                "Decode", "Formatting", "Match", "Tables", "Verdict", "Connections", "FlowStats", "Output", "Learn", "SynprintKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,7 +96,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "FlowStats", "Output", "SynprintKit",
+                "Decode", "Features", "Formatting", "Match", "Tables", "Verdict", "Connections", "FlowStats", "Output", "SynprintKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -105,7 +111,8 @@ let package = Package(
         .executableTarget(
             name: "synprint",
             dependencies: [
-                "Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Output", "SynprintKit", "API", "Learn", "Fleet",
+                "Capture", "Decode", "Features", "Formatting", "Match", "Tables", "Verdict", "Output", "SynprintKit", "API", "Learn",
+                "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -114,8 +121,9 @@ let package = Package(
         .testTarget(
             name: "SynprintTests",
             dependencies: [
-                "Capture", "Decode", "Features", "Formatting", "Match", "Verdict", "Connections", "Output", "SynprintKit", "API", "Learn",
-                "Fleet",
+                "Capture", "Decode", "Features", "Formatting", "Match", "Tables", "Verdict", "Connections", "FlowStats", "Output",
+                "SynprintKit",
+                "API", "Learn", "Fleet",
             ],
             path: "Tests/SynprintTests",
             exclude: ["Fixtures", "Golden"],

@@ -1,6 +1,6 @@
 import Decode
 import Match
-import Verdict
+import Tables
 
 /// Follows every connection that starts with a client SYN, both directions, and hands over a
 /// `FollowedConnection` when it ends: after both FINs or a reset (once `closeLinger` has passed,

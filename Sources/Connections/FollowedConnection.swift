@@ -1,6 +1,6 @@
 import Decode
 import Match
-import Verdict
+import Tables
 
 /// How far a connection got before it ended, from the client's first packets as the server
 /// received them (Cloudflare's stages): no handshake ACK, handshake without data, right after

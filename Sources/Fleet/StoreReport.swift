@@ -1,5 +1,6 @@
 import Connections
 import Decode
+import FlowStats
 import Formatting
 import Foundation
 import Match

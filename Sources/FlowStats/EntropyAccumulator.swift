@@ -1,4 +1,4 @@
-import Verdict
+import Tables
 
 /// The entropy half of the flow statistics, run on the thread that writes the events: payload
 /// samples of open windows are tallied here by window, and merged into each window when it is

@@ -1,6 +1,6 @@
 import Decode
 import Match
-import Verdict
+import Tables
 
 /// Windowed flow statistics per client address (`--flow-stats`): every TCP segment to or from
 /// an address that sent a SYN counts toward that client's current window, which closes after

@@ -1,5 +1,5 @@
 import Decode
-import Verdict
+import Tables
 
 /// One direction of a client's traffic over a window: counts, payload entropy, the intervals
 /// between new data segments, and payload lengths. Fixed-size: windows hold no references.

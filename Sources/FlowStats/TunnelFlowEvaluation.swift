@@ -1,4 +1,4 @@
-import Verdict
+import Tables
 
 /// Where each rule comes from: thresholds chosen from measured tunnels and ordinary traffic
 /// (docs/FLOWSTATS.md).

@@ -1,5 +1,6 @@
 import Decode
 import Match
+import Tables
 import Verdict
 
 /// `--label-window`: a User-Agent labels every SYN from the same address within the window,

@@ -1,5 +1,6 @@
 import Decode
 import Formatting
+import Tables
 import Verdict
 
 /// The field names of JSON events: synprint's own, Elastic Common Schema, or Suricata's EVE.

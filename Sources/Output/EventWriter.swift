@@ -2,6 +2,7 @@ import Connections
 import FlowStats
 import Formatting
 import Match
+import Tables
 import Verdict
 
 /// Writes events in one format. The JSON `os` object depends only on the matcher's answer,

@@ -1,6 +1,7 @@
 import Features
 import Formatting
 import Match
+import Tables
 import Verdict
 
 /// The `http` event and the alert line: a connection's first request, its SYN's OS guess and

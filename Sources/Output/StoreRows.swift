@@ -3,6 +3,7 @@ import Decode
 import FlowStats
 import Formatting
 import Match
+import Tables
 import Verdict
 
 /// The fleet store's tables, one per event type (docs/FLEET.md).

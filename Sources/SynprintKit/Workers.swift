@@ -4,6 +4,7 @@ import FlowStats
 import Foundation
 import Match
 import Synchronization
+import Tables
 import Verdict
 
 /// Several pipelines, each on a thread of its own (`--workers`), fed by the capture thread: it

@@ -1,6 +1,7 @@
 import Decode
 import Features
 import Match
+import Tables
 
 /// What a client segment with payload meant for its connection.
 public enum TrackedSegment: Sendable {

@@ -1,3 +1,4 @@
+import FlowStats
 import Match
 
 /// One connection of a host as the sensor saw it: the SYN, and the request when one was read.

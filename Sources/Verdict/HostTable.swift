@@ -1,6 +1,8 @@
 import Decode
+import FlowStats
 import Match
 import Synchronization
+import Tables
 
 /// Per-client history shared by the output thread, the HTTP API and the p0f socket: bounded and
 /// locked, since the APIs read it from their own threads.

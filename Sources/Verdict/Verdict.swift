@@ -1,3 +1,4 @@
+import FlowStats
 import Match
 
 /// Why a connection looks proxied or tunnelled. Raw values are the names in the output.

@@ -1,5 +1,6 @@
 import Decode
 import Match
+import Tables
 
 /// The judging side of the verdict stage: the host history and the verdict on each request
 /// (read from the capture, or sent by a web application through the API). It must get the SYNs

@@ -1,3 +1,4 @@
+import FlowStats
 import Match
 
 /// The evidence each reason carries and how it combines (README "Verdicts"): independent

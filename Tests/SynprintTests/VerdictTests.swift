@@ -1,3 +1,4 @@
+import Tables
 import XCTest
 
 @testable import Decode
