@@ -28,16 +28,8 @@ final class DeployTests: XCTestCase {
         let copy = folder.appendingPathComponent("synprint.service")
         try unit.replacingOccurrences(of: "/usr/bin/synprint", with: synprintExecutable.path)
             .write(to: copy, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: analyze)
-        process.arguments = ["verify", "--man=no", copy.path]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = errors
-        try process.run()
-        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, said)
+        let (status, said) = try runCommand([analyze, "verify", "--man=no", copy.path])
+        XCTAssertEqual(status, 0, said)
         XCTAssertFalse(said.contains("synprint.service:"), said)
     }
 

@@ -99,20 +99,10 @@ struct VethLink {
     }
 }
 
-/// Runs a command found on the PATH; a failure throws with what it printed.
-@discardableResult
-func command(_ arguments: String...) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw NotDecoded(description: "\(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(printed)")
+/// Runs a command; a failure throws with what it printed.
+func command(_ arguments: String...) throws {
+    let run = try runCommand(arguments)
+    guard run.status == 0 else {
+        throw NotDecoded(description: "\(arguments.joined(separator: " ")) failed (\(run.status)): \(run.output)")
     }
-    return printed
 }

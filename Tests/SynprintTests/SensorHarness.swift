@@ -78,3 +78,18 @@ func jsonLines(of url: URL) throws -> [[String: Any]] {
         return object
     }
 }
+
+/// Runs a command found on the PATH (or at an absolute path): its status, and its standard
+/// output and error together.
+func runCommand(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, printed)
+}

@@ -205,20 +205,12 @@ final class StoreTests: XCTestCase {
             try filled.write(to: file, atomically: true, encoding: .utf8)
             files.append(file)
         }
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments =
+        let (status, text) = try runCommand(
             [
                 "python3", repositoryRoot.appendingPathComponent("tools/check-store-sql.py").path,
                 repositoryRoot.appendingPathComponent("deploy/clickhouse/schema.sql").path,
-            ] + files.map(\.path)
-        let out = Pipe()
-        check.standardOutput = out
-        check.standardError = out
-        try check.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        check.waitUntilExit()
-        XCTAssertEqual(check.terminationStatus, 0, text)
+            ] + files.map(\.path))
+        XCTAssertEqual(status, 0, text)
         XCTAssertTrue(text.contains("the schema and \(files.count) queries ran"), text)
         // The same files on Debian's ClickHouse, over rows of a real run.
         let server = try ClickHouseServer.started()
