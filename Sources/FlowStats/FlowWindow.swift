@@ -125,9 +125,9 @@ public struct FlowWindow: Sendable {
     public var down = DirectionStats()
     public var connectionsOpened = 0
     /// Connections by the kind of their first payload (`PayloadKind.rawValue`).
-    public var firstPayloads = InlineArray<9, UInt16>(repeating: 0)
+    public var firstPayloads = PerPayloadKind<UInt16>(repeating: 0)
     /// Data packets both ways, by the kind of their connection's first payload.
-    public var dataPacketsByFirstPayload = InlineArray<9, UInt32>(repeating: 0)
+    public var dataPacketsByFirstPayload = PerPayloadKind<UInt32>(repeating: 0)
     /// The first server name, ALPN protocol and JA4 among the window's ClientHellos.
     public var serverName: String?
     public var alpn: String?

@@ -1,5 +1,8 @@
 /// What the first bytes of a connection's first payload are: enough to tell the protocols a
 /// browser speaks from what a tunnel or a proxy client puts on the wire.
+/// One value per payload kind, indexed by `rawValue` (a test holds its size to `PayloadKind.allCases`).
+public typealias PerPayloadKind<Value> = InlineArray<9, Value>
+
 public enum PayloadKind: Int, Sendable, CaseIterable {
     /// A TLS ClientHello with a server name or ALPN, as HTTP clients send.
     case tls

@@ -18,7 +18,7 @@ public struct Classification: Sendable {
     public var familyConfidence: Float
     public var kind: MatchKind
     /// Share of the evidence per class, indexed by `OSClass.rawValue`; sums to 1 when matched.
-    public var classScores: InlineArray<15, Float>
+    public var classScores: PerOSClass<Float>
     /// The three best-scoring entries, best first.
     public var best: TopCandidates
     /// A class with exactly the evidence of `osClass` (macOS and iOS share a stack): which of
@@ -33,7 +33,7 @@ public struct Classification: Sendable {
 
     init(
         answerID: Int, osClass: OSClass, family: OSFamily, confidence: Float, familyConfidence: Float, kind: MatchKind,
-        classScores: InlineArray<15, Float>, best: TopCandidates, tiedClass: OSClass? = nil
+        classScores: PerOSClass<Float>, best: TopCandidates, tiedClass: OSClass? = nil
     ) {
         self.answerID = answerID
         self.osClass = osClass

@@ -129,7 +129,7 @@ public final class Matcher {
         let bestScore = top[0].score
         // Evidence per class: every candidate votes with its label distribution, weighted by
         // how close it comes to the best score.
-        var classScores = InlineArray<15, Float>(repeating: 0)
+        var classScores = PerOSClass<Float>(repeating: 0)
         var total: Float = 0
         for (n, i) in candidates.enumerated() {
             let weight = expf(weights.sharpness * (scores[n] - bestScore))
@@ -153,7 +153,7 @@ public final class Matcher {
             if entry.provenance == .learned { classScores[entry.osClass.rawValue] += evidence / denominator }
             total += evidence
         }
-        var familyScores = InlineArray<6, Float>(repeating: 0)
+        var familyScores = PerOSFamily<Float>(repeating: 0)
         var leading = OSClass.unknown
         for c in OSClass.labels {
             classScores[c.rawValue] = total > 0 ? classScores[c.rawValue] / total : 0

@@ -1,4 +1,8 @@
 /// The OS classes synprint names. Scanners are classes of their own: their SYNs are crafted.
+/// One value per OS class, indexed by `rawValue` (a test holds its size to `OSClass.allCases`:
+/// an inline array's size cannot be computed from the enum).
+public typealias PerOSClass<Value> = InlineArray<15, Value>
+
 public enum OSClass: Int, CaseIterable, Sendable, Hashable {
     case windows, linux, android, chromeOS, macOS, iOS, freeBSD, openBSD, netBSD, solaris, other
     case zmap, masscan, nmap

@@ -1,4 +1,7 @@
 /// The level at which a SYN tells systems apart reliably.
+/// One value per OS family, indexed by `rawValue` (a test holds its size to `OSFamily.allCases`).
+public typealias PerOSFamily<Value> = InlineArray<6, Value>
+
 public enum OSFamily: Int, CaseIterable, Sendable {
     case windows, apple, linuxLike, bsd, other, unknown
 

@@ -11,6 +11,11 @@ import XCTest
 /// Flow statistics on hand-built bytes and conversations: entropy, first-payload kinds, TLS
 /// names, windows, the tunnel rules and the verdict they feed.
 final class FlowStatsTests: XCTestCase {
+    /// The inline arrays kept per first-payload kind have one slot per kind.
+    func testPerPayloadKindArraysHaveOneSlotPerKind() {
+        XCTAssertEqual(PerPayloadKind<Int>.count, PayloadKind.allCases.count)
+    }
+
     func entropy(_ bytes: [UInt8]) -> Float { bytes.withUnsafeBytes { ByteEntropy.of($0).bits } }
     func kind(_ bytes: [UInt8]) -> PayloadKind { bytes.withUnsafeBytes { PayloadKind.classify($0, length: bytes.count).kind } }
     func hello(_ bytes: [UInt8]) -> ClientHello { bytes.withUnsafeBytes { ClientHello($0) } }

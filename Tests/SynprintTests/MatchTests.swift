@@ -5,6 +5,12 @@ import XCTest
 @testable import Match
 
 final class MatchTests: XCTestCase {
+    /// The inline arrays kept per OS class and family have one slot per case.
+    func testPerClassAndFamilyArraysHaveOneSlotPerCase() {
+        XCTAssertEqual(PerOSClass<Int>.count, OSClass.allCases.count)
+        XCTAssertEqual(PerOSFamily<Int>.count, OSFamily.allCases.count)
+    }
+
     static let header = "{\"synprint_db\": 1}\n"
 
     func entryLine(_ fields: [String: String]) -> String {
