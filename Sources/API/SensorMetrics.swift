@@ -83,7 +83,7 @@ public func sensorMetrics(_ sensor: SensorMonitor, _ log: EventLog, _ limiter: A
     if let tracker = status.tracker {
         values.append(
             MetricValue(
-                "synprint_connections_followed", Double(status.connectionsFollowed), .gauge,
+                "synprint_connections_followed", Double(status.awaitingRequest), .gauge,
                 help: "Connections waiting for their first request"))
         values.append(
             MetricValue(

@@ -175,7 +175,7 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
             rows.writeStatus(
                 packets: c.packets, syn: c.syn, synAck: c.synAck, skipped: c.skippedTotal, malformed: c.malformedTotal,
                 libpcap: status.libpcap,
-                awaitingRequest: status.connectionsFollowed, requests: requests, flagged: flagged,
+                awaitingRequest: status.awaitingRequest, requests: requests, flagged: flagged,
                 alertsSuppressed: limiter?.suppressed ?? 0, seconds: Int(now),
                 microseconds: Int(now.truncatingRemainder(dividingBy: 1) * 1e6),
                 sequence: $0, to: $1)

@@ -107,7 +107,7 @@ public final class EventLog: EventHandler, @unchecked Sendable {
             out.append(",\"libpcap_dropped\":"); out.append(pcap.dropped)
             out.append(",\"libpcap_interface_dropped\":"); out.append(pcap.interfaceDropped)
         }
-        out.append(",\"connections_followed\":"); out.append(status.connectionsFollowed)
+        out.append(",\"connections_followed\":"); out.append(status.awaitingRequest)
         out.append(",\"requests\":"); out.append(seen.requests)
         out.append(",\"flagged\":"); out.append(seen.flagged)
         out.append(",\"alerts_suppressed\":"); out.append(limiter?.suppressed ?? 0)

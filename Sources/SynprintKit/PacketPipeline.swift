@@ -39,7 +39,7 @@ public final class PacketPipeline {
                     instances: instances)
             },
             tracker: judging
-                ? ConnectionTracker(capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget)
+                ? ConnectionTracker(capacity: settings.awaitingCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget)
                 : nil,
             connections: following
                 ? ConnectionFollower(capacity: settings.connectionRecordCapacity, idleTimeout: settings.connectionTimeout) : nil,

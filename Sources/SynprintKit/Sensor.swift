@@ -253,7 +253,7 @@ public final class Sensor {
     public struct CaptureStatus: Sendable {
         public var counters = PacketCounters()
         public var tracker: ConnectionTracker.Counters?
-        public var connectionsFollowed = 0
+        public var awaitingRequest = 0
         public var bufferedHeadBytes = 0
         /// Connections followed to their end (`--connections`).
         public var connections: ConnectionFollower.Counters?
@@ -280,7 +280,7 @@ public final class Sensor {
         init(_ pipeline: PacketPipeline) {
             counters = pipeline.counters
             tracker = pipeline.tracker?.counters
-            connectionsFollowed = pipeline.tracker?.waiting ?? 0
+            awaitingRequest = pipeline.tracker?.waiting ?? 0
             bufferedHeadBytes = pipeline.tracker?.bufferedBytes ?? 0
             connections = pipeline.connections?.counters
             flowStats = pipeline.flowStats?.counters
@@ -288,7 +288,7 @@ public final class Sensor {
 
         /// Another worker's counts added in, and kept apart in `workers`.
         mutating func add(_ other: CaptureStatus) {
-            var figures = WorkerFigures(packets: other.counters.packets, tableEntries: other.connectionsFollowed)
+            var figures = WorkerFigures(packets: other.counters.packets, tableEntries: other.awaitingRequest)
             figures.tableEntries += (other.connections?.following ?? 0) + (other.flowStats?.clients ?? 0)
             figures.evicted = (other.tracker?.evicted ?? 0) + (other.connections.map { $0.evictedOpening + $0.evictedConnected } ?? 0)
             figures.evicted += other.flowStats.map { $0.clientsEvicted + $0.connectionsEvicted } ?? 0
@@ -298,7 +298,7 @@ public final class Sensor {
                 tracker = tracker ?? .init()
                 tracker?.add(theirs)
             }
-            connectionsFollowed += other.connectionsFollowed
+            awaitingRequest += other.awaitingRequest
             bufferedHeadBytes += other.bufferedHeadBytes
             if let theirs = other.connections {
                 connections = connections ?? .init()

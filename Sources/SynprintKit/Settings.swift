@@ -18,9 +18,9 @@ public struct Settings: Sendable {
 
     // MARK: Connections and hosts (--http, the APIs)
 
-    /// Connections followed from their SYN to their first request (`--max-flows`). The oldest
+    /// Connections awaiting their first request, from their SYN on (`--max-awaiting`). The oldest
     /// goes first when the table is full.
-    public var maxFlows = 65_536
+    public var maxAwaiting = 65_536
     /// Seconds a connection may wait for its first request before it is forgotten: browsers
     /// send it within a round trip; 60 s covers slow clients and idle pre-connects.
     public var requestTimeout = 60
@@ -78,7 +78,7 @@ public struct Settings: Sendable {
     // MARK: Memory
 
     /// The byte budget for everything that grows with traffic (`--memcap`), split between the
-    /// tables in `MemoryShares`. `maxFlows`, `maxHosts` and `matchCacheEntries` cap the entries
+    /// tables in `MemoryShares`. `maxAwaiting`, `maxHosts` and `matchCacheEntries` cap the entries
     /// further. The defaults keep the floods of the robustness suite under 256 MiB of RSS.
     public var memcap = 128 << 20
 
@@ -96,8 +96,10 @@ public struct Settings: Sendable {
 
     public var headBudget: Int { memcap / 100 * MemoryShares.requestHeads }
     public var stringBudget: Int { memcap / 100 * MemoryShares.strings }
-    /// Connections followed at once: `maxFlows`, or fewer when their bytes would pass the budget.
-    public var flowCapacity: Int { max(1, min(maxFlows, memcap / 100 * MemoryShares.connections / ConnectionTracker.bytesPerConnection)) }
+    /// Connections awaiting a request at once: `maxAwaiting`, or fewer when their bytes would pass the budget.
+    public var awaitingCapacity: Int {
+        max(1, min(maxAwaiting, memcap / 100 * MemoryShares.connections / ConnectionTracker.bytesPerConnection))
+    }
     /// Connection records (`--connections`): `maxConnections`, or fewer within their share.
     public var connectionRecordCapacity: Int {
         max(2, min(maxConnections, memcap / 100 * MemoryShares.connectionRecords / ConnectionFollower.bytesPerRecord))
@@ -132,7 +134,7 @@ public struct Settings: Sendable {
         guard workers > 1 else { return self }
         var share = self
         share.memcap = memcap / workers
-        share.maxFlows = max(1, maxFlows / workers)
+        share.maxAwaiting = max(1, maxAwaiting / workers)
         share.maxConnections = max(2, maxConnections / workers)
         share.maxFlowClients = max(1, maxFlowClients / workers)
         share.matchCacheEntries = max(2, matchCacheEntries / workers)

@@ -105,7 +105,7 @@ extension DatabaseCommand {
             let pipeline = PacketPipeline(
                 matcher: matcher,
                 tracker: ConnectionTracker(
-                    capacity: settings.flowCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget))
+                    capacity: settings.awaitingCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget))
             let window = labelWindow.map { WindowLabeler(window: $0, capacity: settings.hostCapacity) }
             let claims = ClaimCache()
             var syns = 0, labelled = 0

@@ -314,12 +314,13 @@ struct ServiceOptions: ParsableArguments {
             "The memory budget of the tables that grow with traffic, e.g. 256M (default 128M; docs/OPERATIONS.md).", valueName: "size"))
     var memcap: String?
 
+    // --max-flows, its name until "flow" came to mean the flow statistics, is kept for a release.
     @Option(
-        name: .customLong("max-flows"),
+        name: [.customLong("max-awaiting"), .customLong("max-flows")],
         help: ArgumentHelp(
-            "Connections followed at once while waiting for their request (fewer when --memcap says so).", valueName: "count"
-        ))
-    var maxFlows = Settings().maxFlows
+            "Connections awaiting their first request at once (fewer when --memcap says so); --max-flows is its old name.",
+            valueName: "count"))
+    var maxAwaiting = Settings().maxAwaiting
 
     @Option(
         name: .customLong("max-connections"),

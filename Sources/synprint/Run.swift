@@ -149,8 +149,10 @@ struct Synprint: ParsableCommand {
             guard threshold.isFinite, (0...1).contains(threshold) else { throw ValidationError("--alert-threshold is a score from 0 to 1") }
             settings.verdictRules.threshold = threshold
         }
-        guard service.maxFlows >= 1, service.maxHosts >= 1 else { throw ValidationError("--max-flows and --max-hosts must be at least 1") }
-        settings.maxFlows = service.maxFlows
+        guard service.maxAwaiting >= 1, service.maxHosts >= 1 else {
+            throw ValidationError("--max-awaiting and --max-hosts must be at least 1")
+        }
+        settings.maxAwaiting = service.maxAwaiting
         settings.maxHosts = service.maxHosts
         guard service.maxConnections >= 2, outputOptions.connectionTimeout >= 1 else {
             throw ValidationError("--max-connections must be at least 2 and --connection-timeout at least 1 second")

@@ -116,8 +116,8 @@ final class FloodTests: XCTestCase {
     func testBudgetsFollowTheMemcap() {
         var settings = Settings()
         XCTAssertEqual(
-            settings.flowCapacity,
-            min(settings.maxFlows, settings.memcap / 100 * Settings.MemoryShares.connections / ConnectionTracker.bytesPerConnection))
+            settings.awaitingCapacity,
+            min(settings.maxAwaiting, settings.memcap / 100 * Settings.MemoryShares.connections / ConnectionTracker.bytesPerConnection))
         let defaultHosts = settings.hostCapacity
         settings.memcap = 32 << 20
         XCTAssertLessThan(settings.hostCapacity, defaultHosts)
