@@ -17,7 +17,7 @@ import Verdict
 /// Unchecked Sendable: `filling`, `key` and the delivery switches belong to the producing thread
 /// alone, the output thread touches only what it is handed; everything shared sits under
 /// `condition`, which the queues of one output thread share.
-final class EventQueue: @unchecked Sendable {
+final class EventQueue: PipelineEvents, @unchecked Sendable {
     /// Events in order; what they carry waits in the batch's typed arrays, so that an event is
     /// a few bytes and the many small ones (entropy samples) do not move the size of the largest.
     enum Queued {

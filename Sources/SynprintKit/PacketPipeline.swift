@@ -55,9 +55,23 @@ public final class PacketPipeline {
 
     /// Capture time reached `now` (microseconds) on a packet another worker took: the sweeps
     /// that packet would have run here (`Workers`).
-    public func advance(to now: Int64, closed: (FollowedConnection) -> Void, window: (FlowWindow) -> Void) {
-        connections?.advance(to: now, closed: closed)
-        flowStats?.advance(to: now, report: window)
+    func advance<Events: PipelineEvents>(to now: Int64, events: Events) {
+        connections?.advance(to: now) { events.send(connection: $0) }
+        flowStats?.advance(to: now) { events.send(window: $0) }
+    }
+
+    /// One packet, its events to `events`.
+    @inline(__always)
+    func process<Events: PipelineEvents>(_ packet: Packet, link: LinkType, to events: Events) {
+        process(
+            packet, link: link, syn: { events.send($0) }, request: { events.send($0) }, established: { events.send(established: $0) },
+            closed: { events.send(connection: $0) }, window: { events.send(window: $0) })
+    }
+
+    /// The input ended: every connection record and flow window still open, to `events`.
+    func finish<Events: PipelineEvents>(to events: Events) {
+        connections?.finish { events.send(connection: $0) }
+        flowStats?.finish { events.send(window: $0) }
     }
 
     /// Decodes one packet. A SYN or SYN+ACK goes to `syn`; the segment that completes the first
@@ -112,4 +126,15 @@ public final class PacketPipeline {
             syn(observation)
         }
     }
+}
+
+/// Where a pipeline's events go: the queue to the output thread (`EventQueue`), or straight to
+/// the output stage for a sensor that is not threaded (`OutputStage`). A new event kind is a
+/// method here, its case in `EventQueue` and its delivery in `OutputStage`.
+protocol PipelineEvents {
+    func send(_ syn: SynObservation)
+    func send(_ request: HTTPObservation)
+    func send(established address: IPAddress)
+    func send(connection: FollowedConnection)
+    func send(window: FlowWindow)
 }

@@ -34,8 +34,9 @@ extension EventHandler {
 }
 
 /// The output thread's end of the pipeline: the judging side of the verdict stage (host
-/// history, verdicts), then the handler.
-final class OutputStage: Sendable {
+/// history, verdicts), then the handler. A sensor that is not threaded sends its events here
+/// directly.
+final class OutputStage: PipelineEvents, Sendable {
     let judge: VerdictJudge?
     let handler: EventHandler
     /// The flow windows' entropy, when the capture thread hands it over (threaded sensors).
@@ -71,6 +72,12 @@ final class OutputStage: Sendable {
     func established(_ address: IPAddress) {
         judge?.hosts.markEstablished(address)
     }
+
+    func send(_ syn: SynObservation) { handle(syn) }
+    func send(_ request: HTTPObservation) { handle(request) }
+    func send(established address: IPAddress) { established(address) }
+    func send(connection: FollowedConnection) { handler.handle(connection: connection) }
+    func send(window: FlowWindow) { handle(window) }
 
     func status(_ status: Sensor.CaptureStatus) { handler.handle(status: status) }
 
@@ -193,15 +200,9 @@ public final class Sensor {
         if let workers {
             workers.dispatch(packet, link: link)
         } else if let queue = queues.first {
-            pipeline.process(
-                packet, link: link, syn: { queue.send($0) }, request: { queue.send($0) },
-                established: { queue.send(established: $0) }, closed: { queue.send(connection: $0) },
-                window: { queue.send(window: $0) })
+            pipeline.process(packet, link: link, to: queue)
         } else {
-            pipeline.process(
-                packet, link: link, syn: { stage.handle($0) }, request: { stage.handle($0) },
-                established: { stage.established($0) }, closed: { stage.handler.handle(connection: $0) },
-                window: { stage.handle($0) })
+            pipeline.process(packet, link: link, to: stage)
         }
         return !reachedLimit
     }
@@ -238,12 +239,10 @@ public final class Sensor {
         } else if let workers {
             workers.finish()
         } else if let queue = queues.first {
-            pipeline.connections?.finish { queue.send(connection: $0) }
-            pipeline.flowStats?.finish { queue.send(window: $0) }
+            pipeline.finish(to: queue)
             queue.close()
         } else {
-            pipeline.connections?.finish { stage.handler.handle(connection: $0) }
-            pipeline.flowStats?.finish { stage.handle($0) }
+            pipeline.finish(to: stage)
         }
         output?.join()
     }

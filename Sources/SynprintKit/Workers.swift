@@ -285,13 +285,10 @@ final class Workers: @unchecked Sendable {
                         let packet = Packet(
                             seconds: seconds, microseconds: Int(microseconds),
                             bytes: UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(start) + Int(count)]))
-                        pipeline.process(
-                            packet, link: round.link, syn: { queue.send($0) }, request: { queue.send($0) },
-                            established: { queue.send(established: $0) }, closed: { queue.send(connection: $0) },
-                            window: { queue.send(window: $0) })
+                        pipeline.process(packet, link: round.link, to: queue)
                     case .tick(let sequence, let now):
                         queue.key = sequence
-                        pipeline.advance(to: now, closed: { queue.send(connection: $0) }, window: { queue.send(window: $0) })
+                        pipeline.advance(to: now, events: queue)
                     case .status(let sequence, let position):
                         queue.key = sequence
                         queue.send(status: round.statuses[position])
@@ -301,8 +298,7 @@ final class Workers: @unchecked Sendable {
             let last = round.last
             if last {
                 queue.key = Int64.max
-                pipeline.connections?.finish { queue.send(connection: $0) }
-                pipeline.flowStats?.finish { queue.send(window: $0) }
+                pipeline.finish(to: queue)
             }
             queue.flush(through: last ? Int64.max : round.through)
             round.removeAll()
@@ -329,9 +325,7 @@ final class Workers: @unchecked Sendable {
         if now > worker.latest { worker.latest = now }
         queue.key = now
         let before = pipeline.fingerprinted
-        pipeline.process(
-            packet, link: link, syn: { queue.send($0) }, request: { queue.send($0) }, established: { queue.send(established: $0) },
-            closed: { queue.send(connection: $0) }, window: { queue.send(window: $0) })
+        pipeline.process(packet, link: link, to: queue)
         if pipeline.fingerprinted != before { fingerprintedByCaptures.add(1, ordering: .relaxed) }
         worker.sincePromise += 1
         if worker.sincePromise == 256 { promise(index, through: worker.latest - Workers.captureWindow) }
@@ -380,8 +374,7 @@ final class Workers: @unchecked Sendable {
         for (i, worker) in workers.enumerated() {
             let queue = worker.queue
             queue.key = lastKey(i)
-            worker.pipeline.connections?.finish { queue.send(connection: $0) }
-            worker.pipeline.flowStats?.finish { queue.send(window: $0) }
+            worker.pipeline.finish(to: queue)
             queue.flush(through: Int64.max)
             condition.lock()
             worker.status = Sensor.CaptureStatus(worker.pipeline)
