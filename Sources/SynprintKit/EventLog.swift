@@ -93,7 +93,7 @@ public final class EventLog: EventHandler, @unchecked Sendable {
         summary.publish()
         let c = status.counters, seen = summary.snapshot
         let out = sink.buffer
-        let now = Date().timeIntervalSince1970
+        let now = status.published
         out.append("{\"type\":\"stats\",\"ts\":\"");
         out.appendTimestamp(seconds: Int(now), microseconds: Int(now.truncatingRemainder(dividingBy: 1) * 1e6))
         out.append("\",\"sensor\":"); out.appendJSONString(writer.labels.sensor)

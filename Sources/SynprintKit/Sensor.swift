@@ -261,6 +261,8 @@ public final class Sensor {
         /// libpcap's received, dropped and interface-dropped counts of a live capture.
         public var libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?
 
+        /// When it was published (seconds since 1970, wall clock): the stats event's time.
+        public var published = 0.0
         /// With several workers, each one's own figures (empty with one).
         public var workers: [WorkerFigures] = []
 
@@ -318,6 +320,7 @@ public final class Sensor {
     /// Capture thread: makes the counts so far visible to other threads (stats, metrics).
     public func publishStatus(libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)? = nil) {
         var current = workers?.status ?? CaptureStatus(pipeline)
+        current.published = Date().timeIntervalSince1970
         current.libpcap = libpcap ?? monitor.captureStatus.libpcap
         monitor.publish(current)
     }

@@ -94,10 +94,12 @@ struct OutputOptions: ParsableArguments {
 
     @Option(
         name: .customShort("o"),
-        help: ArgumentHelp("Append events to this file instead of writing them to standard output; SIGHUP reopens it.", valueName: "file"))
-    var output: String?
+        help: ArgumentHelp(
+            "Append events to this file instead of writing them to standard output; repeat to write the same events to several; SIGHUP reopens them.",
+            valueName: "file"))
+    var output: [String] = []
 
-    @Flag(help: "Empty the -o file first instead of appending to it.")
+    @Flag(help: "Empty the -o files first instead of appending to them.")
     var truncate = false
 
     @Option(

@@ -210,10 +210,10 @@ struct Synprint: ParsableCommand {
         let labels = EventLabels(sensor: outputOptions.sensorName ?? ProcessInfo.processInfo.hostName, schema: outputOptions.eventSchema)
         let alertLog = try opening { try verdicts.alerts.map { try LineLog(path: $0) } }
         let observations = try opening { try verdicts.learn.map { try ObservationLog(path: $0) } }
-        let eventFile = try opening {
+        let eventFiles = try opening {
             try outputOptions.output.map { try OutputFile(path: $0, mode: outputOptions.truncate ? .truncate : .append) }
         }
-        let sink = EventSink(file: eventFile ?? OutputFile())
+        let sink = EventSink(files: eventFiles.isEmpty ? [OutputFile()] : eventFiles)
         let limiter = AlertLimiter(perHost: settings.alertsPerHost, window: settings.alertWindow, perSecond: settings.alertsPerSecond)
         let log = EventLog(
             format: outputOptions.format, database: database, labels: labels, sink: sink, alerts: alertLog, observations: observations,
@@ -247,7 +247,7 @@ struct Synprint: ParsableCommand {
             flowStatistics: outputOptions.flowStats, limit: input.count, workers: workers, ownCaptures: (captures?.count ?? 0) > 1,
             handler: fanOut
         )
-        let outputs = [eventFile ?? sink.file, alertLog?.file, observations?.log.file].compactMap { $0 }
+        let outputs = sink.files + [alertLog?.file, observations?.log.file].compactMap { $0 }
         let metrics =
             apis.metrics != nil || apis.api != nil
             ? MetricsExporter { [monitor = sensor.monitor] in

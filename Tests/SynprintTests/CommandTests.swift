@@ -92,6 +92,17 @@ final class CommandTests: XCTestCase {
         }
     }
 
+    /// `-o` given twice writes the same events to both files.
+    func testRepeatedOutputWritesEveryEventToEachFile() throws {
+        let folder = try temporaryFolder()
+        let first = folder.appendingPathComponent("a.jsonl"), second = folder.appendingPathComponent("b.jsonl")
+        let run = try runSynprint(["-r", CommandTests.fixture.path, "--http", "--json", "-o", first.path, "-o", second.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let events = try String(contentsOf: first, encoding: .utf8)
+        XCTAssertEqual(jsonLines(events).filter { $0["type"] as? String == "http" }.count, CommandTests.verdictCases.count)
+        XCTAssertEqual(events, try String(contentsOf: second, encoding: .utf8))
+    }
+
     func testP0fLogFormat() throws {
         let run = try runSynprint(["-r", CommandTests.fixture.path, "--http", "--log-format", "p0f"])
         let lines = run.stdout.split(separator: "\n")
