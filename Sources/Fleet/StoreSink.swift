@@ -168,18 +168,8 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     }
 
     public func handle(status: Sensor.CaptureStatus) {
-        let c = status.counters
-        let now = Date().timeIntervalSince1970
-        let requests = requests, flagged = flagged
-        append(.stats) {
-            rows.writeStatus(
-                packets: c.packets, syn: c.syn, synAck: c.synAck, skipped: c.skippedTotal, malformed: c.malformedTotal,
-                libpcap: status.libpcap,
-                awaitingRequest: status.awaitingRequest, requests: requests, flagged: flagged,
-                alertsSuppressed: limiter?.suppressed ?? 0, seconds: Int(now),
-                microseconds: Int(now.truncatingRemainder(dividingBy: 1) * 1e6),
-                sequence: $0, to: $1)
-        }
+        let stats = status.figures(requests: requests, flagged: flagged, alertsSuppressed: limiter?.suppressed ?? 0)
+        append(.stats) { rows.write(stats, sequence: $0, to: $1) }
     }
 
     public func idle() {

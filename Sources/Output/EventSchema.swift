@@ -39,9 +39,9 @@ public struct EventLabels: Sendable {
     }
 
     /// An event of `type` in the chosen schema, around its native object (written by `native`
-    /// into `scratch`, without its line break).
+    /// into `scratch`, without its line break); without a `flow` (the stats event), no network fields.
     func write(
-        type: StaticString, kind: StaticString, seconds: Int, microseconds: Int, flow: FlowKey, userAgent: String? = nil,
+        type: StaticString, kind: StaticString, seconds: Int, microseconds: Int, flow: FlowKey?, userAgent: String? = nil,
         method: String? = nil, scratch: TextBuffer, to out: TextBuffer, native: (TextBuffer) -> Void
     ) {
         guard schema != .native else {
@@ -57,30 +57,35 @@ public struct EventLabels: Sendable {
         case .eve:
             out.append("{\"timestamp\":\""); out.appendTimestamp(seconds: seconds, microseconds: microseconds)
             out.append("\",\"event_type\":\""); out.append(type)
-            out.append("\",\"src_ip\":\""); out.append(ip: flow.client)
-            out.append("\",\"src_port\":"); out.append(flow.clientPort)
-            out.append(",\"dest_ip\":\""); out.append(ip: flow.server)
-            out.append("\",\"dest_port\":"); out.append(flow.serverPort)
-            out.append(",\"proto\":\"TCP\",\"community_id\":\"")
-            CommunityID.append(
-                source: flow.client, sourcePort: flow.clientPort, destination: flow.server, destinationPort: flow.serverPort, to: out)
+            if let flow {
+                out.append("\",\"src_ip\":\""); out.append(ip: flow.client)
+                out.append("\",\"src_port\":"); out.append(flow.clientPort)
+                out.append(",\"dest_ip\":\""); out.append(ip: flow.server)
+                out.append("\",\"dest_port\":"); out.append(flow.serverPort)
+                out.append(",\"proto\":\"TCP\",\"community_id\":\"")
+                CommunityID.append(
+                    source: flow.client, sourcePort: flow.clientPort, destination: flow.server, destinationPort: flow.serverPort, to: out)
+            }
             out.append("\",\"host\":"); out.append(string: sensorJSON)
         case .ecs:
             out.append("{\"@timestamp\":\""); out.appendTimestamp(seconds: seconds, microseconds: microseconds)
             out.append("\",\"event\":{\"kind\":\""); out.append(kind)
-            out.append("\",\"category\":[\"network\"],\"type\":[\"connection\"],\"module\":\"synprint\",\"dataset\":\"synprint.")
+            if flow != nil { out.append("\",\"category\":[\"network\"],\"type\":[\"connection\"]") } else { out.append(ascii: "\"") }
+            out.append(",\"module\":\"synprint\",\"dataset\":\"synprint.")
             out.append(type)
             out.append("\"},\"observer\":{\"name\":"); out.append(string: sensorJSON);
             out.append(",\"type\":\"sensor\",\"vendor\":\"synprint\"}")
-            out.append(",\"source\":{\"ip\":\""); out.append(ip: flow.client)
-            out.append("\",\"port\":"); out.append(flow.clientPort)
-            out.append("},\"destination\":{\"ip\":\""); out.append(ip: flow.server)
-            out.append("\",\"port\":"); out.append(flow.serverPort)
-            out.append("},\"network\":{\"transport\":\"tcp\",\"type\":\""); out.append(!flow.client.isV6 ? "ipv4" : "ipv6")
-            out.append("\",\"community_id\":\"")
-            CommunityID.append(
-                source: flow.client, sourcePort: flow.clientPort, destination: flow.server, destinationPort: flow.serverPort, to: out)
-            out.append("\"}")
+            if let flow {
+                out.append(",\"source\":{\"ip\":\""); out.append(ip: flow.client)
+                out.append("\",\"port\":"); out.append(flow.clientPort)
+                out.append("},\"destination\":{\"ip\":\""); out.append(ip: flow.server)
+                out.append("\",\"port\":"); out.append(flow.serverPort)
+                out.append("},\"network\":{\"transport\":\"tcp\",\"type\":\""); out.append(!flow.client.isV6 ? "ipv4" : "ipv6")
+                out.append("\",\"community_id\":\"")
+                CommunityID.append(
+                    source: flow.client, sourcePort: flow.clientPort, destination: flow.server, destinationPort: flow.serverPort, to: out)
+                out.append("\"}")
+            }
             if let userAgent { out.append(",\"user_agent\":{\"original\":"); out.appendJSONString(userAgent); out.append(ascii: "}") }
             if let method, !method.isEmpty {
                 out.append(",\"http\":{\"request\":{\"method\":"); out.appendJSONString(method); out.append("}}")

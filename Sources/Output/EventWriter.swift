@@ -12,7 +12,7 @@ public final class EventWriter {
     private let format: EventFormat
     private let database: Database?
     public let labels: EventLabels
-    private let scratch = TextBuffer(capacity: 4096)
+    let scratch = TextBuffer(capacity: 4096)
     private var renderedOS: [(answerID: Int, text: TextBuffer)?] = Array(repeating: nil, count: EventWriter.ringSize)
     private static let ringSize = 4096
     /// Paths repeat as much as answers (a few MSS values make most traffic): each is rendered

@@ -234,25 +234,20 @@ public final class StoreRows {
     }
 
     /// The capture's counts at one moment, for the `stats` table.
-    public func writeStatus(
-        packets: Int, syn: Int, synAck: Int, skipped: Int, malformed: Int,
-        libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?,
-        awaitingRequest: Int, requests: Int, flagged: Int, alertsSuppressed: Int, seconds: Int, microseconds: Int, sequence: UInt64,
-        to out: TextBuffer
-    ) {
-        begin(sequence, seconds: seconds, microseconds: microseconds, to: out)
-        out.append(",\"packets\":"); out.append(packets)
-        out.append(",\"syn\":"); out.append(syn)
-        out.append(",\"synack\":"); out.append(synAck)
-        out.append(",\"skipped\":"); out.append(skipped)
-        out.append(",\"malformed\":"); out.append(malformed)
-        out.append(",\"libpcap_received\":"); out.append(optional: libpcap?.received)
-        out.append(",\"libpcap_dropped\":"); out.append(optional: libpcap?.dropped)
-        out.append(",\"libpcap_interface_dropped\":"); out.append(optional: libpcap?.interfaceDropped)
-        out.append(",\"awaiting_request\":"); out.append(awaitingRequest)
-        out.append(",\"requests\":"); out.append(requests)
-        out.append(",\"flagged\":"); out.append(flagged)
-        out.append(",\"alerts_suppressed\":"); out.append(alertsSuppressed)
+    public func write(_ stats: StatsFigures, sequence: UInt64, to out: TextBuffer) {
+        begin(sequence, seconds: stats.seconds, microseconds: stats.microseconds, to: out)
+        out.append(",\"packets\":"); out.append(stats.packets)
+        out.append(",\"syn\":"); out.append(stats.syn)
+        out.append(",\"synack\":"); out.append(stats.synAck)
+        out.append(",\"skipped\":"); out.append(stats.skipped)
+        out.append(",\"malformed\":"); out.append(stats.malformed)
+        out.append(",\"libpcap_received\":"); out.append(optional: stats.libpcap?.received)
+        out.append(",\"libpcap_dropped\":"); out.append(optional: stats.libpcap?.dropped)
+        out.append(",\"libpcap_interface_dropped\":"); out.append(optional: stats.libpcap?.interfaceDropped)
+        out.append(",\"awaiting_request\":"); out.append(stats.awaitingRequest)
+        out.append(",\"requests\":"); out.append(stats.requests)
+        out.append(",\"flagged\":"); out.append(stats.flagged)
+        out.append(",\"alerts_suppressed\":"); out.append(stats.alertsSuppressed)
         out.append("}\n")
     }
 }

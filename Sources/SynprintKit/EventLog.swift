@@ -91,27 +91,9 @@ public final class EventLog: EventHandler, @unchecked Sendable {
     public func handle(status: Sensor.CaptureStatus) {
         guard format == .json else { return }
         summary.publish()
-        let c = status.counters, seen = summary.snapshot
-        let out = sink.buffer
-        let now = status.published
-        out.append("{\"type\":\"stats\",\"ts\":\"");
-        out.appendTimestamp(seconds: Int(now), microseconds: Int(now.truncatingRemainder(dividingBy: 1) * 1e6))
-        out.append("\",\"sensor\":"); out.appendJSONString(writer.labels.sensor)
-        out.append(",\"packets\":"); out.append(c.packets)
-        out.append(",\"syn\":"); out.append(c.syn)
-        out.append(",\"synack\":"); out.append(c.synAck)
-        out.append(",\"skipped\":"); out.append(c.skippedTotal)
-        out.append(",\"malformed\":"); out.append(c.malformedTotal)
-        if let pcap = status.libpcap {
-            out.append(",\"libpcap_received\":"); out.append(pcap.received)
-            out.append(",\"libpcap_dropped\":"); out.append(pcap.dropped)
-            out.append(",\"libpcap_interface_dropped\":"); out.append(pcap.interfaceDropped)
-        }
-        out.append(",\"connections_followed\":"); out.append(status.awaitingRequest)
-        out.append(",\"requests\":"); out.append(seen.requests)
-        out.append(",\"flagged\":"); out.append(seen.flagged)
-        out.append(",\"alerts_suppressed\":"); out.append(limiter?.suppressed ?? 0)
-        out.append("}\n")
+        let seen = summary.snapshot
+        writer.write(
+            status.figures(requests: seen.requests, flagged: seen.flagged, alertsSuppressed: limiter?.suppressed ?? 0), to: sink.buffer)
         sink.commit()
     }
 

@@ -3,6 +3,7 @@ import Decode
 import FlowStats
 import Foundation
 import Match
+import Output
 import Synchronization
 import Verdict
 
@@ -285,6 +286,15 @@ public final class Sensor {
             bufferedHeadBytes = pipeline.tracker?.bufferedBytes ?? 0
             connections = pipeline.connections?.counters
             flowStats = pipeline.flowStats?.counters
+        }
+
+        /// The figures of a stats event or row, with the run's own counts.
+        public func figures(requests: Int, flagged: Int, alertsSuppressed: Int) -> StatsFigures {
+            StatsFigures(
+                seconds: Int(published), microseconds: Int(published.truncatingRemainder(dividingBy: 1) * 1e6), packets: counters.packets,
+                syn: counters.syn, synAck: counters.synAck, skipped: counters.skippedTotal, malformed: counters.malformedTotal,
+                libpcap: libpcap, awaitingRequest: awaitingRequest, requests: requests, flagged: flagged,
+                alertsSuppressed: alertsSuppressed)
         }
 
         /// Another worker's counts added in, and kept apart in `workers`.

@@ -87,32 +87,39 @@ final class GoldenTests: XCTestCase {
         try compare(out.string, "mixed-os.store.jsonl")
     }
 
-    /// The stats event (`--stats-events`) of a run over the mixed sample, at a fixed time.
+    /// The stats event (`--stats-events`) of a run over the mixed sample, at a fixed time, in
+    /// each JSON schema.
     func testStatsEventMatchesItsGoldenOutput() throws {
         let update = ProcessInfo.processInfo.environment["SYNPRINT_UPDATE_GOLDEN"] == "1"
         let capture = try packets(of: repositoryRoot.appendingPathComponent("tools/samples/mixed-os.pcap"))
         let database = try shippedDatabase()
-        let output = try temporaryFolder().appendingPathComponent("stats.json")
-        let sink = EventSink(file: try OutputFile(path: output.path, mode: .truncate))
-        let log = EventLog(
-            format: .json, database: database, labels: EventLabels(sensor: "golden"), sink: sink, alerts: nil, observations: nil)
-        let sensor = Sensor(settings: Settings(), database: database, judging: true, threaded: false, handler: log)
-        for packet in capture.packets {
-            _ = packet.bytes.withUnsafeBytes {
-                sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
+        var produced = ""
+        for schema in EventSchema.allCases {
+            let output = try temporaryFolder().appendingPathComponent("stats.json")
+            let sink = EventSink(file: try OutputFile(path: output.path, mode: .truncate))
+            let log = EventLog(
+                format: .json, database: database, labels: EventLabels(sensor: "golden", schema: schema), sink: sink, alerts: nil,
+                observations: nil)
+            let sensor = Sensor(settings: Settings(), database: database, judging: true, threaded: false, handler: log)
+            for packet in capture.packets {
+                _ = packet.bytes.withUnsafeBytes {
+                    sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
+                }
             }
+            sensor.finish()
+            sensor.publishStatus(libpcap: (30, 2, 1))
+            var status = sensor.captureStatus
+            XCTAssertGreaterThan(status.published, 1_700_000_000)
+            status.published = 1_765_000_000.25
+            log.idle()
+            log.handle(status: status)
+            sink.flush()
+            let stats = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").filter { $0.contains("stats") }
+            XCTAssertEqual(stats.count, 1, "\(schema)")
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((stats.first ?? "").utf8)) as? [String: Any])
+            XCTAssertEqual((object["synprint"] as? [String: Any] ?? object)["packets"] as? Int, capture.packets.count, "\(schema)")
+            produced += (stats.first.map(String.init) ?? "") + "\n"
         }
-        sensor.finish()
-        sensor.publishStatus(libpcap: (30, 2, 1))
-        var status = sensor.captureStatus
-        XCTAssertGreaterThan(status.published, 1_700_000_000)
-        status.published = 1_765_000_000.25
-        log.idle()
-        log.handle(status: status)
-        sink.flush()
-        let stats = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").filter { $0.contains("\"type\":\"stats\"") }
-        XCTAssertEqual(stats.count, 1)
-        let produced = (stats.first.map(String.init) ?? "") + "\n"
         let golden = repositoryRoot.appendingPathComponent("Tests/SynprintTests/Golden/mixed-os.stats.json")
         if update { try produced.write(to: golden, atomically: true, encoding: .utf8) }
         XCTAssertEqual(produced, try String(contentsOf: golden, encoding: .utf8))

@@ -148,9 +148,10 @@ final class StoreTests: XCTestCase {
         }
         XCTAssertEqual(seen, [.syn, .synack, .http, .conn, .flowstats])
         let out = TextBuffer(capacity: 1024)
-        rows.writeStatus(
-            packets: 1, syn: 1, synAck: 0, skipped: 0, malformed: 0, libpcap: nil, awaitingRequest: 0, requests: 0, flagged: 0,
-            alertsSuppressed: 0, seconds: 1, microseconds: 0, sequence: 0, to: out)
+        let figures = StatsFigures(
+            seconds: 1, microseconds: 0, packets: 1, syn: 1, synAck: 0, skipped: 0, malformed: 0, libpcap: nil, awaitingRequest: 0,
+            requests: 0, flagged: 0, alertsSuppressed: 0)
+        rows.write(figures, sequence: 0, to: out)
         let stats = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.string.utf8)) as? [String: Any])
         XCTAssertEqual(Set(stats.keys), Set(StoreSchema.columns(.stats).map(\.name)))
     }
