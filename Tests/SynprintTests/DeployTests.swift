@@ -94,11 +94,7 @@ final class DeployTests: XCTestCase {
             format: .json, database: database, labels: EventLabels(sensor: "test"), sink: EventSink(file: output), alerts: nil,
             observations: nil)
         let sensor = Sensor(settings: Settings(), database: database, judging: true, threaded: false, handler: log)
-        for packet in capture.packets {
-            _ = packet.bytes.withUnsafeBytes {
-                sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
-            }
-        }
+        feed(capture, to: sensor)
         sensor.finish()
         sensor.publishStatus(libpcap: (1, 0, 0))
         log.idle()

@@ -27,11 +27,7 @@ final class GoldenTests: XCTestCase {
                 let log = EventLog(
                     format: format, database: try shippedDatabase(), labels: labels, sink: sink, alerts: nil, observations: nil)
                 let sensor = Sensor(settings: Settings(), database: try shippedDatabase(), judging: true, threaded: false, handler: log)
-                for packet in capture.packets {
-                    _ = packet.bytes.withUnsafeBytes {
-                        sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
-                    }
-                }
+                feed(capture, to: sensor)
                 sensor.finish()
                 sink.flush()
                 let produced = try String(contentsOf: output, encoding: .utf8)
@@ -66,11 +62,7 @@ final class GoldenTests: XCTestCase {
             let sensor = Sensor(
                 settings: Settings(), database: database, judging: true, following: true, flowStatistics: true, threaded: false,
                 handler: log)
-            for packet in capture.packets {
-                _ = packet.bytes.withUnsafeBytes {
-                    sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
-                }
-            }
+            feed(capture, to: sensor)
             sensor.finish()
             sink.flush()
             try compare(try String(contentsOf: output, encoding: .utf8), "mixed-os.records.\(format.rawValue)")
@@ -101,11 +93,7 @@ final class GoldenTests: XCTestCase {
                 format: .json, database: database, labels: EventLabels(sensor: "golden", schema: schema), sink: sink, alerts: nil,
                 observations: nil)
             let sensor = Sensor(settings: Settings(), database: database, judging: true, threaded: false, handler: log)
-            for packet in capture.packets {
-                _ = packet.bytes.withUnsafeBytes {
-                    sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
-                }
-            }
+            feed(capture, to: sensor)
             sensor.finish()
             sensor.publishStatus(libpcap: (30, 2, 1))
             var status = sensor.captureStatus

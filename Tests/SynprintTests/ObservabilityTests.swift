@@ -373,11 +373,7 @@ final class ObservabilityTests: XCTestCase {
 
     /// Every packet of a capture through an unthreaded sensor, then its status published.
     func feed(_ capture: (link: LinkType, packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])]), to sensor: Sensor, log: EventLog) {
-        for packet in capture.packets {
-            _ = packet.bytes.withUnsafeBytes {
-                sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
-            }
-        }
+        SynprintTests.feed(capture, to: sensor)
         sensor.finish()
         sensor.publishStatus()
         log.idle()

@@ -50,6 +50,15 @@ func packets(of url: URL) throws -> (link: LinkType, packets: [(seconds: Int, mi
     return (source.linkType, result)
 }
 
+/// Every packet of a capture into `sensor`, in order.
+func feed(_ capture: (link: LinkType, packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])]), to sensor: Sensor) {
+    for packet in capture.packets {
+        _ = packet.bytes.withUnsafeBytes {
+            sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: capture.link)
+        }
+    }
+}
+
 /// Runs packets through a sensor, by default one that is not threaded: events are handled
 /// before `process` returns. A threaded one has handled them all when this returns.
 func runSensor(
