@@ -27,6 +27,9 @@ install -Dm644 database/README.md "$root/share/doc/synprint/DATABASE.md"
 install -Dm644 deploy/grafana-dashboard.json "$root/share/synprint/grafana-dashboard.json"
 install -Dm644 deploy/grafana-clickhouse-dashboard.json "$root/share/synprint/grafana-clickhouse-dashboard.json"
 install -Dm644 deploy/clickhouse/schema.sql "$root/share/synprint/clickhouse/schema.sql"
+for snippet in deploy/nginx/*.conf; do
+  install -Dm644 "$snippet" "$root/share/synprint/nginx/$(basename "$snippet")"
+done
 for query in deploy/clickhouse/queries/*.sql; do
   install -Dm644 "$query" "$root/share/synprint/clickhouse/queries/$(basename "$query")"
 done

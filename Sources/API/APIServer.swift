@@ -14,6 +14,8 @@ import Verdict
 /// The HTTP lookup API for web applications that see what the capture cannot (HTTPS headers):
 ///   GET  /v1/lookup?ip=…[&port=…]   the host's latest connections (the one from `port` if given)
 ///   POST /v1/check {ip, port?, user_agent, headers?, wait_ms?}   fingerprint, OS guess, path and verdict
+///   GET  /v1/auth                   the same check for a reverse proxy's forward-auth subrequest: the
+///                                   client from request headers, the verdict in response headers
 ///   GET  /v1/health                 liveness and table sizes
 /// Every answer is JSON, errors included (`{"error": "..."}` with 400, 401, 404, 405 or 413).
 /// It runs on its own threads beside the capture and reads the verdict stage's locked host table.
@@ -27,6 +29,26 @@ public final class APIServer: Sendable {
         public var idleTimeout = 30
         public var maxConnections = 512
         public static let maxBody = 64 * 1024
+        public var auth = Auth()
+
+        /// The forward-auth check (`GET /v1/auth`): which headers the proxy puts the client in,
+        /// how long to wait for its SYN, and when to refuse.
+        public struct Auth: Sendable {
+            /// The client's address; a list (X-Forwarded-For) gives its last element, the one the
+            /// nearest proxy added.
+            public var addressHeader = "X-Real-IP"
+            public var portHeader = "X-Real-Port"
+            public var userAgentHeader = "User-Agent"
+            /// Milliseconds to wait for a connection's SYN the capture has not handed on yet.
+            public var waitMilliseconds = 5
+            /// A flagged request scoring at least this is refused with 403; nil: never refused.
+            public var blockScore: Float?
+
+            public init() {}
+
+            /// A valid HTTP field name (a token).
+            public static func isHeaderName(_ name: String) -> Bool { HTTPField.Name(name) != nil }
+        }
         /// The longest a check may wait for its connection's SYN (`wait_ms`).
         public static let maxWaitMilliseconds = 2000
 
@@ -105,7 +127,7 @@ public final class APIServer: Sendable {
     }
 
     static let routes: [String: HTTPRequest.Method] = [
-        "/v1/lookup": .get, "/v1/check": .post, "/v1/health": .get, "/metrics": .get, "/v1/connections/stats": .get,
+        "/v1/lookup": .get, "/v1/check": .post, "/v1/auth": .get, "/v1/health": .get, "/metrics": .get, "/v1/connections/stats": .get,
     ]
 
     func router() -> Router<BasicRequestContext> {
@@ -137,6 +159,7 @@ public final class APIServer: Sendable {
             }
             return await self.check(body)
         }
+        router.get("/v1/auth") { request, _ in await self.authorize(request) }
         router.get("/v1/health") { _, _ in
             APIServer.json(.ok, "{\"status\":\"ok\",\"hosts\":\(self.judge.hosts.count)}")
         }
@@ -246,26 +269,12 @@ public final class APIServer: Sendable {
         case .success(let parsed): request = parsed
         case .failure(let error): return APIServer.error(.badRequest, error.description)
         }
-        // A web application may ask before the capture thread has passed on the SYN it means.
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(request.waitMilliseconds))
-        var found = judge.check(address: request.address, port: request.port, request: request.head, at: Int(Date().timeIntervalSince1970))
-        while found == nil, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-            found = judge.check(address: request.address, port: request.port, request: request.head, at: Int(Date().timeIntervalSince1970))
-        }
-        guard let (connection, verdict) = found else {
+        guard
+            let (connection, verdict) = await judged(
+                request.address, port: request.port, head: request.head, waiting: request.waitMilliseconds)
+        else {
             return APIServer.error(
                 .notFound, request.port.map { "no SYN kept from \(request.ipText) port \($0)" } ?? "no SYN seen from \(request.ipText)")
-        }
-        let now = Int(Date().timeIntervalSince1970)
-        onCheck(connection.syn, request.head, verdict)
-        if verdict.flagged {
-            let line = TextBuffer(capacity: 4096)
-            let observation = HTTPObservation(seconds: now, microseconds: 0, syn: connection.syn, request: request.head)
-            RequestJSON.write(
-                JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api", database: database, labels: labels,
-                to: line)
-            onAlert(line.string, request.address, now)
         }
         let out = TextBuffer(capacity: 4096)
         out.append("{\"ip\":\""); out.append(ip: request.address)
@@ -276,6 +285,74 @@ public final class APIServer: Sendable {
         out.append(ascii: "}")
         return APIServer.json(.ok, out.string)
     }
+
+    /// The verdict on a request from `address` (`port`'s connection, else its latest), waiting
+    /// up to `waiting` ms for a SYN the capture has not handed on yet (a web application or a
+    /// proxy may ask first); the check recorded (`--learn`) and, when flagged, alerted.
+    func judged(_ address: IPAddress, port: UInt16?, head: HTTPRequestHead, waiting: Int) async -> (ConnectionRecord, Verdict)? {
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(waiting))
+        var found = judge.check(address: address, port: port, request: head, at: Int(Date().timeIntervalSince1970))
+        while found == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
+            found = judge.check(address: address, port: port, request: head, at: Int(Date().timeIntervalSince1970))
+        }
+        guard let (connection, verdict) = found else { return nil }
+        let now = Int(Date().timeIntervalSince1970)
+        onCheck(connection.syn, head, verdict)
+        if verdict.flagged {
+            let line = TextBuffer(capacity: 4096)
+            let observation = HTTPObservation(seconds: now, microseconds: 0, syn: connection.syn, request: head)
+            RequestJSON.write(
+                JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api", database: database, labels: labels,
+                to: line)
+            onAlert(line.string, address, now)
+        }
+        return (connection, verdict)
+    }
+
+    /// `GET /v1/auth`: a reverse proxy's forward-auth subrequest (nginx `auth_request`, Traefik
+    /// and Caddy forward-auth, Envoy `ext_authz`). 200 with the verdict in `X-Synprint-*`
+    /// headers (`unknown` when no SYN was seen: the proxy lets it through); 403 only for a
+    /// flagged request at or above the operator's blocking score.
+    func authorize(_ request: Request) async -> Response {
+        let auth = settings.auth
+        func header(_ name: String) -> String? { HTTPField.Name(name).flatMap { request.headers[$0] } }
+        guard let listed = header(auth.addressHeader),
+            let address = IPAddress(listed.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "")
+        else {
+            return APIServer.error(.badRequest, "the \(auth.addressHeader) header must hold the client's IPv4 or IPv6 address")
+        }
+        var port: UInt16?
+        if let text = header(auth.portHeader) {
+            guard let value = UInt16(text.trimmingCharacters(in: .whitespaces)) else {
+                return APIServer.error(.badRequest, "the \(auth.portHeader) header must hold a port from 0 to 65535")
+            }
+            port = value
+        }
+        var head = HTTPRequestHead(method: "")
+        // The proxy's own header for the client is no sign of a proxy in front of the client.
+        let own = auth.addressHeader.lowercased()
+        for field in request.headers
+        where HTTPRequestHead.readHeaderNames.contains(field.name.canonicalName) && field.name.canonicalName != own {
+            head.take(header: field.name.canonicalName, value: field.value)
+        }
+        head.userAgent = header(auth.userAgentHeader)
+        var response = Response(status: .ok)
+        guard let (connection, verdict) = await judged(address, port: port, head: head, waiting: auth.waitMilliseconds) else {
+            response.headers[APIServer.verdictHeader] = "unknown"
+            return response
+        }
+        let stack = connection.syn.classification
+        response.headers[APIServer.verdictHeader] = verdict.flagged ? "flagged" : "ok"
+        response.headers[HTTPField.Name("X-Synprint-Reasons")!] = verdict.reasonNames.joined(separator: ",")
+        response.headers[HTTPField.Name("X-Synprint-Score")!] = String(format: "%.2f", verdict.score)
+        response.headers[HTTPField.Name("X-Synprint-OS")!] = (stack?.osClass ?? .unknown).name
+        response.headers[HTTPField.Name("X-Synprint-Family")!] = (stack?.family ?? .unknown).name
+        if verdict.flagged, let block = auth.blockScore, verdict.score >= block { response.status = .forbidden }
+        return response
+    }
+
+    static let verdictHeader = HTTPField.Name("X-Synprint-Verdict")!
 
     static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
@@ -313,7 +390,7 @@ struct KeyCheck: RouterMiddleware {
     ) async throws -> Response {
         guard let key else { return try await next(request, context) }
         let given =
-            request.headers[HTTPField.Name("X-API-Key")!]
+            request.headers[HTTPField.Name("X-API-Key")!] ?? request.headers[HTTPField.Name("X-Synprint-Key")!]
             ?? request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         guard given == key else { return APIServer.error(.unauthorized, "a valid API key is required (X-API-Key header)") }
         return try await next(request, context)

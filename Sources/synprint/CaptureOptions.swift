@@ -253,9 +253,61 @@ struct APIOptions: ParsableArguments {
             valueName: "host:port"))
     var metrics: String?
 
+    @Option(
+        name: .customLong("auth-address-header"),
+        help: ArgumentHelp(
+            "GET /v1/auth: the header the proxy puts the client's address in (a list such as X-Forwarded-For gives its last element).",
+            valueName: "name"))
+    var authAddressHeader = APIServer.Settings.Auth().addressHeader
+
+    @Option(
+        name: .customLong("auth-port-header"), help: ArgumentHelp("GET /v1/auth: the header with the client's port.", valueName: "name"))
+    var authPortHeader = APIServer.Settings.Auth().portHeader
+
+    @Option(
+        name: .customLong("auth-user-agent-header"),
+        help: ArgumentHelp("GET /v1/auth: the header with the client's User-Agent.", valueName: "name"))
+    var authUserAgentHeader = APIServer.Settings.Auth().userAgentHeader
+
+    @Option(
+        name: .customLong("auth-wait-ms"),
+        help: ArgumentHelp(
+            "GET /v1/auth: milliseconds to wait for a SYN the capture has not handed on yet (at most 2000).", valueName: "ms"))
+    var authWait = APIServer.Settings.Auth().waitMilliseconds
+
+    @Option(
+        name: .customLong("auth-block-score"),
+        help: ArgumentHelp(
+            "GET /v1/auth: refuse (403) a flagged request scoring at least this (0 to 1); without it every request is let through with its verdict.",
+            valueName: "score"))
+    var authBlockScore: Float?
+
     var p0fSocketMode: UInt32 { UInt32(p0fSocketModeText, radix: 8) ?? 0o666 }
 
+    /// The forward-auth settings of `GET /v1/auth`.
+    var auth: APIServer.Settings.Auth {
+        var auth = APIServer.Settings.Auth()
+        auth.addressHeader = authAddressHeader
+        auth.portHeader = authPortHeader
+        auth.userAgentHeader = authUserAgentHeader
+        auth.waitMilliseconds = authWait
+        auth.blockScore = authBlockScore
+        return auth
+    }
+
     func validate() throws {
+        for (option, name) in [
+            ("--auth-address-header", authAddressHeader), ("--auth-port-header", authPortHeader),
+            ("--auth-user-agent-header", authUserAgentHeader),
+        ] where !APIServer.Settings.Auth.isHeaderName(name) {
+            throw ValidationError("\(option) takes a header name, found \"\(name)\"")
+        }
+        guard (0...APIServer.Settings.maxWaitMilliseconds).contains(authWait) else {
+            throw ValidationError("--auth-wait-ms takes 0 to \(APIServer.Settings.maxWaitMilliseconds)")
+        }
+        if let authBlockScore, !(authBlockScore.isFinite && (0...1).contains(authBlockScore)) {
+            throw ValidationError("--auth-block-score is a score from 0 to 1")
+        }
         if let metrics, APIServer.Settings(address: metrics, key: nil) == nil {
             throw ValidationError("--metrics takes HOST:PORT or PORT, found \"\(metrics)\"")
         }

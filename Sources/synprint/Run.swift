@@ -387,7 +387,8 @@ struct Synprint: ParsableCommand {
                 servers.metrics = server
             }
             guard let judge = sensor.judge else { return servers }
-            if let api = apis.api, let address = APIServer.Settings(address: api, key: apiKey) {
+            if let api = apis.api, var address = APIServer.Settings(address: api, key: apiKey) {
+                address.auth = apis.auth
                 if apiKey == nil, !address.isLoopback {
                     printError(
                         "synprint: warning: the API listens on \(address.host) without --api-key-file: anyone who reaches it can query it")

@@ -1,0 +1,198 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `GET /v1/auth` behind a real nginx (Debian's), with the shipped snippets: a client connects
+/// through nginx to an upstream that echoes the headers it got, while synprint captures the
+/// loopback interface and answers nginx's `auth_request`.
+final class ForwardAuthTests: XCTestCase {
+    func testNginxHandsTheVerdictToTheUpstreamAndFailsOpen() throws {
+        guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
+        let folder = try temporaryFolder()
+        let (proxyPort, apiPort, upstreamPort) = (try freePort(), try freePort(), try freePort())
+        let upstream = try startUpstream(port: upstreamPort, folder: folder)
+        defer { upstream.terminate() }
+        let nginx = try startNginx(port: proxyPort, api: apiPort, upstream: upstreamPort, folder: folder)
+        defer {
+            nginx.terminate()
+            nginx.waitUntilExit()
+        }
+        func startSensor(_ options: [String] = []) throws -> Process {
+            let sensor = Process()
+            sensor.executableURL = synprintExecutable
+            sensor.arguments =
+                ["-i", "lo", "--http", "--api", "127.0.0.1:\(apiPort)", "--allow-root", "--auth-wait-ms", "500", "-o", "/dev/null"]
+                + options + ["tcp", "port", "\(proxyPort)"]
+            sensor.standardError = FileHandle.nullDevice
+            try sensor.run()
+            try waitForPort(apiPort)
+            return sensor
+        }
+        var sensor = try startSensor()
+        defer { if sensor.isRunning { sensor.terminate() } }
+        let windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+        let linux = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
+
+        // A Linux stack claiming Windows: flagged, os_mismatch.
+        let claimed = try request(port: proxyPort, userAgent: windows)
+        XCTAssertEqual(claimed["x-synprint-verdict"], "flagged", "\(claimed)")
+        XCTAssertEqual(claimed["x-synprint-reasons"], "os_mismatch", "\(claimed)")
+        XCTAssertEqual(claimed["x-synprint-family"], "Linux-like", "\(claimed)")
+        // The same stack with its own User-Agent: ok.
+        let honest = try request(port: proxyPort, userAgent: linux)
+        XCTAssertEqual(honest["x-synprint-verdict"], "ok", "\(honest)")
+        XCTAssertEqual(honest["x-synprint-reasons"] ?? "", "", "\(honest)")  // nginx passes no empty header
+
+        // With a blocking score, the flagged request is refused, the honest one served.
+        sensor.terminate()
+        sensor.waitUntilExit()
+        sensor = try startSensor(["--auth-block-score", "0.5"])
+        XCTAssertThrowsError(try request(port: proxyPort, userAgent: windows)) { error in
+            XCTAssertTrue("\(error)".contains("HTTP/1.1 403"), "\(error)")
+        }
+        XCTAssertEqual(try request(port: proxyPort, userAgent: linux)["x-synprint-verdict"], "ok")
+
+        // synprint stopped: nginx still serves, without a verdict.
+        sensor.terminate()
+        sensor.waitUntilExit()
+        let unchecked = try request(port: proxyPort, userAgent: windows)
+        XCTAssertEqual(unchecked["x-synprint-verdict"] ?? "", "", "\(unchecked)")
+        XCTAssertEqual(unchecked["user-agent"], windows)
+    }
+
+    /// One request through nginx; the headers the upstream got (lower-case names).
+    func request(port: Int, userAgent: String) throws -> [String: String] {
+        let socket = try connected(port)
+        defer { close(socket) }
+        let request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: \(userAgent)\r\nConnection: close\r\n\r\n"
+        guard request.utf8CString.withUnsafeBufferPointer({ send(socket, $0.baseAddress, $0.count - 1, 0) }) == request.utf8.count else {
+            throw NotDecoded(description: "could not send the request")
+        }
+        var answer = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            answer += chunk[0..<count]
+        }
+        let text = String(decoding: answer, as: UTF8.self)
+        guard text.hasPrefix("HTTP/1.1 200"), let body = text.range(of: "\r\n\r\n").map({ text[$0.upperBound...] }) else {
+            throw NotDecoded(description: "nginx answered: \(text.prefix(300))")
+        }
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: String], String(body))
+    }
+
+    /// An upstream that answers every GET with the request's headers as a JSON object.
+    func startUpstream(port: Int, folder: URL) throws -> Process {
+        let script = """
+            import http.server, json
+            class Echo(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                def log_message(self, *args):
+                    pass
+            http.server.HTTPServer(("127.0.0.1", \(port)), Echo).serve_forever()
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        try process.run()
+        try waitForPort(port)
+        return process
+    }
+
+    /// nginx in the foreground with the shipped snippets, the API's port put in.
+    func startNginx(port: Int, api: Int, upstream: Int, folder: URL) throws -> Process {
+        let snippets = repositoryRoot.appendingPathComponent("deploy/nginx")
+        let check = try String(contentsOf: snippets.appendingPathComponent("synprint.conf"), encoding: .utf8)
+        XCTAssertTrue(check.contains("127.0.0.1:8249"))
+        let server = folder.appendingPathComponent("synprint.conf")
+        try check.replacingOccurrences(of: "127.0.0.1:8249", with: "127.0.0.1:\(api)").write(to: server, atomically: true, encoding: .utf8)
+        let temp = folder.path
+        let configuration = """
+            worker_processes 1;
+            daemon off;
+            pid \(temp)/nginx.pid;
+            error_log \(temp)/error.log;
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                client_body_temp_path \(temp)/body;
+                proxy_temp_path \(temp)/proxy;
+                fastcgi_temp_path \(temp)/fastcgi;
+                uwsgi_temp_path \(temp)/uwsgi;
+                scgi_temp_path \(temp)/scgi;
+                server {
+                    listen 127.0.0.1:\(port);
+                    include \(server.path);
+                    location / {
+                        include \(snippets.appendingPathComponent("synprint-check.conf").path);
+                        proxy_pass http://127.0.0.1:\(upstream);
+                    }
+                }
+            }
+            """
+        let file = folder.appendingPathComponent("nginx.conf")
+        try configuration.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["nginx", "-c", file.path, "-p", temp, "-e", "\(temp)/error.log"]
+        try process.run()
+        try waitForPort(port)
+        return process
+    }
+}
+
+/// A TCP port nothing listens on now, on the loopback address.
+func freePort() throws -> Int {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socket >= 0 else { throw NotDecoded(description: "no socket") }
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+    }
+    guard bound else { throw NotDecoded(description: "no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A TCP connection to the loopback port.
+func connected(_ port: Int) throws -> Int32 {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    let done = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+    guard done else {
+        close(socket)
+        throw NotDecoded(description: "cannot connect to port \(port)")
+    }
+    return socket
+}
+
+/// Waits (at most 10 s) until something accepts connections on the loopback port.
+func waitForPort(_ port: Int) throws {
+    let deadline = Date().addingTimeInterval(10)
+    while Date() < deadline {
+        if let socket = try? connected(port) {
+            close(socket)
+            return
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    throw NotDecoded(description: "nothing listens on port \(port)")
+}
