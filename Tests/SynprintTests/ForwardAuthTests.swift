@@ -12,7 +12,8 @@ final class ForwardAuthTests: XCTestCase {
     func testNginxHandsTheVerdictToTheUpstreamAndFailsOpen() throws {
         guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
         let folder = try temporaryFolder()
-        let (proxyPort, apiPort, upstreamPort) = (try freePort(), try freePort(), try freePort())
+        let ports = try freePorts(3)
+        let (proxyPort, apiPort, upstreamPort) = (ports[0], ports[1], ports[2])
         let upstream = try startUpstream(port: upstreamPort, folder: folder)
         defer { upstream.terminate() }
         let nginx = try startNginx(port: proxyPort, api: apiPort, upstream: upstreamPort, folder: folder)
@@ -151,22 +152,6 @@ final class ForwardAuthTests: XCTestCase {
     }
 }
 
-/// A TCP port nothing listens on now, on the loopback address.
-func freePort() throws -> Int {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard socket >= 0 else { throw NotDecoded(description: "no socket") }
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-    }
-    guard bound else { throw NotDecoded(description: "no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// A TCP connection to the loopback port.
 func connected(_ port: Int) throws -> Int32 {
     let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -186,13 +171,9 @@ func connected(_ port: Int) throws -> Int32 {
 
 /// Waits (at most 10 s) until something accepts connections on the loopback port.
 func waitForPort(_ port: Int) throws {
-    let deadline = Date().addingTimeInterval(10)
-    while Date() < deadline {
-        if let socket = try? connected(port) {
-            close(socket)
-            return
-        }
-        Thread.sleep(forTimeInterval: 0.05)
+    try waitFor {
+        guard let socket = try? connected(port) else { return false }
+        close(socket)
+        return true
     }
-    throw NotDecoded(description: "nothing listens on port \(port)")
 }
