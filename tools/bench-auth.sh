@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the forward-auth check adds through nginx: wrk against two locations of one nginx on
 # loopback, one passing requests straight to an upstream (a second nginx server that answers
-# 200), one checking each request with synprint first (the shipped snippets of deploy/nginx),
+# 200), one checking each request with synprint first (the three shipped snippets of deploy/nginx),
 # while synprint (release build) captures the loopback interface and serves GET /v1/auth.
 #   sudo tools/bench-auth.sh [SECONDS] [CONNECTIONS]      (defaults 10 s, 32 connections)
 # Needs root (live capture), nginx and wrk (Debian's packages); only loopback is used.
@@ -14,7 +14,7 @@ dir=$(mktemp -d)
 proxy=18480; upstream=18481; api=18482
 cleanup() { [ -n "${sensor:-}" ] && kill "$sensor" 2>/dev/null; [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
-sed "s/127.0.0.1:8249/127.0.0.1:$api/" deploy/nginx/synprint.conf >"$dir/synprint.conf"
+sed "s/127.0.0.1:8249/127.0.0.1:$api/" deploy/nginx/synprint-upstream.conf >"$dir/synprint-upstream.conf"
 cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -25,10 +25,11 @@ http {
     client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fastcgi;
     uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
     upstream app { server 127.0.0.1:$upstream; keepalive 64; }
+    include $dir/synprint-upstream.conf;
     server { listen 127.0.0.1:$upstream; location / { return 200 "ok\n"; } }
     server {
         listen 127.0.0.1:$proxy;
-        include $dir/synprint.conf;
+        include $PWD/deploy/nginx/synprint.conf;
         location /plain { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://app; }
         location /checked {
             include $PWD/deploy/nginx/synprint-check.conf;

@@ -9,6 +9,7 @@ import Match
 import NIOCore
 import Output
 import Synchronization
+import Tables
 import Verdict
 
 /// The HTTP lookup API for web applications that see what the capture cannot (HTTPS headers):
@@ -89,6 +90,17 @@ public final class APIServer: Sendable {
     let onCheck: @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void
     private let server = ServerTask()
     private let connections = ConnectionCount()
+    /// Connections checked recently, by client address and port: the host table keeps a few
+    /// connections per address, and a kept-alive connection's later requests (a proxy asks for
+    /// each) must still find its SYN. Bounded; what it pushes out is counted (`/v1/health`).
+    private let checked = Mutex(BoundedTable<ClientPort, ConnectionRecord>(capacity: APIServer.checkedCapacity))
+    private let checkedEvicted = Atomic<Int>(0)
+    static let checkedCapacity = 16_384
+
+    struct ClientPort: Hashable {
+        var address: IPAddress
+        var port: UInt16
+    }
 
     /// `onAlert` receives each flagged check as a complete alert line with the client's address
     /// and the time; `onCheck` every checked connection with the request the application saw.
@@ -161,7 +173,10 @@ public final class APIServer: Sendable {
         }
         router.get("/v1/auth") { request, _ in await self.authorize(request) }
         router.get("/v1/health") { _, _ in
-            APIServer.json(.ok, "{\"status\":\"ok\",\"hosts\":\(self.judge.hosts.count)}")
+            let (kept, evicted) = (self.checked.withLock { $0.count }, self.checkedEvicted.load(ordering: .relaxed))
+            return APIServer.json(
+                .ok,
+                "{\"status\":\"ok\",\"hosts\":\(self.judge.hosts.count),\"checked_connections\":\(kept),\"checked_evicted\":\(evicted)}")
         }
         // The other methods on known paths: 405 with the one that works.
         for (path, allowed) in APIServer.routes
@@ -286,17 +301,30 @@ public final class APIServer: Sendable {
         return APIServer.json(.ok, out.string)
     }
 
-    /// The verdict on a request from `address` (`port`'s connection, else its latest), waiting
-    /// up to `waiting` ms for a SYN the capture has not handed on yet (a web application or a
-    /// proxy may ask first); the check recorded (`--learn`) and, when flagged, alerted.
+    /// The verdict on a request from `address`: `port`'s connection, waiting up to `waiting` ms
+    /// for a SYN the capture has not handed on yet (a web application or a proxy may ask first);
+    /// else the address's latest connection. The check is recorded (`--learn`) and, when
+    /// flagged, alerted.
     func judged(_ address: IPAddress, port: UInt16?, head: HTTPRequestHead, waiting: Int) async -> (ConnectionRecord, Verdict)? {
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(waiting))
+        let key = port.map { ClientPort(address: address, port: $0) }
         var found = judge.check(address: address, port: port, request: head, at: Int(Date().timeIntervalSince1970))
+        if found == nil, let key, let connection = checked.withLock({ $0[key] }) {
+            found = (connection, judge.verdict(connection.syn, head, at: Int(Date().timeIntervalSince1970)))
+        }
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(waiting))
         while found == nil, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(1))
             found = judge.check(address: address, port: port, request: head, at: Int(Date().timeIntervalSince1970))
         }
+        // A connection the host table no longer keeps (it keeps a few per address): the
+        // address's latest one, remembered for this port from now on.
+        if found == nil, port != nil {
+            found = judge.check(address: address, port: nil, request: head, at: Int(Date().timeIntervalSince1970))
+        }
         guard let (connection, verdict) = found else { return nil }
+        if let key {
+            checked.withLock { _ = $0.place(connection, for: key) { _, _ in checkedEvicted.add(1, ordering: .relaxed) } }
+        }
         let now = Int(Date().timeIntervalSince1970)
         onCheck(connection.syn, head, verdict)
         if verdict.flagged {

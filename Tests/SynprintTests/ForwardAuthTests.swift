@@ -113,10 +113,11 @@ final class ForwardAuthTests: XCTestCase {
     /// nginx in the foreground with the shipped snippets, the API's port put in.
     func startNginx(port: Int, api: Int, upstream: Int, folder: URL) throws -> Process {
         let snippets = repositoryRoot.appendingPathComponent("deploy/nginx")
-        let check = try String(contentsOf: snippets.appendingPathComponent("synprint.conf"), encoding: .utf8)
-        XCTAssertTrue(check.contains("127.0.0.1:8249"))
-        let server = folder.appendingPathComponent("synprint.conf")
-        try check.replacingOccurrences(of: "127.0.0.1:8249", with: "127.0.0.1:\(api)").write(to: server, atomically: true, encoding: .utf8)
+        let shipped = try String(contentsOf: snippets.appendingPathComponent("synprint-upstream.conf"), encoding: .utf8)
+        XCTAssertTrue(shipped.contains("127.0.0.1:8249"))
+        let upstreamSnippet = folder.appendingPathComponent("synprint-upstream.conf")
+        try shipped.replacingOccurrences(of: "127.0.0.1:8249", with: "127.0.0.1:\(api)")
+            .write(to: upstreamSnippet, atomically: true, encoding: .utf8)
         let temp = folder.path
         let configuration = """
             worker_processes 1;
@@ -131,9 +132,10 @@ final class ForwardAuthTests: XCTestCase {
                 fastcgi_temp_path \(temp)/fastcgi;
                 uwsgi_temp_path \(temp)/uwsgi;
                 scgi_temp_path \(temp)/scgi;
+                include \(upstreamSnippet.path);
                 server {
                     listen 127.0.0.1:\(port);
-                    include \(server.path);
+                    include \(snippets.appendingPathComponent("synprint.conf").path);
                     location / {
                         include \(snippets.appendingPathComponent("synprint-check.conf").path);
                         proxy_pass http://127.0.0.1:\(upstream);
