@@ -49,6 +49,12 @@ public func sensorMetrics(_ sensor: SensorMonitor, _ log: EventLog, _ limiter: A
             MetricValue(
                 "synprint_worker_evicted", Double(worker.evicted), .counter, labels: label,
                 help: "Entries a worker's full tables pushed out"))
+        if let dropped = worker.libpcapDropped {
+            values.append(
+                MetricValue(
+                    "synprint_worker_libpcap_dropped", Double(dropped), .gauge, labels: label,
+                    help: "libpcap: packets a worker's own capture dropped (kernel and interface)"))
+        }
     }
     if let pcap = status.libpcap {
         values.append(MetricValue("synprint_libpcap_received", Double(pcap.received), .gauge, help: "libpcap: packets received"))

@@ -274,6 +274,8 @@ public final class Sensor {
             public var tableEntries = 0
             /// Entries its full tables pushed out.
             public var evicted = 0
+            /// What libpcap dropped of its own capture (live, in a fanout group).
+            public var libpcapDropped: UInt64?
         }
 
         public init() {}
@@ -328,10 +330,17 @@ public final class Sensor {
     public var captureStatus: CaptureStatus { monitor.captureStatus }
 
     /// Capture thread: makes the counts so far visible to other threads (stats, metrics).
-    public func publishStatus(libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)? = nil) {
+    /// `captures`: libpcap's counts of each worker's own capture (a fanout group), in order.
+    public func publishStatus(
+        libpcap: (received: UInt64, dropped: UInt64, interfaceDropped: UInt64)? = nil,
+        captures: [(received: UInt64, dropped: UInt64, interfaceDropped: UInt64)?] = []
+    ) {
         var current = workers?.status ?? CaptureStatus(pipeline)
         current.published = Date().timeIntervalSince1970
         current.libpcap = libpcap ?? monitor.captureStatus.libpcap
+        for (i, counts) in captures.enumerated() where i < current.workers.count {
+            current.workers[i].libpcapDropped = counts.map { $0.dropped &+ $0.interfaceDropped }
+        }
         monitor.publish(current)
     }
 

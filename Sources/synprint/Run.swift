@@ -276,8 +276,8 @@ struct Synprint: ParsableCommand {
         if let captures, captures.count > 1 {
             sensor.delivery = .prompt
             storeSink?.waitsWhenFull = false
-            try runner.run(fanout: captures, sensor: sensor) { counts in
-                sensor.publishStatus(libpcap: counts?.counts)
+            try runner.run(fanout: captures, sensor: sensor) { counts, each in
+                sensor.publishStatus(libpcap: counts?.counts, captures: each.map { $0?.counts })
                 stats.tick(sensor, live: counts)
             }
         } else {
@@ -309,7 +309,7 @@ struct Synprint: ParsableCommand {
         }
         progress.finish()
         sensor.finish()
-        sensor.publishStatus(libpcap: runner.statistics?.counts)
+        sensor.publishStatus(libpcap: runner.statistics?.counts, captures: runner.captureStatistics.map { $0?.counts })
         log.idle()
         storeSink?.finish()
         printSummary(sensor, runner, log, limiter, observations, outputs)
@@ -442,8 +442,10 @@ struct Synprint: ParsableCommand {
         if !malformed.isEmpty { lines.append("  malformed: " + malformed.joined(separator: ", ")) }
         if status.workers.count > 1 {
             let forgotten = sensor.workerRoutesForgotten
+            let drops = status.workers.compactMap(\.libpcapDropped)
             lines.append(
                 "  workers: packets " + status.workers.map { "\($0.packets)" }.joined(separator: ", ")
+                    + (drops.count == status.workers.count ? "; libpcap dropped " + drops.map { "\($0)" }.joined(separator: ", ") : "")
                     + (forgotten > 0 ? "; \(forgotten) connections from a lower port than their server's forgotten for room" : ""))
         }
         if let live = runner.statistics {

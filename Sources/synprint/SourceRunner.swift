@@ -70,10 +70,15 @@ struct SourceRunner {
         }
     }
 
+    /// libpcap's counts of each capture of a fanout group, as of the end.
+    private(set) var captureStatistics: [CaptureStatistics?] = []
+
     /// The live captures of a fanout group (`--workers` on `-i`), each read on a thread of its
     /// own into its worker's pipeline, until a stop or the `-c` limit; `tick` runs on this
-    /// thread every 100 ms with libpcap's counts added up.
-    mutating func run(fanout sources: [PacketSource], sensor: Sensor, tick: (CaptureStatistics?) -> Void) throws {
+    /// thread every 100 ms with libpcap's counts added up, and each capture's.
+    mutating func run(
+        fanout sources: [PacketSource], sensor: Sensor, tick: (CaptureStatistics?, [CaptureStatistics?]) -> Void
+    ) throws {
         for source in sources {
             let filter = SynFilter.expression(vlanTags: source.linkType.carriesVLANTags, user: userFilter, scope: scope)
             do {
@@ -127,8 +132,9 @@ struct SourceRunner {
                 }
             }
         }
-        while done.wait(timeout: .now() + 0.1) == .timedOut { tick(total()) }
+        while done.wait(timeout: .now() + 0.1) == .timedOut { tick(total(), counts.withLock { $0 }) }
         statistics = total()
+        captureStatistics = counts.withLock { $0 }
         for (source, end) in zip(sources, ends.withLock { $0 }) {
             if case .failed(let message)? = end { failed("\(source.name): read error: \(message)") }
         }
