@@ -45,7 +45,13 @@ public struct DatabaseEntry: Sendable {
         self.source = source
     }
 
-    public var label: String { flavor.isEmpty ? name : "\(name) \(flavor)" }
+    /// "Linux 4.19-6.x"; a flavor that names the systems again goes in parentheses:
+    /// "macOS or iOS (macOS 11+, iOS 14+)".
+    public var label: String {
+        guard !flavor.isEmpty else { return name }
+        let repeats = name.split(separator: " ").first.map { flavor.hasPrefix($0) } ?? false
+        return repeats ? "\(name) (\(flavor))" : "\(name) \(flavor)"
+    }
 
     /// All observations, saturating (counts are validated below `DatabaseEntry.maximumCount`).
     public var totalCount: Int {
