@@ -102,6 +102,7 @@ public final class Sensor {
     private let queues: [EventQueue]
     private let workers: Workers?
     private let limit: Int?
+    private var finished = false
 
     /// `database` enables matching (and the path's link names); `judging` follows connections
     /// to their request and judges it (it needs the database). `limit` stops after that many
@@ -233,8 +234,11 @@ public final class Sensor {
     }
 
     /// Hands over what is queued and waits until the handler has seen every event (with own
-    /// captures, call it once every capture thread has ended).
+    /// captures, call it once every capture thread has ended). Later calls do nothing, so that
+    /// an error path may call it too.
     public func finish() {
+        guard !finished else { return }
+        finished = true
         if let workers, workers.ownCaptures {
             workers.finishCaptures()
         } else if let workers {

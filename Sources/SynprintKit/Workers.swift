@@ -79,7 +79,7 @@ final class Workers: @unchecked Sendable {
     /// SYNs and SYN+ACKs handed to the workers (the `-c` limit counts them here).
     private var dispatched = 0
     var fingerprinted: Int { ownCaptures ? fingerprintedByCaptures.load(ordering: .relaxed) : dispatched }
-    private(set) var packets = 0
+    var packets: Int { Int(sequence) }
     /// Packets not handed over because a stop was asked for while the workers stalled.
     private(set) var droppedAtStop = 0
     /// Hand a round over with every packet (pipes and FIFOs), or once its first packet is this
@@ -134,7 +134,7 @@ final class Workers: @unchecked Sendable {
             if byPort != s.ip.source { remember(s, worker: worker) }
             return worker
         }
-        if remembered > 0, let worker = recalled(s) { return worker }
+        if let worker = recalled(s) { return worker }
         return worker(of: byPort)
     }
 
@@ -148,7 +148,6 @@ final class Workers: @unchecked Sendable {
     /// lower port has none costs no lookup.
     private var exceptions = BoundedTable<FlowKey, Int>(capacity: Workers.exceptionCapacity)
     private var exceptionPorts = [UInt64](repeating: 0, count: 1024)
-    private var remembered = 0
     /// Lower-port connections forgotten to make room (their later packets went by port).
     private(set) var forgotten = 0
     static let exceptionCapacity = 16_384
@@ -156,7 +155,6 @@ final class Workers: @unchecked Sendable {
     private func remember(_ s: TCPSegment, worker: Int) {
         _ = exceptions.place(worker, for: FlowKey(s).unordered) { _, _ in forgotten += 1 }
         exceptionPorts[Int(s.sourcePort >> 6)] |= 1 << (s.sourcePort & 63)
-        remembered += 1
     }
 
     @inline(__always)
@@ -170,7 +168,6 @@ final class Workers: @unchecked Sendable {
     @inline(__always)
     func dispatch(_ packet: Packet, link: LinkType) {
         sequence += 1
-        packets += 1
         var target = Int(sequence % Int64(workers.count))  // what no worker decodes further: spread
         if case .tcp(let segment) = PacketDecoder.decode(packet.bytes, link: link) {
             target = worker(of: segment)

@@ -44,6 +44,7 @@ struct InputOptions: ParsableArguments {
     var statsInterval: Int?
 
     @Option(
+        parsing: .unconditional,  // `--workers -1` is a bad count, not a missing one
         help: ArgumentHelp(
             "Pipelines on threads of their own, each taking every packet of its clients; 'auto' is one per core this process may use (docs/WORKERS.md).",
             valueName: "count|auto"))

@@ -226,13 +226,13 @@ struct Synprint: ParsableCommand {
         // kernel buffer shared out.
         let workers = input.workers.resolved
         let captures = try input.interface.map { name in
-            let count = workers
-            let sources = try (0..<count).map { _ in
+            let sources = try (0..<workers).map { _ in
                 try PacketSource.open(
                     interface: name, promiscuous: input.promiscuous, snaplen: input.snaplen,
-                    bufferSize: input.bufferSize.map { max($0 / Int32(count), 65536) }, immediate: apis.api != nil || apis.p0fSocket != nil)
+                    bufferSize: input.bufferSize.map { max($0 / Int32(workers), 65536) },
+                    immediate: apis.api != nil || apis.p0fSocket != nil)
             }
-            if count > 1 {
+            if workers > 1 {
                 let group = UInt16(truncatingIfNeeded: getpid())
                 for source in sources { try source.joinFanout(group: group) }
             }
@@ -281,9 +281,6 @@ struct Synprint: ParsableCommand {
                 stats.tick(sensor, live: counts)
             }
         } else {
-            try runSources()
-        }
-        func runSources() throws {
             try runner.run(
                 sources, shouldStop: { sensor.reachedLimit },
                 opened: { source in

@@ -76,6 +76,7 @@ final class CommandTests: XCTestCase {
             (["--config", configuration.path, "-r", sample], 64, "synprint.yaml:2: Unknown option '--frobnicate'"),
             (["-r", sample, "-c", "-5"], 64, "-c must be at least 1"),
             (["-r", sample, "--workers", "0"], 64, "--workers takes 1 to 64"),
+            (["-r", sample, "--workers", "-1"], 64, "--workers takes 1 to 64"),
             (
                 ["-r", sample, "--classify", "--db", folder.appendingPathComponent("none.jsonl").path], 2,
                 "none.jsonl: cannot read the file: No such file"
