@@ -5,6 +5,14 @@ import Synchronization
 import Glibc
 #endif
 
+/// How a batch's rows are encoded; the spool's file names end in it.
+public enum StoreFormat: String, Sendable {
+    /// What the sink writes (`StoreRows`).
+    case rowBinary = "rowbinary"
+    /// What earlier releases wrote: a spool they left behind is still replayed.
+    case jsonEachRow = "jsonl"
+}
+
 /// One batch of rows for one table, in memory or in the spool.
 public struct StoreBatch: Sendable {
     /// Increasing over the sensor's life (across restarts, through the spool's names): the
@@ -13,17 +21,19 @@ public struct StoreBatch: Sendable {
     public var table: String
     public var rows: Int
     public var bytes: [UInt8]
+    public var format: StoreFormat
 
-    public init(sequence: UInt64, table: String, rows: Int, bytes: [UInt8]) {
+    public init(sequence: UInt64, table: String, rows: Int, bytes: [UInt8], format: StoreFormat = .rowBinary) {
         self.sequence = sequence
         self.table = table
         self.rows = rows
         self.bytes = bytes
+        self.format = format
     }
 }
 
 /// A folder of batches that could not be delivered yet (`--clickhouse-spool`), bounded in
-/// bytes. Each batch is one file, `SEQUENCE.TABLE.ROWS.jsonl`, written to a temporary name and
+/// bytes. Each batch is one file, `SEQUENCE.TABLE.ROWS.FORMAT`, written to a temporary name and
 /// renamed, so a crash leaves it whole or absent; files are replayed in sequence order, and
 /// when the bound is reached the oldest go first, counted. Batches ClickHouse refused as
 /// malformed go to `rejected/` with the error beside them.
@@ -33,7 +43,7 @@ public final class Spool: Sendable {
     public let folder: String
     public let limit: Int
     private struct State {
-        var files: [(sequence: UInt64, name: String, table: String, rows: Int, bytes: Int)] = []
+        var files: [(sequence: UInt64, name: String, table: String, rows: Int, bytes: Int, format: StoreFormat)] = []
         var bytes = 0
         var droppedRows = 0
         var droppedBatches = 0
@@ -59,7 +69,7 @@ public final class Spool: Sendable {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
             throw .address("\(folder): cannot read the spool folder")
         }
-        var files: [(UInt64, String, String, Int, Int)] = []
+        var files: [(UInt64, String, String, Int, Int, StoreFormat)] = []
         for name in names {
             if name.hasPrefix(".tmp-") {
                 unlink(folder + "/" + name)
@@ -68,26 +78,26 @@ public final class Spool: Sendable {
             guard let parsed = Spool.parse(name) else { continue }
             var info = stat()
             guard lstat(folder + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-            files.append((parsed.sequence, name, parsed.table, parsed.rows, Int(info.st_size)))
+            files.append((parsed.sequence, name, parsed.table, parsed.rows, Int(info.st_size), parsed.format))
         }
         files.sort { $0.0 < $1.0 }
         state.withLock { state in
-            state.files = files.map { (sequence: $0.0, name: $0.1, table: $0.2, rows: $0.3, bytes: $0.4) }
+            state.files = files.map { (sequence: $0.0, name: $0.1, table: $0.2, rows: $0.3, bytes: $0.4, format: $0.5) }
             state.bytes = files.reduce(0) { $0 + $1.4 }
         }
     }
 
-    static func parse(_ name: String) -> (sequence: UInt64, table: String, rows: Int)? {
+    static func parse(_ name: String) -> (sequence: UInt64, table: String, rows: Int, format: StoreFormat)? {
         let parts = name.split(separator: ".")
-        guard parts.count == 4, parts[3] == "jsonl", let sequence = UInt64(parts[0]), let rows = Int(parts[2]),
-            parts[1].allSatisfy({ $0.isLetter || $0 == "_" })
+        guard parts.count == 4, let format = StoreFormat(rawValue: String(parts[3])), let sequence = UInt64(parts[0]),
+            let rows = Int(parts[2]), parts[1].allSatisfy({ $0.isLetter || $0 == "_" })
         else { return nil }
-        return (sequence, String(parts[1]), rows)
+        return (sequence, String(parts[1]), rows, format)
     }
 
     static func name(_ batch: StoreBatch) -> String {
         let digits = String(batch.sequence)
-        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".\(batch.table).\(batch.rows).jsonl"
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".\(batch.table).\(batch.rows).\(batch.format.rawValue)"
     }
 
     /// The next sequence after what the spool holds: a restarted sensor goes on after its spool.
@@ -128,7 +138,7 @@ public final class Spool: Sendable {
             }
             // Usually the newest; a batch that failed in flight is older than what was spooled meanwhile.
             let index = state.files.firstIndex { $0.sequence > batch.sequence } ?? state.files.endIndex
-            state.files.insert((batch.sequence, name, batch.table, batch.rows, batch.bytes.count), at: index)
+            state.files.insert((batch.sequence, name, batch.table, batch.rows, batch.bytes.count, batch.format), at: index)
             state.bytes += batch.bytes.count
             return true
         }
@@ -140,7 +150,8 @@ public final class Spool: Sendable {
         state.withLock { state in
             while let first = state.files.first {
                 if let data = FileManager.default.contents(atPath: folder + "/" + first.name) {
-                    return StoreBatch(sequence: first.sequence, table: first.table, rows: first.rows, bytes: [UInt8](data))
+                    return StoreBatch(
+                        sequence: first.sequence, table: first.table, rows: first.rows, bytes: [UInt8](data), format: first.format)
                 }
                 state.files.removeFirst()
                 state.bytes -= first.bytes

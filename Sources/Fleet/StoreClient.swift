@@ -3,6 +3,7 @@ import CompressNIO
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Output
 
 /// Where the fleet store is: ClickHouse's HTTP interface, `http://HOST:8123/DATABASE` or
 /// `https://…` (database `synprint` when the path is empty), and who the sensor is there.
@@ -68,7 +69,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible, Equatable {
 
     /// ClickHouse's error codes for data it could not parse or store: the batch itself is
     /// wrong, so sending it again cannot help.
-    static let malformedCodes: Set<Int> = [6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 130]
+    static let malformedCodes: Set<Int> = [6, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 130]
 
     /// The batch is at fault (it goes to the spool's reject folder instead of being retried).
     public var isMalformed: Bool {
@@ -94,7 +95,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible, Equatable {
 }
 
 /// ClickHouse's HTTP interface through AsyncHTTPClient: statements and `INSERT … FORMAT
-/// JSONEachRow` with gzip bodies. Its calls block the calling thread (the sink's own, or the
+/// RowBinary` with gzip bodies. Its calls block the calling thread (the sink's own, or the
 /// command line's), never an event loop.
 public final class StoreClient: Sendable {
     public let address: StoreAddress
@@ -155,11 +156,17 @@ public final class StoreClient: Sendable {
         try post(query: nil, database: inDatabase, body: ByteBuffer(string: sql), gzip: false)
     }
 
-    /// Inserts JSONEachRow lines into `table`; gzip-compressed (at zlib's fastest level, which
-    /// takes JSON rows to about a tenth) unless the server is on the loopback, where bytes are
-    /// free and the compression would only take CPU from the capture.
-    public func insert(table: String, rows: ByteBuffer) throws(StoreError) {
-        let query = "INSERT INTO \(StoreSchema.quoted(table)) FORMAT JSONEachRow"
+    /// Inserts rows into `table`; gzip-compressed (at zlib's fastest level) unless the server is
+    /// on the loopback, where bytes are free and the compression would only take CPU from the
+    /// capture. RowBinary rows name their columns, so that a table with columns added later
+    /// (by a newer `clickhouse init`) still takes them.
+    public func insert(table: String, rows: ByteBuffer, format: StoreFormat = .rowBinary) throws(StoreError) {
+        let query =
+            switch (format, StoreTable(rawValue: table)) {
+            case (.rowBinary, let known?):
+                "INSERT INTO \(StoreSchema.quoted(table)) (\(StoreSchema.columns(known).map { StoreSchema.quoted($0.name) }.joined(separator: ", "))) FORMAT RowBinary"
+            default: "INSERT INTO \(StoreSchema.quoted(table)) FORMAT \(format == .rowBinary ? "RowBinary" : "JSONEachRow")"
+            }
         guard compressing else {
             _ = try post(query: query, database: true, body: rows, gzip: false)
             return

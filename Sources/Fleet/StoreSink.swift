@@ -276,7 +276,7 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
             }
             let started = monotonic()
             do {
-                try client.insert(table: batch.table, rows: ByteBuffer(bytes: batch.bytes))
+                try client.insert(table: batch.table, rows: ByteBuffer(bytes: batch.bytes), format: batch.format)
                 spool?.remove(batch.sequence)
                 let seconds = monotonic() - started
                 condition.lock()

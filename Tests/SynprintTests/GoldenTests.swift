@@ -70,13 +70,32 @@ final class GoldenTests: XCTestCase {
         let events = runSensor(
             capture.packets, link: capture.link, database: database, judging: true, following: true, flowStatistics: true)
         let rows = StoreRows(database: database, labels: EventLabels(sensor: "golden"), runStart: 1_700_000_000_000_000)
+        // The binary rows, read back by the schema into one line per row: TABLE {"column":value,…}.
         let out = TextBuffer(capacity: 1 << 16)
         var sequence: UInt64 = 0
-        for syn in events.handshakes { rows.write(syn, sequence: sequence, to: out); sequence += 1 }
-        for request in events.requests { rows.write(request, sequence: sequence, to: out); sequence += 1 }
-        for connection in events.connections { rows.write(connection, sequence: sequence, to: out); sequence += 1 }
-        for window in events.flowWindows { rows.write(window, sequence: sequence, to: out); sequence += 1 }
-        try compare(out.string, "mixed-os.store.jsonl")
+        var lines = ""
+        func add(_ table: StoreTable) throws {
+            let bytes = out.withBytes { [UInt8]($0) }
+            let decoded = try RowBinaryDecoder.lines(bytes, table: table)
+            XCTAssertEqual(decoded.count, 1, "\(table) row \(sequence)")
+            lines += decoded.map { "\(table.rawValue) \($0)\n" }.joined()
+            out.removeAll()
+            sequence += 1
+        }
+        for syn in events.handshakes { try add(rows.write(syn, sequence: sequence, to: out)) }
+        for request in events.requests {
+            rows.write(request, sequence: sequence, to: out)
+            try add(.http)
+        }
+        for connection in events.connections {
+            rows.write(connection, sequence: sequence, to: out)
+            try add(.conn)
+        }
+        for window in events.flowWindows {
+            rows.write(window, sequence: sequence, to: out)
+            try add(.flowstats)
+        }
+        try compare(lines, "mixed-os.store.rows")
     }
 
     /// The stats event (`--stats-events`) of a run over the mixed sample, at a fixed time, in

@@ -123,11 +123,12 @@ final class StoreTests: XCTestCase {
             let events = runSensor(p.packets, link: p.link, database: database, judging: true, following: true, flowStatistics: true)
             let out = TextBuffer(capacity: 4096)
             func check(_ table: StoreTable) throws {
-                let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.string.utf8)) as? [String: Any], out.string)
-                XCTAssertEqual(Set(object.keys), Set(StoreSchema.columns(table).map(\.name)), "\(table)")
+                let bytes = out.withBytes { [UInt8]($0) }
+                let lines = try RowBinaryDecoder.lines(bytes, table: table)
+                XCTAssertEqual(lines.count, 1, "\(table): one row, each value of its column's type, nothing left over")
+                let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any], lines[0])
+                XCTAssertEqual(object["sensor"] as? String, "s\"1")
                 XCTAssertEqual(object["event_id"] as? String, "s\"1-1700000000000000-\(sequence)")
-                XCTAssertTrue(out.string.hasSuffix("}\n"))
-                XCTAssertEqual(out.string.filter { $0 == "\n" }.count, 1, "one line per row")
                 seen.insert(table)
                 sequence += 1
                 out.removeAll()
@@ -149,11 +150,14 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(seen, [.syn, .synack, .http, .conn, .flowstats])
         let out = TextBuffer(capacity: 1024)
         let figures = StatsFigures(
-            seconds: 1, microseconds: 0, packets: 1, syn: 1, synAck: 0, skipped: 0, malformed: 0, libpcap: nil, awaitingRequest: 0,
+            seconds: 1, microseconds: 0, packets: 1, syn: 1, synAck: 0, skipped: 0, malformed: 0, libpcap: (7, 2, 1), awaitingRequest: 0,
             requests: 0, flagged: 0, alertsSuppressed: 0)
         rows.write(figures, sequence: 0, to: out)
-        let stats = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.string.utf8)) as? [String: Any])
-        XCTAssertEqual(Set(stats.keys), Set(StoreSchema.columns(.stats).map(\.name)))
+        let stats = try RowBinaryDecoder.lines(out.withBytes { [UInt8]($0) }, table: .stats)
+        XCTAssertEqual(stats.count, 1)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stats[0].utf8)) as? [String: Any])
+        XCTAssertEqual(object["libpcap_dropped"] as? Int, 2)
+        XCTAssertEqual(object["packets"] as? Int, 1)
     }
 
     /// The SQL shipped in deploy/clickhouse/ is what `clickhouse init --print` prints.
@@ -206,13 +210,40 @@ final class StoreTests: XCTestCase {
             try filled.write(to: file, atomically: true, encoding: .utf8)
             files.append(file)
         }
+        // The sensor's binary rows of a real run, read by the current engine into its tables.
+        let rowsFolder = try temporaryFolder()
+        let database = try shippedDatabase()
+        let rows = StoreRows(database: database, labels: EventLabels(sensor: "test"), runStart: 1_700_000_000_000_000)
+        var written: [StoreTable: (TextBuffer, Int)] = [:]
+        var sequence: UInt64 = 0
+        func add(_ table: StoreTable, _ write: (TextBuffer) -> Void) {
+            let out = written[table]?.0 ?? TextBuffer(capacity: 1 << 16)
+            write(out)
+            written[table] = (out, (written[table]?.1 ?? 0) + 1)
+            sequence += 1
+        }
+        for capture in StoreTests.captures {
+            let p = try packets(of: capture)
+            let events = runSensor(p.packets, link: p.link, database: database, judging: true, following: true, flowStatistics: true)
+            for syn in events.handshakes {
+                add(syn.fingerprint.direction == .syn ? .syn : .synack) { rows.write(syn, sequence: sequence, to: $0) }
+            }
+            for request in events.requests { add(.http) { rows.write(request, sequence: sequence, to: $0) } }
+            for connection in events.connections { add(.conn) { rows.write(connection, sequence: sequence, to: $0) } }
+            for window in events.flowWindows { add(.flowstats) { rows.write(window, sequence: sequence, to: $0) } }
+        }
+        for (table, (out, _)) in written {
+            try Data(out.withBytes { [UInt8]($0) }).write(to: rowsFolder.appendingPathComponent("\(table.rawValue).rowbinary"))
+        }
         let (status, text) = try runCommand(
             [
-                "python3", repositoryRoot.appendingPathComponent("tools/check-store-sql.py").path,
+                "python3", repositoryRoot.appendingPathComponent("tools/check-store-sql.py").path, "--rows", rowsFolder.path,
                 repositoryRoot.appendingPathComponent("deploy/clickhouse/schema.sql").path,
             ] + files.map(\.path))
         XCTAssertEqual(status, 0, text)
         XCTAssertTrue(text.contains("the schema and \(files.count) queries ran"), text)
+        XCTAssertEqual(written.count, 5, "syn, synack, http, conn and flowstats rows")
+        for (table, (_, count)) in written { XCTAssertTrue(text.contains("\(table.rawValue): \(count) rows read"), "\(table): \(text)") }
         // The same files on Debian's ClickHouse, over rows of a real run.
         let server = try ClickHouseServer.started()
         try initialize(server)
@@ -257,11 +288,12 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(spool.droppedRows, 11)
         // A crash's temporary file is removed; the batches are read back in order, whole.
         _ = FileManager.default.createFile(
-            atPath: folder.appendingPathComponent(".tmp-00000000000000000009.syn.1.jsonl").path, contents: Data([1]))
+            atPath: folder.appendingPathComponent(".tmp-00000000000000000009.syn.1.rowbinary").path, contents: Data([1]))
         let reopened = try Spool(folder: folder.path, limit: 1000)
         XCTAssertEqual(reopened.batches, 3)
         XCTAssertEqual(reopened.nextSequence, 5)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent(".tmp-00000000000000000009.syn.1.jsonl").path))
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent(".tmp-00000000000000000009.syn.1.rowbinary").path))
         let oldest = try XCTUnwrap(reopened.oldest())
         XCTAssertEqual([oldest.sequence, UInt64(oldest.rows), UInt64(oldest.bytes.count)], [2, 2, 300])
         XCTAssertEqual(oldest.table, "syn")
@@ -368,20 +400,31 @@ final class StoreTests: XCTestCase {
         try initialize(server)
         let folder = try temporaryFolder().appendingPathComponent("spool")
         let spool = try Spool(folder: folder.path, limit: 1 << 20)
-        spool.add(StoreBatch(sequence: 1, table: "syn", rows: 1, bytes: Array("{\"ts\":\"not a time\"}\n".utf8)))
+        // A syn row cut short; a stats row as an earlier release spooled it (JSONEachRow); a whole stats row.
+        let rows = StoreRows(database: nil, labels: EventLabels(sensor: "x"), runStart: 1)
+        let out = TextBuffer(capacity: 1024)
+        let figures = StatsFigures(
+            seconds: 1_700_000_000, microseconds: 0, packets: 5, syn: 1, synAck: 0, skipped: 0, malformed: 0, libpcap: nil,
+            awaitingRequest: 0, requests: 0, flagged: 0, alertsSuppressed: 0)
+        rows.write(figures, sequence: 1, to: out)
+        let whole = out.withBytes { [UInt8]($0) }
+        spool.add(StoreBatch(sequence: 1, table: "syn", rows: 1, bytes: Array(whole.prefix(20))))
         spool.add(
             StoreBatch(
                 sequence: 2, table: "stats", rows: 1,
-                bytes: Array("{\"sensor\":\"x\",\"event_id\":\"x-1-0\",\"ts\":1700000000,\"ts_us\":0,\"packets\":5}\n".utf8)))
+                bytes: Array("{\"sensor\":\"x\",\"event_id\":\"x-1-0\",\"ts\":1700000000,\"ts_us\":0,\"packets\":5}\n".utf8),
+                format: .jsonEachRow))
+        spool.add(StoreBatch(sequence: 3, table: "stats", rows: 1, bytes: whole))
         let store = try makeSink(server.url, spool: spool) { $0.drainSeconds = 20 }
         store.finish()
         XCTAssertEqual(store.report.rejectedBatches, 1)
-        XCTAssertEqual(store.report.rowsSent, ["stats": 1])
+        XCTAssertEqual(store.report.rowsSent, ["stats": 2])
+        XCTAssertEqual(try server.count("SELECT count() FROM synprint.stats WHERE packets = 5"), 2)
         let rejected = folder.appendingPathComponent("rejected")
         let names = try FileManager.default.contentsOfDirectory(atPath: rejected.path).sorted()
-        XCTAssertEqual(names, ["00000000000000000001.syn.1.jsonl", "00000000000000000001.syn.1.jsonl.error"])
+        XCTAssertEqual(names, ["00000000000000000001.syn.1.rowbinary", "00000000000000000001.syn.1.rowbinary.error"])
         let error = try String(contentsOf: rejected.appendingPathComponent(names[1]), encoding: .utf8)
-        XCTAssertTrue(error.contains("code 41"), error)
+        XCTAssertTrue(error.contains("code 33"), error)
     }
 
     func testStartProblemsAreOneClearLineAndInitRepairsTheSchema() throws {
