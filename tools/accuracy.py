@@ -6,7 +6,8 @@ Usage: tools/accuracy.py [--synprint BIN] [--db FILE] [--labels FILE] [--pcap FI
 The labels file has one JSON object per packet of the capture, in order (the format of
 dev_labels.jsonl: index, 4-tuple, os_class). Prints Markdown tables: per-class and per-family
 coverage and accuracy, a confusion matrix, and a reliability table by confidence bucket.
-With --min-accuracy it exits 1 when synprint's class accuracy falls below X.
+With --min-accuracy it exits 1 when synprint's class accuracy falls below X. The labels and capture
+default to the development data in $SYNPRINT_DEV_DATA, else ../shared/data/dev beside the checkout.
 """
 import argparse, collections, json, os, shutil, subprocess, sys, tempfile
 
@@ -111,7 +112,7 @@ def reliability(labels, guesses):
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    data = os.path.join(here, "..", "..", "shared", "data", "dev")
+    data = os.environ.get("SYNPRINT_DEV_DATA") or os.path.join(here, "..", "..", "shared", "data", "dev")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--synprint", default=os.path.join(here, "..", ".build", "release", "synprint"))
     ap.add_argument("--db", action="append", default=[])
@@ -121,8 +122,9 @@ def main():
     args = ap.parse_args()
     for path in (args.labels, args.pcap):
         if not os.path.exists(path):
-            sys.exit(f"accuracy.py: {path} is missing: the labelled development captures are not in the repository "
-                     "(docs/ACCURACY.md says what they are and where they come from); give --labels and --pcap")
+            sys.exit(f"accuracy.py: {path} is missing: the labelled development captures are not in the repository; "
+                     f"`python3 tools/fetch-captures.py --derive {os.path.normpath(os.path.join(data, 'captures'))}` "
+                     "fetches them and writes the labelled SYNs (docs/ACCURACY.md), or give --labels and --pcap")
     if not os.path.exists(args.synprint):
         sys.exit(f"accuracy.py: {args.synprint} is missing: build it with `swift build -c release`, or give --synprint")
     labels = [json.loads(l) for l in open(args.labels)]

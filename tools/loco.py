@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Leave-one-capture-out evaluation of `synprint db build` on the labelled dev captures.
 
-  tools/loco.py [--data ../shared/data/dev] [--min-count 1]
+  tools/loco.py [--data DIR] [--min-count 1]
+
+DIR defaults to $SYNPRINT_DEV_DATA, else ../shared/data/dev beside the checkout.
 
 For each capture with labelled SYNs: build a database from all the other captures (labels from
 their plain-HTTP User-Agents and from the dev labels of those captures), then classify the
@@ -54,14 +56,17 @@ def without_entries_of(curated, held_out, captures, path):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../shared/data/dev"))
+    parser.add_argument("--data", default=os.environ.get("SYNPRINT_DEV_DATA")
+                        or os.path.join(os.path.dirname(__file__), "../../shared/data/dev"))
     parser.add_argument("--min-count", default="1")
     parser.add_argument("--binary", default=".build/release/synprint")
     options = parser.parse_args()
     for name in ("dev_labels.jsonl", "captures"):
         if not os.path.exists(os.path.join(options.data, name)):
+            captures = os.path.normpath(os.path.join(options.data, "captures"))
             sys.exit(f"loco.py: {os.path.join(options.data, name)} is missing: the labelled development captures are not in "
-                     "the repository (docs/ACCURACY.md says what they are and where they come from); give --data DIR")
+                     f"the repository; `python3 tools/fetch-captures.py --derive {captures}` fetches them and writes the "
+                     "labels (docs/ACCURACY.md), or give --data DIR")
     if not os.path.exists(options.binary):
         sys.exit(f"loco.py: {options.binary} is missing: build it with `swift build -c release`, or give --binary")
     labels = [json.loads(l) for l in open(os.path.join(options.data, "dev_labels.jsonl"))]
