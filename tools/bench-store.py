@@ -8,11 +8,14 @@ One run prints, as Markdown tables for docs/PERFORMANCE.md and docs/FLEET.md:
     to -o /dev/null, then also to ClickHouse, then to a ClickHouse behind a proxy that holds every
     answer back for two seconds (with a spool): wall time, packet rate, peak memory;
   - the insert rate one sensor reaches against one server (rows sent / seconds of the run);
-  - per table: rows, bytes on disk, bytes before compression, and the compression ratio.
+  - per table: rows, bytes on disk, bytes before compression, and the compression ratio;
+  - the insert formats: the run's syn, http and conn rows read back in JSONEachRow and in
+    RowBinary (what the sensor sends), with their bytes per row and the rate at which the server
+    takes each (best of three inserts into an empty copy of the table).
 The ClickHouse server is Debian's clickhouse-server (tools/setup.sh), started in a temporary
 folder with the tests' configuration (Tests/SynprintTests/Fixtures/clickhouse) and stopped after.
 """
-import os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build/release/synprint")
@@ -143,6 +146,22 @@ def main():
             packed, unpacked = int(line[0]), int(line[1])
             if rows:
                 sizes.append(f"| {table} | {rows:,} | {packed:,} | {unpacked:,} | {packed / rows:.1f} | {unpacked / max(packed, 1):.1f}x |")
+        formats = ["| table | format | bytes per row | rows/s taken |", "|---|---|---|---|"]
+        for table in ("syn", "http", "conn"):
+            rows = int(query(port, f"SELECT count() FROM synprint.{table}"))
+            query(port, f"CREATE TABLE IF NOT EXISTS synprint.{table}_copy AS synprint.{table}")
+            for fmt in ("JSONEachRow", "RowBinary"):
+                data = urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=f"SELECT * FROM synprint.{table} FORMAT {fmt}".encode(),
+                                              timeout=300).read()
+                best = float("inf")
+                for _ in range(3):
+                    query(port, f"TRUNCATE TABLE synprint.{table}_copy")
+                    start = time.monotonic()
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/?query=" + urllib.parse.quote(
+                        f"INSERT INTO synprint.{table}_copy FORMAT {fmt}"), data=data, timeout=300).read()
+                    best = min(best, time.monotonic() - start)
+                formats.append(f"| {table} | {fmt} | {len(data) // max(rows, 1)} | {rows / best:,.0f} |")
+            query(port, f"DROP TABLE synprint.{table}_copy")
         proxy = SlowProxy(port, 2.0)
         proxy.start()
         spool = os.path.join(folder, "spool")
@@ -164,6 +183,8 @@ def main():
         print(f"Memory the sink adds: {(stored[1] - plain[1]) // 1024} MiB peak")
         print()
         print("\n".join(sizes))
+        print()
+        print("\n".join(formats))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
