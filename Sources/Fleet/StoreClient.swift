@@ -3,6 +3,7 @@ import CompressNIO
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Output
 
 /// Where the fleet store is: ClickHouse's HTTP interface, `http://HOST:8123/DATABASE` or
@@ -12,14 +13,17 @@ public struct StoreAddress: Sendable, Equatable {
     public var database: String
     public var user: String?
     public var password: String?
+    /// A PEM file of certificates to trust for https://, beside the system's.
+    public var authority: String?
 
     public static let defaultDatabase = "synprint"
 
-    public init(base: String, database: String, user: String? = nil, password: String? = nil) {
+    public init(base: String, database: String, user: String? = nil, password: String? = nil, authority: String? = nil) {
         self.base = base
         self.database = database
         self.user = user
         self.password = password
+        self.authority = authority
     }
 
     /// Nil, with the reason, when `text` is not such a URL. Credentials in the URL are refused:
@@ -112,7 +116,23 @@ public final class StoreClient: Sendable {
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: .milliseconds(Int64(min(timeout, 3) * 1000)), read: .milliseconds(Int64(timeout * 1000))))
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        if let authority = address.authority {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(authority)]
+            configuration.tlsConfiguration = tls
+        }
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Why the certificates in `path` cannot be trusted (nil when they can): for a line at start
+    /// rather than a TLS error at the first insert.
+    public static func checkAuthority(_ path: String) -> String? {
+        do {
+            return try NIOSSLCertificate.fromPEMFile(path).isEmpty ? "\(path): no PEM certificate in the file" : nil
+        } catch {
+            let reason = access(path, R_OK) == 0 ? "not PEM certificates" : String(cString: strerror(errno))
+            return "\(path): cannot read the ClickHouse CA certificates: \(reason)"
+        }
     }
 
     /// Closes the client's connections; also done when it goes away.
@@ -203,6 +223,11 @@ public final class StoreClient: Sendable {
             return "connection refused"
         }
         if text.contains("remoteConnectionClosed") { return "the server closed the connection" }
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "its TLS certificate is not trusted (give the CA that signed it with --clickhouse-ca)"
+        }
+        if text.contains("failedToValidateHostname") { return "its TLS certificate names another host" }
+        if text.contains("handshakeFailed") || text.contains("NIOSSL") { return "the TLS handshake failed (is it an https port?)" }
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
     }
 }

@@ -43,10 +43,8 @@ extension DatabaseCommand {
                 "Also learn from the fleet store: the labelled SYNs every sensor's http rows keep (docs/FLEET.md).", valueName: "url"))
         var clickhouse: String?
 
-        @Option(
-            name: .customLong("clickhouse-credentials"),
-            help: ArgumentHelp("With --clickhouse, a file of one line user:password, readable by its owner only.", valueName: "file"))
-        var credentials: String?
+        @OptionGroup
+        var access: StoreAccess
 
         @Option(help: ArgumentHelp("With --clickhouse, only rows newer than this (15m, 24h, 7d).", valueName: "duration"))
         var since: String?
@@ -78,8 +76,8 @@ extension DatabaseCommand {
             if read.isEmpty && learned.isEmpty && clickhouse == nil {
                 throw ValidationError("give -r CAPTURE, --learned FILE or --clickhouse URL (or several)")
             }
-            if clickhouse == nil && (since != nil || credentials != nil) {
-                throw ValidationError("--since and --clickhouse-credentials go with --clickhouse")
+            if clickhouse == nil && (since != nil || access.given) {
+                throw ValidationError("--since, --clickhouse-credentials and --clickhouse-ca go with --clickhouse")
             }
             if let since, StoreReport.duration(since) == nil { throw ValidationError("--since takes a duration such as 15m, 24h or 7d") }
             if minCount < 1 { throw ValidationError("--min-count must be at least 1") }
@@ -197,7 +195,7 @@ extension DatabaseCommand {
         /// those `--learn` writes, read through the same loader).
         func storeObservations() throws -> Database? {
             guard let clickhouse else { return nil }
-            let address = try StoreOptions.address(clickhouse, credentials: credentials)
+            let address = try access.address(clickhouse)
             let client = StoreClient(address: address, timeout: 60)
             defer { client.shutdown() }
             let scope = StoreReport.Scope(since: since.flatMap(StoreReport.duration))

@@ -390,6 +390,66 @@ struct ServiceOptions: ParsableArguments {
     var maxHosts = Settings().maxHosts
 }
 
+/// How to reach the fleet store, for the capture, `report`, `db build` and `clickhouse init`
+/// alike: who the sensor is there, and which certificates vouch for an https:// server.
+struct StoreAccess: ParsableArguments {
+    @Option(
+        name: .customLong("clickhouse-credentials"),
+        help: ArgumentHelp(
+            "A file of one line user:password for ClickHouse, readable by its owner only; or $SYNPRINT_CLICKHOUSE_USER and $SYNPRINT_CLICKHOUSE_PASSWORD.",
+            valueName: "file"))
+    var credentials: String?
+
+    @Option(
+        name: .customLong("clickhouse-ca"),
+        help: ArgumentHelp(
+            "PEM certificates to trust for an https:// ClickHouse, beside the system's (a private CA's, or the server's own).",
+            valueName: "file"))
+    var authority: String?
+
+    var given: Bool { credentials != nil || authority != nil }
+
+    /// A store's URL with the user and password from `credentials` (or the environment) and the
+    /// certificates of `authority`, checked now so that a bad file is one line at start.
+    func address(_ url: String) throws -> StoreAddress {
+        var address = try StoreAccess.parse(url)
+        (address.user, address.password) = try StoreAccess.credentials(file: credentials)
+        if let authority {
+            guard address.base.hasPrefix("https:") else { throw Failure("--clickhouse-ca goes with an https:// URL, found \(url)") }
+            if let problem = StoreClient.checkAuthority(authority) { throw Failure(problem) }
+            address.authority = authority
+        }
+        return address
+    }
+
+    static func parse(_ url: String) throws -> StoreAddress {
+        switch StoreAddress.parse(url) {
+        case .success(let parsed): parsed
+        case .failure(let error): throw Failure(error.description)
+        }
+    }
+
+    /// `user:password` from the file (refused when others may read it) or the environment.
+    static func credentials(file: String?) throws -> (String?, String?) {
+        guard let file else {
+            let environment = ProcessInfo.processInfo.environment
+            return (environment["SYNPRINT_CLICKHOUSE_USER"], environment["SYNPRINT_CLICKHOUSE_PASSWORD"])
+        }
+        var info = stat()
+        guard stat(file, &info) == 0 else {
+            throw Failure("\(file): cannot read the ClickHouse credentials: \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            throw Failure(
+                "\(file): others may read the ClickHouse credentials (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it")
+        }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+            let line = text.split(whereSeparator: \.isNewline).first, let colon = line.firstIndex(of: ":"), colon != line.startIndex
+        else { throw Failure("\(file): expected one line user:password") }
+        return (String(line[..<colon]), String(line[line.index(after: colon)...]))
+    }
+}
+
 struct StoreOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
@@ -397,12 +457,8 @@ struct StoreOptions: ParsableArguments {
             valueName: "url"))
     var clickhouse: String?
 
-    @Option(
-        name: .customLong("clickhouse-credentials"),
-        help: ArgumentHelp(
-            "A file of one line user:password for ClickHouse, readable by its owner only; or $SYNPRINT_CLICKHOUSE_USER and $SYNPRINT_CLICKHOUSE_PASSWORD.",
-            valueName: "file"))
-    var credentials: String?
+    @OptionGroup
+    var access: StoreAccess
 
     @Option(
         name: .customLong("clickhouse-spool"),
@@ -425,44 +481,12 @@ struct StoreOptions: ParsableArguments {
 
     func address() throws -> StoreAddress? {
         guard let clickhouse else {
-            if credentials != nil || spool != nil {
-                throw ValidationError("--clickhouse-credentials and --clickhouse-spool need --clickhouse")
+            if access.given || spool != nil {
+                throw ValidationError("--clickhouse-credentials, --clickhouse-ca and --clickhouse-spool need --clickhouse")
             }
             return nil
         }
-        return try StoreOptions.address(clickhouse, credentials: credentials)
-    }
-
-    /// A store's URL with the user and password from `credentials` (or the environment): for
-    /// the capture, `report`, `db build` and `clickhouse init` alike.
-    static func address(_ url: String, credentials: String?) throws -> StoreAddress {
-        var address: StoreAddress
-        switch StoreAddress.parse(url) {
-        case .success(let parsed): address = parsed
-        case .failure(let error): throw Failure(error.description)
-        }
-        (address.user, address.password) = try StoreOptions.credentials(file: credentials)
-        return address
-    }
-
-    /// `user:password` from the file (refused when others may read it) or the environment.
-    static func credentials(file: String?) throws -> (String?, String?) {
-        guard let file else {
-            let environment = ProcessInfo.processInfo.environment
-            return (environment["SYNPRINT_CLICKHOUSE_USER"], environment["SYNPRINT_CLICKHOUSE_PASSWORD"])
-        }
-        var info = stat()
-        guard stat(file, &info) == 0 else {
-            throw Failure("\(file): cannot read the ClickHouse credentials: \(String(cString: strerror(errno)))")
-        }
-        guard info.st_mode & 0o077 == 0 else {
-            throw Failure(
-                "\(file): others may read the ClickHouse credentials (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 600 it")
-        }
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-            let line = text.split(whereSeparator: \.isNewline).first, let colon = line.firstIndex(of: ":"), colon != line.startIndex
-        else { throw Failure("\(file): expected one line user:password") }
-        return (String(line[..<colon]), String(line[line.index(after: colon)...]))
+        return try access.address(clickhouse)
     }
 
     func sinkSettings() throws -> StoreSink.Settings {

@@ -42,10 +42,8 @@ struct ClickHouseCommand: ParsableCommand {
             help: ArgumentHelp("Remove rows older than this many days (ClickHouse 19.6 and later).", valueName: "days"))
         var ttlDays: Int?
 
-        @Option(
-            name: .customLong("clickhouse-credentials"),
-            help: ArgumentHelp("A file of one line user:password, readable by its owner only.", valueName: "file"))
-        var credentials: String?
+        @OptionGroup
+        var access: StoreAccess
 
         func validate() throws {
             if let ttlDays, ttlDays < 1 { throw ValidationError("--ttl-days must be at least 1") }
@@ -55,12 +53,11 @@ struct ClickHouseCommand: ParsableCommand {
 
         func run() throws {
             if print {
-                let database =
-                    try urls.first.map { try StoreOptions.address($0, credentials: nil).database } ?? StoreAddress.defaultDatabase
+                let database = try urls.first.map { try StoreAccess.parse($0).database } ?? StoreAddress.defaultDatabase
                 Swift.print(StoreSchema.script(database: database, cluster: cluster), terminator: "")
                 return
             }
-            let addresses = try urls.map { try StoreOptions.address($0, credentials: credentials) }
+            let addresses = try urls.map { try access.address($0) }
             for address in addresses {
                 let client = StoreClient(address: address)
                 defer { client.shutdown() }

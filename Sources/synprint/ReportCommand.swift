@@ -25,10 +25,8 @@ struct ReportCommand: ParsableCommand {
             "Report from the fleet store instead: the rows of every sensor in ClickHouse (docs/FLEET.md).", valueName: "url"))
     var clickhouse: String?
 
-    @Option(
-        name: .customLong("clickhouse-credentials"),
-        help: ArgumentHelp("With --clickhouse, a file of one line user:password, readable by its owner only.", valueName: "file"))
-    var credentials: String?
+    @OptionGroup
+    var access: StoreAccess
 
     @Option(help: ArgumentHelp("With --clickhouse, only rows newer than this (90s, 15m, 24h, 7d).", valueName: "duration"))
     var since: String?
@@ -59,8 +57,8 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         if captures.isEmpty == (clickhouse == nil) { throw ValidationError("give one or more capture files, or --clickhouse URL") }
-        if clickhouse == nil && (since != nil || sensor != nil || network != nil || credentials != nil) {
-            throw ValidationError("--since, --sensor, --network and --clickhouse-credentials go with --clickhouse")
+        if clickhouse == nil && (since != nil || sensor != nil || network != nil || access.given) {
+            throw ValidationError("--since, --sensor, --network, --clickhouse-credentials and --clickhouse-ca go with --clickhouse")
         }
         if clickhouse != nil && (filter != nil || connectionTimeout != nil) {
             throw ValidationError("--filter and --connection-timeout apply to captures, not to --clickhouse")
@@ -72,7 +70,7 @@ struct ReportCommand: ParsableCommand {
     /// The report from the fleet store: the same tables (and chart) computed in ClickHouse.
     func runFromStore() throws {
         guard let clickhouse else { return }
-        let address = try StoreOptions.address(clickhouse, credentials: credentials)
+        let address = try access.address(clickhouse)
         let database = try loadDatabase(databases)
         let client = StoreClient(address: address, timeout: 60)
         defer { client.shutdown() }

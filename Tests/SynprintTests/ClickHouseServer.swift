@@ -26,7 +26,8 @@ final class ClickHouseServer {
     }
 
     /// `shards`: the TCP ports of the servers of the `fleet` cluster, this one's included.
-    init(folder: URL, httpPort: Int, tcpPort: Int, shards: [Int]) throws {
+    /// `tls`: also serve HTTPS on this port with this certificate and key (PEM files).
+    init(folder: URL, httpPort: Int, tcpPort: Int, shards: [Int], tls: (port: Int, certificate: URL, key: URL)? = nil) throws {
         self.folder = folder
         self.httpPort = httpPort
         self.tcpPort = tcpPort
@@ -35,7 +36,18 @@ final class ClickHouseServer {
             "            <shard><replica><host>127.0.0.1</host><port>\($0)</port></replica></shard>"
         }.joined(separator: "\n")
         var config = try String(contentsOf: template.appendingPathComponent("config.xml"), encoding: .utf8)
-        for (key, value) in [("@FOLDER@", folder.path), ("@HTTP@", String(httpPort)), ("@TCP@", String(tcpPort)), ("@SHARDS@", shardXML)] {
+        let tlsXML = tls.map {
+            """
+                <https_port>\($0.port)</https_port>
+                <openSSL><server><certificateFile>\($0.certificate.path)</certificateFile><privateKeyFile>\($0.key.path)</privateKeyFile>
+                    <verificationMode>none</verificationMode></server></openSSL>
+            """
+        }
+        let values = [
+            ("@FOLDER@", folder.path), ("@HTTP@", String(httpPort)), ("@TCP@", String(tcpPort)), ("@SHARDS@", shardXML),
+            ("@TLS@", tlsXML ?? ""),
+        ]
+        for (key, value) in values {
             config = config.replacingOccurrences(of: key, with: value)
         }
         try config.write(to: folder.appendingPathComponent("config.xml"), atomically: true, encoding: .utf8)

@@ -464,6 +464,76 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try server.count("SELECT count() FROM system.tables WHERE database = 'synprint'"), 13)
     }
 
+    /// An https:// store with a private CA: rows arrive with `--clickhouse-ca`, and a missing or
+    /// wrong trust, or a certificate for another host, is one clear line at start.
+    func testHTTPSStoreTrustsItsPrivateCA() throws {
+        let folder = try temporaryFolder()
+        func file(_ name: String) -> String { folder.appendingPathComponent(name).path }
+        func openssl(_ arguments: [String]) throws {
+            let (status, output) = try runCommand(["openssl"] + arguments)
+            XCTAssertEqual(status, 0, output)
+        }
+        // A CA, a certificate it signs for 127.0.0.1, and one for another name.
+        try openssl([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", file("ca.key"), "-out", file("ca.pem"), "-days", "2",
+            "-subj", "/CN=synprint test CA",
+        ])
+        for (name, alternative) in [("server", "IP:127.0.0.1"), ("elsewhere", "DNS:elsewhere.test")] {
+            try openssl([
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", file("\(name).key"), "-out", file("\(name).csr"), "-subj", "/CN=\(name)",
+            ])
+            try "subjectAltName=\(alternative)\n".write(toFile: file("\(name).ext"), atomically: true, encoding: .utf8)
+            try openssl([
+                "x509", "-req", "-in", file("\(name).csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial",
+                "-out", file("\(name).pem"), "-days", "2", "-extfile", file("\(name).ext"),
+            ])
+        }
+        let ports = try freePorts(6)
+        let server = try ClickHouseServer(
+            folder: try temporaryFolder(), httpPort: ports[0], tcpPort: ports[1], shards: [ports[1]],
+            tls: (ports[2], URL(fileURLWithPath: file("server.pem")), URL(fileURLWithPath: file("server.key"))))
+        try server.start()
+        let other = try ClickHouseServer(
+            folder: try temporaryFolder(), httpPort: ports[3], tcpPort: ports[4], shards: [ports[4]],
+            tls: (ports[5], URL(fileURLWithPath: file("elsewhere.pem")), URL(fileURLWithPath: file("elsewhere.key"))))
+        try other.start()
+        let url = "https://127.0.0.1:\(ports[2])/synprint"
+        let setup = try runSynprint(["clickhouse", "init", url, "--clickhouse-ca", file("ca.pem")])
+        XCTAssertEqual(setup.status, 0, setup.stderr)
+        let json = folder.appendingPathComponent("events.jsonl")
+        let capture = StoreTests.captures[0].path
+        let run = try runSynprint([
+            "-r", capture, "--json", "--http", "--connections", "--flow-stats", "-o", json.path, "--clickhouse", url, "--clickhouse-ca",
+            file("ca.pem"), "--alerts", file("alerts.log"),
+        ])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("clickhouse \(url): "), run.stderr)
+        let alerts = try String(contentsOfFile: file("alerts.log"), encoding: .utf8).split(separator: "\n").count
+        XCTAssertGreaterThan(alerts, 0)
+        try assertStoreHolds(server, json, alerts: alerts)
+        // Without the CA, with a file that is not one, for an http:// URL, and with a certificate for another name.
+        let cases: [([String], String)] = [
+            (["--clickhouse", url], "its TLS certificate is not trusted (give the CA that signed it with --clickhouse-ca)"),
+            (["--clickhouse", url, "--clickhouse-ca", capture], "cannot read the ClickHouse CA certificates: not PEM certificates"),
+            (["--clickhouse", server.url, "--clickhouse-ca", file("ca.pem")], "--clickhouse-ca goes with an https:// URL"),
+            (
+                ["--clickhouse", "https://127.0.0.1:\(ports[5])/synprint", "--clickhouse-ca", file("ca.pem")],
+                "its TLS certificate names another host"
+            ),
+            (
+                ["--clickhouse", "https://127.0.0.1:\(ports[0])/synprint", "--clickhouse-ca", file("ca.pem")],
+                "the TLS handshake failed (is it an https port?)"
+            ),
+        ]
+        for (arguments, message) in cases {
+            let failed = try runSynprint(["-r", capture, "-o", "/dev/null"] + arguments)
+            XCTAssertNotEqual(failed.status, 0, arguments.joined(separator: " "))
+            let lines = failed.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, failed.stderr)
+            XCTAssertTrue(failed.stderr.hasPrefix("synprint: ") && failed.stderr.contains(message), failed.stderr)
+        }
+    }
+
     /// Two sensor processes with their own names into one store: it holds exactly the union of
     /// their JSON files.
     func testTwoSensorsIntoOneStoreHoldTheUnion() throws {
