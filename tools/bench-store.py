@@ -36,7 +36,8 @@ def start_clickhouse(folder):
     template = os.path.join(ROOT, "Tests/SynprintTests/Fixtures/clickhouse")
     config = open(os.path.join(template, "config.xml")).read()
     shard = f"            <shard><replica><host>127.0.0.1</host><port>{tcp}</port></replica></shard>"
-    for key, value in (("@FOLDER@", folder), ("@HTTP@", str(http)), ("@TCP@", str(tcp)), ("@SHARDS@", shard), ("@TLS@", "")):
+    for key, value in (("@FOLDER@", folder), ("@HTTP@", str(http)), ("@TCP@", str(tcp)), ("@SHARDS@", shard), ("@TLS@", ""),
+                       ("@REPLICATION@", "")):
         config = config.replace(key, value)
     open(os.path.join(folder, "config.xml"), "w").write(config)
     shutil.copy(os.path.join(template, "users.xml"), folder)

@@ -129,17 +129,24 @@ public enum StoreSchema {
     /// The statements that create the database, the tables and the views, each safe to run again.
     /// With `cluster`, each server gets its rows in `TABLE_local` and `TABLE` is a Distributed
     /// table over every shard's, sharded by client network so that a network's rows stay together.
-    public static func statements(database: String, cluster: String? = nil) -> [String] {
+    /// `replicated`: the local tables are replicated between the servers of a shard through
+    /// ZooKeeper (or ClickHouse Keeper), under `/clickhouse/tables/{shard}/DATABASE/TABLE`, with
+    /// each server's `shard` and `replica` macros.
+    public static func statements(database: String, cluster: String? = nil, replicated: Bool = false) -> [String] {
         let db = quoted(database)
         var sql = ["CREATE DATABASE IF NOT EXISTS \(db)"]
         let local = cluster == nil ? "" : "_local"
+        func engine(_ kind: String, _ table: String) -> String {
+            replicated
+                ? "Replicated\(kind)MergeTree('/clickhouse/tables/{shard}/\(database)/\(table)\(local)', '{replica}')" : "\(kind)MergeTree"
+        }
         for table in StoreTable.allCases {
             let columns = columns(table).map { "    \(quoted($0.name)) \($0.type)" }.joined(separator: ",\n")
             sql.append(
                 """
                 CREATE TABLE IF NOT EXISTS \(db).\(table.rawValue)\(local) (
                 \(columns)
-                ) ENGINE = ReplacingMergeTree
+                ) ENGINE = \(engine("Replacing", table.rawValue))
                 PARTITION BY toYYYYMMDD(ts)
                 ORDER BY \(orderBy(table))
                 """)
@@ -151,7 +158,7 @@ public enum StoreSchema {
                 """
                 CREATE TABLE IF NOT EXISTS \(db).\(view.name)\(local) (
                 \(columns)
-                ) ENGINE = SummingMergeTree
+                ) ENGINE = \(engine("Summing", view.name))
                 PARTITION BY toYYYYMM(period)
                 ORDER BY (\(key))
                 """)
@@ -189,7 +196,7 @@ public enum StoreSchema {
     }
 
     /// The whole schema as one SQL file (`synprint clickhouse init --print`, deploy/clickhouse/schema.sql).
-    public static func script(database: String, cluster: String? = nil) -> String {
-        statements(database: database, cluster: cluster).map { $0 + ";\n" }.joined(separator: "\n")
+    public static func script(database: String, cluster: String? = nil, replicated: Bool = false) -> String {
+        statements(database: database, cluster: cluster, replicated: replicated).map { $0 + ";\n" }.joined(separator: "\n")
     }
 }

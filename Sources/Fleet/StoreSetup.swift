@@ -104,10 +104,14 @@ public enum StoreSetup {
 
     /// Creates what is missing (idempotent): the database, tables, views, missing columns, and
     /// with `ttlDays` a TTL on every table. Returns what it did, one line each.
-    public static func initialize(_ client: StoreClient, cluster: String?, ttlDays: Int?) throws(StoreError) -> [String] {
+    public static func initialize(
+        _ client: StoreClient, cluster: String?, replicated: Bool = false, ttlDays: Int?
+    ) throws(StoreError)
+        -> [String]
+    {
         var done: [String] = []
         let server = try version(client)
-        let statements = StoreSchema.statements(database: client.address.database, cluster: cluster)
+        let statements = StoreSchema.statements(database: client.address.database, cluster: cluster, replicated: replicated)
         for statement in statements { try client.execute(statement) }
         done.append("\(client.address.description): ClickHouse \(server), \(statements.count) statements (tables and views as needed)")
         for statement in try missing(client, cluster: cluster != nil) {

@@ -21,11 +21,12 @@ struct ClickHouseCommand: ParsableCommand {
                   synprint clickhouse init http://127.0.0.1:8123/synprint
                   synprint clickhouse init --print > schema.sql
                   synprint clickhouse init --cluster fleet http://ch1:8123/synprint http://ch2:8123/synprint
+                  synprint clickhouse init --cluster fleet --replicated http://ch1a:8123/synprint http://ch1b:8123/synprint
                 """)
 
         @Argument(
             help: ArgumentHelp(
-                "ClickHouse's HTTP interface, http(s)://HOST:8123/DATABASE; with --cluster, every shard's.", valueName: "url"))
+                "ClickHouse's HTTP interface, http(s)://HOST:8123/DATABASE; with --cluster, every server's.", valueName: "url"))
         var urls: [String] = []
 
         @Flag(help: "Print the SQL instead of running it.")
@@ -36,6 +37,12 @@ struct ClickHouseCommand: ParsableCommand {
                 "The cluster (remote_servers) to spread the rows over: TABLE_local on every shard, TABLE a Distributed table over them.",
                 valueName: "name"))
         var cluster: String?
+
+        @Flag(
+            help:
+                "With --cluster, replicate each shard's tables between its servers (ZooKeeper or Keeper, and the shard and replica macros: docs/FLEET.md)."
+        )
+        var replicated = false
 
         @Option(
             name: .customLong("ttl-days"),
@@ -48,13 +55,14 @@ struct ClickHouseCommand: ParsableCommand {
         func validate() throws {
             if let ttlDays, ttlDays < 1 { throw ValidationError("--ttl-days must be at least 1") }
             if !print && urls.isEmpty { throw ValidationError("give the ClickHouse URL (or --print)") }
-            if cluster == nil && urls.count > 1 { throw ValidationError("several URLs are the shards of a --cluster") }
+            if cluster == nil && urls.count > 1 { throw ValidationError("several URLs are the servers of a --cluster") }
+            if replicated && cluster == nil { throw ValidationError("--replicated goes with --cluster") }
         }
 
         func run() throws {
             if print {
                 let database = try urls.first.map { try StoreAccess.parse($0).database } ?? StoreAddress.defaultDatabase
-                Swift.print(StoreSchema.script(database: database, cluster: cluster), terminator: "")
+                Swift.print(StoreSchema.script(database: database, cluster: cluster, replicated: replicated), terminator: "")
                 return
             }
             let addresses = try urls.map { try access.address($0) }
@@ -62,7 +70,9 @@ struct ClickHouseCommand: ParsableCommand {
                 let client = StoreClient(address: address)
                 defer { client.shutdown() }
                 do {
-                    for line in try StoreSetup.initialize(client, cluster: cluster, ttlDays: ttlDays) { Swift.print(line) }
+                    for line in try StoreSetup.initialize(client, cluster: cluster, replicated: replicated, ttlDays: ttlDays) {
+                        Swift.print(line)
+                    }
                 } catch {
                     throw Failure("ClickHouse at \(address.description): \(error)")
                 }

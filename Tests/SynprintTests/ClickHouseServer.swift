@@ -25,15 +25,23 @@ final class ClickHouseServer {
         }
     }
 
-    /// `shards`: the TCP ports of the servers of the `fleet` cluster, this one's included.
+    /// `shards`: the TCP ports of the servers of each shard of the `fleet` cluster, this one's
+    /// included. `replication`: the ZooKeeper that replicates the shards' tables, and this
+    /// server's shard and replica names (the macros the replicated schema names its paths by).
     /// `tls`: also serve HTTPS on this port with this certificate and key (PEM files).
-    init(folder: URL, httpPort: Int, tcpPort: Int, shards: [Int], tls: (port: Int, certificate: URL, key: URL)? = nil) throws {
+    init(
+        folder: URL, httpPort: Int, tcpPort: Int, shards: [[Int]],
+        replication: (zookeeper: Int, shard: String, replica: String, interserver: Int)? = nil,
+        tls: (port: Int, certificate: URL, key: URL)? = nil
+    ) throws {
         self.folder = folder
         self.httpPort = httpPort
         self.tcpPort = tcpPort
         let template = repositoryRoot.appendingPathComponent("Tests/SynprintTests/Fixtures/clickhouse")
-        let shardXML = shards.map {
-            "            <shard><replica><host>127.0.0.1</host><port>\($0)</port></replica></shard>"
+        let shardXML = shards.map { replicas in
+            // Replicated tables copy a shard's rows themselves: the Distributed table writes one replica.
+            "            <shard>" + (replication == nil ? "" : "<internal_replication>true</internal_replication>")
+                + replicas.map { "<replica><host>127.0.0.1</host><port>\($0)</port></replica>" }.joined() + "</shard>"
         }.joined(separator: "\n")
         var config = try String(contentsOf: template.appendingPathComponent("config.xml"), encoding: .utf8)
         let tlsXML = tls.map {
@@ -43,9 +51,16 @@ final class ClickHouseServer {
                     <verificationMode>none</verificationMode></server></openSSL>
             """
         }
+        let replicationXML = replication.map {
+            """
+                <zookeeper><node><host>127.0.0.1</host><port>\($0.zookeeper)</port></node></zookeeper>
+                <macros><shard>\($0.shard)</shard><replica>\($0.replica)</replica></macros>
+                <interserver_http_host>127.0.0.1</interserver_http_host><interserver_http_port>\($0.interserver)</interserver_http_port>
+            """
+        }
         let values = [
             ("@FOLDER@", folder.path), ("@HTTP@", String(httpPort)), ("@TCP@", String(tcpPort)), ("@SHARDS@", shardXML),
-            ("@TLS@", tlsXML ?? ""),
+            ("@TLS@", tlsXML ?? ""), ("@REPLICATION@", replicationXML ?? ""),
         ]
         for (key, value) in values {
             config = config.replacingOccurrences(of: key, with: value)
@@ -57,7 +72,7 @@ final class ClickHouseServer {
     /// One started server.
     static func started() throws -> ClickHouseServer {
         let ports = try freePorts(2)
-        let server = try ClickHouseServer(folder: try temporaryFolder(), httpPort: ports[0], tcpPort: ports[1], shards: [ports[1]])
+        let server = try ClickHouseServer(folder: try temporaryFolder(), httpPort: ports[0], tcpPort: ports[1], shards: [[ports[1]]])
         try server.start()
         return server
     }
@@ -65,7 +80,7 @@ final class ClickHouseServer {
     /// Two started servers that form the two-shard cluster `fleet`.
     static func cluster() throws -> [ClickHouseServer] {
         let ports = try freePorts(4)
-        let shards = [ports[1], ports[3]]
+        let shards = [[ports[1]], [ports[3]]]
         let servers = try [0, 2].map {
             try ClickHouseServer(folder: try temporaryFolder(), httpPort: ports[$0], tcpPort: ports[$0 + 1], shards: shards)
         }
@@ -73,27 +88,27 @@ final class ClickHouseServer {
         return servers
     }
 
+    /// Two started servers that are the two replicas of the one shard of the cluster `fleet`,
+    /// replicating through `zookeeper`.
+    static func replicas(zookeeper: ZooKeeperServer) throws -> [ClickHouseServer] {
+        let ports = try freePorts(6)
+        let shards = [[ports[1], ports[4]]]
+        let servers = try [0, 3].map {
+            try ClickHouseServer(
+                folder: try temporaryFolder(), httpPort: ports[$0], tcpPort: ports[$0 + 1], shards: shards,
+                replication: (zookeeper.port, "01", "replica-\($0 / 3 + 1)", ports[$0 + 2]))
+        }
+        for server in servers { try server.start() }
+        return servers
+    }
+
     var url: String { "http://127.0.0.1:\(httpPort)/synprint" }
 
-    /// Started with posix_spawn rather than Foundation's Process, whose monitor waits on the
-    /// longest-lived child and so misses the ends of the synprint processes a test runs.
     func start() throws {
         guard let binary = ClickHouseServer.binary else {
             throw Failed(description: "clickhouse-server is not installed (tools/setup.sh installs Debian's clickhouse-server)")
         }
-        let arguments = [binary] + (binary.hasSuffix("/clickhouse") ? ["server"] : []) + ["--config-file=\(folder.path)/config.xml"]
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var argv = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var child: pid_t = 0
-        let status = posix_spawn(&child, binary, &actions, nil, &argv, environ)
-        guard status == 0 else { throw Failed(description: "cannot start \(binary): \(String(cString: strerror(status)))") }
-        pid = child
+        pid = try spawnQuietly([binary] + (binary.hasSuffix("/clickhouse") ? ["server"] : []) + ["--config-file=\(folder.path)/config.xml"])
         do {
             try waitFor(seconds: 30) { (try? query("SELECT 1")) == "1\n" }
         } catch {
@@ -102,20 +117,9 @@ final class ClickHouseServer {
         }
     }
 
-    /// SIGTERM, then SIGKILL if it is still there after 15 s.
     func stop() {
         guard let pid else { return }
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        let deadline = Date().addingTimeInterval(15)
-        while waitpid(pid, &status, WNOHANG) == 0 {
-            if Date() >= deadline {
-                kill(pid, SIGKILL)
-                waitpid(pid, &status, 0)
-                break
-            }
-            usleep(20_000)
-        }
+        stopProcess(pid)
         self.pid = nil
     }
 
@@ -153,6 +157,74 @@ final class ClickHouseServer {
 
     func count(_ sql: String) throws -> Int {
         Int(try query(sql).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+}
+
+/// A ZooKeeper server (Debian's `zookeeper`, installed by tools/setup.sh) on loopback for one
+/// test, standalone, with its data in a temporary folder: what replicated ClickHouse tables need.
+final class ZooKeeperServer {
+    static let jar = "/usr/share/java/zookeeper.jar"
+    let port: Int
+    private let folder: URL
+    private var pid: pid_t?
+
+    init() throws {
+        guard FileManager.default.fileExists(atPath: ZooKeeperServer.jar) else {
+            throw Failed(description: "ZooKeeper is not installed (tools/setup.sh installs Debian's zookeeper)")
+        }
+        port = try freePorts(1)[0]
+        folder = try temporaryFolder()
+        let config = """
+            tickTime=500
+            dataDir=\(folder.path)/data
+            clientPort=\(port)
+            clientPortAddress=127.0.0.1
+            admin.enableServer=false
+
+            """
+        try config.write(to: folder.appendingPathComponent("zoo.cfg"), atomically: true, encoding: .utf8)
+        pid = try spawnQuietly([
+            "/usr/bin/java", "-cp", ZooKeeperServer.jar, "org.apache.zookeeper.server.ZooKeeperServerMain",
+            folder.appendingPathComponent("zoo.cfg").path,
+        ])
+        try waitForPort(port)
+    }
+
+    deinit {
+        if let pid { stopProcess(pid) }
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+/// Started with posix_spawn rather than Foundation's Process, whose monitor waits on the
+/// longest-lived child and so misses the ends of the synprint processes a test runs.
+func spawnQuietly(_ arguments: [String]) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    var argv = arguments.map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var child: pid_t = 0
+    let status = posix_spawn(&child, arguments[0], &actions, nil, &argv, environ)
+    guard status == 0 else { throw Failed(description: "cannot start \(arguments[0]): \(String(cString: strerror(status)))") }
+    return child
+}
+
+/// SIGTERM, then SIGKILL if it is still there after 15 s.
+func stopProcess(_ pid: pid_t) {
+    kill(pid, SIGTERM)
+    var status: Int32 = 0
+    let deadline = Date().addingTimeInterval(15)
+    while waitpid(pid, &status, WNOHANG) == 0 {
+        if Date() >= deadline {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+            break
+        }
+        usleep(20_000)
     }
 }
 

@@ -490,11 +490,11 @@ final class StoreTests: XCTestCase {
         }
         let ports = try freePorts(6)
         let server = try ClickHouseServer(
-            folder: try temporaryFolder(), httpPort: ports[0], tcpPort: ports[1], shards: [ports[1]],
+            folder: try temporaryFolder(), httpPort: ports[0], tcpPort: ports[1], shards: [[ports[1]]],
             tls: (ports[2], URL(fileURLWithPath: file("server.pem")), URL(fileURLWithPath: file("server.key"))))
         try server.start()
         let other = try ClickHouseServer(
-            folder: try temporaryFolder(), httpPort: ports[3], tcpPort: ports[4], shards: [ports[4]],
+            folder: try temporaryFolder(), httpPort: ports[3], tcpPort: ports[4], shards: [[ports[4]]],
             tls: (ports[5], URL(fileURLWithPath: file("elsewhere.pem")), URL(fileURLWithPath: file("elsewhere.key"))))
         try other.start()
         let url = "https://127.0.0.1:\(ports[2])/synprint"
@@ -595,6 +595,59 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(locals.allSatisfy { $0 > 0 }, "one shard holds no SYN: \(locals)")
         XCTAssertEqual(locals.reduce(0, +), expected["syn"])
         XCTAssertEqual(try servers[1].count("SELECT sum(connections) FROM synprint.conn_15m"), expected["conn"])
+    }
+
+    /// A shard of two replicas (ZooKeeper between them), laid out by `clickhouse init --cluster
+    /// --replicated`: a run sent to one server is on both, each row once, views included; and
+    /// with one replica stopped, the other still takes rows and hands them on when it is back.
+    func testReplicatedShardKeepsEveryRowOnBothReplicas() throws {
+        let zookeeper = try ZooKeeperServer()
+        let servers = try ClickHouseServer.replicas(zookeeper: zookeeper)
+        let setup = try runSynprint(["clickhouse", "init", "--cluster", "fleet", "--replicated"] + servers.map(\.url))
+        XCTAssertEqual(setup.status, 0, setup.stderr)
+        XCTAssertEqual(
+            try servers[1].count("SELECT count() FROM system.replicas WHERE database = 'synprint'"),
+            StoreTable.allCases.count + StoreSchema.views.count)
+        let folder = try temporaryFolder()
+        func send(_ capture: URL, to server: ClickHouseServer, as sensor: String) throws -> URL {
+            let json = folder.appendingPathComponent("\(sensor).jsonl")
+            let run = try runSynprint([
+                "-r", capture.path, "--json", "--http", "--connections", "--flow-stats", "-o", json.path, "--sensor-name", sensor,
+                "--clickhouse", server.url, "--alerts", folder.appendingPathComponent("\(sensor).alerts").path,
+            ])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            return json
+        }
+        func expected(_ jsons: [URL]) throws -> [String: Int] {
+            var counts: [String: Int] = [:]
+            for json in jsons { counts.merge(try countsByType(json), uniquingKeysWith: +) }
+            let alerts = try jsons.map {
+                try String(contentsOf: $0.deletingPathExtension().appendingPathExtension("alerts"), encoding: .utf8)
+                    .split(separator: "\n").count
+            }.reduce(0, +)
+            if alerts > 0 { counts["alert"] = alerts }
+            return counts
+        }
+        func locals(_ server: ClickHouseServer) -> [String: Int] {
+            var counts = (try? storeCounts(server, table: "_local", final: false)) ?? [:]
+            counts.removeValue(forKey: "stats")
+            return counts
+        }
+        var jsons = [try send(StoreTests.captures[0], to: servers[0], as: "edge-a")]
+        let first = try expected(jsons)
+        try waitFor(seconds: 30) { servers.allSatisfy { locals($0) == first } }
+        XCTAssertEqual(try servers[1].count("SELECT sum(connections) FROM synprint.conn_15m_local"), first["conn"])
+        // Reading through the Distributed table sees each row once, from one replica.
+        var distributed = try storeCounts(servers[1], final: false)
+        distributed.removeValue(forKey: "stats")
+        XCTAssertEqual(distributed, first)
+        // One replica down: the other takes the next run, and the stopped one catches up when it is back.
+        servers[1].stop()
+        jsons.append(try send(StoreTests.captures[2], to: servers[0], as: "edge-b"))
+        let both = try expected(jsons)
+        XCTAssertEqual(locals(servers[0]), both)
+        try servers[1].start()
+        try waitFor(seconds: 30) { locals(servers[1]) == both }
     }
 
     /// `synprint report --clickhouse` on a store that holds one run equals `synprint report` on
