@@ -137,6 +137,10 @@ public func sensorMetrics(_ sensor: SensorMonitor, _ log: EventLog, _ limiter: A
             MetricValue(
                 "synprint_flow_evicted", Double(flow.connectionsEvicted), .counter, labels: [("table", "connections")],
                 help: "Clients or connections pushed out of a full flow-statistics table"))
+        values.append(
+            MetricValue(
+                "synprint_flow_hellos_unread", Double(flow.hellosUnread), .counter,
+                help: "ClientHellos over several segments not read whole (a gap, the snaplen, the budget, an eviction)"))
     }
     if let hosts = sensor.judge?.hosts {
         let evictions = hosts.evictions

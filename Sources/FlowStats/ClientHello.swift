@@ -11,6 +11,10 @@ public struct ClientHello: Sendable, Equatable {
     /// The extensions were read to their end: an absent server name or ALPN is really absent.
     public var complete = false
 
+    /// The longest record a ClientHello is read from across segments: a TLS record's most
+    /// (2^14 bytes) and its header.
+    public static let maximumRecord = 5 + (1 << 14)
+
     /// No host name and no ALPN: a bare TLS library wrapping some other stream, as TLS tunnels
     /// (stunnel) do, not an HTTP client. Browsers and HTTP libraries send ALPN, send SNI for a
     /// host name and leave it out for an address; an address as server name is forbidden by

@@ -37,7 +37,12 @@ public final class FlowStatistics {
             clientsEvicted += o.clientsEvicted
             connectionsEvicted += o.connectionsEvicted
             clients += o.clients
+            hellosUnread += o.hellosUnread
         }
+
+        /// ClientHellos longer than their first segment that could not be read whole: a
+        /// segment missing or cut by the snaplen, their budget full, or their connection pushed out.
+        public var hellosUnread = 0
     }
 
     struct Connection {
@@ -45,7 +50,16 @@ public final class FlowStatistics {
         var firstPayload: PayloadKind?
         var window: UInt32 = 0
         var windowBytes: UInt64 = 0
+        /// A ClientHello that spans segments (browsers' post-quantum key shares make it longer
+        /// than one): its bytes so far, the record's whole length, and the next sequence number.
+        var hello: [UInt8] = []
+        var helloLength = 0
+        var helloSequence: UInt32 = 0
     }
+
+    /// Bytes of ClientHellos held until their last segment, in all.
+    public let helloBudget: Int
+    public private(set) var helloBytes = 0
 
     /// Memory per client (with its entropy on the output thread) and per connection (a window's
     /// TLS names are short strings besides).
@@ -66,8 +80,11 @@ public final class FlowStatistics {
     private var due: [IPAddress] = []
     public private(set) var counters = Counters()
 
-    public init(clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int, instance: Int = 0, instances: Int = 1)
-    {
+    public init(
+        clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int, helloBudget: Int = 1 << 20, instance: Int = 0,
+        instances: Int = 1
+    ) {
+        self.helloBudget = helloBudget
         nextID = 1 &+ UInt32(truncatingIfNeeded: instance)
         idStep = UInt32(clamping: max(instances, 1))
         clients = BoundedTable(capacity: max(clientCapacity, 1))
@@ -83,7 +100,13 @@ public final class FlowStatistics {
         if now - lastSweep >= FlowStatistics.sweepInterval { sweep(at: now, report: report) }
         let key = FlowKey(s)
         if connections.slot(of: key) == nil {
-            connections.place(Connection(start: now), for: key) { _, _ in counters.connectionsEvicted += 1 }
+            connections.place(Connection(start: now), for: key) { _, pushed in
+                counters.connectionsEvicted += 1
+                if !pushed.hello.isEmpty {
+                    helloBytes -= pushed.helloLength
+                    counters.hellosUnread += 1
+                }
+            }
         }
         let slot: Int
         if let existing = clients.slot(of: s.ip.source) {
@@ -138,6 +161,9 @@ public final class FlowStatistics {
                 if fromClient, c.firstPayload == nil, s.payloadLength > 0 {
                     (firstPayload, hello) = PayloadKind.classify(payload, length: s.payloadLength)
                     c.firstPayload = firstPayload
+                    if let partial = hello, !partial.complete { startHello(&c, s, payload) }
+                } else if fromClient, !c.hello.isEmpty, s.payloadLength > 0 {
+                    hello = continueHello(&c, s, payload)
                 }
                 if s.payloadLength > 0 { dataOf = c.firstPayload }
                 connectionBytes = c.windowBytes
@@ -171,6 +197,47 @@ public final class FlowStatistics {
             entropyElsewhere(.sample(window: windowID, upstream: fromClient, payload: payload))
         }
         if closed { close(slot: slot, at: now, report: report) }
+    }
+
+    /// A ClientHello record longer than its first segment: kept, within the budget, for the
+    /// segments that follow. One the snaplen cut is left as it is.
+    private func startHello(_ c: inout Connection, _ s: TCPSegment, _ payload: UnsafeRawBufferPointer) {
+        guard payload.count == s.payloadLength, payload.count >= 5 else { return }
+        let length = 5 + (Int(payload[3]) << 8 | Int(payload[4]))
+        guard length > payload.count, length <= ClientHello.maximumRecord else { return }
+        guard helloBytes + length <= helloBudget else {
+            counters.hellosUnread += 1
+            return
+        }
+        c.hello = Array(payload)
+        c.hello.reserveCapacity(length)
+        c.helloLength = length
+        c.helloSequence = s.sequence &+ UInt32(s.payloadLength)
+        helloBytes += length
+    }
+
+    /// The next segment of a ClientHello being read: the hello once it is whole. A gap or a
+    /// segment cut by the snaplen ends the reading; a retransmission is passed over.
+    private func continueHello(_ c: inout Connection, _ s: TCPSegment, _ payload: UnsafeRawBufferPointer) -> ClientHello? {
+        let offset = Int32(bitPattern: s.sequence &- c.helloSequence)
+        if offset < 0 { return nil }
+        guard offset == 0, payload.count == s.payloadLength else {
+            dropHello(&c)
+            counters.hellosUnread += 1
+            return nil
+        }
+        c.hello.append(contentsOf: payload.prefix(c.helloLength - c.hello.count))
+        c.helloSequence &+= UInt32(s.payloadLength)
+        guard c.hello.count >= c.helloLength else { return nil }
+        let whole = c.hello.withUnsafeBytes { ClientHello($0) }
+        dropHello(&c)
+        return whole
+    }
+
+    private func dropHello(_ c: inout Connection) {
+        helloBytes -= c.helloLength
+        c.hello = []
+        c.helloLength = 0
     }
 
     /// Hands over the client's window and starts a new one.

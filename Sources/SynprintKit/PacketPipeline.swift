@@ -46,7 +46,8 @@ public final class PacketPipeline {
             flowStats: flowStatistics
                 ? FlowStatistics(
                     clientCapacity: settings.flowClientCapacity, connectionCapacity: settings.flowConnectionCapacity,
-                    windowPackets: settings.flowWindowPackets, windowSeconds: settings.flowWindowSeconds, instance: instance,
+                    windowPackets: settings.flowWindowPackets, windowSeconds: settings.flowWindowSeconds,
+                    helloBudget: settings.helloBudget, instance: instance,
                     instances: instances) : nil)
     }
 

@@ -83,18 +83,21 @@ public struct Settings: Sendable {
     public var memcap = 128 << 20
 
     /// Shares of `memcap` in percent: the connection table, the unfinished request heads it
-    /// buffers, the host table, its interned request text, and the matcher's answer cache.
+    /// buffers, the host table, its interned request text, the matcher's answer cache, the flow
+    /// statistics' tables and the ClientHellos they read across segments.
     public enum MemoryShares {
         public static let connections = 30
-        public static let requestHeads = 10
+        public static let requestHeads = 9
         public static let hosts = 35
         public static let connectionRecords = 5
         public static let strings = 8
         public static let matchCache = 9
         public static let flowStatistics = 3
+        public static let clientHellos = 1
     }
 
     public var headBudget: Int { memcap / 100 * MemoryShares.requestHeads }
+    public var helloBudget: Int { memcap / 100 * MemoryShares.clientHellos }
     public var stringBudget: Int { memcap / 100 * MemoryShares.strings }
     /// Connections awaiting a request at once: `maxAwaiting`, or fewer when their bytes would pass the budget.
     public var awaitingCapacity: Int {

@@ -461,7 +461,8 @@ struct Synprint: ParsableCommand {
         if let flow = status.flowStats {
             lines.append(
                 "  flow statistics: \(flow.windows) windows; pushed out of full tables: \(flow.clientsEvicted) clients, "
-                    + "\(flow.connectionsEvicted) connections, \(sensor.flowEntropyEvicted) entropy tallies")
+                    + "\(flow.connectionsEvicted) connections, \(sensor.flowEntropyEvicted) entropy tallies; "
+                    + "ClientHellos over several segments not read whole: \(flow.hellosUnread)")
         }
         if let observations { lines.append(observations.summary) }
         if sensor.droppedAtStop > 0 { lines.append("  \(sensor.droppedAtStop) events not written: the output stalled at the stop") }

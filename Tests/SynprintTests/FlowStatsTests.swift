@@ -121,6 +121,79 @@ final class FlowStatsTests: XCTestCase {
         XCTAssertEqual(bare.ja4?.prefix(10), "t12i010100")
     }
 
+    /// Real clients' ClientHellos (tools/netns-tls.py): the browsers' span two segments (their
+    /// post-quantum key shares) and are read whole. Every client's server name, first ALPN
+    /// protocol and JA4 counts are those docs/TLS-CLIENTS.md gives from the same hellos.
+    func testRealClientsHellosAreReadWholeAcrossSegments() throws {
+        final class Collector: EventHandler, @unchecked Sendable {
+            var windows: [FlowWindow] = []
+            func handle(syn: SynObservation) {}
+            func handle(request: JudgedRequest) {}
+            func idle() {}
+            func handle(flowWindow: FlowWindow) { windows.append(flowWindow) }
+        }
+        let collector = Collector()
+        let sensor = Sensor(
+            settings: Settings(), database: try shippedDatabase(), judging: false, flowStatistics: true, threaded: false, handler: collector
+        )
+        feed(try packets(of: fixture("tls-clients.pcap")), to: sensor)
+        sensor.finish()
+        // kind: JA4's first part (version, SNI, suites, extensions, ALPN), from the documented counts.
+        let expected: [String: String] = [
+            "chromium": "t13d1517h2", "firefox": "t13d1617h2", "curl": "t13d3112h2", "wget": "t13d291300", "gnutls": "t13d291300",
+            "openssl": "t13d311000", "python": "t13d3113h1", "node": "t13d591000", "java": "t13d3713h2", "go": "t13d1910h2",
+        ]
+        let labels = try jsonLines(of: fixture("tls-clients.labels.jsonl"))
+        XCTAssertEqual(labels.count, expected.count)
+        for label in labels {
+            let kind = try XCTUnwrap(label["kind"] as? String)
+            let address = try XCTUnwrap(label["client_ip"] as? String)
+            let window = try XCTUnwrap(collector.windows.first { $0.client == IPAddress(address) }, kind)
+            XCTAssertEqual(window.serverName, "tls.synprint.test", kind)
+            XCTAssertEqual(window.ja4?.prefix(10).description, expected[kind], kind)
+        }
+        // Chromium's suites are Chrome's: the cipher hash FoxIO publishes for it.
+        let chromium = try XCTUnwrap(labels.first { $0["kind"] as? String == "chromium" }?["client_ip"] as? String)
+        XCTAssertEqual(collector.windows.first { $0.client == IPAddress(chromium) }?.ja4?.split(separator: "_")[1], "8daaf6152771")
+        sensor.publishStatus()
+        XCTAssertEqual(sensor.captureStatus.flowStats?.hellosUnread, 0)
+    }
+
+    /// A hello over two segments is read whole; with its second segment missing it is counted
+    /// as unread, and the first segment's names still count.
+    func testHelloOverTwoSegmentsAndItsGap() throws {
+        let padding = be16(0x0015) + be16(1500) + [UInt8](repeating: 0, count: 1500)
+        let whole = FlowStatsTests.clientHello(
+            ciphers: [0x1301, 0xC02F], extensions: [FlowStatsTests.serverName("example.test"), FlowStatsTests.alpn("h2"), padding])
+        XCTAssertTrue(hello(whole).complete)
+        func split(dropSecond: Bool) -> ConnectionTests.Conversation {
+            var c = ConnectionTests.Conversation()
+            c.handshake()
+            var p = PacketBuilder()
+            p.flags = 0x18
+            p.options = []
+            p.acknowledgment = c.serverISN + 1
+            p.sequence = c.clientISN + 1
+            p.payload = Array(whole.prefix(1000))
+            c.add(p.ipv4(), after: 1000)
+            p.sequence = c.clientISN + 1 + 1000 + (dropSecond ? 400 : 0)
+            p.payload = Array(whole.dropFirst(1000 + (dropSecond ? 400 : 0)))
+            c.add(p.ipv4(), after: 1000)
+            c.clientSent += UInt32(whole.count)
+            c.server(payload: 100)
+            return c
+        }
+        let (read, sensor) = try windows([split(dropSecond: false)])
+        XCTAssertEqual(read.first?.ja4, hello(whole).ja4)
+        sensor.publishStatus()
+        XCTAssertEqual(sensor.captureStatus.flowStats?.hellosUnread, 0)
+        let (gap, gapSensor) = try windows([split(dropSecond: true)])
+        XCTAssertNil(gap.first?.ja4)
+        XCTAssertEqual(gap.first?.serverName, "example.test")
+        gapSensor.publishStatus()
+        XCTAssertEqual(gapSensor.captureStatus.flowStats?.hellosUnread, 1)
+    }
+
     // MARK: Windows and rules
 
     /// A client 10.0.0.3 talking to 10.0.0.1:443: `exchanges` rounds of an upstream payload and
