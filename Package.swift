@@ -136,11 +136,12 @@ let package = Package(
 
 // libFuzzer harnesses (tools/fuzz.sh builds them with SYNPRINT_FUZZ=1 and --sanitize=fuzzer,
 // which provides their main): packets, TCP options, request heads, database lines, labels files,
-// first payloads.
+// first payloads, forward-auth headers.
 if Context.environment["SYNPRINT_FUZZ"] == "1" {
     let harnesses: [(String, [Target.Dependency])] = [
         ("Packet", ["Decode", "Features", "Formatting", "Match"]), ("Options", ["Features", "Formatting"]),
         ("HTTPHead", ["Verdict"]), ("DatabaseLine", ["Match"]), ("Labels", ["Learn"]), ("Payload", ["FlowStats"]),
+        ("AuthHeaders", ["Verdict"]),
     ]
     for (name, dependencies) in harnesses {
         package.targets.append(

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer harness (Fuzz/) for SECONDS (default 60) from its seed corpus in
 # Fuzz/corpus, built with the address sanitizer:
-#   tools/fuzz.sh [SECONDS] [HARNESS...]     harnesses: Packet Options HTTPHead DatabaseLine Labels Payload
+#   tools/fuzz.sh [SECONDS] [HARNESS...]     harnesses: Packet Options HTTPHead DatabaseLine Labels Payload AuthHeaders
 # Findings are written to ${FUZZ_DIR:-/tmp/synprint-fuzz}/HARNESS/crash-*; the exit status is 1
 # when a harness found one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}; shift || true
-harnesses=("$@"); [ ${#harnesses[@]} -gt 0 ] || harnesses=(Packet Options HTTPHead DatabaseLine Labels Payload)
+harnesses=("$@"); [ ${#harnesses[@]} -gt 0 ] || harnesses=(Packet Options HTTPHead DatabaseLine Labels Payload AuthHeaders)
 dir=${FUZZ_DIR:-/tmp/synprint-fuzz}
 status=0
 for name in "${harnesses[@]}"; do

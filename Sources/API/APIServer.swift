@@ -344,29 +344,20 @@ public final class APIServer: Sendable {
     /// flagged request at or above the operator's blocking score.
     func authorize(_ request: Request) async -> Response {
         let auth = settings.auth
-        func header(_ name: String) -> String? { HTTPField.Name(name).flatMap { request.headers[$0] } }
-        guard let listed = header(auth.addressHeader),
-            let address = IPAddress(listed.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "")
-        else {
+        let fields = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+        let asked: ForwardAuthRequest
+        switch ForwardAuthRequest.read(
+            fields, addressHeader: auth.addressHeader, portHeader: auth.portHeader, userAgentHeader: auth.userAgentHeader)
+        {
+        case .success(let read): asked = read
+        case .failure(.address):
             return APIServer.error(.badRequest, "the \(auth.addressHeader) header must hold the client's IPv4 or IPv6 address")
+        case .failure(.port):
+            return APIServer.error(.badRequest, "the \(auth.portHeader) header must hold a port from 0 to 65535")
         }
-        var port: UInt16?
-        if let text = header(auth.portHeader) {
-            guard let value = UInt16(text.trimmingCharacters(in: .whitespaces)) else {
-                return APIServer.error(.badRequest, "the \(auth.portHeader) header must hold a port from 0 to 65535")
-            }
-            port = value
-        }
-        var head = HTTPRequestHead(method: "")
-        // The proxy's own header for the client is no sign of a proxy in front of the client.
-        let own = auth.addressHeader.lowercased()
-        for field in request.headers
-        where HTTPRequestHead.readHeaderNames.contains(field.name.canonicalName) && field.name.canonicalName != own {
-            head.take(header: field.name.canonicalName, value: field.value)
-        }
-        head.userAgent = header(auth.userAgentHeader)
         var response = Response(status: .ok)
-        guard let (connection, verdict) = await judged(address, port: port, head: head, waiting: auth.waitMilliseconds) else {
+        guard let (connection, verdict) = await judged(asked.address, port: asked.port, head: asked.head, waiting: auth.waitMilliseconds)
+        else {
             response.headers[APIServer.verdictHeader] = "unknown"
             return response
         }

@@ -296,4 +296,30 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(tracker.counters.overBudget, 3)
         XCTAssertEqual(tracker.waiting, 2)
     }
+
+    /// The forward-auth subrequest's headers: the last address of a list, a port with spaces,
+    /// the headers a verdict reads (not the proxy's own address header), and the two refusals.
+    func testForwardAuthHeadersAreReadAsTheProxySetsThem() throws {
+        func read(_ fields: [(String, String)]) -> Result<ForwardAuthRequest, ForwardAuthRequest.Problem> {
+            ForwardAuthRequest.read(
+                fields.map { (name: $0.0, value: $0.1) }, addressHeader: "X-Forwarded-For", portHeader: "X-Real-Port",
+                userAgentHeader: "User-Agent")
+        }
+        func problem(_ fields: [(String, String)]) -> ForwardAuthRequest.Problem? {
+            if case .failure(let problem) = read(fields) { return problem }
+            return nil
+        }
+        let asked = try read([
+            ("x-forwarded-for", "203.0.113.9, 198.51.100.7 "), ("X-Real-Port", " 50412"), ("User-Agent", "curl/8.5.0"),
+            ("Via", "1.1 edge"),
+        ]).get()
+        XCTAssertEqual(asked.address, IPAddress("198.51.100.7"))
+        XCTAssertEqual(asked.port, 50412)
+        XCTAssertEqual(asked.head.userAgent, "curl/8.5.0")
+        XCTAssertEqual(asked.head.proxyHeaders, ["via"])
+        XCTAssertNil(try read([("X-Forwarded-For", "2001:db8::1")]).get().port)
+        XCTAssertEqual(problem([("X-Forwarded-For", "not an address")]), .address)
+        XCTAssertEqual(problem([("X-Real-Port", "1")]), .address)
+        XCTAssertEqual(problem([("X-Forwarded-For", "192.0.2.1"), ("X-Real-Port", "70000")]), .port)
+    }
 }
