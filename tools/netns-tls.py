@@ -65,8 +65,8 @@ services (installing nginx may start Debian's; it does not need or touch it).
 import argparse, ctypes, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 
-from netns_common import (SEGMENTATION, TX_CHECKSUM, add_namespaces, capture_statistics, ethernet_ipv4, exit_on_problems,
-                          remove_namespaces, run as common_run, start_capture, stop_capture, veth)
+from netns_common import (SEGMENTATION, TX_CHECKSUM, add_namespaces, capture_statistics, chosen_kinds, ethernet_ipv4,
+                          exit_on_problems, remove_namespaces, run as common_run, start_capture, stop_capture, veth)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
@@ -619,10 +619,7 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("netns-tls: needs root (network namespaces, tcpdump, mounts inside the namespaces)")
-    kinds = list(KINDS) if not args.kinds else [k.strip() for k in args.kinds.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        sys.exit(f"netns-tls: unknown kinds {unknown}; known: {', '.join(KINDS)}")
+    kinds = chosen_kinds(args.kinds, KINDS, "netns-tls")
     if not 1 <= args.runs <= 10:
         sys.exit("netns-tls: --runs from 1 to 10")
 

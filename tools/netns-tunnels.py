@@ -64,8 +64,8 @@ system services (installing them may start some; it does not need or touch them)
 import argparse, json, os, random, re, secrets, shutil, signal, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
-from netns_common import (SEGMENTATION, TX_CHECKSUM, add_namespaces, capture_statistics, ethernet_ipv4, exit_on_problems,
-                          present_namespaces, remove_namespaces, run as common_run, start_capture, stop_capture, veth)
+from netns_common import (SEGMENTATION, TX_CHECKSUM, add_namespaces, capture_statistics, chosen_kinds, ethernet_ipv4,
+                          exit_on_problems, present_namespaces, remove_namespaces, run as common_run, start_capture, stop_capture, veth)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "SynprintTests" / "Fixtures"
@@ -698,10 +698,7 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("netns-tunnels: needs root (network namespaces, tc, tcpdump, daemons inside the namespaces)")
-    kinds = list(KINDS) if not args.kinds else [k.strip() for k in args.kinds.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        sys.exit(f"netns-tunnels: unknown kinds {unknown}; known: {', '.join(KINDS)}")
+    kinds = chosen_kinds(args.kinds, KINDS, "netns-tunnels")
     profile = dict(PROFILES["small" if args.small else "full"])
     if args.clients:
         profile["clients"] = args.clients

@@ -160,3 +160,13 @@ def ethernet_ipv4(path):
             raise ValueError(f"{path}: expected Ethernet frames, found link type {linktype}")
         if len(frame) >= 34 and frame[12:14] == b"\x08\x00":
             yield ts, orig, frame[14:]
+
+
+def chosen_kinds(text, known, program):
+    """The kinds a comma-separated --kinds names (all of `known` when it is empty), in its
+    order; an unknown one ends the run with the list of known ones."""
+    kinds = list(known) if not text else [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in known]
+    if unknown:
+        sys.exit(f"{program}: unknown kinds {unknown}; known: {', '.join(known)}")
+    return kinds

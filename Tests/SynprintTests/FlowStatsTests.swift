@@ -16,6 +16,15 @@ final class FlowStatsTests: XCTestCase {
         XCTAssertEqual(PerPayloadKind<Int>.count, PayloadKind.allCases.count)
     }
 
+    /// The closed windows a sensor hands over.
+    final class Collector: EventHandler, @unchecked Sendable {
+        var windows: [FlowWindow] = []
+        func handle(syn: SynObservation) {}
+        func handle(request: JudgedRequest) {}
+        func idle() {}
+        func handle(flowWindow: FlowWindow) { windows.append(flowWindow) }
+    }
+
     func entropy(_ bytes: [UInt8]) -> Float { bytes.withUnsafeBytes { ByteEntropy.of($0).bits } }
     func kind(_ bytes: [UInt8]) -> PayloadKind { bytes.withUnsafeBytes { PayloadKind.classify($0, length: bytes.count).kind } }
     func hello(_ bytes: [UInt8]) -> ClientHello { bytes.withUnsafeBytes { ClientHello($0) } }
@@ -125,13 +134,6 @@ final class FlowStatsTests: XCTestCase {
     /// post-quantum key shares) and are read whole. Every client's server name, first ALPN
     /// protocol and JA4 counts are those docs/TLS-CLIENTS.md gives from the same hellos.
     func testRealClientsHellosAreReadWholeAcrossSegments() throws {
-        final class Collector: EventHandler, @unchecked Sendable {
-            var windows: [FlowWindow] = []
-            func handle(syn: SynObservation) {}
-            func handle(request: JudgedRequest) {}
-            func idle() {}
-            func handle(flowWindow: FlowWindow) { windows.append(flowWindow) }
-        }
         let collector = Collector()
         let sensor = Sensor(
             settings: Settings(), database: try shippedDatabase(), judging: false, flowStatistics: true, threaded: false, handler: collector
@@ -167,19 +169,7 @@ final class FlowStatsTests: XCTestCase {
             ciphers: [0x1301, 0xC02F], extensions: [FlowStatsTests.serverName("example.test"), FlowStatsTests.alpn("h2"), padding])
         XCTAssertTrue(hello(whole).complete)
         func split(dropSecond: Bool) -> ConnectionTests.Conversation {
-            var c = ConnectionTests.Conversation()
-            c.handshake()
-            var p = PacketBuilder()
-            p.flags = 0x18
-            p.options = []
-            p.acknowledgment = c.serverISN + 1
-            p.sequence = c.clientISN + 1
-            p.payload = Array(whole.prefix(1000))
-            c.add(p.ipv4(), after: 1000)
-            p.sequence = c.clientISN + 1 + 1000 + (dropSecond ? 400 : 0)
-            p.payload = Array(whole.dropFirst(1000 + (dropSecond ? 400 : 0)))
-            c.add(p.ipv4(), after: 1000)
-            c.clientSent += UInt32(whole.count)
+            var c = opening(whole, segments: [0..<1000, (dropSecond ? 1400 : 1000)..<whole.count])
             c.server(payload: 100)
             return c
         }
@@ -196,19 +186,28 @@ final class FlowStatsTests: XCTestCase {
 
     // MARK: Windows and rules
 
-    /// A client 10.0.0.3 talking to 10.0.0.1:443: `exchanges` rounds of an upstream payload and
-    /// a downstream answer, 50 ms apart, on one connection.
-    func conversation(firstPayload: [UInt8], exchanges: Int, up: Int, down: Int, seconds: Double) -> ConnectionTests.Conversation {
+    /// A handshake, then the client's first bytes `payload` in segments of these ranges, 1 ms
+    /// apart (a range left out of the ranges is a gap).
+    func opening(_ payload: [UInt8], segments: [Range<Int>]) -> ConnectionTests.Conversation {
         var c = ConnectionTests.Conversation()
         c.handshake()
         var p = PacketBuilder()
         p.flags = 0x18
         p.options = []
-        p.sequence = c.clientISN + 1
         p.acknowledgment = c.serverISN + 1
-        p.payload = firstPayload
-        c.clientSent += UInt32(firstPayload.count)
-        c.add(p.ipv4(), after: 1000)
+        for range in segments {
+            p.sequence = c.clientISN + 1 + UInt32(range.lowerBound)
+            p.payload = Array(payload[range])
+            c.add(p.ipv4(), after: 1000)
+        }
+        c.clientSent += UInt32(payload.count)
+        return c
+    }
+
+    /// A client 10.0.0.3 talking to 10.0.0.1:443: `exchanges` rounds of an upstream payload and
+    /// a downstream answer, 50 ms apart, on one connection.
+    func conversation(firstPayload: [UInt8], exchanges: Int, up: Int, down: Int, seconds: Double) -> ConnectionTests.Conversation {
+        var c = opening(firstPayload, segments: [0..<firstPayload.count])
         let step = Int(seconds * 1e6) / max(exchanges, 1)
         for _ in 0..<exchanges {
             c.client(flags: 0x18, payload: up, after: step / 2)
@@ -222,13 +221,6 @@ final class FlowStatsTests: XCTestCase {
     ) throws -> (
         windows: [FlowWindow], sensor: Sensor
     ) {
-        final class Collector: EventHandler, @unchecked Sendable {
-            var windows: [FlowWindow] = []
-            func handle(syn: SynObservation) {}
-            func handle(request: JudgedRequest) {}
-            func idle() {}
-            func handle(flowWindow: FlowWindow) { windows.append(flowWindow) }
-        }
         var settings = Settings()
         settings.flowWindowPackets = windowPackets
         settings.flowWindowSeconds = 600

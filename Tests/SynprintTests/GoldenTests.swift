@@ -71,29 +71,11 @@ final class GoldenTests: XCTestCase {
             capture.packets, link: capture.link, database: database, judging: true, following: true, flowStatistics: true)
         let rows = StoreRows(database: database, labels: EventLabels(sensor: "golden"), runStart: 1_700_000_000_000_000)
         // The binary rows, read back by the schema into one line per row: TABLE {"column":value,…}.
-        let out = TextBuffer(capacity: 1 << 16)
-        var sequence: UInt64 = 0
         var lines = ""
-        func add(_ table: StoreTable) throws {
-            let bytes = out.withBytes { [UInt8]($0) }
-            let decoded = try RowBinaryDecoder.lines(bytes, table: table)
-            XCTAssertEqual(decoded.count, 1, "\(table) row \(sequence)")
+        try writeStoreRows(events, with: rows) { table, out, _ in
+            let decoded = try RowBinaryDecoder.lines(out.withBytes { [UInt8]($0) }, table: table)
+            XCTAssertEqual(decoded.count, 1, "\(table)")
             lines += decoded.map { "\(table.rawValue) \($0)\n" }.joined()
-            out.removeAll()
-            sequence += 1
-        }
-        for syn in events.handshakes { try add(rows.write(syn, sequence: sequence, to: out)) }
-        for request in events.requests {
-            rows.write(request, sequence: sequence, to: out)
-            try add(.http)
-        }
-        for connection in events.connections {
-            rows.write(connection, sequence: sequence, to: out)
-            try add(.conn)
-        }
-        for window in events.flowWindows {
-            rows.write(window, sequence: sequence, to: out)
-            try add(.flowstats)
         }
         try compare(lines, "mixed-os.store.rows")
     }

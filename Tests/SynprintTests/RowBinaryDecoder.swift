@@ -1,4 +1,5 @@
 import Fleet
+import Formatting
 import Foundation
 import Output
 import XCTest
@@ -81,4 +82,34 @@ struct RowBinaryDecoder {
         default: throw Truncated(column: "\(column) of unknown type \(type)")
         }
     }
+}
+
+/// A run's events as store rows, one event at a time in the order the goldens keep (SYNs and
+/// SYN+ACKs, requests, connections, windows): `each` gets the row's table, a buffer holding just
+/// that row, and its sequence (`first` plus the event's position). Returns the next sequence.
+@discardableResult
+func writeStoreRows(
+    _ events: EventCollector, with rows: StoreRows, from first: UInt64 = 0, each: (StoreTable, TextBuffer, UInt64) throws -> Void
+) rethrows -> UInt64 {
+    let out = TextBuffer(capacity: 4096)
+    var sequence = first
+    func next(_ table: StoreTable) throws {
+        try each(table, out, sequence)
+        out.removeAll()
+        sequence += 1
+    }
+    for syn in events.handshakes { try next(rows.write(syn, sequence: sequence, to: out)) }
+    for request in events.requests {
+        rows.write(request, sequence: sequence, to: out)
+        try next(.http)
+    }
+    for connection in events.connections {
+        rows.write(connection, sequence: sequence, to: out)
+        try next(.conn)
+    }
+    for window in events.flowWindows {
+        rows.write(window, sequence: sequence, to: out)
+        try next(.flowstats)
+    }
+    return sequence
 }

@@ -121,30 +121,13 @@ final class StoreTests: XCTestCase {
         for capture in StoreTests.captures + [fixture("tunnels.pcap")] {
             let p = try packets(of: capture)
             let events = runSensor(p.packets, link: p.link, database: database, judging: true, following: true, flowStatistics: true)
-            let out = TextBuffer(capacity: 4096)
-            func check(_ table: StoreTable) throws {
-                let bytes = out.withBytes { [UInt8]($0) }
-                let lines = try RowBinaryDecoder.lines(bytes, table: table)
+            sequence = try writeStoreRows(events, with: rows, from: sequence) { table, out, id in
+                let lines = try RowBinaryDecoder.lines(out.withBytes { [UInt8]($0) }, table: table)
                 XCTAssertEqual(lines.count, 1, "\(table): one row, each value of its column's type, nothing left over")
                 let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any], lines[0])
                 XCTAssertEqual(object["sensor"] as? String, "s\"1")
-                XCTAssertEqual(object["event_id"] as? String, "s\"1-1700000000000000-\(sequence)")
+                XCTAssertEqual(object["event_id"] as? String, "s\"1-1700000000000000-\(id)")
                 seen.insert(table)
-                sequence += 1
-                out.removeAll()
-            }
-            for syn in events.handshakes { try check(rows.write(syn, sequence: sequence, to: out)) }
-            for request in events.requests {
-                rows.write(request, sequence: sequence, to: out)
-                try check(.http)
-            }
-            for connection in events.connections {
-                rows.write(connection, sequence: sequence, to: out)
-                try check(.conn)
-            }
-            for window in events.flowWindows {
-                rows.write(window, sequence: sequence, to: out)
-                try check(.flowstats)
             }
         }
         XCTAssertEqual(seen, [.syn, .synack, .http, .conn, .flowstats])
@@ -216,21 +199,14 @@ final class StoreTests: XCTestCase {
         let rows = StoreRows(database: database, labels: EventLabels(sensor: "test"), runStart: 1_700_000_000_000_000)
         var written: [StoreTable: (TextBuffer, Int)] = [:]
         var sequence: UInt64 = 0
-        func add(_ table: StoreTable, _ write: (TextBuffer) -> Void) {
-            let out = written[table]?.0 ?? TextBuffer(capacity: 1 << 16)
-            write(out)
-            written[table] = (out, (written[table]?.1 ?? 0) + 1)
-            sequence += 1
-        }
         for capture in StoreTests.captures {
             let p = try packets(of: capture)
             let events = runSensor(p.packets, link: p.link, database: database, judging: true, following: true, flowStatistics: true)
-            for syn in events.handshakes {
-                add(syn.fingerprint.direction == .syn ? .syn : .synack) { rows.write(syn, sequence: sequence, to: $0) }
+            sequence = writeStoreRows(events, with: rows, from: sequence) { table, out, _ in
+                let all = written[table]?.0 ?? TextBuffer(capacity: 1 << 16)
+                all.append(out)
+                written[table] = (all, (written[table]?.1 ?? 0) + 1)
             }
-            for request in events.requests { add(.http) { rows.write(request, sequence: sequence, to: $0) } }
-            for connection in events.connections { add(.conn) { rows.write(connection, sequence: sequence, to: $0) } }
-            for window in events.flowWindows { add(.flowstats) { rows.write(window, sequence: sequence, to: $0) } }
         }
         for (table, (out, _)) in written {
             try Data(out.withBytes { [UInt8]($0) }).write(to: rowsFolder.appendingPathComponent("\(table.rawValue).rowbinary"))
