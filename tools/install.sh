@@ -22,6 +22,7 @@ fi
 root="$DESTDIR$PREFIX"
 install -Dm755 "$BINARY" "$root/bin/synprint"
 install -Dm644 database/synprint.db.jsonl "$root/share/synprint/synprint.db.jsonl"
+install -Dm644 database/tls.jsonl "$root/share/synprint/tls.jsonl"
 install -Dm644 database/README.md "$root/share/doc/synprint/DATABASE.md"
 # The dashboards and the fleet store's schema and queries, for the people who set them up.
 install -Dm644 deploy/grafana-dashboard.json "$root/share/synprint/grafana-dashboard.json"

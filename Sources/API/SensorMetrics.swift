@@ -100,6 +100,8 @@ public func sensorMetrics(_ sensor: SensorMonitor, _ log: EventLog, _ limiter: A
             MetricValue(
                 "synprint_connections_over_budget", Double(tracker.overBudget), .counter,
                 help: "Connections dropped at the request-head budget"))
+        values.append(
+            MetricValue("synprint_tls_hellos", Double(tracker.hellos), .counter, help: "TLS ClientHellos read from followed connections"))
     }
     if let connections = status.connections {
         values.append(

@@ -68,6 +68,13 @@ public enum StoreSchema {
             ("awaiting_request", "UInt64"), ("requests", "UInt64"), ("flagged", "UInt64"), ("alerts_suppressed", "UInt64"),
         ]
 
+    static let tls: [Column] =
+        leading + endpoints + [
+            ("sni", "String"), ("alpn", "Array(String)"), ("versions", "Array(String)"), ("ciphers", "UInt16"), ("extensions", "UInt16"),
+            ("grease", "UInt8"), ("complete", "UInt8"), ("ja4", "String"), ("tls_family", "String"), ("tls_library", "String"), ("tls_name", "String"),
+            ("tls_confidence", "Float32"), ("os_class", "String"), ("os_family", "String"),
+        ]
+
     public static func columns(_ table: StoreTable) -> [Column] {
         switch table {
         case .syn, .synack: syn
@@ -75,6 +82,7 @@ public enum StoreSchema {
         case .conn: conn
         case .flowstats: flowstats
         case .stats: stats
+        case .tls: tls
         }
     }
 

@@ -167,6 +167,10 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         append(.flowstats) { rows.write(flowWindow, sequence: $0, to: $1) }
     }
 
+    public func handle(tls: TLSObservation) {
+        append(.tls) { rows.write(tls, sequence: $0, to: $1) }
+    }
+
     public func handle(status: Sensor.CaptureStatus) {
         let stats = status.figures(requests: requests, flagged: flagged, alertsSuppressed: limiter?.suppressed ?? 0)
         append(.stats) { rows.write(stats, sequence: $0, to: $1) }

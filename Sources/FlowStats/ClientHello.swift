@@ -10,6 +10,18 @@ public struct ClientHello: Sendable, Equatable {
     public var ja4: String?
     /// The extensions were read to their end: an absent server name or ALPN is really absent.
     public var complete = false
+    /// What the hello offers, in the client's order and without GREASE values (RFC 8701): the
+    /// structure a TLS library gives itself away by (`TLSStacks`).
+    public var ciphers: [UInt16] = []
+    public var extensions: [UInt16] = []
+    /// `supported_groups`.
+    public var groups: [UInt16] = []
+    /// `supported_versions`, or the legacy version when the hello has none.
+    public var versions: [UInt16] = []
+    /// Every ALPN protocol, in order (`alpn` is the first).
+    public var protocols: [String] = []
+    /// GREASE values anywhere: in the suites, the extensions, the groups or the versions.
+    public var grease = false
 
     /// The longest record a ClientHello is read from across segments: a TLS record's most
     /// (2^14 bytes) and its header.
@@ -39,10 +51,9 @@ public struct ClientHello: Sendable, Equatable {
         guard let session = u8(i) else { return }
         i += 1 + session
         guard let suitesLength = u16(i) else { return }
-        var ciphers: [UInt16] = []
         var c = i + 2
         while c + 1 < i + 2 + suitesLength, let suite = u16(c) {
-            if !Self.isGrease(suite) { ciphers.append(UInt16(suite)) }
+            if Self.isGrease(suite) { grease = true } else { ciphers.append(UInt16(suite)) }
             c += 2
         }
         i += 2 + suitesLength
@@ -51,15 +62,13 @@ public struct ClientHello: Sendable, Equatable {
         guard let extensionsLength = u16(i) else { return }
         i += 2
         let end = i + extensionsLength
-        var extensions: [UInt16] = []
         var signatureAlgorithms: [UInt16] = []
-        var version = legacyVersion
         var alpnBytes: [UInt8] = []
         while i + 4 <= end {
             guard let kind = u16(i), let length = u16(i + 2) else { return }
             let body = i + 4
             guard body + length <= p.count else { return }
-            if !Self.isGrease(kind) { extensions.append(UInt16(kind)) }
+            if Self.isGrease(kind) { grease = true } else { extensions.append(UInt16(kind)) }
             switch kind {
             case 0x0000:
                 if let nameLength = u16(body + 3), u8(body + 2) == 0 { serverName = Self.text(p, from: body + 5, count: nameLength) }
@@ -67,6 +76,17 @@ public struct ClientHello: Sendable, Equatable {
                 if let protocolLength = u8(body + 2), body + 3 + protocolLength <= p.count {
                     alpnBytes = Array(p[body + 3..<body + 3 + protocolLength])
                     alpn = Self.text(p, from: body + 3, count: protocolLength)
+                }
+                var s = body + 2
+                while s < body + length, let protocolLength = u8(s), s + 1 + protocolLength <= body + length {
+                    if let name = Self.text(p, from: s + 1, count: protocolLength) { protocols.append(name) }
+                    s += 1 + protocolLength
+                }
+            case 0x000A:
+                var s = body + 2
+                while s + 1 < body + length, let group = u16(s) {
+                    if Self.isGrease(group) { grease = true } else { groups.append(UInt16(group)) }
+                    s += 2
                 }
             case 0x000D:
                 var s = body + 2
@@ -76,20 +96,19 @@ public struct ClientHello: Sendable, Equatable {
                 }
             case 0x002B:
                 var s = body + 1
-                var highest = 0
                 while s + 1 < body + length, let offered = u16(s) {
-                    if !Self.isGrease(offered) { highest = max(highest, offered) }
+                    if Self.isGrease(offered) { grease = true } else { versions.append(UInt16(offered)) }
                     s += 2
                 }
-                if highest > 0 { version = highest }
             default: break
             }
             i = body + length
         }
         guard i == end else { return }
         complete = true
+        if versions.isEmpty { versions = [UInt16(legacyVersion)] }
         ja4 = Self.ja4(
-            version: version, sni: serverName != nil, ciphers: ciphers, extensions: extensions, alpn: alpnBytes,
+            version: Int(versions.max() ?? 0), sni: serverName != nil, ciphers: ciphers, extensions: extensions, alpn: alpnBytes,
             signatureAlgorithms: signatureAlgorithms)
     }
 

@@ -95,6 +95,20 @@ public final class EventWriter {
         }
     }
 
+    public func write(_ tls: TLSObservation, to out: TextBuffer) {
+        switch format {
+        case .text: TLSFormat.writeText(tls, to: out)
+        case .p0f: TLSFormat.writeP0f(tls, to: out)
+        case .json:
+            labels.write(
+                type: "tls", kind: "event", seconds: tls.seconds, microseconds: tls.microseconds,
+                flow: FlowKey(tls.syn.fingerprint.segment), scratch: scratch, to: out
+            ) { out in
+                TLSFormat.writeJSON(tls, labels: labels, to: out)
+            }
+        }
+    }
+
     /// The alert line for a flagged request: the `http` event's fields as `type: alert`, in the
     /// writer's schema, whatever the event format.
     public func writeAlert(_ request: JudgedRequest, source: StaticString = "capture", to out: TextBuffer) {

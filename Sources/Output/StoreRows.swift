@@ -8,7 +8,7 @@ import Verdict
 
 /// The fleet store's tables, one per event type (docs/FLEET.md).
 public enum StoreTable: String, Sendable, CaseIterable {
-    case syn, synack, http, alert, conn, flowstats, stats
+    case syn, synack, http, alert, conn, flowstats, stats, tls
 }
 
 /// Events as rows of the fleet store, in ClickHouse's `RowBinary` format: each row is its
@@ -277,6 +277,28 @@ public final class StoreRows {
         out.append(lengthPrefixed: w.alpn ?? "")
         out.append(lengthPrefixed: w.ja4 ?? "")
         strings(w.rules.names, out)
+    }
+
+    /// A connection's ClientHello, for the `tls` table.
+    public func write(_ t: TLSObservation, sequence: UInt64, to out: TextBuffer) {
+        let hello = t.hello
+        begin(sequence, seconds: t.seconds, microseconds: t.microseconds, to: out)
+        endpoints(FlowKey(t.syn.fingerprint.segment), to: out)
+        out.append(lengthPrefixed: hello.serverName ?? "")
+        strings(hello.protocols, out)
+        out.append(varUInt: hello.versions.count)
+        for version in hello.versions { text(out) { TLSFormat.appendVersion(version, to: $0) } }
+        u16(hello.ciphers.count, out)
+        u16(hello.extensions.count, out)
+        bool(hello.grease, out)
+        bool(hello.complete, out)
+        out.append(lengthPrefixed: hello.ja4 ?? "")
+        out.append(lengthPrefixed: t.client?.family.rawValue ?? "")
+        out.append(lengthPrefixed: t.client?.family.library ?? "")
+        out.append(lengthPrefixed: t.client?.name ?? "")
+        fraction(t.client?.confidence ?? 0, out)
+        out.append(lengthPrefixed: (t.syn.classification?.osClass ?? .unknown).name)
+        out.append(lengthPrefixed: (t.syn.classification?.family ?? .unknown).name)
     }
 
     /// The capture's counts at one moment, for the `stats` table.

@@ -47,4 +47,8 @@ public final class EventFanOut: EventHandler, Sendable {
     public func handle(flowWindow: FlowWindow) {
         for handler in handlers { handler.handle(flowWindow: flowWindow) }
     }
+
+    public func handle(tls: TLSObservation) {
+        for handler in handlers { handler.handle(tls: tls) }
+    }
 }

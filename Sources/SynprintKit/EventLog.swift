@@ -68,6 +68,11 @@ public final class EventLog: EventHandler, @unchecked Sendable {
         if summary.snapshotDue { summary.publish() }
     }
 
+    public func handle(tls: TLSObservation) {
+        writer.write(tls, to: sink.buffer)
+        sink.commit()
+    }
+
     public func handle(request: JudgedRequest) {
         writer.write(request, to: sink.buffer)
         sink.commit()

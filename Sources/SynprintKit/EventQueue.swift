@@ -27,6 +27,7 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
         case status(Int)  // position in the batch's `statuses`
         case connection(Int)  // position in the batch's `connections`
         case flowWindow(Int)  // position in the batch's `windows`
+        case hello(Int)  // position in the batch's `hellos`
         /// A payload for a window's entropy: its bytes at `start` in the batch's `samples`.
         case entropySample(window: UInt32, upstream: Bool, start: Int32, count: Int16)
         case entropyDiscard(window: UInt32)
@@ -44,6 +45,7 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
         var statuses: [Sensor.CaptureStatus] = []
         var connections: [FollowedConnection] = []
         var windows: [FlowWindow] = []
+        var hellos: [TLSObservation] = []
         var samples: [UInt8] = []
 
         mutating func removeAll() {
@@ -52,6 +54,7 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
             syns.removeAll(keepingCapacity: true)
             connections.removeAll(keepingCapacity: true)
             windows.removeAll(keepingCapacity: true)
+            hellos.removeAll(keepingCapacity: true)
             requests.removeAll(keepingCapacity: true)
             statuses.removeAll(keepingCapacity: true)
             samples.removeAll(keepingCapacity: true)
@@ -101,6 +104,12 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
         filling.events.append(.status(filling.statuses.count - 1))
         if let key { filling.keys.append(key) }
         handOver()
+    }
+
+    /// Queue one connection's ClientHello.
+    func send(hello: TLSObservation) {
+        filling.hellos.append(hello)
+        append(.hello(filling.hellos.count - 1))
     }
 
     /// Queue one ended connection.
@@ -226,6 +235,7 @@ extension OutputStage {
         case .status(let position): status(batch.statuses[position])
         case .connection(let position): handler.handle(connection: batch.connections[position])
         case .flowWindow(let position): handle(batch.windows[position])
+        case .hello(let position): handler.handle(tls: batch.hellos[position])
         case .entropySample(let window, let upstream, let start, let count):
             batch.samples.withUnsafeBytes { bytes in
                 let payload = UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(start) + Int(count)])

@@ -30,7 +30,8 @@ public final class PacketPipeline {
     /// The stages a sensor asks for, sized by `settings`; `instance` of `instances` keeps the
     /// ids it hands out apart from the other workers'.
     convenience init(
-        settings: Settings, database: Database?, judging: Bool, following: Bool, flowStatistics: Bool, instance: Int, instances: Int
+        settings: Settings, database: Database?, stacks: TLSStacks?, judging: Bool, following: Bool, flowStatistics: Bool, instance: Int,
+        instances: Int
     ) {
         self.init(
             matcher: database.map {
@@ -39,7 +40,8 @@ public final class PacketPipeline {
                     instances: instances)
             },
             tracker: judging
-                ? ConnectionTracker(capacity: settings.awaitingCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget)
+                ? ConnectionTracker(
+                    capacity: settings.awaitingCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget, stacks: stacks)
                 : nil,
             connections: following
                 ? ConnectionFollower(capacity: settings.connectionRecordCapacity, idleTimeout: settings.connectionTimeout) : nil,
@@ -66,7 +68,7 @@ public final class PacketPipeline {
     func process<Events: PipelineEvents>(_ packet: Packet, link: LinkType, to events: Events) {
         process(
             packet, link: link, syn: { events.send($0) }, request: { events.send($0) }, established: { events.send(established: $0) },
-            closed: { events.send(connection: $0) }, window: { events.send(window: $0) })
+            closed: { events.send(connection: $0) }, window: { events.send(window: $0) }, hello: { events.send(hello: $0) })
     }
 
     /// The input ended: every connection record and flow window still open, to `events`.
@@ -78,13 +80,13 @@ public final class PacketPipeline {
     /// Decodes one packet. A SYN or SYN+ACK goes to `syn`; the segment that completes the first
     /// request of a followed connection goes to `request`, and the first data of one that is not
     /// a whole request to `established`; a connection record that ended to `closed`, a closed flow-statistics window to
-    /// `window`. (Closures rather than a returned event: a SYN
+    /// `window`, a connection's ClientHello to `hello`. (Closures rather than a returned event: a SYN
     /// observation is copied once, into the caller's queue.)
     @inline(__always)
     public func process(
         _ packet: Packet, link: LinkType, syn: (SynObservation) -> Void, request: (HTTPObservation) -> Void,
         established: (IPAddress) -> Void = { _ in }, closed: (FollowedConnection) -> Void = { _ in },
-        window: (FlowWindow) -> Void = { _ in }
+        window: (FlowWindow) -> Void = { _ in }, hello: (TLSObservation) -> Void = { _ in }
     ) {
         counters.packets += 1
         switch PacketDecoder.decode(packet.bytes, link: link) {
@@ -100,6 +102,7 @@ public final class PacketPipeline {
                 switch tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
                 case .request(let observation)?: request(observation)
                 case .established(let address)?: established(address)
+                case .hello(let observation)?: hello(observation)
                 case .none?, nil: break
                 }
                 return
@@ -138,4 +141,5 @@ protocol PipelineEvents {
     func send(established address: IPAddress)
     func send(connection: FollowedConnection)
     func send(window: FlowWindow)
+    func send(hello: TLSObservation)
 }

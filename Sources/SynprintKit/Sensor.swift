@@ -25,6 +25,8 @@ public protocol EventHandler: AnyObject, Sendable {
     func handle(connection: FollowedConnection)
     /// A client's flow-statistics window closed (`--flow-stats`).
     func handle(flowWindow: FlowWindow)
+    /// A followed connection began with a TLS ClientHello (`--http`).
+    func handle(tls: TLSObservation)
 }
 
 extension EventHandler {
@@ -32,6 +34,7 @@ extension EventHandler {
     public func handle(status: Sensor.CaptureStatus) {}
     public func handle(connection: FollowedConnection) {}
     public func handle(flowWindow: FlowWindow) {}
+    public func handle(tls: TLSObservation) {}
 }
 
 /// The output thread's end of the pipeline: the judging side of the verdict stage (host
@@ -79,6 +82,7 @@ final class OutputStage: PipelineEvents, Sendable {
     func send(established address: IPAddress) { established(address) }
     func send(connection: FollowedConnection) { handler.handle(connection: connection) }
     func send(window: FlowWindow) { handle(window) }
+    func send(hello: TLSObservation) { handler.handle(tls: hello) }
 
     func status(_ status: Sensor.CaptureStatus) { handler.handle(status: status) }
 
@@ -111,9 +115,11 @@ public final class Sensor {
     /// many pipelines on threads of their own, each with its share of the memory budget, their
     /// events merged in capture order (`Workers`); it implies `threaded`. With `ownCaptures`,
     /// each worker is fed on a capture thread of its own (`process(_:link:worker:)`, a fanout
-    /// group of live captures) instead of by `process(_:link:)`.
+    /// group of live captures) instead of by `process(_:link:)`. `stacks` names the TLS library
+    /// of the ClientHellos followed connections begin with.
     public init(
-        settings: Settings, database: Database?, judging: Bool, following: Bool = false, flowStatistics: Bool = false,
+        settings: Settings, database: Database?, stacks: TLSStacks? = nil, judging: Bool, following: Bool = false,
+        flowStatistics: Bool = false,
         limit: Int? = nil, threaded: Bool = true, workers: Int = 1, ownCaptures: Bool = false, handler: EventHandler
     ) {
         precondition(!judging || database != nil, "judging needs a database to match against")
@@ -123,8 +129,8 @@ public final class Sensor {
         let share = settings.share(of: count)
         let pipelines = (0..<count).map { instance in
             PacketPipeline(
-                settings: share, database: database, judging: judging, following: following, flowStatistics: flowStatistics,
-                instance: instance, instances: count)
+                settings: share, database: database, stacks: stacks, judging: judging, following: following,
+                flowStatistics: flowStatistics, instance: instance, instances: count)
         }
         pipeline = pipelines[0]
         let hosts = HostTable(

@@ -1,5 +1,6 @@
 import Decode
 import Features
+import FlowStats
 import Match
 import Tables
 
@@ -10,10 +11,12 @@ public enum TrackedSegment: Sendable {
     /// completed its handshake, so its address is not spoofed.
     case established(IPAddress)
     case request(HTTPObservation)
+    /// A connection that began with a TLS ClientHello (read whole, across segments if need be).
+    case hello(TLSObservation)
 }
 
-/// Follows connections from their SYN to their first HTTP/1.x request head, which may span
-/// segments. The table is bounded: when it is full the oldest connection is dropped, and a
+/// Follows connections from their SYN to their first HTTP/1.x request head, or their TLS
+/// ClientHello, either of which may span segments. The table is bounded: when it is full the oldest connection is dropped, and a
 /// connection whose request does not come within `timeout` seconds is forgotten. Heads that
 /// span segments are buffered within `headBudget` bytes in all (a flood of never-ending heads
 /// cannot grow memory), at most `HTTPRequestParser.maximumHead` each.
@@ -21,7 +24,8 @@ public final class ConnectionTracker {
     public struct Counters: Sendable {
         public var tracked = 0  // client SYNs entered
         public var requests = 0  // request heads read
-        public var notHTTP = 0  // first payload was not an HTTP/1.x request
+        public var hellos = 0  // TLS ClientHellos read
+        public var notHTTP = 0  // first payload was neither an HTTP/1.x request nor a ClientHello
         public var tooLong = 0  // no end of head within the limit
         public var gaps = 0  // a segment was missing (lost or out of order)
         public var snaplenCut = 0  // the capture cut a segment of an unfinished head
@@ -35,6 +39,7 @@ public final class ConnectionTracker {
         public mutating func add(_ o: Counters) {
             tracked += o.tracked
             requests += o.requests
+            hellos += o.hellos
             notHTTP += o.notHTTP
             tooLong += o.tooLong
             gaps += o.gaps
@@ -45,10 +50,15 @@ public final class ConnectionTracker {
         }
     }
 
+    /// What a segment did to its connection.
+    enum Step { case keep, drop, done(HTTPRequestHead), hello(ClientHello) }
+
     struct Pending {
         var syn: SynObservation
         var nextSequence: UInt32
         var buffered: [UInt8] = []
+        /// The whole length of the TLS record being read; 0 while the first bytes may be HTTP.
+        var helloLength = 0
     }
 
     public private(set) var counters = Counters()
@@ -58,7 +68,11 @@ public final class ConnectionTracker {
     /// Bytes of unfinished heads held now.
     public private(set) var bufferedBytes = 0
 
-    public init(capacity: Int, timeout: Int, headBudget: Int) {
+    /// The TLS stacks ClientHellos are matched to; nil: hellos are read but not classified.
+    let stacks: TLSStacks?
+
+    public init(capacity: Int, timeout: Int, headBudget: Int, stacks: TLSStacks? = nil) {
+        self.stacks = stacks
         table = BoundedTable(capacity: capacity)
         self.timeout = timeout
         self.headBudget = headBudget
@@ -86,7 +100,6 @@ public final class ConnectionTracker {
         let key = FlowKey(segment)
         guard let slot = table.slot(of: key) else { return .none }
         // Work on the entry in place: copying it out would copy the whole fingerprint.
-        enum Step { case keep, drop, done(HTTPRequestHead) }
         var first = false
         let step: Step = table.update(slot: slot) { pending in
             first = pending.buffered.isEmpty && pending.nextSequence == pending.syn.fingerprint.segment.sequence &+ 1
@@ -102,6 +115,10 @@ public final class ConnectionTracker {
             }
             let data = segment.payload(in: bytes)
             let cut = data.count < segment.payloadLength
+            if pending.buffered.isEmpty, let length = ConnectionTracker.helloRecordLength(data) {
+                pending.helloLength = length
+            }
+            if pending.helloLength > 0 { return hello(&pending, data, cut: cut, length: segment.payloadLength) }
             let result: HTTPParse
             if pending.buffered.isEmpty {
                 result = HTTPRequestParser.parse(data)
@@ -146,7 +163,47 @@ public final class ConnectionTracker {
             let syn = table[slot: slot].syn
             remove(key, slot: slot)
             return .request(HTTPObservation(seconds: seconds, microseconds: microseconds, syn: syn, request: request))
+        case .hello(let hello):
+            let syn = table[slot: slot].syn
+            remove(key, slot: slot)
+            return .hello(
+                TLSObservation(seconds: seconds, microseconds: microseconds, syn: syn, hello: hello, client: stacks?.classify(hello)))
         }
+    }
+
+    /// The whole length of the TLS record `data` begins, when it begins a handshake record of
+    /// TLS 1.x carrying a ClientHello, as every TLS client's first bytes do.
+    static func helloRecordLength(_ data: UnsafeRawBufferPointer) -> Int? {
+        guard data.count >= 6, data[0] == 22, data[1] == 3, data[5] == 1 else { return nil }
+        return 5 + (Int(data[3]) << 8 | Int(data[4]))
+    }
+
+    /// The next bytes of a ClientHello: the hello once its record is whole. Records longer than
+    /// TLS allows, a segment the snaplen cut, or the head budget end the reading, counted.
+    private func hello(_ pending: inout Pending, _ data: UnsafeRawBufferPointer, cut: Bool, length: Int) -> Step {
+        guard pending.helloLength <= ClientHello.maximumRecord else {
+            counters.tooLong += 1
+            return .drop
+        }
+        if pending.buffered.isEmpty && data.count >= pending.helloLength {
+            counters.hellos += 1
+            return .hello(ClientHello(UnsafeRawBufferPointer(rebasing: data.prefix(pending.helloLength))))
+        }
+        if cut {
+            counters.snaplenCut += 1
+            return .drop
+        }
+        let wanted = min(data.count, pending.helloLength - pending.buffered.count)
+        guard bufferedBytes + wanted <= headBudget else {
+            counters.overBudget += 1
+            return .drop
+        }
+        pending.buffered.append(contentsOf: data.prefix(wanted))
+        bufferedBytes += wanted
+        pending.nextSequence &+= UInt32(length)
+        guard pending.buffered.count >= pending.helloLength else { return .keep }
+        counters.hellos += 1
+        return .hello(pending.buffered.withUnsafeBytes { ClientHello($0) })
     }
 
     private func remove(_ key: FlowKey, slot: Int) {

@@ -68,12 +68,24 @@ struct DatabaseCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Load database files and report the first error with file, line and field.")
 
-        @Argument(help: ArgumentHelp("Database files (JSON lines, schema in database/README.md).", valueName: "file"))
+        @Argument(
+            help: ArgumentHelp(
+                "Database files (JSON lines, schema in database/README.md): OS databases, or the TLS stacks (tls.jsonl).",
+                valueName: "file"))
         var files: [String]
 
         func run() throws {
             for file in files {
                 do {
+                    if try Validate.isTLSStacks(file) {
+                        let stacks = try TLSStacks.load(file: file)
+                        let families = TLSFamily.allCases.compactMap { family in
+                            let n = stacks.stacks.filter { $0.family == family }.count
+                            return n > 0 ? "\(family.rawValue) \(n)" : nil
+                        }
+                        print("\(file): \(stacks.stacks.count) TLS stacks, valid (\(families.joined(separator: ", ")))")
+                        continue
+                    }
                     let database = try Database.load(file: file)
                     var perClass: [OSClass: Int] = [:]
                     for entry in database.entries { perClass[entry.osClass, default: 0] += 1 }
@@ -83,6 +95,15 @@ struct DatabaseCommand: ParsableCommand {
                     throw Failure(error.description, status: .input)
                 }
             }
+        }
+
+        /// The file's first object is the TLS stacks' header.
+        static func isTLSStacks(_ file: String) throws -> Bool {
+            guard let handle = FileHandle(forReadingAtPath: file) else { return false }
+            defer { try? handle.close() }
+            let start = String(decoding: handle.readData(ofLength: 4096), as: UTF8.self)
+            let first = start.split(separator: "\n").first { !$0.hasPrefix("#") && !$0.allSatisfy(\.isWhitespace) }
+            return first?.contains("\"synprint_tls\"") ?? false
         }
     }
 

@@ -202,6 +202,7 @@ struct Synprint: ParsableCommand {
 
         // Everything privileged first: the database, the outputs, the capture, the sockets.
         let database = matching.classify || judging ? try loadDatabase(matching.databases) : nil
+        let stacks = judging ? try loadTLSStacks() : nil
         let words = filter.isEmpty ? ConfigurationFile.filter : filter
         let userFilter = words.isEmpty ? nil : words.joined(separator: " ")
         if let userFilter, let problem = PacketSource.checkFilter(userFilter) {
@@ -243,7 +244,7 @@ struct Synprint: ParsableCommand {
         // they must interrupt.
         Signals.block()
         let sensor = Sensor(
-            settings: settings, database: database, judging: judging, following: outputOptions.connections,
+            settings: settings, database: database, stacks: stacks, judging: judging, following: outputOptions.connections,
             flowStatistics: outputOptions.flowStats, limit: input.count, workers: workers, ownCaptures: (captures?.count ?? 0) > 1,
             handler: fanOut
         )
@@ -451,8 +452,8 @@ struct Synprint: ParsableCommand {
         if let judge = sensor.judge, let t = status.tracker {
             let evictions = judge.hosts.evictions
             lines.append(
-                "  http: \(t.tracked) connections followed, \(log.requests) requests judged, \(log.flagged) flagged; "
-                    + "not HTTP \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
+                "  http: \(t.tracked) connections followed, \(log.requests) requests judged, \(log.flagged) flagged, "
+                    + "\(t.hellos) TLS ClientHellos read; not HTTP or TLS \(t.notHTTP), head too long \(t.tooLong), gaps \(t.gaps), cut by snaplen \(t.snaplenCut), "
                     + "no request in time \(t.expired), evicted \(t.evicted), over the head budget \(t.overBudget); "
                     + "\(counted(judge.hosts.count, "host")) kept (\(evictions.total) evicted, \(evictions.withEvidence) of them with a handshake)"
             )
@@ -510,6 +511,21 @@ func loadDatabase(_ files: [String]) throws -> Database {
     do {
         return try Database.load(files: files.isEmpty ? [try ShippedDatabase.path()] : files)
     } catch let error as DatabaseError {
+        throw Failure(error.description, status: .input)
+    }
+}
+
+/// The shipped table of TLS stacks (`database/tls.jsonl`, beside the shipped database). Without
+/// it ClientHellos are still read and written, with no client family: one warning says so.
+func loadTLSStacks() throws -> TLSStacks? {
+    let path = (try ShippedDatabase.path() as NSString).deletingLastPathComponent + "/" + TLSStacks.fileName
+    guard FileManager.default.fileExists(atPath: path) else {
+        printError("synprint: warning: no \(TLSStacks.fileName) beside the shipped database: ClientHellos get no client family")
+        return nil
+    }
+    do {
+        return try TLSStacks.load(file: path)
+    } catch {
         throw Failure(error.description, status: .input)
     }
 }

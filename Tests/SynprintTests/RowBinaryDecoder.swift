@@ -85,7 +85,7 @@ struct RowBinaryDecoder {
 }
 
 /// A run's events as store rows, one event at a time in the order the goldens keep (SYNs and
-/// SYN+ACKs, requests, connections, windows): `each` gets the row's table, a buffer holding just
+/// SYN+ACKs, requests, connections, windows, ClientHellos): `each` gets the row's table, a buffer holding just
 /// that row, and its sequence (`first` plus the event's position). Returns the next sequence.
 @discardableResult
 func writeStoreRows(
@@ -110,6 +110,10 @@ func writeStoreRows(
     for window in events.flowWindows {
         rows.write(window, sequence: sequence, to: out)
         try next(.flowstats)
+    }
+    for hello in events.hellos {
+        rows.write(hello, sequence: sequence, to: out)
+        try next(.tls)
     }
     return sequence
 }

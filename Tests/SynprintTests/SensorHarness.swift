@@ -11,12 +11,16 @@ import Verdict
 /// Collects a sensor's events, for tests that drive the library directly with packets.
 final class EventCollector: EventHandler {
     private let collected = Mutex<
-        (syns: [SynObservation], requests: [JudgedRequest], connections: [FollowedConnection], flowWindows: [FlowWindow])
-    >(([], [], [], []))
+        (
+            syns: [SynObservation], requests: [JudgedRequest], connections: [FollowedConnection], flowWindows: [FlowWindow],
+            hellos: [TLSObservation]
+        )
+    >(([], [], [], [], []))
     func handle(syn: SynObservation) { collected.withLock { $0.syns.append(syn) } }
     func handle(request: JudgedRequest) { collected.withLock { $0.requests.append(request) } }
     func handle(connection: FollowedConnection) { collected.withLock { $0.connections.append(connection) } }
     func handle(flowWindow: FlowWindow) { collected.withLock { $0.flowWindows.append(flowWindow) } }
+    func handle(tls: TLSObservation) { collected.withLock { $0.hellos.append(tls) } }
     func idle() {}
 
     /// Client SYNs (SYN+ACKs left out).
@@ -26,6 +30,12 @@ final class EventCollector: EventHandler {
     var requests: [JudgedRequest] { collected.withLock { $0.requests } }
     var connections: [FollowedConnection] { collected.withLock { $0.connections } }
     var flowWindows: [FlowWindow] { collected.withLock { $0.flowWindows } }
+    var hellos: [TLSObservation] { collected.withLock { $0.hellos } }
+}
+
+/// The shipped table of TLS stacks.
+func shippedTLSStacks() throws -> TLSStacks {
+    try TLSStacks.load(file: repositoryRoot.appendingPathComponent("database/tls.jsonl").path)
 }
 
 /// The shipped database.
@@ -63,12 +73,13 @@ func feed(_ capture: (link: LinkType, packets: [(seconds: Int, microseconds: Int
 /// before `process` returns. A threaded one has handled them all when this returns.
 func runSensor(
     _ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], link: LinkType, database: Database?,
-    judging: Bool, following: Bool = false, flowStatistics: Bool = false, settings: Settings = Settings(), threaded: Bool = false
+    stacks: TLSStacks? = nil, judging: Bool, following: Bool = false, flowStatistics: Bool = false, settings: Settings = Settings(),
+    threaded: Bool = false
 ) -> EventCollector {
     let collector = EventCollector()
     let sensor = Sensor(
-        settings: settings, database: database, judging: judging, following: following, flowStatistics: flowStatistics,
-        threaded: threaded, handler: collector)
+        settings: settings, database: database, stacks: stacks, judging: judging, following: following,
+        flowStatistics: flowStatistics, threaded: threaded, handler: collector)
     for packet in packets {
         _ = packet.bytes.withUnsafeBytes {
             sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link)

@@ -17,6 +17,7 @@ final class StoreTests: XCTestCase {
         repositoryRoot.appendingPathComponent("tools/samples/verdicts.pcap"),
         repositoryRoot.appendingPathComponent("tools/samples/mixed-os.pcap"),
         fixture("connections.pcap"),
+        fixture("tls-clients.pcap"),
     ]
 
     /// Every capture through one threaded sensor (every analysis on) whose events go to a JSON
@@ -32,8 +33,8 @@ final class StoreTests: XCTestCase {
             format: .json, database: database, labels: EventLabels(sensor: name), sink: sink, alerts: nil, observations: nil,
             limiter: limiter)
         let sensor = Sensor(
-            settings: Settings(), database: database, judging: true, following: true, flowStatistics: true,
-            handler: EventFanOut([log, store], alerts: limiter))
+            settings: Settings(), database: database, stacks: try shippedTLSStacks(), judging: true, following: true,
+            flowStatistics: true, handler: EventFanOut([log, store], alerts: limiter))
         let all = try captures.map { try packets(of: $0) }
         let total = all.reduce(0) { $0 + $1.packets.count }
         var fed = 0
@@ -120,7 +121,9 @@ final class StoreTests: XCTestCase {
         var sequence: UInt64 = 0
         for capture in StoreTests.captures + [fixture("tunnels.pcap")] {
             let p = try packets(of: capture)
-            let events = runSensor(p.packets, link: p.link, database: database, judging: true, following: true, flowStatistics: true)
+            let events = runSensor(
+                p.packets, link: p.link, database: database, stacks: try shippedTLSStacks(), judging: true, following: true,
+                flowStatistics: true)
             sequence = try writeStoreRows(events, with: rows, from: sequence) { table, out, id in
                 let lines = try RowBinaryDecoder.lines(out.withBytes { [UInt8]($0) }, table: table)
                 XCTAssertEqual(lines.count, 1, "\(table): one row, each value of its column's type, nothing left over")
@@ -130,7 +133,7 @@ final class StoreTests: XCTestCase {
                 seen.insert(table)
             }
         }
-        XCTAssertEqual(seen, [.syn, .synack, .http, .conn, .flowstats])
+        XCTAssertEqual(seen, [.syn, .synack, .http, .conn, .flowstats, .tls])
         let out = TextBuffer(capacity: 1024)
         let figures = StatsFigures(
             seconds: 1, microseconds: 0, packets: 1, syn: 1, synAck: 0, skipped: 0, malformed: 0, libpcap: (7, 2, 1), awaitingRequest: 0,
@@ -201,7 +204,9 @@ final class StoreTests: XCTestCase {
         var sequence: UInt64 = 0
         for capture in StoreTests.captures {
             let p = try packets(of: capture)
-            let events = runSensor(p.packets, link: p.link, database: database, judging: true, following: true, flowStatistics: true)
+            let events = runSensor(
+                p.packets, link: p.link, database: database, stacks: try shippedTLSStacks(), judging: true, following: true,
+                flowStatistics: true)
             sequence = writeStoreRows(events, with: rows, from: sequence) { table, out, _ in
                 let all = written[table]?.0 ?? TextBuffer(capacity: 1 << 16)
                 all.append(out)
@@ -218,7 +223,7 @@ final class StoreTests: XCTestCase {
             ] + files.map(\.path))
         XCTAssertEqual(status, 0, text)
         XCTAssertTrue(text.contains("the schema and \(files.count) queries ran"), text)
-        XCTAssertEqual(written.count, 5, "syn, synack, http, conn and flowstats rows")
+        XCTAssertEqual(written.count, 6, "syn, synack, http, conn, flowstats and tls rows")
         for (table, (_, count)) in written { XCTAssertTrue(text.contains("\(table.rawValue): \(count) rows read"), "\(table): \(text)") }
         // The same files on Debian's ClickHouse, over rows of a real run.
         let server = try ClickHouseServer.started()
@@ -437,7 +442,7 @@ final class StoreTests: XCTestCase {
             old.description.contains("ALTER TABLE `synprint`.conn ADD COLUMN `accecn` UInt8 AFTER `ecn_bleached`"), old.description)
         try initialize(server)  // adds it back, and leaves the rest as it was
         XCTAssertNil(check(server.url))
-        XCTAssertEqual(try server.count("SELECT count() FROM system.tables WHERE database = 'synprint'"), 13)
+        XCTAssertEqual(try server.count("SELECT count() FROM system.tables WHERE database = 'synprint'"), 14)
     }
 
     /// An https:// store with a private CA: rows arrive with `--clickhouse-ca`, and a missing or

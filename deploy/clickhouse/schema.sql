@@ -277,6 +277,34 @@ CREATE TABLE IF NOT EXISTS `synprint`.stats (
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (sensor, ts, event_id);
 
+CREATE TABLE IF NOT EXISTS `synprint`.tls (
+    `sensor` String,
+    `event_id` String,
+    `ts` DateTime,
+    `ts_us` UInt32,
+    `src_ip` String,
+    `src_port` UInt16,
+    `dst_ip` String,
+    `dst_port` UInt16,
+    `client_net` String,
+    `sni` String,
+    `alpn` Array(String),
+    `versions` Array(String),
+    `ciphers` UInt16,
+    `extensions` UInt16,
+    `grease` UInt8,
+    `complete` UInt8,
+    `ja4` String,
+    `tls_family` String,
+    `tls_library` String,
+    `tls_name` String,
+    `tls_confidence` Float32,
+    `os_class` String,
+    `os_family` String
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(ts)
+ORDER BY (sensor, client_net, ts, event_id);
+
 CREATE TABLE IF NOT EXISTS `synprint`.conn_15m (
     `sensor` String,
     `period` DateTime,

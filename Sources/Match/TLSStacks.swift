@@ -1,0 +1,150 @@
+import Foundation
+
+/// The TLS library families a ClientHello is told apart by (`database/tls.jsonl`). Browsers
+/// bring their own library (Chromium's BoringSSL, Firefox's NSS, Safari's); programs use their
+/// language's (Go, Java) or the system's (OpenSSL, GnuTLS, Schannel).
+public enum TLSFamily: String, Sendable, CaseIterable {
+    case chromium = "Chromium", firefox = "Firefox", safari = "Safari", openSSL = "curl/OpenSSL", gnuTLS = "GnuTLS"
+    case python = "Python", node = "Node", java = "Java", go = "Go", schannel = "Schannel", okHttp = "OkHttp"
+    /// A library none of the table's stacks resembles.
+    case other
+
+    /// The TLS library underneath: programs on one library (curl, Python and Node on OpenSSL)
+    /// differ in what they add to its defaults, which a table without their own stack cannot
+    /// tell apart; the library itself it still can.
+    public var library: String {
+        switch self {
+        case .chromium: "BoringSSL"
+        case .firefox: "NSS"
+        case .safari: "Apple"
+        case .openSSL, .python, .node: "OpenSSL"
+        case .gnuTLS: "GnuTLS"
+        case .java: "JSSE"
+        case .go: "Go"
+        case .schannel: "Schannel"
+        case .okHttp: "Conscrypt"
+        case .other: "other"
+        }
+    }
+}
+
+/// One TLS stack of the table: what its ClientHello offers by default, as sets (Chromium
+/// shuffles its extensions, and a new version adds or drops a few), with GREASE and ALPN.
+public struct TLSStack: Sendable {
+    public let id: String
+    public let family: TLSFamily
+    public let name: String
+    public let grease: Bool
+    public let ciphers: Set<UInt16>
+    public let extensions: Set<UInt16>
+    public let groups: Set<UInt16>
+    public let alpn: [String]
+}
+
+/// What a ClientHello says of the client's TLS library: the family, the closest stack's name
+/// and how sure that is (0 to 1).
+public struct TLSClient: Sendable, Equatable {
+    public let family: TLSFamily
+    public let name: String
+    public let confidence: Float
+}
+
+/// The table of TLS stacks, matched on structure: the share of suites, extensions and groups a
+/// hello has in common with each stack (Jaccard), and its GREASE and ALPN. A hello from a new
+/// version of a known library still lands in its family, less sure; one that resembles no
+/// stack closely is `other`. The format is in database/README.md.
+public struct TLSStacks: Sendable {
+    public static let schemaVersion = 1
+    public static let fileName = "tls.jsonl"
+    public let stacks: [TLSStack]
+
+    /// Below this similarity to every stack, the library is `other`.
+    static let least: Float = 0.6
+    /// How sharply the families' similarities are turned into shares: two families 0.05 apart
+    /// share about 27 % and 73 %.
+    static let sharpness: Float = 20
+
+    public init(stacks: [TLSStack]) { self.stacks = stacks }
+
+    public static func load(file: String) throws(DatabaseError) -> TLSStacks {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            let reason = access(file, R_OK) == 0 ? "not UTF-8 text" : String(cString: strerror(errno))
+            throw DatabaseError(file: file, line: 0, field: nil, message: "cannot read the file: " + reason)
+        }
+        var stacks: [TLSStack] = []
+        var ids: [String: Int] = [:]
+        var header = false
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let number = index + 1
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            func fail(_ field: String?, _ message: String) -> DatabaseError {
+                DatabaseError(file: file, line: number, field: field, message: message)
+            }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
+                throw fail(nil, "not a JSON object")
+            }
+            guard header else {
+                guard object["synprint_tls"] as? Int == schemaVersion else {
+                    throw fail(nil, "the first object must be the header {\"synprint_tls\": \(schemaVersion)}")
+                }
+                header = true
+                continue
+            }
+            guard let id = object["id"] as? String, !id.isEmpty else { throw fail("id", "a non-empty string") }
+            if let first = ids[id] { throw fail("id", "duplicate id \"\(id)\" (first on line \(first))") }
+            ids[id] = number
+            guard let familyName = object["family"] as? String, let family = TLSFamily(rawValue: familyName), family != .other else {
+                throw fail("family", "one of " + TLSFamily.allCases.filter { $0 != .other }.map(\.rawValue).joined(separator: ", "))
+            }
+            guard let name = object["name"] as? String, !name.isEmpty else { throw fail("name", "a non-empty string") }
+            guard let grease = object["grease"] as? Bool else { throw fail("grease", "true or false") }
+            func codes(_ field: String) throws(DatabaseError) -> Set<UInt16> {
+                guard let list = object[field] as? [String], !list.isEmpty else { throw fail(field, "a list of 4-digit hex values") }
+                var values = Set<UInt16>()
+                for text in list {
+                    guard text.count == 4, let value = UInt16(text, radix: 16) else { throw fail(field, "\"\(text)\" is not 4 hex digits") }
+                    values.insert(value)
+                }
+                return values
+            }
+            guard let alpn = object["alpn"] as? [String] else { throw fail("alpn", "a list of protocol names (empty for none)") }
+            guard object["source"] is String else { throw fail("source", "where the facts come from") }
+            stacks.append(
+                TLSStack(
+                    id: id, family: family, name: name, grease: grease, ciphers: try codes("ciphers"), extensions: try codes("extensions"),
+                    groups: try codes("groups"), alpn: alpn))
+        }
+        guard header else { throw DatabaseError(file: file, line: 0, field: nil, message: "no header {\"synprint_tls\": 1}") }
+        return TLSStacks(stacks: stacks)
+    }
+
+    /// How much of a hello a stack shares, 0 to 1.
+    static func similarity(
+        _ stack: TLSStack, ciphers: Set<UInt16>, extensions: Set<UInt16>, groups: Set<UInt16>, grease: Bool, protocols: [String]
+    ) -> Float {
+        func jaccard(_ a: Set<UInt16>, _ b: Set<UInt16>) -> Float {
+            let union = a.union(b).count
+            return union == 0 ? 1 : Float(a.intersection(b).count) / Float(union)
+        }
+        return 0.35 * jaccard(stack.ciphers, ciphers) + 0.35 * jaccard(stack.extensions, extensions) + 0.15
+            * jaccard(stack.groups, groups) + (stack.grease == grease ? 0.1 : 0) + (stack.alpn == protocols ? 0.05 : 0)
+    }
+
+    /// The family of a hello's library. `ciphers`, `extensions` and `groups` without GREASE.
+    public func classify(ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, protocols: [String]) -> TLSClient {
+        let c = Set(ciphers), e = Set(extensions), g = Set(groups)
+        var best: [TLSFamily: (similarity: Float, stack: TLSStack)] = [:]
+        for stack in stacks {
+            let s = TLSStacks.similarity(stack, ciphers: c, extensions: e, groups: g, grease: grease, protocols: protocols)
+            if s > best[stack.family]?.similarity ?? -1 { best[stack.family] = (s, stack) }
+        }
+        guard let top = best.values.max(by: { $0.similarity < $1.similarity }), top.similarity >= TLSStacks.least else {
+            let closest = best.values.map(\.similarity).max() ?? 0
+            return TLSClient(family: .other, name: "", confidence: 1 - closest)
+        }
+        let shares = best.values.map { exp(TLSStacks.sharpness * ($0.similarity - top.similarity)) }
+        let share = 1 / shares.reduce(0, +)
+        return TLSClient(family: top.stack.family, name: top.stack.name, confidence: share * top.similarity)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import XCTest
+
+@testable import Decode
+@testable import FlowStats
+@testable import Match
+@testable import SynprintKit
+@testable import Verdict
+
+/// ClientHellos as a witness of the client's TLS library: real clients' hellos
+/// (tools/netns-tls.py) read from followed connections and named by the table of TLS stacks,
+/// which must also carry over to versions it was not written from.
+final class TLSTests: XCTestCase {
+    /// The family each client of the fixture's labels belongs to.
+    static let families: [String: TLSFamily] = [
+        "chromium": .chromium, "firefox": .firefox, "curl": .openSSL, "openssl": .openSSL, "wget": .gnuTLS, "gnutls": .gnuTLS,
+        "python": .python, "node": .node, "java": .java, "go": .go,
+    ]
+
+    /// The fixture's labels as client address → kind.
+    func kinds() throws -> [IPAddress: String] {
+        var kinds: [IPAddress: String] = [:]
+        for label in try jsonLines(of: fixture("tls-clients.labels.jsonl")) {
+            let address = try XCTUnwrap(IPAddress(try XCTUnwrap(label["client_ip"] as? String)))
+            kinds[address] = try XCTUnwrap(label["kind"] as? String)
+        }
+        return kinds
+    }
+
+    func fixtureHellos() throws -> [TLSObservation] {
+        let capture = try packets(of: fixture("tls-clients.pcap"))
+        return runSensor(
+            capture.packets, link: capture.link, database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true
+        ).hellos
+    }
+
+    /// Every connection of every real client gives one `tls` event, read whole (the browsers'
+    /// over two segments), and lands in its client's family.
+    func testRealClientsLandInTheirFamilies() throws {
+        let kinds = try kinds()
+        let hellos = try fixtureHellos()
+        let labels = try jsonLines(of: fixture("tls-clients.labels.jsonl"))
+        XCTAssertEqual(hellos.count, labels.reduce(0) { $0 + ($1["connections"] as? Int ?? 0) })
+        for hello in hellos {
+            let kind = try XCTUnwrap(kinds[hello.syn.fingerprint.segment.ip.source])
+            XCTAssertTrue(hello.hello.complete, kind)
+            XCTAssertEqual(hello.hello.serverName, "tls.synprint.test", kind)
+            XCTAssertEqual(hello.client?.family, TLSTests.families[kind], kind)
+            XCTAssertGreaterThan(hello.client?.confidence ?? 0, 0.5, kind)
+        }
+        XCTAssertEqual(Set(hellos.compactMap { kinds[$0.syn.fingerprint.segment.ip.source] }), Set(TLSTests.families.keys))
+    }
+
+    /// A version of a library the table was not written from: each stack's own hello with one
+    /// extension more and one suite less still lands in its family, less sure.
+    func testAStackOneVersionOnStillLandsInItsFamily() throws {
+        let table = try shippedTLSStacks()
+        for stack in table.stacks {
+            let exact = table.classify(
+                ciphers: Array(stack.ciphers), extensions: Array(stack.extensions), groups: Array(stack.groups), grease: stack.grease,
+                protocols: stack.alpn)
+            let moved = table.classify(
+                ciphers: Array(stack.ciphers.dropFirst()), extensions: Array(stack.extensions) + [0x001C], groups: Array(stack.groups),
+                grease: stack.grease, protocols: stack.alpn)
+            XCTAssertEqual(exact.family, stack.family, stack.id)
+            XCTAssertEqual(moved.family, stack.family, stack.id)
+            XCTAssertLessThan(moved.confidence, exact.confidence, stack.id)
+        }
+    }
+
+    /// With a client's own stack left out of the table, the library is still named (wget by
+    /// gnutls-cli's stack and the reverse; curl and s_client by the other OpenSSL programs), but
+    /// not which program on OpenSSL it is: curl's hellos are then called Python's.
+    func testLeavingAClientsOwnStackOutOfTheTable() throws {
+        let table = try shippedTLSStacks()
+        let kinds = try kinds()
+        let own = [
+            "wget": "gnutls-3.7-wget", "gnutls": "gnutls-3.7", "curl": "curl-openssl-3", "openssl": "openssl-3-s-client",
+        ]
+        for hello in try fixtureHellos() {
+            guard let kind = kinds[hello.syn.fingerprint.segment.ip.source], let id = own[kind] else { continue }
+            let without = TLSStacks(stacks: table.stacks.filter { $0.id != id })
+            let named = try XCTUnwrap(without.classify(hello.hello), kind)
+            XCTAssertEqual(named.family.library, TLSTests.families[kind]?.library, kind)
+            if kind == "wget" || kind == "gnutls" { XCTAssertEqual(named.family, .gnuTLS, kind) }
+        }
+    }
+
+    /// Chrome of FoxIO's published JA4 example, versions before the table's Chromium (no
+    /// post-quantum group, ALPS by its old code point): still Chromium.
+    func testChromeOfThePublishedJA4ExampleIsChromium() throws {
+        func empty(_ kind: UInt16) -> [UInt8] { be16(kind) + be16(0) }
+        let ciphers: [UInt16] = [
+            0x1A1A, 0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014, 0x009C, 0x009D, 0x002F, 0x0035,
+        ]
+        let extensions: [[UInt8]] = [
+            empty(0x2A2A), FlowStatsTests.serverName("example.test"), empty(0x0017), empty(0xFF01), FlowStatsTests.list(0x000A, [0x001D]),
+            FlowStatsTests.list(0x000B, [0], lengthBytes: 1), empty(0x0023), FlowStatsTests.alpn("h2"),
+            be16(0x0005) + be16(5) + [1, 0, 0, 0, 0],
+            FlowStatsTests.list(0x000D, [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]), empty(0x0012),
+            FlowStatsTests.list(0x0033, []), FlowStatsTests.list(0x002D, [0x0100], lengthBytes: 1),
+            FlowStatsTests.list(0x002B, [0x3A3A, 0x0304, 0x0303], lengthBytes: 1), FlowStatsTests.list(0x001B, [0x0002]), empty(0x4469),
+            empty(0x0015), empty(0x5A5A),
+        ]
+        let bytes = FlowStatsTests.clientHello(ciphers: ciphers, extensions: extensions)
+        let hello = bytes.withUnsafeBytes { ClientHello($0) }
+        XCTAssertEqual(hello.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1")
+        XCTAssertTrue(hello.grease)
+        XCTAssertEqual(hello.versions, [0x0304, 0x0303])
+        XCTAssertEqual(try shippedTLSStacks().classify(hello)?.family, .chromium)
+    }
+
+    /// A hello cut by the snaplen gives no event (its structure is not all there), counted; a
+    /// table file with a mistake names its line and field.
+    func testACutHelloAndABadTableLine() throws {
+        var c = ConnectionTests.Conversation()
+        c.handshake()
+        var p = PacketBuilder()
+        p.flags = 0x18
+        p.options = []
+        p.acknowledgment = c.serverISN + 1
+        p.sequence = c.clientISN + 1
+        p.payload = FlowStatsTests.clientHello()
+        var frame = p.ipv4()
+        // The IP and TCP headers claim the whole hello; the capture kept 20 bytes of it.
+        frame.removeLast(p.payload.count - 20)
+        c.add(frame, after: 1000)
+        let collector = EventCollector()
+        let sensor = Sensor(
+            settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
+            handler: collector)
+        ConnectionTests.replay([c], into: sensor)
+        XCTAssertTrue(collector.hellos.isEmpty)
+        sensor.publishStatus()
+        XCTAssertEqual(sensor.captureStatus.tracker?.snaplenCut, 1)
+        let bad = try temporaryFolder().appendingPathComponent("tls.jsonl")
+        try "{\"synprint_tls\": 1}\n{\"id\": \"x\", \"family\": \"Netscape\"}\n".write(to: bad, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TLSStacks.load(file: bad.path)) { error in
+            XCTAssertTrue(
+                "\(error)".hasSuffix(
+                    "tls.jsonl:2: field 'family': one of "
+                        + "Chromium, Firefox, Safari, curl/OpenSSL, GnuTLS, Python, Node, Java, Go, Schannel, OkHttp"), "\(error)")
+        }
+    }
+}
