@@ -71,8 +71,8 @@ public enum StoreSchema {
     static let tls: [Column] =
         leading + endpoints + [
             ("sni", "String"), ("alpn", "Array(String)"), ("versions", "Array(String)"), ("ciphers", "UInt16"), ("extensions", "UInt16"),
-            ("grease", "UInt8"), ("complete", "UInt8"), ("ja4", "String"), ("tls_family", "String"), ("tls_library", "String"), ("tls_name", "String"),
-            ("tls_confidence", "Float32"), ("os_class", "String"), ("os_family", "String"),
+            ("grease", "UInt8"), ("complete", "UInt8"), ("ja4", "String"), ("tls_family", "String"), ("tls_library", "String"),
+            ("tls_name", "String"), ("tls_confidence", "Float32"), ("os_class", "String"), ("os_family", "String"),
         ]
 
     public static func columns(_ table: StoreTable) -> [Column] {
