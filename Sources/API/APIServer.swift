@@ -309,7 +309,7 @@ public final class APIServer: Sendable {
         let key = port.map { ClientPort(address: address, port: $0) }
         var found = judge.check(address: address, port: port, request: head, at: Int(Date().timeIntervalSince1970))
         if found == nil, let key, let connection = checked.withLock({ $0[key] }) {
-            found = (connection, judge.verdict(connection.syn, head, at: Int(Date().timeIntervalSince1970)))
+            found = (connection, judge.verdict(connection.syn, head, tls: connection.tls, at: Int(Date().timeIntervalSince1970)))
         }
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(waiting))
         while found == nil, ContinuousClock.now < deadline {
@@ -367,6 +367,7 @@ public final class APIServer: Sendable {
         response.headers[HTTPField.Name("X-Synprint-Score")!] = String(format: "%.2f", verdict.score)
         response.headers[HTTPField.Name("X-Synprint-OS")!] = (stack?.osClass ?? .unknown).name
         response.headers[HTTPField.Name("X-Synprint-Family")!] = (stack?.family ?? .unknown).name
+        response.headers[HTTPField.Name("X-Synprint-TLS")!] = connection.tls?.family.rawValue ?? "unknown"
         if verdict.flagged, let block = auth.blockScore, verdict.score >= block { response.status = .forbidden }
         return response
     }

@@ -72,7 +72,8 @@ public enum StoreSchema {
         leading + endpoints + [
             ("sni", "String"), ("alpn", "Array(String)"), ("versions", "Array(String)"), ("ciphers", "UInt16"), ("extensions", "UInt16"),
             ("grease", "UInt8"), ("complete", "UInt8"), ("ja4", "String"), ("tls_family", "String"), ("tls_library", "String"),
-            ("tls_name", "String"), ("tls_confidence", "Float32"), ("os_class", "String"), ("os_family", "String"),
+            ("tls_name", "String"), ("tls_confidence", "Float32"), ("tls_library_confidence", "Float32"), ("os_class", "String"),
+            ("os_family", "String"),
         ]
 
     public static func columns(_ table: StoreTable) -> [Column] {

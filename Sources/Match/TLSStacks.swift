@@ -42,11 +42,19 @@ public struct TLSStack: Sendable {
 }
 
 /// What a ClientHello says of the client's TLS library: the family, the closest stack's name
-/// and how sure that is (0 to 1).
+/// and how sure that is (0 to 1), of the family and of the library under it.
 public struct TLSClient: Sendable, Equatable {
     public let family: TLSFamily
     public let name: String
     public let confidence: Float
+    public let libraryConfidence: Float
+
+    public init(family: TLSFamily, name: String, confidence: Float, libraryConfidence: Float) {
+        self.family = family
+        self.name = name
+        self.confidence = confidence
+        self.libraryConfidence = libraryConfidence
+    }
 }
 
 /// The table of TLS stacks, matched on structure: the share of suites, extensions and groups a
@@ -141,10 +149,13 @@ public struct TLSStacks: Sendable {
         }
         guard let top = best.values.max(by: { $0.similarity < $1.similarity }), top.similarity >= TLSStacks.least else {
             let closest = best.values.map(\.similarity).max() ?? 0
-            return TLSClient(family: .other, name: "", confidence: 1 - closest)
+            return TLSClient(family: .other, name: "", confidence: 1 - closest, libraryConfidence: 1 - closest)
         }
-        let shares = best.values.map { exp(TLSStacks.sharpness * ($0.similarity - top.similarity)) }
-        let share = 1 / shares.reduce(0, +)
-        return TLSClient(family: top.stack.family, name: top.stack.name, confidence: share * top.similarity)
+        let weights = best.mapValues { exp(TLSStacks.sharpness * ($0.similarity - top.similarity)) }
+        let total = weights.values.reduce(0, +)
+        let library = weights.filter { $0.key.library == top.stack.family.library }.values.reduce(0, +)
+        return TLSClient(
+            family: top.stack.family, name: top.stack.name, confidence: top.similarity / total,
+            libraryConfidence: top.similarity * library / total)
     }
 }

@@ -92,6 +92,16 @@ public enum RequestJSON {
         } else {
             out.append("null")
         }
+        out.append(",\"tls\":")
+        if let tls = v.tls {
+            out.append("{\"family\":"); out.appendJSONString(tls.family.rawValue)
+            out.append(",\"library\":"); out.appendJSONString(tls.family.library)
+            out.append(",\"confidence\":"); out.append(fraction: tls.confidence)
+            out.append(",\"library_confidence\":"); out.append(fraction: tls.libraryConfidence)
+            out.append(ascii: "}")
+        } else {
+            out.append("null")
+        }
         out.append(ascii: "}")
     }
 

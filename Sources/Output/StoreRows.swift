@@ -297,6 +297,7 @@ public final class StoreRows {
         out.append(lengthPrefixed: t.client?.family.library ?? "")
         out.append(lengthPrefixed: t.client?.name ?? "")
         fraction(t.client?.confidence ?? 0, out)
+        fraction(t.client?.libraryConfidence ?? 0, out)
         out.append(lengthPrefixed: (t.syn.classification?.osClass ?? .unknown).name)
         out.append(lengthPrefixed: (t.syn.classification?.family ?? .unknown).name)
     }

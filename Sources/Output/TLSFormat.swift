@@ -50,6 +50,7 @@ enum TLSFormat {
             out.append(",\"library\":"); out.appendJSONString(client.family.library)
             out.append(",\"name\":"); out.appendJSONString(client.name)
             out.append(",\"confidence\":"); out.append(fraction: client.confidence)
+            out.append(",\"library_confidence\":"); out.append(fraction: client.libraryConfidence)
             out.append(ascii: "}")
         } else {
             out.append("null")

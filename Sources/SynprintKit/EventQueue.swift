@@ -235,7 +235,7 @@ extension OutputStage {
         case .status(let position): status(batch.statuses[position])
         case .connection(let position): handler.handle(connection: batch.connections[position])
         case .flowWindow(let position): handle(batch.windows[position])
-        case .hello(let position): handler.handle(tls: batch.hellos[position])
+        case .hello(let position): handle(batch.hellos[position])
         case .entropySample(let window, let upstream, let start, let count):
             batch.samples.withUnsafeBytes { bytes in
                 let payload = UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(start) + Int(count)])

@@ -82,7 +82,13 @@ final class OutputStage: PipelineEvents, Sendable {
     func send(established address: IPAddress) { established(address) }
     func send(connection: FollowedConnection) { handler.handle(connection: connection) }
     func send(window: FlowWindow) { handle(window) }
-    func send(hello: TLSObservation) { handler.handle(tls: hello) }
+    func send(hello: TLSObservation) { handle(hello) }
+
+    /// A ClientHello goes with its connection's record first, for the checks the APIs make.
+    func handle(_ hello: TLSObservation) {
+        judge?.record(hello)
+        handler.handle(tls: hello)
+    }
 
     func status(_ status: Sensor.CaptureStatus) { handler.handle(status: status) }
 

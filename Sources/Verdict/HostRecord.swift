@@ -1,10 +1,12 @@
 import FlowStats
 import Match
 
-/// One connection of a host as the sensor saw it: the SYN, and the request when one was read.
+/// One connection of a host as the sensor saw it: the SYN, and the request or the TLS library
+/// of the ClientHello when one was read.
 public struct ConnectionRecord: Sendable {
     public var syn: SynObservation
     public var request: HTTPRequestHead?
+    public var tls: TLSClient?
 }
 
 /// What is known about one client address: p0f's host record, plus its latest connections.

@@ -246,6 +246,21 @@ public final class HostTable: Sendable {
         }
     }
 
+    /// Attaches the TLS library of a connection's ClientHello to its record, if still kept: the
+    /// web application's check of that connection (`/v1/check`, `/v1/auth`) weighs it.
+    public func attach(_ tls: TLSClient, to key: FlowKey) {
+        state.withLock { state in
+            guard let slot = state.index[key.client] else { return }
+            state.hosts[slot].evidence = true
+            state.hosts[slot].recentlyActive = true
+            for position in HostTable.positions(newest: state.hosts[slot].newest)
+            where state.connections[slot * HostTable.kept + position]?.syn.key == key {
+                state.connections[slot * HostTable.kept + position]?.tls = tls
+                return
+            }
+        }
+    }
+
     /// A copy of what is known about `address` (for the APIs, not per packet).
     public func host(_ address: IPAddress) -> HostRecord? {
         state.withLock { state in

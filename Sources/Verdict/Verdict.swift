@@ -9,6 +9,8 @@ public enum VerdictReason: String, Sendable, CaseIterable {
     case proxyHeaders = "proxy_headers"  // Via / X-Forwarded-For / Forwarded present
     case ipSharing = "ip_sharing"  // the address showed several stacks recently
     case tunnelFlow = "tunnel_flow"  // the address's flow statistics met a tunnel rule (--flow-stats)
+    case tlsMismatch = "tls_mismatch"  // the User-Agent's browser or library is not the ClientHello's TLS library
+    case tlsOSMismatch = "tls_os_mismatch"  // the ClientHello's TLS library belongs to another OS than the TCP stack
 }
 
 /// The TCP side of a verdict.
@@ -34,6 +36,8 @@ public struct Verdict: Sendable, Equatable {
     public var stack: StackGuess?
     /// The tunnel rules behind `tunnel_flow`, by name.
     public var tunnelRules = TunnelFlowRules()
+    /// The TLS library of the connection's ClientHello, when one was read.
+    public var tls: TLSClient?
 
     /// The reasons as written in events: `tunnel_flow:<rule>` for each tunnel rule.
     public var reasonNames: [String] {

@@ -29,12 +29,20 @@ public final class VerdictJudge: Sendable {
         return verdict(observation.syn, observation.request, at: observation.seconds)
     }
 
-    /// The verdict on the connection `syn` opened, for `request` seen at `time`.
-    public func verdict(_ syn: SynObservation, _ request: HTTPRequestHead, at time: Int) -> Verdict {
+    /// The verdict on the connection `syn` opened, for `request` seen at `time`; `tls`, the
+    /// library of the connection's ClientHello (an HTTPS request a web application checks).
+    public func verdict(_ syn: SynObservation, _ request: HTTPRequestHead, tls: TLSClient? = nil, at time: Int) -> Verdict {
         rules.verdict(
             claimed: claimedOS(request), classification: syn.classification, path: syn.path,
             proxyHeaders: !request.proxyHeaders.isEmpty, ipSharing: hosts.sharing(syn.fingerprint.ip.source, at: time),
-            tunnelRules: hosts.tunnelRules(syn.fingerprint.ip.source, at: time))
+            tunnelRules: hosts.tunnelRules(syn.fingerprint.ip.source, at: time),
+            claimedTLS: ClaimedTLS.family(userAgent: request.userAgent),
+            tls: tls)
+    }
+
+    /// A connection's ClientHello, remembered with its record.
+    public func record(_ hello: TLSObservation) {
+        if let client = hello.client { hosts.attach(client, to: hello.syn.key) } else { hosts.markEstablished(hello.syn.key.client) }
     }
 
     /// The OS a request claims. User-Agents repeat, so their claims are cached.
@@ -51,6 +59,6 @@ public final class VerdictJudge: Sendable {
     {
         guard let host = hosts.host(address) else { return nil }
         guard let connection = port.map({ host.connection(port: $0) }) ?? host.latest else { return nil }
-        return (connection, verdict(connection.syn, request, at: time))
+        return (connection, verdict(connection.syn, request, tls: connection.tls, at: time))
     }
 }

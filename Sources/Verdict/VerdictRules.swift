@@ -13,6 +13,7 @@ public struct VerdictRules: Sendable {
 
     public var weights: [VerdictReason: Float] = [
         .osMismatch: 0.7, .proxyHeaders: 0.6, .tunnelMTU: 0.3, .mssClamped: 0.25, .ipSharing: 0.3, .tunnelFlow: 0.6,
+        .tlsMismatch: 0.6, .tlsOSMismatch: 0.6,
     ]
     public var threshold: Float = 0.5
     /// The TCP guess must be at least this sure (of the family, or of the class at class level)
@@ -24,10 +25,12 @@ public struct VerdictRules: Sendable {
 
     public func verdict(
         claimed: ClaimedOS?, classification: Classification?, path: NetworkPath?,
-        proxyHeaders: Bool, ipSharing: Bool, tunnelRules: TunnelFlowRules = []
+        proxyHeaders: Bool, ipSharing: Bool, tunnelRules: TunnelFlowRules = [], claimedTLS: TLSFamily? = nil, tls: TLSClient? = nil
     ) -> Verdict {
         var reasons: [VerdictReason] = []
         if let claimed, let classification, mismatch(claimed, classification) { reasons.append(.osMismatch) }
+        if let claimedTLS, let tls, tlsMismatch(claimedTLS, tls) { reasons.append(.tlsMismatch) }
+        if let tls, let classification, tlsOSMismatch(tls, classification) { reasons.append(.tlsOSMismatch) }
         if path?.tunnel == true { reasons.append(.tunnelMTU) }
         if path?.clamped == true { reasons.append(.mssClamped) }
         if proxyHeaders { reasons.append(.proxyHeaders) }
@@ -37,7 +40,27 @@ public struct VerdictRules: Sendable {
         let score = 1 - clear
         return Verdict(
             flagged: !reasons.isEmpty && score >= threshold, score: score, reasons: reasons,
-            claimed: claimed, stack: classification.map(StackGuess.init), tunnelRules: tunnelRules)
+            claimed: claimed, stack: classification.map(StackGuess.init), tunnelRules: tunnelRules, tls: tls)
+    }
+
+    /// The ClientHello's library is not the one the User-Agent's browser or library brings, and
+    /// the hello is sure of its library. Programs on one library (curl, Python, Node on OpenSSL)
+    /// do not contradict each other: what sets them apart is too thin.
+    func tlsMismatch(_ claimed: TLSFamily, _ tls: TLSClient) -> Bool {
+        tls.family != .other && claimed.library != tls.family.library && tls.libraryConfidence >= minimumConfidence
+    }
+
+    /// A TLS library that only one OS family has (Schannel: Windows; Apple's: macOS and iOS)
+    /// over a TCP stack surely of another family.
+    func tlsOSMismatch(_ tls: TLSClient, _ c: Classification) -> Bool {
+        let family: OSFamily? =
+            switch tls.family {
+            case .schannel: .windows
+            case .safari: .apple
+            default: nil
+            }
+        guard let family, tls.libraryConfidence >= minimumConfidence, c.family != .unknown else { return false }
+        return c.family != family && c.familyConfidence >= minimumConfidence
     }
 
     /// An unknown or unsure TCP guess never contradicts; ChromeOS runs a Linux stack, and at

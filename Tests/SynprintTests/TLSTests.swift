@@ -142,4 +142,78 @@ final class TLSTests: XCTestCase {
                         + "Chromium, Firefox, Safari, curl/OpenSSL, GnuTLS, Python, Node, Java, Go, Schannel, OkHttp"), "\(error)")
         }
     }
+
+    /// The TLS library a User-Agent implies.
+    func testUserAgentsClaimTheirTLSLibrary() {
+        let claims: [(String, TLSFamily?)] = [
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36", .chromium),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36 Edg/130.0",
+                .chromium
+            ),
+            ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", .firefox),
+            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15", .safari),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/126.0 Mobile/15E148 Safari/604.1",
+                .safari
+            ),
+            ("python-requests/2.31.0", .python), ("Go-http-client/2.0", .go), ("curl/8.5.0", .openSSL), ("okhttp/4.12.0", .okHttp),
+            ("Java/17.0.15", .java), ("Googlebot/2.1 (+http://www.google.com/bot.html)", nil), ("SomethingElse/1.0", nil),
+        ]
+        for (userAgent, family) in claims { XCTAssertEqual(ClaimedTLS.family(userAgent: userAgent), family, userAgent) }
+    }
+
+    /// A web application's check of an HTTPS request: the connection's ClientHello against the
+    /// User-Agent it saw. Go's hello under Chrome's name is `tls_mismatch`; Chromium's hello under
+    /// Chrome's, or Python's under curl's (both OpenSSL), is not.
+    func testChecksWeighTheConnectionsClientHello() throws {
+        let capture = try packets(of: fixture("tls-clients.pcap"))
+        let collector = EventCollector()
+        let sensor = Sensor(
+            settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
+            handler: collector)
+        feed(capture, to: sensor)
+        sensor.finish()
+        let judge = try XCTUnwrap(sensor.judge)
+        let kinds = try kinds()
+        func check(_ kind: String, userAgent: String) throws -> Verdict {
+            let hello = try XCTUnwrap(collector.hellos.last { kinds[$0.syn.fingerprint.segment.ip.source] == kind }, kind)
+            let segment = hello.syn.fingerprint.segment
+            var head = HTTPRequestHead(method: "GET")
+            head.userAgent = userAgent
+            let checked = try XCTUnwrap(judge.check(address: segment.ip.source, port: segment.sourcePort, request: head, at: hello.seconds))
+            XCTAssertEqual(checked.verdict.tls?.family, TLSTests.families[kind], kind)
+            return checked.verdict
+        }
+        let chromeOnLinux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+        let go = try check("go", userAgent: chromeOnLinux)
+        XCTAssertEqual(go.reasons, [.tlsMismatch])
+        XCTAssertTrue(go.flagged)
+        XCTAssertEqual(try check("chromium", userAgent: chromeOnLinux).reasons, [])
+        XCTAssertEqual(try check("python", userAgent: "curl/7.88.1").reasons, [])
+        XCTAssertEqual(try check("firefox", userAgent: chromeOnLinux).reasons, [.tlsMismatch])
+    }
+
+    /// A library that belongs to one OS family over a TCP stack surely of another.
+    func testATLSLibraryOfAnotherOSThanTheStack() {
+        let rules = VerdictRules()
+        var linux = Classification.unmatched
+        linux.osClass = .linux
+        linux.family = .linuxLike
+        linux.confidence = 0.95
+        linux.familyConfidence = 1
+        let schannel = TLSClient(family: .schannel, name: "Windows", confidence: 0.95, libraryConfidence: 0.95)
+        let verdict = rules.verdict(
+            claimed: nil, classification: linux, path: nil, proxyHeaders: false, ipSharing: false, tls: schannel)
+        XCTAssertEqual(verdict.reasons, [.tlsOSMismatch])
+        var windows = linux
+        windows.osClass = .windows
+        windows.family = .windows
+        XCTAssertEqual(
+            rules.verdict(claimed: nil, classification: windows, path: nil, proxyHeaders: false, ipSharing: false, tls: schannel).reasons,
+            [])
+        let unsure = TLSClient(family: .schannel, name: "Windows", confidence: 0.5, libraryConfidence: 0.5)
+        XCTAssertEqual(
+            rules.verdict(claimed: nil, classification: linux, path: nil, proxyHeaders: false, ipSharing: false, tls: unsure).reasons, [])
+    }
 }

@@ -299,6 +299,7 @@ CREATE TABLE IF NOT EXISTS `synprint`.tls (
     `tls_library` String,
     `tls_name` String,
     `tls_confidence` Float32,
+    `tls_library_confidence` Float32,
     `os_class` String,
     `os_family` String
 ) ENGINE = ReplacingMergeTree
