@@ -140,7 +140,7 @@ let package = Package(
 if Context.environment["SYNPRINT_FUZZ"] == "1" {
     let harnesses: [(String, [Target.Dependency])] = [
         ("Packet", ["Decode", "Features", "Formatting", "Match"]), ("Options", ["Features", "Formatting"]),
-        ("HTTPHead", ["Verdict"]), ("DatabaseLine", ["Match"]), ("Labels", ["Learn"]), ("Payload", ["FlowStats"]),
+        ("HTTPHead", ["Verdict"]), ("DatabaseLine", ["Match"]), ("Labels", ["Learn"]), ("Payload", ["FlowStats", "Match"]),
         ("AuthHeaders", ["Verdict"]),
     ]
     for (name, dependencies) in harnesses {
