@@ -180,7 +180,7 @@ struct MatchingOptions: ParsableArguments {
 struct VerdictOptions: ParsableArguments {
     @Flag(
         help:
-            "Follow each connection to its first plain-HTTP request and judge its User-Agent against the SYN (implied by --alerts, --learn and the APIs; implies --classify)."
+            "Follow each connection to its first plain-HTTP request and judge its User-Agent against the SYN, or to its TLS ClientHello and name its TLS library (implied by --alerts, --learn and the APIs; implies --classify)."
     )
     var http = false
 
