@@ -312,9 +312,11 @@ public final class APIServer: Sendable {
             found = (connection, judge.verdict(connection.syn, head, tls: connection.tls, at: Int(Date().timeIntervalSince1970)))
         }
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(waiting))
-        while found == nil, ContinuousClock.now < deadline {
+        // Wait for the connection's SYN, then for its first data (a ClientHello or a plain
+        // request): the capture hands each on within milliseconds, and a check may come sooner.
+        while found.map({ $0.connection.tls == nil && $0.connection.request == nil }) ?? true, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(1))
-            found = judge.check(address: address, port: port, request: head, at: Int(Date().timeIntervalSince1970))
+            found = judge.check(address: address, port: port, request: head, at: Int(Date().timeIntervalSince1970)) ?? found
         }
         // A connection the host table no longer keeps (it keeps a few per address): the
         // address's latest one, remembered for this port from now on.

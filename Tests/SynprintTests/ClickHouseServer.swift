@@ -228,6 +228,30 @@ func stopProcess(_ pid: pid_t) {
     }
 }
 
+/// A CA made for one test in `folder` (`ca.pem`), and for each (name, subjectAltName) a key
+/// and a certificate it signs (`NAME.key`, `NAME.pem`), by the openssl command.
+func makeCertificates(in folder: URL, _ names: [(name: String, alternative: String)]) throws {
+    func file(_ name: String) -> String { folder.appendingPathComponent(name).path }
+    func openssl(_ arguments: [String]) throws {
+        let (status, output) = try runCommand(["openssl"] + arguments)
+        guard status == 0 else { throw Failed(description: "openssl \(arguments.first ?? ""): \(output)") }
+    }
+    try openssl([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", file("ca.key"), "-out", file("ca.pem"), "-days", "2", "-subj",
+        "/CN=synprint test CA",
+    ])
+    for (name, alternative) in names {
+        try openssl([
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", file("\(name).key"), "-out", file("\(name).csr"), "-subj", "/CN=\(name)",
+        ])
+        try "subjectAltName=\(alternative)\n".write(toFile: file("\(name).ext"), atomically: true, encoding: .utf8)
+        try openssl([
+            "x509", "-req", "-in", file("\(name).csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial", "-out",
+            file("\(name).pem"), "-days", "2", "-extfile", file("\(name).ext"),
+        ])
+    }
+}
+
 /// Free TCP ports on loopback (bound once to find them, then released).
 func freePorts(_ n: Int) throws -> [Int] {
     var sockets: [Int32] = []

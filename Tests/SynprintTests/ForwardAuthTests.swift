@@ -42,6 +42,7 @@ final class ForwardAuthTests: XCTestCase {
         XCTAssertEqual(claimed["x-synprint-verdict"], "flagged", "\(claimed)")
         XCTAssertEqual(claimed["x-synprint-reasons"], "os_mismatch", "\(claimed)")
         XCTAssertEqual(claimed["x-synprint-family"], "Linux-like", "\(claimed)")
+        XCTAssertEqual(claimed["x-synprint-tls"], "unknown", "plain HTTP has no ClientHello: \(claimed)")
         // The same stack with its own User-Agent: ok.
         let honest = try request(port: proxyPort, userAgent: linux)
         XCTAssertEqual(honest["x-synprint-verdict"], "ok", "\(honest)")
@@ -62,6 +63,52 @@ final class ForwardAuthTests: XCTestCase {
         let unchecked = try request(port: proxyPort, userAgent: windows)
         XCTAssertEqual(unchecked["x-synprint-verdict"] ?? "", "", "\(unchecked)")
         XCTAssertEqual(unchecked["user-agent"], windows)
+    }
+
+    /// nginx ends TLS in front of the upstream: a real TLS client's ClientHello, captured,
+    /// weighs in the check of its request. curl (OpenSSL) under Chrome's name is `tls_mismatch`;
+    /// under its own name it is not.
+    func testNginxOverTLSWeighsTheClientHello() throws {
+        guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
+        let folder = try temporaryFolder()
+        try makeCertificates(in: folder, [("proxy", "IP:127.0.0.1")])
+        let ports = try freePorts(3)
+        let (proxyPort, apiPort, upstreamPort) = (ports[0], ports[1], ports[2])
+        let upstream = try startUpstream(port: upstreamPort, folder: folder)
+        defer { upstream.terminate() }
+        let nginx = try startNginx(
+            port: proxyPort, api: apiPort, upstream: upstreamPort, folder: folder,
+            tls: (folder.appendingPathComponent("proxy.pem"), folder.appendingPathComponent("proxy.key")))
+        defer {
+            nginx.terminate()
+            nginx.waitUntilExit()
+        }
+        let sensor = Process()
+        sensor.executableURL = synprintExecutable
+        sensor.arguments = [
+            "-i", "lo", "--http", "--api", "127.0.0.1:\(apiPort)", "--allow-root", "--auth-wait-ms", "500", "-o", "/dev/null", "tcp",
+            "port",
+            "\(proxyPort)",
+        ]
+        sensor.standardError = FileHandle.nullDevice
+        try sensor.run()
+        defer { if sensor.isRunning { sensor.terminate() } }
+        try waitForPort(apiPort)
+        func fetch(userAgent: String) throws -> [String: String] {
+            let (status, output) = try runCommand([
+                "curl", "-s", "--cacert", folder.appendingPathComponent("ca.pem").path, "-A", userAgent, "https://127.0.0.1:\(proxyPort)/",
+            ])
+            XCTAssertEqual(status, 0, output)
+            return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: String], output)
+        }
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+        let posing = try fetch(userAgent: chrome)
+        XCTAssertEqual(posing["x-synprint-tls"], "curl/OpenSSL", "\(posing)")
+        XCTAssertEqual(posing["x-synprint-reasons"], "tls_mismatch", "\(posing)")
+        XCTAssertEqual(posing["x-synprint-verdict"], "flagged", "\(posing)")
+        let honest = try fetch(userAgent: "curl/7.88.1")
+        XCTAssertEqual(honest["x-synprint-tls"], "curl/OpenSSL", "\(honest)")
+        XCTAssertEqual(honest["x-synprint-verdict"], "ok", "\(honest)")
     }
 
     /// One request through nginx; the headers the upstream got (lower-case names).
@@ -110,8 +157,9 @@ final class ForwardAuthTests: XCTestCase {
         return process
     }
 
-    /// nginx in the foreground with the shipped snippets, the API's port put in.
-    func startNginx(port: Int, api: Int, upstream: Int, folder: URL) throws -> Process {
+    /// nginx in the foreground with the shipped snippets, the API's port put in; with `tls`
+    /// (certificate, key), over HTTPS.
+    func startNginx(port: Int, api: Int, upstream: Int, folder: URL, tls: (certificate: URL, key: URL)? = nil) throws -> Process {
         let snippets = repositoryRoot.appendingPathComponent("deploy/nginx")
         let shipped = try String(contentsOf: snippets.appendingPathComponent("synprint-upstream.conf"), encoding: .utf8)
         XCTAssertTrue(shipped.contains("127.0.0.1:8249"))
@@ -134,7 +182,8 @@ final class ForwardAuthTests: XCTestCase {
                 scgi_temp_path \(temp)/scgi;
                 include \(upstreamSnippet.path);
                 server {
-                    listen 127.0.0.1:\(port);
+                    listen 127.0.0.1:\(port)\(tls == nil ? "" : " ssl");
+                    \(tls.map { "ssl_certificate \($0.certificate.path); ssl_certificate_key \($0.key.path);" } ?? "")
                     include \(snippets.appendingPathComponent("synprint.conf").path);
                     location / {
                         include \(snippets.appendingPathComponent("synprint-check.conf").path);

@@ -450,25 +450,8 @@ final class StoreTests: XCTestCase {
     func testHTTPSStoreTrustsItsPrivateCA() throws {
         let folder = try temporaryFolder()
         func file(_ name: String) -> String { folder.appendingPathComponent(name).path }
-        func openssl(_ arguments: [String]) throws {
-            let (status, output) = try runCommand(["openssl"] + arguments)
-            XCTAssertEqual(status, 0, output)
-        }
         // A CA, a certificate it signs for 127.0.0.1, and one for another name.
-        try openssl([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", file("ca.key"), "-out", file("ca.pem"), "-days", "2",
-            "-subj", "/CN=synprint test CA",
-        ])
-        for (name, alternative) in [("server", "IP:127.0.0.1"), ("elsewhere", "DNS:elsewhere.test")] {
-            try openssl([
-                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", file("\(name).key"), "-out", file("\(name).csr"), "-subj", "/CN=\(name)",
-            ])
-            try "subjectAltName=\(alternative)\n".write(toFile: file("\(name).ext"), atomically: true, encoding: .utf8)
-            try openssl([
-                "x509", "-req", "-in", file("\(name).csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial",
-                "-out", file("\(name).pem"), "-days", "2", "-extfile", file("\(name).ext"),
-            ])
-        }
+        try makeCertificates(in: folder, [("server", "IP:127.0.0.1"), ("elsewhere", "DNS:elsewhere.test")])
         let ports = try freePorts(6)
         let server = try ClickHouseServer(
             folder: try temporaryFolder(), httpPort: ports[0], tcpPort: ports[1], shards: [[ports[1]]],
