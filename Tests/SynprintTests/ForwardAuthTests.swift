@@ -111,6 +111,67 @@ final class ForwardAuthTests: XCTestCase {
         XCTAssertEqual(honest["x-synprint-verdict"], "ok", "\(honest)")
     }
 
+    /// Caddy's `forward_auth`, as docs/API.md gives it: the client in `X-Forwarded-For`, its
+    /// port put in `X-Real-Port`, the verdict copied to the upstream's request.
+    func testCaddyForwardAuthHandsTheVerdictOn() throws {
+        guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
+        let folder = try temporaryFolder()
+        let ports = try freePorts(3)
+        let (proxyPort, apiPort, upstreamPort) = (ports[0], ports[1], ports[2])
+        let upstream = try startUpstream(port: upstreamPort, folder: folder)
+        defer { upstream.terminate() }
+        let caddyfile = """
+            {
+            \tadmin off
+            \tauto_https off
+            \tstorage file_system \(folder.path)/data
+            \tlog {
+            \t\toutput discard
+            \t}
+            }
+            http://127.0.0.1:\(proxyPort) {
+            \tforward_auth 127.0.0.1:\(apiPort) {
+            \t\turi /v1/auth
+            \t\theader_up X-Real-Port {remote_port}
+            \t\tcopy_headers X-Synprint-Verdict X-Synprint-Reasons X-Synprint-Score X-Synprint-OS X-Synprint-Family X-Synprint-TLS
+            \t}
+            \treverse_proxy 127.0.0.1:\(upstreamPort)
+            }
+
+            """
+        let file = folder.appendingPathComponent("Caddyfile")
+        try caddyfile.write(to: file, atomically: true, encoding: .utf8)
+        let caddy = Process()
+        caddy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        caddy.arguments = ["caddy", "run", "--config", file.path, "--adapter", "caddyfile"]
+        caddy.environment = ["HOME": folder.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        caddy.standardError = FileHandle.nullDevice
+        caddy.standardOutput = FileHandle.nullDevice
+        try caddy.run()
+        defer {
+            caddy.terminate()
+            caddy.waitUntilExit()
+        }
+        try waitForPort(proxyPort)
+        let sensor = Process()
+        sensor.executableURL = synprintExecutable
+        sensor.arguments = [
+            "-i", "lo", "--http", "--api", "127.0.0.1:\(apiPort)", "--allow-root", "--auth-wait-ms", "500", "--auth-address-header",
+            "X-Forwarded-For", "-o", "/dev/null", "tcp", "port", "\(proxyPort)",
+        ]
+        sensor.standardError = FileHandle.nullDevice
+        try sensor.run()
+        defer { if sensor.isRunning { sensor.terminate() } }
+        try waitForPort(apiPort)
+        let windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+        let claimed = try request(port: proxyPort, userAgent: windows)
+        XCTAssertEqual(claimed["x-synprint-verdict"], "flagged", "\(claimed)")
+        XCTAssertEqual(claimed["x-synprint-reasons"], "os_mismatch", "\(claimed)")
+        XCTAssertEqual(claimed["x-synprint-family"], "Linux-like", "\(claimed)")
+        let honest = try request(port: proxyPort, userAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0")
+        XCTAssertEqual(honest["x-synprint-verdict"], "ok", "\(honest)")
+    }
+
     /// One request through nginx; the headers the upstream got (lower-case names).
     func request(port: Int, userAgent: String) throws -> [String: String] {
         let socket = try connected(port)
