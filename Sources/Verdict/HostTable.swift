@@ -234,28 +234,25 @@ public final class HostTable: Sendable {
     /// its text is stored once (interned) and cut to `HTTPRequestHead.keptLength`.
     public func attach(_ request: HTTPRequestHead, to key: FlowKey) {
         let kept = strings.intern(request)
-        state.withLock { state in
-            guard let slot = state.index[key.client] else { return }
-            state.hosts[slot].evidence = true
-            state.hosts[slot].recentlyActive = true
-            for position in HostTable.positions(newest: state.hosts[slot].newest)
-            where state.connections[slot * HostTable.kept + position]?.syn.key == key {
-                state.connections[slot * HostTable.kept + position]?.request = kept
-                return
-            }
-        }
+        update(key) { $0.request = kept }
     }
 
     /// Attaches the TLS library of a connection's ClientHello to its record, if still kept: the
     /// web application's check of that connection (`/v1/check`, `/v1/auth`) weighs it.
     public func attach(_ tls: TLSClient, to key: FlowKey) {
+        update(key) { $0.tls = tls }
+    }
+
+    /// The connection's record changed in place, if still kept; its host sent data, so it is
+    /// real (evidence) and active.
+    private func update(_ key: FlowKey, _ change: (inout ConnectionRecord) -> Void) {
         state.withLock { state in
             guard let slot = state.index[key.client] else { return }
             state.hosts[slot].evidence = true
             state.hosts[slot].recentlyActive = true
             for position in HostTable.positions(newest: state.hosts[slot].newest)
             where state.connections[slot * HostTable.kept + position]?.syn.key == key {
-                state.connections[slot * HostTable.kept + position]?.tls = tls
+                change(&state.connections[slot * HostTable.kept + position]!)
                 return
             }
         }

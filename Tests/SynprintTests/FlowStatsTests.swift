@@ -169,7 +169,7 @@ final class FlowStatsTests: XCTestCase {
             ciphers: [0x1301, 0xC02F], extensions: [FlowStatsTests.serverName("example.test"), FlowStatsTests.alpn("h2"), padding])
         XCTAssertTrue(hello(whole).complete)
         func split(dropSecond: Bool) -> ConnectionTests.Conversation {
-            var c = opening(whole, segments: [0..<1000, (dropSecond ? 1400 : 1000)..<whole.count])
+            var c = FlowStatsTests.opening(whole, segments: [0..<1000, (dropSecond ? 1400 : 1000)..<whole.count])
             c.server(payload: 100)
             return c
         }
@@ -187,8 +187,9 @@ final class FlowStatsTests: XCTestCase {
     // MARK: Windows and rules
 
     /// A handshake, then the client's first bytes `payload` in segments of these ranges, 1 ms
-    /// apart (a range left out of the ranges is a gap).
-    func opening(_ payload: [UInt8], segments: [Range<Int>]) -> ConnectionTests.Conversation {
+    /// apart (a range left out of the ranges is a gap); `kept`: the bytes of each segment's
+    /// payload the capture keeps (a snaplen), all by default.
+    static func opening(_ payload: [UInt8], segments: [Range<Int>], kept: Int? = nil) -> ConnectionTests.Conversation {
         var c = ConnectionTests.Conversation()
         c.handshake()
         var p = PacketBuilder()
@@ -198,7 +199,10 @@ final class FlowStatsTests: XCTestCase {
         for range in segments {
             p.sequence = c.clientISN + 1 + UInt32(range.lowerBound)
             p.payload = Array(payload[range])
-            c.add(p.ipv4(), after: 1000)
+            var frame = p.ipv4()
+            // The IP and TCP headers keep the whole length; the capture cut the bytes.
+            if let kept, kept < p.payload.count { frame.removeLast(p.payload.count - kept) }
+            c.add(frame, after: 1000)
         }
         c.clientSent += UInt32(payload.count)
         return c
@@ -207,7 +211,7 @@ final class FlowStatsTests: XCTestCase {
     /// A client 10.0.0.3 talking to 10.0.0.1:443: `exchanges` rounds of an upstream payload and
     /// a downstream answer, 50 ms apart, on one connection.
     func conversation(firstPayload: [UInt8], exchanges: Int, up: Int, down: Int, seconds: Double) -> ConnectionTests.Conversation {
-        var c = opening(firstPayload, segments: [0..<firstPayload.count])
+        var c = FlowStatsTests.opening(firstPayload, segments: [0..<firstPayload.count])
         let step = Int(seconds * 1e6) / max(exchanges, 1)
         for _ in 0..<exchanges {
             c.client(flags: 0x18, payload: up, after: step / 2)

@@ -21,17 +21,7 @@ final class ForwardAuthTests: XCTestCase {
             nginx.terminate()
             nginx.waitUntilExit()
         }
-        func startSensor(_ options: [String] = []) throws -> Process {
-            let sensor = Process()
-            sensor.executableURL = synprintExecutable
-            sensor.arguments =
-                ["-i", "lo", "--http", "--api", "127.0.0.1:\(apiPort)", "--allow-root", "--auth-wait-ms", "500", "-o", "/dev/null"]
-                + options + ["tcp", "port", "\(proxyPort)"]
-            sensor.standardError = FileHandle.nullDevice
-            try sensor.run()
-            try waitForPort(apiPort)
-            return sensor
-        }
+        func startSensor(_ options: [String] = []) throws -> Process { try self.startSensor(api: apiPort, proxy: proxyPort, options) }
         var sensor = try startSensor()
         defer { if sensor.isRunning { sensor.terminate() } }
         let windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
@@ -83,17 +73,8 @@ final class ForwardAuthTests: XCTestCase {
             nginx.terminate()
             nginx.waitUntilExit()
         }
-        let sensor = Process()
-        sensor.executableURL = synprintExecutable
-        sensor.arguments = [
-            "-i", "lo", "--http", "--api", "127.0.0.1:\(apiPort)", "--allow-root", "--auth-wait-ms", "500", "-o", "/dev/null", "tcp",
-            "port",
-            "\(proxyPort)",
-        ]
-        sensor.standardError = FileHandle.nullDevice
-        try sensor.run()
+        let sensor = try startSensor(api: apiPort, proxy: proxyPort)
         defer { if sensor.isRunning { sensor.terminate() } }
-        try waitForPort(apiPort)
         func fetch(userAgent: String) throws -> [String: String] {
             let (status, output) = try runCommand([
                 "curl", "-s", "--cacert", folder.appendingPathComponent("ca.pem").path, "-A", userAgent, "https://127.0.0.1:\(proxyPort)/",
@@ -153,16 +134,8 @@ final class ForwardAuthTests: XCTestCase {
             caddy.waitUntilExit()
         }
         try waitForPort(proxyPort)
-        let sensor = Process()
-        sensor.executableURL = synprintExecutable
-        sensor.arguments = [
-            "-i", "lo", "--http", "--api", "127.0.0.1:\(apiPort)", "--allow-root", "--auth-wait-ms", "500", "--auth-address-header",
-            "X-Forwarded-For", "-o", "/dev/null", "tcp", "port", "\(proxyPort)",
-        ]
-        sensor.standardError = FileHandle.nullDevice
-        try sensor.run()
+        let sensor = try startSensor(api: apiPort, proxy: proxyPort, ["--auth-address-header", "X-Forwarded-For"])
         defer { if sensor.isRunning { sensor.terminate() } }
-        try waitForPort(apiPort)
         let windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
         let claimed = try request(port: proxyPort, userAgent: windows)
         XCTAssertEqual(claimed["x-synprint-verdict"], "flagged", "\(claimed)")
@@ -170,6 +143,19 @@ final class ForwardAuthTests: XCTestCase {
         XCTAssertEqual(claimed["x-synprint-family"], "Linux-like", "\(claimed)")
         let honest = try request(port: proxyPort, userAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0")
         XCTAssertEqual(honest["x-synprint-verdict"], "ok", "\(honest)")
+    }
+
+    /// synprint capturing the proxy's port on the loopback interface, its API on `api`.
+    func startSensor(api: Int, proxy: Int, _ options: [String] = []) throws -> Process {
+        let sensor = Process()
+        sensor.executableURL = synprintExecutable
+        sensor.arguments =
+            ["-i", "lo", "--http", "--api", "127.0.0.1:\(api)", "--allow-root", "--auth-wait-ms", "500", "-o", "/dev/null"] + options
+            + ["tcp", "port", "\(proxy)"]
+        sensor.standardError = FileHandle.nullDevice
+        try sensor.run()
+        try waitForPort(api)
+        return sensor
     }
 
     /// One request through nginx; the headers the upstream got (lower-case names).

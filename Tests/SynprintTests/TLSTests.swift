@@ -113,18 +113,8 @@ final class TLSTests: XCTestCase {
     /// A hello cut by the snaplen gives no event (its structure is not all there), counted; a
     /// table file with a mistake names its line and field.
     func testACutHelloAndABadTableLine() throws {
-        var c = ConnectionTests.Conversation()
-        c.handshake()
-        var p = PacketBuilder()
-        p.flags = 0x18
-        p.options = []
-        p.acknowledgment = c.serverISN + 1
-        p.sequence = c.clientISN + 1
-        p.payload = FlowStatsTests.clientHello()
-        var frame = p.ipv4()
-        // The IP and TCP headers claim the whole hello; the capture kept 20 bytes of it.
-        frame.removeLast(p.payload.count - 20)
-        c.add(frame, after: 1000)
+        let hello = FlowStatsTests.clientHello()
+        let c = FlowStatsTests.opening(hello, segments: [0..<hello.count], kept: 20)
         let collector = EventCollector()
         let sensor = Sensor(
             settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
