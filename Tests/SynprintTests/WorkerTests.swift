@@ -13,7 +13,7 @@ final class WorkerTests: XCTestCase {
         "tools/samples/mixed-os.pcap", "tools/samples/verdicts.pcap", "Tests/SynprintTests/Fixtures/connections.pcap",
         "Tests/SynprintTests/Fixtures/tunnels.pcap", "Tests/SynprintTests/Fixtures/linux-paths.pcap",
         "Tests/SynprintTests/Fixtures/p0f-windows.pcap", "Tests/SynprintTests/Fixtures/robustness/captures/linktype-14.pcap",
-        "Tests/SynprintTests/Fixtures/robustness/captures/terminal-injection.pcap",
+        "Tests/SynprintTests/Fixtures/robustness/captures/terminal-injection.pcap", "Tests/SynprintTests/Fixtures/tls-clients.pcap",
     ]
 
     /// Every analysis on, the events written as JSON lines; the lines, the summary and the counts.
@@ -26,8 +26,8 @@ final class WorkerTests: XCTestCase {
         let log = EventLog(
             format: .json, database: database, labels: EventLabels(sensor: "workers"), sink: sink, alerts: nil, observations: nil)
         let sensor = Sensor(
-            settings: Settings(), database: database, judging: true, following: true, flowStatistics: true, workers: workers,
-            handler: log)
+            settings: Settings(), database: database, stacks: try shippedTLSStacks(), judging: true, following: true, flowStatistics: true,
+            workers: workers, handler: log)
         for packet in packets {
             _ = packet.bytes.withUnsafeBytes {
                 sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link)
@@ -58,6 +58,7 @@ final class WorkerTests: XCTestCase {
             XCTAssertEqual(one.status.connections?.closed, four.status.connections?.closed, path)
             XCTAssertEqual(one.status.flowStats?.windows, four.status.flowStats?.windows, path)
             XCTAssertEqual(one.status.tracker?.requests, four.status.tracker?.requests, path)
+            XCTAssertEqual(one.status.tracker?.hellos, four.status.tracker?.hellos, path)
         }
     }
 
