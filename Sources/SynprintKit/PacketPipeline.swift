@@ -30,8 +30,8 @@ public final class PacketPipeline {
     /// The stages a sensor asks for, sized by `settings`; `instance` of `instances` keeps the
     /// ids it hands out apart from the other workers'.
     convenience init(
-        settings: Settings, database: Database?, stacks: TLSStacks?, judging: Bool, following: Bool, flowStatistics: Bool, instance: Int,
-        instances: Int
+        settings: Settings, database: Database?, stacks: TLSStacks?, judging: Bool, requests: Bool, following: Bool, flowStatistics: Bool,
+        instance: Int, instances: Int
     ) {
         self.init(
             matcher: database.map {
@@ -41,7 +41,8 @@ public final class PacketPipeline {
             },
             tracker: judging
                 ? ConnectionTracker(
-                    capacity: settings.awaitingCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget, stacks: stacks)
+                    capacity: settings.awaitingCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget, stacks: stacks,
+                    readsRequests: requests)
                 : nil,
             connections: following
                 ? ConnectionFollower(capacity: settings.connectionRecordCapacity, idleTimeout: settings.connectionTimeout) : nil,

@@ -122,9 +122,10 @@ public final class Sensor {
     /// events merged in capture order (`Workers`); it implies `threaded`. With `ownCaptures`,
     /// each worker is fed on a capture thread of its own (`process(_:link:worker:)`, a fanout
     /// group of live captures) instead of by `process(_:link:)`. `stacks` names the TLS library
-    /// of the ClientHellos followed connections begin with.
+    /// of the ClientHellos followed connections begin with; without `requests`, only those are
+    /// read (`--tls`), not plain-HTTP requests.
     public init(
-        settings: Settings, database: Database?, stacks: TLSStacks? = nil, judging: Bool, following: Bool = false,
+        settings: Settings, database: Database?, stacks: TLSStacks? = nil, judging: Bool, requests: Bool = true, following: Bool = false,
         flowStatistics: Bool = false,
         limit: Int? = nil, threaded: Bool = true, workers: Int = 1, ownCaptures: Bool = false, handler: EventHandler
     ) {
@@ -135,7 +136,7 @@ public final class Sensor {
         let share = settings.share(of: count)
         let pipelines = (0..<count).map { instance in
             PacketPipeline(
-                settings: share, database: database, stacks: stacks, judging: judging, following: following,
+                settings: share, database: database, stacks: stacks, judging: judging, requests: requests, following: following,
                 flowStatistics: flowStatistics, instance: instance, instances: count)
         }
         pipeline = pipelines[0]

@@ -71,8 +71,12 @@ public final class ConnectionTracker {
     /// The TLS stacks ClientHellos are matched to; nil: hellos are read but not classified.
     let stacks: TLSStacks?
 
-    public init(capacity: Int, timeout: Int, headBudget: Int, stacks: TLSStacks? = nil) {
+    /// False: only ClientHellos are read (`--tls`); a plain request ends the following.
+    let readsRequests: Bool
+
+    public init(capacity: Int, timeout: Int, headBudget: Int, stacks: TLSStacks? = nil, readsRequests: Bool = true) {
         self.stacks = stacks
+        self.readsRequests = readsRequests
         table = BoundedTable(capacity: capacity)
         self.timeout = timeout
         self.headBudget = headBudget
@@ -119,6 +123,10 @@ public final class ConnectionTracker {
                 pending.helloLength = length
             }
             if pending.helloLength > 0 { return hello(&pending, data, cut: cut, length: segment.payloadLength) }
+            guard readsRequests else {
+                counters.notHTTP += 1
+                return .drop
+            }
             let result: HTTPParse
             if pending.buffered.isEmpty {
                 result = HTTPRequestParser.parse(data)

@@ -184,6 +184,12 @@ struct VerdictOptions: ParsableArguments {
     )
     var http = false
 
+    @Flag(
+        help:
+            "Follow each connection to its TLS ClientHello only and name its TLS library (tls events), without reading plain-HTTP requests (--http reads both; implies --classify)."
+    )
+    var tls = false
+
     @Option(
         help: ArgumentHelp(
             "Append one JSON line per flagged connection to this file ('-' for standard output); SIGHUP reopens it.", valueName: "file"))

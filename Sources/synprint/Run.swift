@@ -133,9 +133,12 @@ struct Synprint: ParsableCommand {
     }
 
     /// Verdicts need the connection's request, and the OS guess to judge it by.
-    var judging: Bool {
+    var readsRequests: Bool {
         verdicts.http || verdicts.alerts != nil || verdicts.learn != nil || apis.api != nil || apis.p0fSocket != nil
     }
+
+    /// Connections are followed to their first data: a request, or a ClientHello (`--tls`).
+    var judging: Bool { readsRequests || verdicts.tls }
 
     func settings() throws -> Settings {
         var settings = Settings()
@@ -244,7 +247,8 @@ struct Synprint: ParsableCommand {
         // they must interrupt.
         Signals.block()
         let sensor = Sensor(
-            settings: settings, database: database, stacks: stacks, judging: judging, following: outputOptions.connections,
+            settings: settings, database: database, stacks: stacks, judging: judging, requests: readsRequests,
+            following: outputOptions.connections,
             flowStatistics: outputOptions.flowStats, limit: input.count, workers: workers, ownCaptures: (captures?.count ?? 0) > 1,
             handler: fanOut
         )

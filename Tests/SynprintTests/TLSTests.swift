@@ -206,4 +206,21 @@ final class TLSTests: XCTestCase {
         XCTAssertEqual(
             rules.verdict(claimed: nil, classification: linux, path: nil, proxyHeaders: false, ipSharing: false, tls: unsure).reasons, [])
     }
+
+    /// `--tls` reads ClientHellos only: the real clients' tls events, and no http event from the
+    /// plain-HTTP sample, whose requests `--http` judges.
+    func testTLSAloneReadsClientHellosAndNoRequests() throws {
+        let folder = try temporaryFolder()
+        func events(_ capture: String, _ option: String) throws -> [[String: Any]] {
+            let output = folder.appendingPathComponent("\(option)-\(URL(fileURLWithPath: capture).lastPathComponent).json")
+            let run = try runSynprint(["-r", capture, option, "--json", "-o", output.path])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            return try jsonLines(of: output)
+        }
+        let fixtureHellos = try events(fixture("tls-clients.pcap").path, "--tls").filter { $0["type"] as? String == "tls" }
+        XCTAssertEqual(fixtureHellos.count, 31)
+        let sample = repositoryRoot.appendingPathComponent("tools/samples/verdicts.pcap").path
+        XCTAssertTrue(try events(sample, "--tls").allSatisfy { $0["type"] as? String != "http" })
+        XCTAssertFalse(try events(sample, "--http").filter { $0["type"] as? String == "http" }.isEmpty)
+    }
 }
