@@ -6,17 +6,21 @@ import XCTest
 @testable import Output
 @testable import SynprintKit
 
-/// Every output format on the shipped samples, compared byte for byte with the outputs kept in
+/// Every output format on the shipped samples (and the real TLS clients' ClientHellos),
+/// compared byte for byte with the outputs kept in
 /// Tests/SynprintTests/Golden. A change of format or of an answer shows up here as a diff to
 /// review; `SYNPRINT_UPDATE_GOLDEN=1 swift test --filter GoldenTests` writes the new outputs.
 final class GoldenTests: XCTestCase {
-    static let samples = ["mixed-os", "verdicts"]
+    static let samples = [
+        ("mixed-os", "tools/samples/mixed-os.pcap"), ("verdicts", "tools/samples/verdicts.pcap"),
+        ("tls-clients", "Tests/SynprintTests/Fixtures/tls-clients.pcap"),
+    ]
 
     func testEveryFormatOnTheShippedSamplesMatchesItsGoldenOutput() throws {
         let update = ProcessInfo.processInfo.environment["SYNPRINT_UPDATE_GOLDEN"] == "1"
         let folder = try temporaryFolder()
-        for sample in GoldenTests.samples {
-            let capture = try packets(of: repositoryRoot.appendingPathComponent("tools/samples/\(sample).pcap"))
+        for (sample, path) in GoldenTests.samples {
+            let capture = try packets(of: repositoryRoot.appendingPathComponent(path))
             let variants =
                 EventFormat.allCases.map { (format: $0, schema: EventSchema.native, name: $0.rawValue) }
                 + [EventSchema.ecs, .eve].map { (format: EventFormat.json, schema: $0, name: "\($0.rawValue).json") }
@@ -26,7 +30,9 @@ final class GoldenTests: XCTestCase {
                 let labels = EventLabels(sensor: "golden", schema: schema)
                 let log = EventLog(
                     format: format, database: try shippedDatabase(), labels: labels, sink: sink, alerts: nil, observations: nil)
-                let sensor = Sensor(settings: Settings(), database: try shippedDatabase(), judging: true, threaded: false, handler: log)
+                let sensor = Sensor(
+                    settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
+                    handler: log)
                 feed(capture, to: sensor)
                 sensor.finish()
                 sink.flush()
