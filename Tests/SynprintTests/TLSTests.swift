@@ -223,4 +223,27 @@ final class TLSTests: XCTestCase {
         XCTAssertTrue(try events(sample, "--tls").allSatisfy { $0["type"] as? String != "http" })
         XCTAssertFalse(try events(sample, "--http").filter { $0["type"] as? String == "http" }.isEmpty)
     }
+
+    /// Published ClientHellos of browsers the table was not written from
+    /// (Fixtures/published-hellos.jsonl: Chrome 98–120 and Edge 98–120 on Windows, Linux,
+    /// macOS and Android, Firefox 91–120, Safari 15.3–17.2), each in its family. The table's
+    /// Safari stack comes from Safari 17.0 on macOS, which is left out here.
+    func testPublishedBrowserHellosOfOtherVersionsLandInTheirFamilies() throws {
+        let table = try shippedTLSStacks()
+        let expected: [String: TLSFamily] = ["chrome": .chromium, "edge": .chromium, "firefox": .firefox, "safari": .safari]
+        var checked = 0
+        for hello in try jsonLines(of: fixture("published-hellos.jsonl")) {
+            let file = try XCTUnwrap(hello["file"] as? String)
+            guard file != "safari_17.0_macOS.yaml" else { continue }
+            func codes(_ key: String) throws -> [UInt16] {
+                try XCTUnwrap(hello[key] as? [String], file).map { try XCTUnwrap(UInt16($0, radix: 16), file) }
+            }
+            let client = table.classify(
+                ciphers: try codes("ciphers"), extensions: try codes("extensions"), groups: try codes("groups"),
+                grease: try XCTUnwrap(hello["grease"] as? Bool), protocols: try XCTUnwrap(hello["alpn"] as? [String]))
+            XCTAssertEqual(client.family, expected[try XCTUnwrap(hello["browser"] as? String)], "\(file): \(client)")
+            checked += 1
+        }
+        XCTAssertEqual(checked, 33)
+    }
 }
