@@ -120,39 +120,65 @@ public struct ClientHello: Sendable, Equatable {
     )
         -> String
     {
-        let versions: [Int: String] = [0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"]
+        let version =
+            switch version {
+            case 0x0304: "13"
+            case 0x0303: "12"
+            case 0x0302: "11"
+            case 0x0301: "10"
+            case 0x0300: "s3"
+            case 0x0002: "s2"
+            default: "00"
+            }
         func twoDigits(_ n: Int) -> String { n < 10 ? "0\(min(n, 99))" : "\(min(n, 99))" }
-        func hex(_ v: UInt16) -> String {
-            let digits = String(v, radix: 16)
-            return String(repeating: "0", count: 4 - digits.count) + digits
-        }
         func isAlphanumeric(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) }
         var alpnPart = "00"
         if let first = alpn.first, let last = alpn.last {
             if isAlphanumeric(first) && isAlphanumeric(last) {
                 alpnPart = String(decoding: [first, last], as: UTF8.self)
             } else {
-                let digits = Array("0123456789abcdef")
-                alpnPart = String([digits[Int(first >> 4)], digits[Int(last & 0x0F)]])
+                alpnPart = String(decoding: [hexDigits[Int(first >> 4)], hexDigits[Int(last & 0x0F)]], as: UTF8.self)
             }
         }
-        let a = "t\(versions[version] ?? "00")\(sni ? "d" : "i")\(twoDigits(ciphers.count))\(twoDigits(extensions.count))\(alpnPart)"
-        func truncatedHash(_ text: String) -> String {
-            let digest = SHA256.hash(data: Array(text.utf8))
-            return digest.prefix(6).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let a = "t\(version)\(sni ? "d" : "i")\(twoDigits(ciphers.count))\(twoDigits(extensions.count))\(alpnPart)"
+        // The hashed lists are written as bytes: formatting each value as a String was most of
+        // a hello's time after the matching (perf).
+        var text: [UInt8] = []
+        text.reserveCapacity(5 * (ciphers.count + extensions.count + signatureAlgorithms.count) + 1)
+        func list(_ values: [UInt16]) {
+            for value in values {
+                if text.count > 0 && text.last != UInt8(ascii: "_") { text.append(UInt8(ascii: ",")) }
+                let v = Int(value)
+                text.append(hexDigits[v >> 12])
+                text.append(hexDigits[(v >> 8) & 0xF])
+                text.append(hexDigits[(v >> 4) & 0xF])
+                text.append(hexDigits[v & 0xF])
+            }
         }
-        let b = ciphers.isEmpty ? "000000000000" : truncatedHash(ciphers.sorted().map(hex).joined(separator: ","))
-        let counted = extensions.filter { $0 != 0x0000 && $0 != 0x0010 }.sorted().map(hex).joined(separator: ",")
+        func truncatedHash() -> String {
+            let digest = SHA256.hash(data: text)
+            var hex: [UInt8] = []
+            for byte in digest.prefix(6) { hex += [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]] }
+            text.removeAll(keepingCapacity: true)
+            return String(decoding: hex, as: UTF8.self)
+        }
+        list(ciphers.sorted())
+        let b = ciphers.isEmpty ? "000000000000" : truncatedHash()
         let c: String
         if extensions.isEmpty {
             c = "000000000000"
-        } else if signatureAlgorithms.isEmpty {
-            c = truncatedHash(counted)
         } else {
-            c = truncatedHash(counted + "_" + signatureAlgorithms.map(hex).joined(separator: ","))
+            list(extensions.filter { $0 != 0x0000 && $0 != 0x0010 }.sorted())
+            if !signatureAlgorithms.isEmpty {
+                text.append(UInt8(ascii: "_"))
+                list(signatureAlgorithms)
+            }
+            c = truncatedHash()
         }
         return "\(a)_\(b)_\(c)"
     }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Printable ASCII only (a name is shown to people and written into events).
     static func text(_ p: UnsafeRawBufferPointer, from start: Int, count: Int) -> String? {

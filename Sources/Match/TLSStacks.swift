@@ -29,16 +29,32 @@ public enum TLSFamily: String, Sendable, CaseIterable {
 }
 
 /// One TLS stack of the table: what its ClientHello offers by default, as sets (Chromium
-/// shuffles its extensions, and a new version adds or drops a few), with GREASE and ALPN.
+/// shuffles its extensions, and a new version adds or drops a few), with GREASE and ALPN. The
+/// sets are sorted arrays without repeats: a hello is compared with every stack, and merging
+/// sorted arrays costs no allocation or hashing (with `Set`s, most of a hello's time, perf).
 public struct TLSStack: Sendable {
     public let id: String
     public let family: TLSFamily
     public let name: String
     public let grease: Bool
-    public let ciphers: Set<UInt16>
-    public let extensions: Set<UInt16>
-    public let groups: Set<UInt16>
+    public let ciphers: [UInt16]
+    public let extensions: [UInt16]
+    public let groups: [UInt16]
     public let alpn: [String]
+
+    public init(
+        id: String, family: TLSFamily, name: String, grease: Bool, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16],
+        alpn: [String]
+    ) {
+        self.id = id
+        self.family = family
+        self.name = name
+        self.grease = grease
+        self.ciphers = TLSStacks.sortedSet(ciphers)
+        self.extensions = TLSStacks.sortedSet(extensions)
+        self.groups = TLSStacks.sortedSet(groups)
+        self.alpn = alpn
+    }
 }
 
 /// What a ClientHello says of the client's TLS library: the family, the closest stack's name
@@ -107,12 +123,12 @@ public struct TLSStacks: Sendable {
             }
             guard let name = object["name"] as? String, !name.isEmpty else { throw fail("name", "a non-empty string") }
             guard let grease = object["grease"] as? Bool else { throw fail("grease", "true or false") }
-            func codes(_ field: String) throws(DatabaseError) -> Set<UInt16> {
+            func codes(_ field: String) throws(DatabaseError) -> [UInt16] {
                 guard let list = object[field] as? [String], !list.isEmpty else { throw fail(field, "a list of 4-digit hex values") }
-                var values = Set<UInt16>()
+                var values: [UInt16] = []
                 for text in list {
                     guard text.count == 4, let value = UInt16(text, radix: 16) else { throw fail(field, "\"\(text)\" is not 4 hex digits") }
-                    values.insert(value)
+                    values.append(value)
                 }
                 return values
             }
@@ -127,35 +143,70 @@ public struct TLSStacks: Sendable {
         return TLSStacks(stacks: stacks)
     }
 
-    /// How much of a hello a stack shares, 0 to 1.
-    static func similarity(
-        _ stack: TLSStack, ciphers: Set<UInt16>, extensions: Set<UInt16>, groups: Set<UInt16>, grease: Bool, protocols: [String]
-    ) -> Float {
-        func jaccard(_ a: Set<UInt16>, _ b: Set<UInt16>) -> Float {
-            let union = a.union(b).count
-            return union == 0 ? 1 : Float(a.intersection(b).count) / Float(union)
+    /// Sorted, without repeats.
+    static func sortedSet(_ values: [UInt16]) -> [UInt16] {
+        var sorted = values.sorted()
+        var kept = 0
+        for value in sorted where kept == 0 || sorted[kept - 1] != value {
+            sorted[kept] = value
+            kept += 1
         }
-        return 0.35 * jaccard(stack.ciphers, ciphers) + 0.35 * jaccard(stack.extensions, extensions) + 0.15
-            * jaccard(stack.groups, groups) + (stack.grease == grease ? 0.1 : 0) + (stack.alpn == protocols ? 0.05 : 0)
+        sorted.removeLast(sorted.count - kept)
+        return sorted
+    }
+
+    /// The share two sorted sets have in common of all in either (Jaccard), by one merge.
+    static func jaccard(_ a: [UInt16], _ b: [UInt16]) -> Float {
+        var i = 0, j = 0, common = 0
+        while i < a.count && j < b.count {
+            if a[i] == b[j] {
+                common += 1
+                i += 1
+                j += 1
+            } else if a[i] < b[j] {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        let union = a.count + b.count - common
+        return union == 0 ? 1 : Float(common) / Float(union)
+    }
+
+    /// How much of a hello a stack shares, 0 to 1 (the sets sorted, without repeats).
+    static func similarity(
+        _ stack: TLSStack, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, protocols: [String]
+    ) -> Float {
+        0.35 * jaccard(stack.ciphers, ciphers) + 0.35 * jaccard(stack.extensions, extensions) + 0.15 * jaccard(stack.groups, groups)
+            + (stack.grease == grease ? 0.1 : 0) + (stack.alpn == protocols ? 0.05 : 0)
     }
 
     /// The family of a hello's library. `ciphers`, `extensions` and `groups` without GREASE.
     public func classify(ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, protocols: [String]) -> TLSClient {
-        let c = Set(ciphers), e = Set(extensions), g = Set(groups)
-        var best: [TLSFamily: (similarity: Float, stack: TLSStack)] = [:]
-        for stack in stacks {
+        let c = TLSStacks.sortedSet(ciphers), e = TLSStacks.sortedSet(extensions), g = TLSStacks.sortedSet(groups)
+        // Each family's closest stack: a few families, so a short list searched in place.
+        var best: [(family: TLSFamily, similarity: Float, stack: Int)] = []
+        best.reserveCapacity(TLSFamily.allCases.count)
+        for (index, stack) in stacks.enumerated() {
             let s = TLSStacks.similarity(stack, ciphers: c, extensions: e, groups: g, grease: grease, protocols: protocols)
-            if s > best[stack.family]?.similarity ?? -1 { best[stack.family] = (s, stack) }
+            if let known = best.firstIndex(where: { $0.family == stack.family }) {
+                if s > best[known].similarity { best[known] = (stack.family, s, index) }
+            } else {
+                best.append((stack.family, s, index))
+            }
         }
-        guard let top = best.values.max(by: { $0.similarity < $1.similarity }), top.similarity >= TLSStacks.least else {
-            let closest = best.values.map(\.similarity).max() ?? 0
+        guard let top = best.max(by: { $0.similarity < $1.similarity }), top.similarity >= TLSStacks.least else {
+            let closest = best.map(\.similarity).max() ?? 0
             return TLSClient(family: .other, name: "", confidence: 1 - closest, libraryConfidence: 1 - closest)
         }
-        let weights = best.mapValues { exp(TLSStacks.sharpness * ($0.similarity - top.similarity)) }
-        let total = weights.values.reduce(0, +)
-        let library = weights.filter { $0.key.library == top.stack.family.library }.values.reduce(0, +)
+        var total: Float = 0, library: Float = 0
+        for family in best {
+            let weight = exp(TLSStacks.sharpness * (family.similarity - top.similarity))
+            total += weight
+            if family.family.library == top.family.library { library += weight }
+        }
         return TLSClient(
-            family: top.stack.family, name: top.stack.name, confidence: top.similarity / total,
+            family: top.family, name: stacks[top.stack].name, confidence: top.similarity / total,
             libraryConfidence: top.similarity * library / total)
     }
 }

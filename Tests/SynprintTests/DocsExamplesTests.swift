@@ -34,7 +34,7 @@ final class DocsExamplesTests: XCTestCase {
         "docs/MATCHING.md": Counts(asWritten: 1),
         "docs/OPERATIONS.md": Counts(skipped: 6),
         "docs/OUTPUT.md": Counts(asWritten: 1),
-        "docs/PERFORMANCE.md": Counts(skipped: 6),
+        "docs/PERFORMANCE.md": Counts(skipped: 7),
         "docs/STACKS.md": Counts(),
         "docs/TLS-CLIENTS.md": Counts(helpOnly: 1),
         "docs/USAGE.md": Counts(asWritten: 4, skipped: 4),
