@@ -143,8 +143,26 @@ public struct TLSStacks: Sendable {
         return TLSStacks(stacks: stacks)
     }
 
+    /// A stack as a line of the table (`db build --tls` writes them; `load` reads them).
+    public static func line(_ stack: TLSStack, source: String) -> String {
+        func json(_ text: String) -> String {
+            let data = try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])
+            return data.map { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) } ?? "\"\""
+        }
+        func codes(_ values: [UInt16]) -> String {
+            "["
+                + values.map { value in
+                    let digits = String(value, radix: 16)
+                    return "\"" + String(repeating: "0", count: 4 - digits.count) + digits + "\""
+                }.joined(separator: ", ") + "]"
+        }
+        return "{\"id\": \(json(stack.id)), \"family\": \(json(stack.family.rawValue)), \"name\": \(json(stack.name)), "
+            + "\"grease\": \(stack.grease), \"ciphers\": \(codes(stack.ciphers)), \"extensions\": \(codes(stack.extensions)), "
+            + "\"groups\": \(codes(stack.groups)), \"alpn\": [\(stack.alpn.map(json).joined(separator: ", "))], \"source\": \(json(source))}"
+    }
+
     /// Sorted, without repeats.
-    static func sortedSet(_ values: [UInt16]) -> [UInt16] {
+    public static func sortedSet(_ values: [UInt16]) -> [UInt16] {
         var sorted = values.sorted()
         var kept = 0
         for value in sorted where kept == 0 || sorted[kept - 1] != value {

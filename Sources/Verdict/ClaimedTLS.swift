@@ -11,7 +11,7 @@ public enum ClaimedTLS {
         (Words(["go-http-client/"]), .go),
         (Words(["python-requests/", "python-urllib/", "python-httpx/", "aiohttp/", "urllib3/"]), .python),
         (Words(["node-fetch", "axios/", "undici", "node.js"]), .node),
-        (Words(["java/", "apache-httpclient/", "okhttp"]), .java),
+        (Words(["java/", "apache-httpclient/"]), .java),
         (Words(["curl/"]), .openSSL),
         (Words(["firefox/"]), .firefox),
         (Words(["chrome/", "chromium/", "edg/", "opr/", "crios/"]), .chromium),

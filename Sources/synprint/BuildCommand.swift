@@ -60,6 +60,12 @@ extension DatabaseCommand {
         var minCount = 2
 
         @Option(
+            help: ArgumentHelp(
+                "Also learn TLS stacks from the captures' ClientHellos, labelled by the library their hosts' plain-HTTP User-Agents claim, and write them to this file (the format of database/tls.jsonl).",
+                valueName: "file"))
+        var tls: String?
+
+        @Option(
             name: .customLong("disagree-confidence"),
             help: "Leave out a labelled SYN when the shipped database places its stack in another family with at least this confidence.")
         var disagreeConfidence: Float = 0.9
@@ -105,6 +111,7 @@ extension DatabaseCommand {
                 tracker: ConnectionTracker(
                     capacity: settings.awaitingCapacity, timeout: settings.requestTimeout, headBudget: settings.headBudget))
             let window = labelWindow.map { WindowLabeler(window: $0, capacity: settings.hostCapacity) }
+            let tlsLearner = tls.map { _ in TLSLearner() }
             let claims = ClaimCache()
             var syns = 0, labelled = 0
             func observe(_ syn: SynObservation, _ label: ClaimedOS?, _ userAgent: String?) {
@@ -135,6 +142,7 @@ extension DatabaseCommand {
                         }
                     },
                     request: { request in
+                        tlsLearner?.observe(userAgent: request.request.userAgent, from: request.syn.fingerprint.ip.source)
                         // A SYN a labels row labelled was counted already.
                         let syn = request.syn
                         if labelsFile?.row(
@@ -152,7 +160,8 @@ extension DatabaseCommand {
                         } else {
                             observe(syn, claimed, ua)
                         }
-                    })
+                    },
+                    hello: { tlsLearner?.observe($0.hello, from: $0.syn.fingerprint.ip.source) })
                 return true
             }
             progress.finish()
@@ -188,7 +197,30 @@ extension DatabaseCommand {
             printError(
                 "  \(merged.entries.count) distinct keys; \(dropped.keys) keys (\(dropped.observations) observations) below --min-count \(minCount); "
                     + "\(kept.entries.count) entries written to \(output)")
+            if let tls, let tlsLearner { try writeTLSStacks(tlsLearner, to: tls) }
             if !runner.failures.isEmpty { throw ExitCode(2) }
+        }
+
+        /// The learned TLS stacks as a table file, whole or not at all.
+        func writeTLSStacks(_ learner: TLSLearner, to path: String) throws {
+            let stacks = learner.stacks(minCount: minCount)
+            let lines =
+                ["{\"synprint_tls\": \(TLSStacks.schemaVersion)}"]
+                + stacks.map { learned in
+                    TLSStacks.line(
+                        learned.stack,
+                        source: "synprint db build: \(learned.hellos) ClientHellos from \(learned.addresses) addresses whose "
+                            + "plain-HTTP User-Agents claim \(learned.stack.family.rawValue)")
+                }
+            do {
+                try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: path)
+            } catch let error as OutputError {
+                throw Failure(error.description, status: .output)
+            }
+            let labelled = learner.labelled
+            printError(
+                "  TLS: \(labelled.hellos) ClientHellos from \(labelled.addresses) addresses labelled by their User-Agents; "
+                    + "\(stacks.count) stacks written to \(path)")
         }
 
         /// The labelled SYNs the fleet store keeps, as one observations database (the lines are

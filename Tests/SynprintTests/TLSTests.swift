@@ -3,6 +3,7 @@ import XCTest
 
 @testable import Decode
 @testable import FlowStats
+@testable import Learn
 @testable import Match
 @testable import SynprintKit
 @testable import Verdict
@@ -245,5 +246,49 @@ final class TLSTests: XCTestCase {
             checked += 1
         }
         XCTAssertEqual(checked, 33)
+    }
+
+    /// Learning stacks (`db build --tls`): the real clients' hellos, labelled by what their
+    /// addresses' User-Agents claim, give back the shipped stacks' structure; an address whose
+    /// User-Agents claim two libraries labels nothing. The learned lines load as a table.
+    func testLearnedStacksFromLabelledHellos() throws {
+        let kinds = try kinds()
+        let learner = TLSLearner()
+        for hello in try fixtureHellos() { learner.observe(hello.hello, from: hello.syn.fingerprint.segment.ip.source) }
+        let claims = [
+            ("go", "Go-http-client/1.1"),
+            ("chromium", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0"),
+            ("python", "python-requests/2.31.0"), ("curl", "curl/7.88.1"), ("curl", "python-requests/2.31.0"),
+        ]
+        for (kind, userAgent) in claims {
+            let address = try XCTUnwrap(kinds.first { $0.value == kind }?.key)
+            learner.observe(userAgent: userAgent, from: address)
+        }
+        let learned = learner.stacks(minCount: 2)
+        XCTAssertEqual(Set(learned.map(\.stack.family)), [.go, .chromium, .python])
+        let shipped = try shippedTLSStacks()
+        for (stack, hellos, addresses) in learned {
+            let own = try XCTUnwrap(shipped.stacks.first { $0.family == stack.family })
+            XCTAssertEqual(stack.ciphers, own.ciphers, stack.id)
+            XCTAssertEqual(stack.extensions, own.extensions, stack.id)
+            XCTAssertEqual(stack.groups, own.groups, stack.id)
+            XCTAssertEqual(addresses, 1)
+            XCTAssertEqual(hellos, stack.family == .chromium ? 4 : 3, stack.id)
+        }
+        let file = try temporaryFolder().appendingPathComponent("learned-tls.jsonl")
+        let lines = ["{\"synprint_tls\": 1}"] + learned.map { TLSStacks.line($0.stack, source: "test") }
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let loaded = try TLSStacks.load(file: file.path)
+        XCTAssertEqual(loaded.stacks.map(\.id), learned.map(\.stack.id))
+        // The command writes the file (no plain-HTTP User-Agents in the fixture: no stack).
+        let output = try temporaryFolder()
+        let run = try runSynprint([
+            "db", "build", "-r", fixture("tls-clients.pcap").path, "--tls", output.appendingPathComponent("tls.jsonl").path, "-o",
+            output.appendingPathComponent("db.jsonl").path,
+        ])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(
+            run.stderr.contains("TLS: 0 ClientHellos from 0 addresses labelled by their User-Agents; 0 stacks written"), run.stderr)
+        XCTAssertEqual(try TLSStacks.load(file: output.appendingPathComponent("tls.jsonl").path).stacks.count, 0)
     }
 }

@@ -1,0 +1,96 @@
+import Decode
+import FlowStats
+import Match
+import Verdict
+
+/// Learns TLS stacks from labelled traffic (`db build --tls`): the ClientHellos of a client
+/// address are labelled by the TLS library its plain-HTTP User-Agents claim (`ClaimedTLS`),
+/// when they all claim one. Hellos of the same structure (suites, extensions and groups as
+/// sets, GREASE, ALPN) are counted together; a structure becomes a stack when it was seen at
+/// least `minCount` times and at least `agreement` of its labelled hellos name one family.
+public final class TLSLearner {
+    struct Structure: Hashable {
+        let ciphers: [UInt16]
+        let extensions: [UInt16]
+        let groups: [UInt16]
+        let grease: Bool
+        let alpn: [String]
+    }
+
+    /// Distinct structures kept per address: enough for every program of one host.
+    static let structuresPerAddress = 32
+    public static let agreement: Float = 0.8
+
+    private var hellos: [IPAddress: [Structure: Int]] = [:]
+    private var claims: [IPAddress: Set<TLSFamily>] = [:]
+
+    public init() {}
+
+    /// A ClientHello read whole from `address`.
+    public func observe(_ hello: ClientHello, from address: IPAddress) {
+        guard hello.complete else { return }
+        let structure = Structure(
+            ciphers: TLSStacks.sortedSet(hello.ciphers), extensions: TLSStacks.sortedSet(hello.extensions),
+            groups: TLSStacks.sortedSet(hello.groups), grease: hello.grease, alpn: hello.protocols)
+        var seen = hellos[address, default: [:]]
+        if seen[structure] != nil || seen.count < TLSLearner.structuresPerAddress { seen[structure, default: 0] += 1 }
+        hellos[address] = seen
+    }
+
+    /// A plain-HTTP request's User-Agent from `address`.
+    public func observe(userAgent: String?, from address: IPAddress) {
+        if let family = ClaimedTLS.family(userAgent: userAgent) { claims[address, default: []].insert(family) }
+    }
+
+    /// Hellos from addresses whose User-Agents claim one library, and how many such addresses.
+    public var labelled: (hellos: Int, addresses: Int) {
+        var count = 0, addresses = 0
+        for (address, seen) in hellos where claims[address]?.count == 1 {
+            count += seen.values.reduce(0, +)
+            addresses += 1
+        }
+        return (count, addresses)
+    }
+
+    /// The learned stacks with the hellos behind each, most seen first.
+    public func stacks(minCount: Int) -> [(stack: TLSStack, hellos: Int, addresses: Int)] {
+        var votes: [Structure: [TLSFamily: (hellos: Int, addresses: Int)]] = [:]
+        for (address, seen) in hellos {
+            guard let families = claims[address], families.count == 1, let family = families.first else { continue }
+            for (structure, count) in seen {
+                let previous = votes[structure, default: [:]][family] ?? (0, 0)
+                votes[structure, default: [:]][family] = (previous.hellos + count, previous.addresses + 1)
+            }
+        }
+        var learned: [(stack: TLSStack, hellos: Int, addresses: Int)] = []
+        for (structure, families) in votes {
+            let total = families.values.reduce(0) { $0 + $1.hellos }
+            guard let (family, tally) = families.max(by: { $0.value.hellos < $1.value.hellos }), total >= minCount,
+                Float(tally.hellos) >= TLSLearner.agreement * Float(total)
+            else { continue }
+            let id = "learned-\(family.rawValue.lowercased().filter { $0.isLetter })-\(TLSLearner.digest(structure))"
+            let stack = TLSStack(
+                id: id, family: family, name: "\(family.rawValue) (learned)", grease: structure.grease, ciphers: structure.ciphers,
+                extensions: structure.extensions, groups: structure.groups, alpn: structure.alpn)
+            learned.append((stack, tally.hellos, tally.addresses))
+        }
+        return learned.sorted { ($0.hellos, $0.stack.id) > ($1.hellos, $1.stack.id) }
+    }
+
+    /// A short, stable name for a structure (FNV-1a over its values), for the stack's id.
+    static func digest(_ s: Structure) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ value: UInt64) {
+            hash ^= value
+            hash = hash &* 0x100_0000_01b3
+        }
+        for list in [s.ciphers, s.extensions, s.groups] {
+            for value in list { mix(UInt64(value)) }
+            mix(0xFFFF_FFFF)
+        }
+        mix(s.grease ? 1 : 0)
+        for name in s.alpn { for byte in name.utf8 { mix(UInt64(byte)) } }
+        let text = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+}
