@@ -86,8 +86,8 @@ public final class APIServer: Sendable {
     /// (with `--connections`).
     let connectionStats: (@Sendable (Int) -> String)?
     let settings: Settings
-    let onAlert: @Sendable (String, IPAddress, Int) -> Void
-    let onCheck: @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void
+    let onAlert: @Sendable (String, JudgedRequest) -> Void
+    let onCheck: @Sendable (JudgedRequest) -> Void
     private let server = ServerTask()
     private let connections = ConnectionCount()
     /// Connections checked recently, by client address and port: the host table keeps a few
@@ -102,12 +102,12 @@ public final class APIServer: Sendable {
         var port: UInt16
     }
 
-    /// `onAlert` receives each flagged check as a complete alert line with the client's address
-    /// and the time; `onCheck` every checked connection with the request the application saw.
+    /// `onCheck` receives every checked connection with the request the application saw and the
+    /// verdict on it; `onAlert` each flagged one again, with its complete alert line.
     public init(
         settings: Settings, judge: VerdictJudge, database: Database?, labels: EventLabels, metrics: MetricsExporter? = nil,
-        connectionStats: (@Sendable (Int) -> String)? = nil, onAlert: @escaping @Sendable (String, IPAddress, Int) -> Void,
-        onCheck: @escaping @Sendable (SynObservation, HTTPRequestHead, Verdict) -> Void = { _, _, _ in }
+        connectionStats: (@Sendable (Int) -> String)? = nil, onAlert: @escaping @Sendable (String, JudgedRequest) -> Void,
+        onCheck: @escaping @Sendable (JudgedRequest) -> Void = { _ in }
     ) {
         self.settings = settings
         self.judge = judge
@@ -327,15 +327,16 @@ public final class APIServer: Sendable {
         if let key {
             checked.withLock { _ = $0.place(connection, for: key) { _, _ in checkedEvicted.add(1, ordering: .relaxed) } }
         }
-        let now = Int(Date().timeIntervalSince1970)
-        onCheck(connection.syn, head, verdict)
+        let now = Date().timeIntervalSince1970
+        let judged = JudgedRequest(
+            observation: HTTPObservation(
+                seconds: Int(now), microseconds: Int(now.truncatingRemainder(dividingBy: 1) * 1e6), syn: connection.syn, request: head),
+            verdict: verdict)
+        onCheck(judged)
         if verdict.flagged {
             let line = TextBuffer(capacity: 4096)
-            let observation = HTTPObservation(seconds: now, microseconds: 0, syn: connection.syn, request: head)
-            RequestJSON.write(
-                JudgedRequest(observation: observation, verdict: verdict), type: "alert", source: "api", database: database, labels: labels,
-                to: line)
-            onAlert(line.string, address, now)
+            RequestJSON.write(judged, type: "alert", source: "api", database: database, labels: labels, to: line)
+            onAlert(line.string, judged)
         }
         return (connection, verdict)
     }

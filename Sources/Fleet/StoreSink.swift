@@ -159,6 +159,17 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         append(.alert) { rows.write(alert, sequence: $0, to: $1) }
     }
 
+    /// A web application's check (`/v1/check`, `/v1/auth`), from an API thread: an `http` row
+    /// with source `api` (its verdict weighs the connection's ClientHello, for HTTPS).
+    public func handle(apiCheck check: JudgedRequest) {
+        append(.http) { rows.write(check, source: "api", sequence: $0, to: $1) }
+    }
+
+    /// A flagged check the alert limits let through: its `alert` row.
+    public func handle(apiAlert alert: JudgedRequest) {
+        append(.alert) { rows.write(alert, source: "api", sequence: $0, to: $1) }
+    }
+
     public func handle(connection: FollowedConnection) {
         append(.conn) { rows.write(connection, sequence: $0, to: $1) }
     }

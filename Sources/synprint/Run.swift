@@ -258,7 +258,7 @@ struct Synprint: ParsableCommand {
             ? MetricsExporter { [monitor = sensor.monitor] in
                 sensorMetrics(monitor, log, limiter, outputs) + (storeSink.map { storeMetrics($0.report) } ?? [])
             } : nil
-        let servers = try startServers(sensor, database, labels, apiKey, alertLog, limiter, observations, metrics, log.summary)
+        let servers = try startServers(sensor, database, labels, apiKey, alertLog, limiter, observations, metrics, log.summary, storeSink)
         defer { servers.stop() }
         let files = try openFilesBeforeDroppingPrivileges()
         if let user = service.user {
@@ -378,7 +378,7 @@ struct Synprint: ParsableCommand {
 
     func startServers(
         _ sensor: Sensor, _ database: Database?, _ labels: EventLabels, _ apiKey: String?, _ alertLog: LineLog?, _ limiter: AlertLimiter,
-        _ observations: ObservationLog?, _ metrics: MetricsExporter?, _ summary: EventSummary
+        _ observations: ObservationLog?, _ metrics: MetricsExporter?, _ summary: EventSummary, _ store: StoreSink?
     ) throws -> Servers {
         var servers = Servers()
         do {
@@ -400,10 +400,16 @@ struct Synprint: ParsableCommand {
                 let server = APIServer(
                     settings: address, judge: judge, database: database, labels: labels, metrics: metrics,
                     connectionStats: recentConnections,
-                    onAlert: { line, address, seconds in
-                        if limiter.allow(address, at: seconds) { alertLog?.write(line) }
+                    onAlert: { line, judged in
+                        guard limiter.allow(judged.observation.syn.fingerprint.ip.source, at: judged.observation.seconds) else { return }
+                        alertLog?.write(line)
+                        store?.handle(apiAlert: judged)
                     },
-                    onCheck: { observations?.record($0, $1, label: $2.claimed, source: "api") })
+                    onCheck: { judged in
+                        let observation = judged.observation
+                        observations?.record(observation.syn, observation.request, label: judged.verdict.claimed, source: "api")
+                        store?.handle(apiCheck: judged)
+                    })
                 let port = try server.start()
                 printError("synprint: API listening on \(address.host):\(port)")
                 servers.api = server

@@ -102,7 +102,7 @@ final class DeployTests: XCTestCase {
         let exporter = MetricsExporter { [monitor = sensor.monitor] in sensorMetrics(monitor, log, limiter, [output]) }
         let server = APIServer(
             settings: .init(host: "127.0.0.1", port: 0, key: nil), judge: try XCTUnwrap(sensor.judge), database: database,
-            labels: EventLabels(sensor: "test"), metrics: exporter, onAlert: { _, _, _ in })
+            labels: EventLabels(sensor: "test"), metrics: exporter, onAlert: { _, _ in })
         let port = try server.start()
         defer { server.stop() }
         _ = try? String(contentsOf: URL(string: "http://127.0.0.1:\(port)/v1/lookup?ip=10.0.0.1")!, encoding: .utf8)

@@ -4,6 +4,7 @@ import Formatting
 import Foundation
 import Output
 import SynprintKit
+import Verdict
 import XCTest
 
 #if canImport(Glibc)
@@ -374,6 +375,51 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(replay.report.rowsSent.values.reduce(0, +), first.leftRows)
         XCTAssertEqual(replay.report.leftRows, 0)
         XCTAssertEqual(try storeCounts(server).values.reduce(0, +), first.leftRows)
+    }
+
+    /// A web application's checks reach the store from the API's threads: an `http` row with
+    /// source `api` each, and an `alert` row for a flagged one; here checks of the real TLS
+    /// clients' connections under Chrome's name, so Go's is `tls_mismatch`.
+    func testAPIChecksAreRowsOfTheStore() throws {
+        let server = try ClickHouseServer.started()
+        try initialize(server)
+        let capture = try packets(of: fixture("tls-clients.pcap"))
+        let collector = EventCollector()
+        let sensor = Sensor(
+            settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
+            handler: collector)
+        SynprintTests.feed(capture, to: sensor)
+        sensor.finish()
+        let judge = try XCTUnwrap(sensor.judge)
+        let store = try makeSink(server.url)
+        var chrome = HTTPRequestHead(method: "GET")
+        chrome.userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+        let head = chrome
+        var flagged = 0
+        DispatchQueue.concurrentPerform(iterations: collector.hellos.count) { index in
+            let hello = collector.hellos[index]
+            let segment = hello.syn.fingerprint.segment
+            guard let checked = judge.check(address: segment.ip.source, port: segment.sourcePort, request: head, at: hello.seconds) else {
+                return
+            }
+            let judged = JudgedRequest(
+                observation: HTTPObservation(seconds: hello.seconds, microseconds: 0, syn: checked.connection.syn, request: head),
+                verdict: checked.verdict)
+            store.handle(apiCheck: judged)
+            if judged.verdict.flagged { store.handle(apiAlert: judged) }
+        }
+        for hello in collector.hellos {
+            let segment = hello.syn.fingerprint.segment
+            if judge.check(address: segment.ip.source, port: segment.sourcePort, request: head, at: hello.seconds)?.verdict.flagged == true
+            {
+                flagged += 1
+            }
+        }
+        store.finish()
+        XCTAssertEqual(try server.count("SELECT count() FROM synprint.http WHERE source = 'api'"), collector.hellos.count)
+        XCTAssertEqual(try server.count("SELECT count() FROM synprint.alert WHERE source = 'api'"), flagged)
+        XCTAssertGreaterThan(try server.count("SELECT count() FROM synprint.http WHERE has(reasons, 'tls_mismatch')"), 0)
+        XCTAssertGreaterThan(flagged, 0)
     }
 
     func testMalformedBatchIsSetAsideAndTheRestDelivered() throws {
