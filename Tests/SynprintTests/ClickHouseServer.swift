@@ -187,7 +187,16 @@ final class ZooKeeperServer {
             "/usr/bin/java", "-cp", ZooKeeperServer.jar, "org.apache.zookeeper.server.ZooKeeperServerMain",
             folder.appendingPathComponent("zoo.cfg").path,
         ])
-        try waitForPort(port)
+        // A Java start: seconds, more on a busy machine.
+        do {
+            try waitFor(seconds: 60) {
+                guard let socket = try? connected(port) else { return false }
+                close(socket)
+                return true
+            }
+        } catch {
+            throw Failed(description: "ZooKeeper did not start on port \(port)")
+        }
     }
 
     deinit {
