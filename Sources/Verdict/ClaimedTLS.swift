@@ -14,7 +14,7 @@ public enum ClaimedTLS {
         (Words(["java/", "apache-httpclient/"]), .java),
         (Words(["curl/"]), .openSSL),
         (Words(["firefox/"]), .firefox),
-        (Words(["chrome/", "chromium/", "edg/", "opr/", "crios/"]), .chromium),
+        (Words(["chrome/", "chromium/", "edg/", "opr/"]), .chromium),
         (Words(["version/"]), .safari),
     ]
 
