@@ -26,6 +26,7 @@ ROWS = {
     "conn": "sensor, event_id, ts, client_net, os_class, stage, ending, tags",
     "flowstats": "sensor, event_id, ts, client_net, tunnel_rules",
     "stats": "sensor, event_id, ts, packets",
+    "tls": "sensor, event_id, ts, client_net, tls_family, tls_library",
 }
 VALUES = {
     "syn": "('a', 'a-1-0', now(), '192.0.2.0/24', 'Linux', 'Linux-like', 1)",
@@ -35,6 +36,7 @@ VALUES = {
     "conn": "('a', 'a-1-4', now(), '192.0.2.0/24', 'Linux', 'post_ack', 'reset', ['single_rst'])",
     "flowstats": "('a', 'a-1-5', now(), '192.0.2.0/24', ['opaque'])",
     "stats": "('a', 'a-1-6', now(), 100)",
+    "tls": "('a', 'a-1-7', now(), '192.0.2.0/24', 'Go', 'Go')",
 }
 
 
