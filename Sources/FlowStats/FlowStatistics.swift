@@ -57,9 +57,9 @@ public final class FlowStatistics {
         var helloSequence: UInt32 = 0
     }
 
-    /// Bytes of ClientHellos held until their last segment, in all.
-    public let helloBudget: Int
-    public private(set) var helloBytes = 0
+    /// Bytes of ClientHellos held until their last segment, in all, and their bound.
+    let helloBudget: Int
+    private var helloBytes = 0
 
     /// Memory per client (with its entropy on the output thread) and per connection (a window's
     /// TLS names are short strings besides).
