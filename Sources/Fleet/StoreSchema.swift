@@ -133,6 +133,17 @@ public enum StoreSchema {
                 sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, os_family, toUInt64(1) AS syns, \
                 toUInt64(path_tunnel) AS tunnels, toUInt64(path_clamped) AS clamped
                 """),
+        View(
+            name: "tls_15m", source: .tls,
+            key: [
+                ("sensor", "String"), ("period", "DateTime"), ("client_net", "String"), ("tls_family", "String"),
+                ("tls_library", "String"), ("os_family", "String"),
+            ],
+            sums: [("connections", "UInt64")],
+            select: """
+                sensor, toStartOfFifteenMinutes(ts) AS period, client_net, tls_family, tls_library, os_family, \
+                toUInt64(1) AS connections
+                """),
     ]
 
     /// The statements that create the database, the tables and the views, each safe to run again.

@@ -316,6 +316,8 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(
             try server.count("SELECT sum(connections) FROM synprint.conn_15m"), try server.count("SELECT count() FROM synprint.conn"))
         XCTAssertEqual(try server.count("SELECT sum(syns) FROM synprint.syn_15m"), try server.count("SELECT count() FROM synprint.syn"))
+        XCTAssertEqual(try server.count("SELECT sum(connections) FROM synprint.tls_15m"), try server.count("SELECT count() FROM synprint.tls"))
+        XCTAssertGreaterThan(try server.count("SELECT count() FROM synprint.tls"), 0)
         XCTAssertEqual(
             try server.count("SELECT sum(flagged) FROM synprint.verdicts_15m WHERE reason = 'os_mismatch'"),
             try server.count("SELECT count() FROM synprint.http WHERE has(reasons, 'os_mismatch') AND flagged"))
@@ -488,7 +490,7 @@ final class StoreTests: XCTestCase {
             old.description.contains("ALTER TABLE `synprint`.conn ADD COLUMN `accecn` UInt8 AFTER `ecn_bleached`"), old.description)
         try initialize(server)  // adds it back, and leaves the rest as it was
         XCTAssertNil(check(server.url))
-        XCTAssertEqual(try server.count("SELECT count() FROM system.tables WHERE database = 'synprint'"), 14)
+        XCTAssertEqual(try server.count("SELECT count() FROM system.tables WHERE database = 'synprint'"), 16)
     }
 
     /// An https:// store with a private CA: rows arrive with `--clickhouse-ca`, and a missing or

@@ -356,3 +356,19 @@ ORDER BY (`sensor`, `period`, `client_net`, `os_class`, `os_family`);
 CREATE MATERIALIZED VIEW IF NOT EXISTS `synprint`.syn_15m_feed TO `synprint`.syn_15m
 AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, os_family, toUInt64(1) AS syns, toUInt64(path_tunnel) AS tunnels, toUInt64(path_clamped) AS clamped
 FROM `synprint`.syn;
+
+CREATE TABLE IF NOT EXISTS `synprint`.tls_15m (
+    `sensor` String,
+    `period` DateTime,
+    `client_net` String,
+    `tls_family` String,
+    `tls_library` String,
+    `os_family` String,
+    `connections` UInt64
+) ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(period)
+ORDER BY (`sensor`, `period`, `client_net`, `tls_family`, `tls_library`, `os_family`);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `synprint`.tls_15m_feed TO `synprint`.tls_15m
+AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, tls_family, tls_library, os_family, toUInt64(1) AS connections
+FROM `synprint`.tls;
