@@ -316,7 +316,8 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(
             try server.count("SELECT sum(connections) FROM synprint.conn_15m"), try server.count("SELECT count() FROM synprint.conn"))
         XCTAssertEqual(try server.count("SELECT sum(syns) FROM synprint.syn_15m"), try server.count("SELECT count() FROM synprint.syn"))
-        XCTAssertEqual(try server.count("SELECT sum(connections) FROM synprint.tls_15m"), try server.count("SELECT count() FROM synprint.tls"))
+        XCTAssertEqual(
+            try server.count("SELECT sum(connections) FROM synprint.tls_15m"), try server.count("SELECT count() FROM synprint.tls"))
         XCTAssertGreaterThan(try server.count("SELECT count() FROM synprint.tls"), 0)
         XCTAssertEqual(
             try server.count("SELECT sum(flagged) FROM synprint.verdicts_15m WHERE reason = 'os_mismatch'"),
