@@ -94,8 +94,10 @@ public struct StoreReport {
         case windows, tunnelRules = "tunnel-rules", connections, networkStages = "network-stages"
         case firstConnection = "first-connection", timeline
         /// `db build --clickhouse`: the labelled SYNs the sensors kept, as learned-entry lines,
-        /// and how many the build's rules left out, by rule.
+        /// and how many the build's rules left out, by rule; with `--tls`, the ClientHellos of
+        /// the connections web applications checked, with the User-Agent each check saw.
         case observations, exclusions
+        case checkedHellos = "checked-hellos"
 
         /// Rows in the order a run emitted them: by the run's start and the event's position
         /// in it (the two numbers that end `event_id`).
@@ -141,6 +143,13 @@ public struct StoreReport {
                     """
             case .exclusions:
                 return "SELECT excluded, count() FROM http WHERE \(clients) AND excluded != '' GROUP BY excluded ORDER BY excluded"
+            case .checkedHellos:
+                return """
+                    SELECT checked_user_agent, cipher_codes, extension_codes, group_codes, grease, alpn FROM tls
+                    ALL INNER JOIN (SELECT sensor, src_ip, src_port, any(user_agent) AS checked_user_agent FROM http
+                    WHERE source = 'api' AND user_agent != '' GROUP BY sensor, src_ip, src_port) AS checks USING (sensor, src_ip, src_port)
+                    WHERE \(clients) AND complete = 1
+                    """
             }
         }
 
@@ -148,6 +157,7 @@ public struct StoreReport {
         var columns: Int {
             switch self {
             case .clientSyns, .connections: 8
+            case .checkedHellos: 6
             case .observations: 5
             case .networkStages: 4
             case .timeline: 3
@@ -186,6 +196,24 @@ public struct StoreReport {
             time.append("\", \"last_seen\": \""); time.appendTimestamp(seconds: Int(row[4]) ?? 0, microseconds: 0)
             time.append("\"}")
             return template.replacingOccurrences(of: "{\"id\": \"\"", with: "{\"id\": \"obs-store-\(i)\"").dropLast() + time.string
+        }
+    }
+
+    /// The ClientHellos of checked connections in scope: the User-Agent the check saw, the
+    /// suites, extensions and groups (sorted sets), GREASE and the ALPN protocols.
+    public func checkedHellos() throws(StoreError) -> [(
+        userAgent: String, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]
+    )] {
+        // TabSeparated arrays: [1,2,3] and ['h2','http/1.1'].
+        func codes(_ text: String) -> [UInt16] { text.dropFirst().dropLast().split(separator: ",").compactMap { UInt16($0) } }
+        func names(_ text: String) -> [String] {
+            text.dropFirst().dropLast().split(separator: ",").map { String($0.dropFirst().dropLast()) }
+        }
+        return try rows(.checkedHellos).map { row in
+            (
+                row[0].replacingOccurrences(of: "\\\\", with: "\\"), codes(row[1]), codes(row[2]), codes(row[3]), row[4] == "1",
+                names(row[5])
+            )
         }
     }
 

@@ -71,6 +71,7 @@ public enum StoreSchema {
     static let tls: [Column] =
         leading + endpoints + [
             ("sni", "String"), ("alpn", "Array(String)"), ("versions", "Array(String)"), ("ciphers", "UInt16"), ("extensions", "UInt16"),
+            ("cipher_codes", "Array(UInt16)"), ("extension_codes", "Array(UInt16)"), ("group_codes", "Array(UInt16)"),
             ("grease", "UInt8"), ("complete", "UInt8"), ("ja4", "String"), ("tls_family", "String"), ("tls_library", "String"),
             ("tls_name", "String"), ("tls_confidence", "Float32"), ("tls_library_confidence", "Float32"), ("os_class", "String"),
             ("os_family", "String"),

@@ -5,9 +5,11 @@ import Verdict
 
 /// Learns TLS stacks from labelled traffic (`db build --tls`): the ClientHellos of a client
 /// address are labelled by the TLS library its plain-HTTP User-Agents claim (`ClaimedTLS`),
-/// when they all claim one. Hellos of the same structure (suites, extensions and groups as
-/// sets, GREASE, ALPN) are counted together; a structure becomes a stack when it was seen at
-/// least `minCount` times and at least `agreement` of its labelled hellos name one family.
+/// when they all claim one; a checked connection's hello (the fleet store's `http` rows from
+/// `/v1/check` and `/v1/auth`) by the User-Agent of its own check. Hellos of the same structure
+/// (suites, extensions and groups as sets, GREASE, ALPN) are counted together; a structure
+/// becomes a stack when it was seen at least `minCount` times and at least `agreement` of its
+/// labelled hellos name one family.
 public final class TLSLearner {
     struct Structure: Hashable {
         let ciphers: [UInt16]
@@ -23,6 +25,9 @@ public final class TLSLearner {
 
     private var hellos: [IPAddress: [Structure: Int]] = [:]
     private var claims: [IPAddress: Set<TLSFamily>] = [:]
+    /// Hellos of checked connections, already labelled: per structure and family, how many.
+    private var checked: [Structure: [TLSFamily: Int]] = [:]
+    private var checks = 0
 
     public init() {}
 
@@ -42,14 +47,28 @@ public final class TLSLearner {
         if let family = ClaimedTLS.family(userAgent: userAgent) { claims[address, default: []].insert(family) }
     }
 
-    /// Hellos from addresses whose User-Agents claim one library, and how many such addresses.
-    public var labelled: (hellos: Int, addresses: Int) {
+    /// A checked connection's hello, with the User-Agent the check saw. The sets need not be
+    /// sorted; GREASE values are left out by the caller.
+    public func observe(
+        checked userAgent: String, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]
+    ) {
+        guard let family = ClaimedTLS.family(userAgent: userAgent) else { return }
+        let structure = Structure(
+            ciphers: TLSStacks.sortedSet(ciphers), extensions: TLSStacks.sortedSet(extensions), groups: TLSStacks.sortedSet(groups),
+            grease: grease, alpn: alpn)
+        checked[structure, default: [:]][family, default: 0] += 1
+        checks += 1
+    }
+
+    /// Hellos labelled: by their addresses' User-Agents (and how many such addresses), and by
+    /// the checks of their own connections.
+    public var labelled: (hellos: Int, addresses: Int, checks: Int) {
         var count = 0, addresses = 0
         for (address, seen) in hellos where claims[address]?.count == 1 {
             count += seen.values.reduce(0, +)
             addresses += 1
         }
-        return (count, addresses)
+        return (count, addresses, checks)
     }
 
     /// The learned stacks with the hellos behind each, most seen first.
@@ -60,6 +79,13 @@ public final class TLSLearner {
             for (structure, count) in seen {
                 let previous = votes[structure, default: [:]][family] ?? (0, 0)
                 votes[structure, default: [:]][family] = (previous.hellos + count, previous.addresses + 1)
+            }
+        }
+        // A check is a source of its own: its connection's hello and User-Agent.
+        for (structure, families) in checked {
+            for (family, count) in families {
+                let previous = votes[structure, default: [:]][family] ?? (0, 0)
+                votes[structure, default: [:]][family] = (previous.hellos + count, previous.addresses + count)
             }
         }
         var learned: [(stack: TLSStack, hellos: Int, addresses: Int)] = []

@@ -61,7 +61,7 @@ extension DatabaseCommand {
 
         @Option(
             help: ArgumentHelp(
-                "Also learn TLS stacks from the captures' ClientHellos, labelled by the library their hosts' plain-HTTP User-Agents claim, and write them to this file (the format of database/tls.jsonl).",
+                "Also learn TLS stacks from ClientHellos and write them to this file (the format of database/tls.jsonl): the captures' hellos labelled by the library their hosts' plain-HTTP User-Agents claim, and with --clickhouse the checked connections' hellos by their checks' User-Agents.",
                 valueName: "file"))
         var tls: String?
 
@@ -175,7 +175,7 @@ extension DatabaseCommand {
                     throw Failure(error.description)
                 }
             }
-            if let observations = try storeObservations() { sources.append(observations) }
+            if let observations = try storeObservations(tls: tlsLearner) { sources.append(observations) }
             var merged = DatabaseMerge.merge(sources, prefer: .learned)
             // Observation files carry one id per observation; a learned entry's id follows its key.
             merged = Database(
@@ -219,13 +219,14 @@ extension DatabaseCommand {
             }
             let labelled = learner.labelled
             printError(
-                "  TLS: \(labelled.hellos) ClientHellos from \(labelled.addresses) addresses labelled by their User-Agents; "
-                    + "\(stacks.count) stacks written to \(path)")
+                "  TLS: \(labelled.hellos) ClientHellos from \(labelled.addresses) addresses labelled by their User-Agents, "
+                    + "\(labelled.checks) by their checks' User-Agents; \(stacks.count) stacks written to \(path)")
         }
 
         /// The labelled SYNs the fleet store keeps, as one observations database (the lines are
         /// those `--learn` writes, read through the same loader).
-        func storeObservations() throws -> Database? {
+        /// `tls`: also the ClientHellos of the checked connections, labelled by their checks.
+        func storeObservations(tls: TLSLearner?) throws -> Database? {
             guard let clickhouse else { return nil }
             let address = try access.address(clickhouse)
             let client = StoreClient(address: address, timeout: 60)
@@ -237,6 +238,11 @@ extension DatabaseCommand {
                 let report = StoreReport(client: client, scope: scope, database: Database(entries: []))
                 lines = try report.observations()
                 excluded = try report.exclusions()
+                for hello in try tls.map({ _ in try report.checkedHellos() }) ?? [] {
+                    tls?.observe(
+                        checked: hello.userAgent, ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups,
+                        grease: hello.grease, alpn: hello.alpn)
+                }
             } catch {
                 throw Failure("ClickHouse at \(address.description): \(error)")
             }

@@ -2,6 +2,7 @@ import Decode
 import Fleet
 import Formatting
 import Foundation
+import Match
 import Output
 import SynprintKit
 import Verdict
@@ -423,6 +424,52 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try server.count("SELECT count() FROM synprint.alert WHERE source = 'api'"), flagged)
         XCTAssertGreaterThan(try server.count("SELECT count() FROM synprint.http WHERE has(reasons, 'tls_mismatch')"), 0)
         XCTAssertGreaterThan(flagged, 0)
+    }
+
+    /// `db build --clickhouse --tls`: the ClientHellos of connections web applications checked,
+    /// labelled by each check's User-Agent, give back the shipped stacks' structure.
+    func testBuildFromTheStoreLearnsTLSStacksFromChecks() throws {
+        let server = try ClickHouseServer.started()
+        try initialize(server)
+        let store = try makeSink(server.url)
+        let collector = EventCollector()
+        let sensor = Sensor(
+            settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
+            handler: EventFanOut([collector, store], alerts: nil))
+        SynprintTests.feed(try packets(of: fixture("tls-clients.pcap")), to: sensor)
+        sensor.finish()
+        let judge = try XCTUnwrap(sensor.judge)
+        let userAgents = [
+            IPAddress("10.81.0.20"): "Go-http-client/1.1", IPAddress("10.81.0.17"): "python-requests/2.31.0",
+            IPAddress("10.81.0.11"): "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
+        ]
+        for hello in collector.hellos {
+            let segment = hello.syn.fingerprint.segment
+            guard let userAgent = userAgents[segment.ip.source] else { continue }
+            var head = HTTPRequestHead(method: "GET")
+            head.userAgent = userAgent
+            let checked = try XCTUnwrap(judge.check(address: segment.ip.source, port: segment.sourcePort, request: head, at: hello.seconds))
+            store.handle(
+                apiCheck: JudgedRequest(
+                    observation: HTTPObservation(seconds: hello.seconds, microseconds: 0, syn: checked.connection.syn, request: head),
+                    verdict: checked.verdict))
+        }
+        store.finish()
+        let folder = try temporaryFolder()
+        let learned = folder.appendingPathComponent("tls.jsonl")
+        let run = try runSynprint([
+            "db", "build", "--clickhouse", server.url, "--tls", learned.path, "--min-count", "2", "-o",
+            folder.appendingPathComponent("db.jsonl").path,
+        ])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("10 by their checks' User-Agents; 3 stacks written"), run.stderr)
+        let shipped = try shippedTLSStacks()
+        let stacks = try TLSStacks.load(file: learned.path).stacks
+        XCTAssertEqual(Set(stacks.map(\.family)), [.go, .python, .chromium])
+        for stack in stacks {
+            let own = try XCTUnwrap(shipped.stacks.first { $0.family == stack.family })
+            XCTAssertEqual([stack.ciphers, stack.extensions, stack.groups], [own.ciphers, own.extensions, own.groups], stack.id)
+        }
     }
 
     func testMalformedBatchIsSetAsideAndTheRestDelivered() throws {

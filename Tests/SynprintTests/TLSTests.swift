@@ -288,7 +288,8 @@ final class TLSTests: XCTestCase {
         ])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(
-            run.stderr.contains("TLS: 0 ClientHellos from 0 addresses labelled by their User-Agents; 0 stacks written"), run.stderr)
+            run.stderr.contains("TLS: 0 ClientHellos from 0 addresses labelled by their User-Agents, 0 by their checks' User-Agents"),
+            run.stderr)
         XCTAssertEqual(try TLSStacks.load(file: output.appendingPathComponent("tls.jsonl").path).stacks.count, 0)
     }
 }
