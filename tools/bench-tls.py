@@ -12,6 +12,8 @@ on the first for scale. Deterministic captures; one run of the script is one mea
 """
 import os, struct, subprocess, sys, tempfile, time
 
+from gencap import checksum  # the Internet checksum, as the synthetic captures compute it
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build/release/synprint")
 FIXTURE = os.path.join(ROOT, "Tests/SynprintTests/Fixtures/tls-clients.pcap")
@@ -24,15 +26,6 @@ def packets(path):
         seconds, micros, kept, length = struct.unpack("<IIII", data[offset:offset + 16])
         yield seconds, micros, length, bytearray(data[offset + 16:offset + 16 + kept])
         offset += 16 + kept
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def moved(frame, repeat, opaque):
