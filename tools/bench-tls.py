@@ -73,6 +73,8 @@ def best(command, runs=3):
 
 
 def main():
+    if len(sys.argv) > 2 or (len(sys.argv) == 2 and not sys.argv[1].isdigit()):
+        sys.exit(__doc__)
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as folder:
