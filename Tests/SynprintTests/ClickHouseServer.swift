@@ -53,7 +53,7 @@ final class ClickHouseServer {
         }
         let replicationXML = replication.map {
             """
-                <zookeeper><node><host>127.0.0.1</host><port>\($0.zookeeper)</port></node></zookeeper>
+                <zookeeper><node><host>127.0.0.1</host><port>\($0.zookeeper)</port></node><session_timeout_ms>30000</session_timeout_ms></zookeeper>
                 <macros><shard>\($0.shard)</shard><replica>\($0.replica)</replica></macros>
                 <interserver_http_host>127.0.0.1</interserver_http_host><interserver_http_port>\($0.interserver)</interserver_http_port>
             """
@@ -187,13 +187,10 @@ final class ZooKeeperServer {
             "/usr/bin/java", "-cp", ZooKeeperServer.jar, "org.apache.zookeeper.server.ZooKeeperServerMain",
             folder.appendingPathComponent("zoo.cfg").path,
         ])
-        // A Java start: seconds, more on a busy machine.
+        // A Java start: seconds, more on a busy machine. Serving is when it answers `srvr` (a
+        // four-letter command it allows by default) with its mode, not when the port opens.
         do {
-            try waitFor(seconds: 60) {
-                guard let socket = try? connected(port) else { return false }
-                close(socket)
-                return true
-            }
+            try waitFor(seconds: 60) { ZooKeeperServer.serves(port) }
         } catch {
             throw Failed(description: "ZooKeeper did not start on port \(port)")
         }
@@ -202,6 +199,21 @@ final class ZooKeeperServer {
     deinit {
         if let pid { stopProcess(pid) }
         try? FileManager.default.removeItem(at: folder)
+    }
+
+    static func serves(_ port: Int) -> Bool {
+        guard let socket = try? connected(port) else { return false }
+        defer { close(socket) }
+        let command = Array("srvr".utf8)
+        guard send(socket, command, command.count, 0) == command.count else { return false }
+        var answer = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            answer += chunk[0..<count]
+        }
+        return String(decoding: answer, as: UTF8.self).contains("Mode:")
     }
 }
 
