@@ -36,8 +36,8 @@ public final class VerdictJudge: Sendable {
             claimed: claimedOS(request), classification: syn.classification, path: syn.path,
             proxyHeaders: !request.proxyHeaders.isEmpty, ipSharing: hosts.sharing(syn.fingerprint.ip.source, at: time),
             tunnelRules: hosts.tunnelRules(syn.fingerprint.ip.source, at: time),
-            claimedTLS: ClaimedTLS.family(userAgent: request.userAgent),
-            tls: tls)
+            // Only a connection with a ClientHello has a library to compare: plain requests skip reading it.
+            claimedTLS: tls == nil ? nil : ClaimedTLS.family(userAgent: request.userAgent), tls: tls)
     }
 
     /// A connection's ClientHello, remembered with its record.
