@@ -204,6 +204,9 @@ final class ZooKeeperServer {
     static func serves(_ port: Int) -> Bool {
         guard let socket = try? connected(port) else { return false }
         defer { close(socket) }
+        // A server still starting may take the connection and not answer: wait for it 2 s at most.
+        var limit = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         let command = Array("srvr".utf8)
         guard send(socket, command, command.count, 0) == command.count else { return false }
         var answer = [UInt8]()
