@@ -4,15 +4,16 @@
 Usage: tools/accuracy.py [--synprint BIN] [--db FILE] [--labels FILE] [--pcap FILE] [--min-accuracy X]
 
 The labels file has one JSON object per packet of the capture, in order (the format of
-dev_labels.jsonl: index, 4-tuple, os_class). Prints Markdown tables: per-class and per-family
-coverage and accuracy, a confusion matrix, and a reliability table by confidence bucket.
+dev_labels.jsonl: index, 4-tuple, os_class), corrected as tools/dev_labels.py says. Prints Markdown tables: per-class and per-family
+coverage and accuracy, a confusion matrix, a reliability table by confidence bucket, and how often
+a family named with confidence >= 0.9 is wrong.
 With --min-accuracy it exits 1 when synprint's class accuracy falls below X. The labels and capture
 default to the development data in $SYNPRINT_DEV_DATA, else ../shared/data/dev beside the checkout.
 """
 import argparse, collections, json, os, shutil, subprocess, sys, tempfile
 
-FAMILY = {"Windows": "Windows", "Linux": "Linux-like", "Android": "Linux-like", "ChromeOS": "Linux-like",
-          "macOS": "Apple", "iOS": "Apple", "FreeBSD": "BSD", "OpenBSD": "BSD", "NetBSD": "BSD"}
+import dev_labels
+from dev_labels import FAMILY
 
 def family(cls):
     return "unknown" if cls in (None, "unknown") else FAMILY.get(cls, "Other")
@@ -110,6 +111,27 @@ def reliability(labels, guesses):
     for (lo, hi), (n, r) in sorted(buckets.items()):
         print(f"| {lo:.1f}–{min(hi, 1.0):.1f} | {n} | {r/n:.1%} |")
 
+def confident_families(labels, guesses, threshold=0.9):
+    """How often a family named with confidence >= threshold is wrong, per family named: the
+    answers that become false `os_mismatch` verdicts for real users."""
+    named = collections.defaultdict(lambda: [0, collections.Counter()])
+    for label, guess in zip(labels, guesses):
+        os_ = guess[3]["os"]
+        if os_["family"] != "unknown" and os_["family_confidence"] >= threshold:
+            named[os_["family"]][0] += 1
+            if os_["family"] != family(label["os_class"]):
+                named[os_["family"]][1][label["os_class"]] += 1
+    print(f"\n**synprint: families named with confidence ≥ {threshold}, and how often wrong**\n")
+    print("| family named | SYNs | wrong | wrong rate | true classes of the wrong ones |")
+    print("|---|---|---|---|---|")
+    total = wrong = 0
+    for fam in sorted(named, key=lambda f: -named[f][0]):
+        n, errors = named[fam]
+        k = sum(errors.values())
+        total, wrong = total + n, wrong + k
+        print(f"| {fam} | {n} | {k} | {k / n:.1%} | {', '.join(f'{c} {m}' for c, m in errors.most_common())} |")
+    print(f"| **all** | {total} | {wrong} | {wrong / total if total else 0:.1%} | |")
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     data = os.environ.get("SYNPRINT_DEV_DATA") or os.path.join(here, "..", "..", "shared", "data", "dev")
@@ -127,12 +149,15 @@ def main():
                      "fetches them and writes the labelled SYNs (docs/ACCURACY.md), or give --labels and --pcap")
     if not os.path.exists(args.synprint):
         sys.exit(f"accuracy.py: {args.synprint} is missing: build it with `swift build -c release`, or give --synprint")
-    labels = [json.loads(l) for l in open(args.labels)]
+    labels, corrected = dev_labels.load(args.labels)
+    if corrected:
+        print(f"{corrected} labels corrected to Android: Android's connectivity-check User-Agent (tools/dev_labels.py)")
     ours = run_synprint(args.synprint, args.pcap, args.db)
     if len(ours) != len(labels):
         sys.exit(f"synprint found {len(ours)} SYNs, the labels file has {len(labels)}")
     class_acc, family_acc = score("synprint", labels, ours)
     reliability(labels, ours)
+    confident_families(labels, ours)
     theirs = run_p0f(args.pcap)
     if theirs is not None and len(theirs) == len(labels):
         score("p0f", labels, theirs)

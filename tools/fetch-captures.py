@@ -22,6 +22,8 @@ tools/captures.json, one second apart.
 import argparse, collections, hashlib, http.client, ipaddress, json, os, re, struct, sys, tempfile
 import urllib.parse, urllib.request
 
+from dev_labels import CAPTIVE_PORTAL_PROBE
+
 PROGRAM = "fetch-captures.py"
 PINNED_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "captures.json")
 GITHUB_RAW = "https://raw.githubusercontent.com"
@@ -34,8 +36,9 @@ FIRST_SECOND = 1_600_000_000  # a fixed start, so that deriving twice gives the 
 HTTP_METHODS = tuple(m + b" " for m in (b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"PATCH"))
 USER_AGENT = re.compile(rb"\r\nUser-Agent:[ \t]*([^\r\n]*)", re.IGNORECASE)
 
-# The first rule that matches names the class; a text that none matches names no OS.
-OS_CLASS_RULES = [(os_class, re.compile(pattern)) for os_class, pattern in (
+# The first rule that matches names the class; a text that none matches names no OS. Android's
+# connectivity check probes under a desktop Chrome's name (tools/dev_labels.py).
+OS_CLASS_RULES = [("Android", CAPTIVE_PORTAL_PROBE)] + [(os_class, re.compile(pattern)) for os_class, pattern in (
     ("ChromeOS", r"CrOS"),
     ("Other", r"Windows Phone|Xbox"),
     ("Android", r"Android"),

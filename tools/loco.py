@@ -7,15 +7,16 @@ DIR defaults to $SYNPRINT_DEV_DATA, else ../shared/data/dev beside the checkout.
 
 For each capture with labelled SYNs: build a database from all the other captures (labels from
 their plain-HTTP User-Agents and from the dev labels of those captures), then classify the
-held-out capture's labelled SYNs with the curated database alone, the curated database without
+held-out capture's labelled SYNs (labels corrected as tools/dev_labels.py says) with the curated database alone, the curated database without
 the entries whose only dev evidence is the held-out capture (their `source` names the dev
 captures they were checked against), the learned one alone, and curated + learned merged.
-Prints class and family accuracy (over all labelled SYNs) and coverage.
+Prints class and family accuracy (over all labelled SYNs) and coverage, class accuracy per label,
+and how many families named with confidence >= 0.9 are wrong.
 """
 import argparse, collections, json, os, re, subprocess, sys, tempfile
 
-FAMILY = {"Windows": "Windows", "Linux": "Linux-like", "Android": "Linux-like", "ChromeOS": "Linux-like",
-          "macOS": "Apple", "iOS": "Apple", "FreeBSD": "BSD", "OpenBSD": "BSD", "NetBSD": "BSD"}
+import dev_labels
+from dev_labels import FAMILY
 
 def run(binary, *args):
     return subprocess.run([binary, *args], capture_output=True, text=True)
@@ -29,7 +30,7 @@ def classify(binary, capture, databases):
         event = json.loads(line)
         if event.get("type") == "syn":
             key = (event["src_ip"], event["src_port"], event["dst_ip"], event["dst_port"])
-            out[key] = event["os"]["class"]
+            out[key] = (event["os"]["class"], event["os"]["family"], event["os"]["family_confidence"])
     return out
 
 def cited_captures(source, captures):
@@ -69,7 +70,10 @@ def main():
                      "labels (docs/ACCURACY.md), or give --data DIR")
     if not os.path.exists(options.binary):
         sys.exit(f"loco.py: {options.binary} is missing: build it with `swift build -c release`, or give --binary")
-    labels = [json.loads(l) for l in open(os.path.join(options.data, "dev_labels.jsonl"))]
+    labels, corrected = dev_labels.load(os.path.join(options.data, "dev_labels.jsonl"))
+    if corrected:
+        print(f"{corrected} labels corrected to Android: Android's connectivity-check User-Agent (tools/dev_labels.py)",
+              file=sys.stderr)
     by_capture = collections.defaultdict(list)
     for label in labels:
         by_capture[label["capture"]].append(label)
@@ -102,12 +106,18 @@ def main():
                 guesses = classify(options.binary, path, dbs)
                 for label in by_capture[held_out]:
                     key = (label["src_ip"], label["src_port"], label["dst_ip"], label["dst_port"])
-                    guess = guesses.get(key, "unknown")
+                    guess, family, family_confidence = guesses.get(key, ("unknown", "unknown", 0))
+                    truth = label["os_class"]
                     t = totals[name]
                     t["all"] += 1
                     t["covered"] += guess != "unknown"
-                    t["class"] += guess == label["os_class"]
-                    t["family"] += FAMILY.get(guess) == FAMILY.get(label["os_class"])
+                    t["class"] += guess == truth
+                    t["family"] += FAMILY.get(guess) == FAMILY.get(truth)
+                    t["all " + truth] += 1
+                    t["class " + truth] += guess == truth
+                    if family != "unknown" and family_confidence >= 0.9:
+                        t["sure"] += 1
+                        t["sure wrong"] += family != FAMILY.get(truth)
             print(f"{held_out}: {len(by_capture[held_out])} labelled SYNs"
                   + (f"; left out: {', '.join(dropped)}" if dropped else ""), file=sys.stderr)
     print("| database | labelled SYNs | coverage | class accuracy | family accuracy |")
@@ -115,6 +125,15 @@ def main():
     for name, t in totals.items():
         n = t["all"]
         print(f"| {name} | {n} | {t['covered'] / n:.1%} | {t['class'] / n:.1%} | {t['family'] / n:.1%} |")
+    classes = sorted({k[4:] for t in totals.values() for k in t if k.startswith("all ")},
+                     key=lambda c: -totals["curated"]["all " + c])
+    print("\nClass accuracy per label (of all its SYNs), and families named with confidence ≥ 0.9 that are wrong:\n")
+    print("| database | " + " | ".join(f"{c} ({totals['curated']['all ' + c]})" for c in classes) + " | wrong of sure families |")
+    print("|---|" + "---|" * (len(classes) + 1))
+    for name, t in totals.items():
+        cells = [f"{t['class ' + c] / t['all ' + c]:.1%}" for c in classes]
+        sure = f"{t['sure wrong']} of {t['sure']} ({t['sure wrong'] / t['sure'] if t['sure'] else 0:.1%})"
+        print(f"| {name} | " + " | ".join(cells) + f" | {sure} |")
 
 if __name__ == "__main__":
     main()

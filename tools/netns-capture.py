@@ -31,7 +31,15 @@ from an earlier run are removed first. Traffic never leaves the namespaces.
     sudo tools/netns-capture.py \\
         --out-pcap Tests/SynprintTests/Fixtures/linux-paths.pcap \\
         --out-labels Tests/SynprintTests/Fixtures/linux-paths.labels.jsonl
+    sudo tools/netns-capture.py --stacks    # Tests/SynprintTests/Fixtures/stack-settings.{pcap,labels.jsonl}
     sudo tools/netns-capture.py --keep      # leave the namespaces up for debugging
+
+With --stacks it records the stack-settings fixture instead: the same kernel under the tcp_rmem
+values and first-window caps (route initrwnd) that Android and older Linux kernels ship with,
+each connection labelled with the class whose defaults it reproduces and, where another class's
+defaults send the very same SYN, that class ("same_as"). Route metrics stand in for what this
+kernel no longer does itself: `initrwnd` for the first-window caps of kernels before 4.20 and
+Android's tcp_default_init_rwnd, `window` for scales below 7.
 
 Tools used: ip, sysctl, iptables, ip6tables, tcpdump, curl.
 """
@@ -107,6 +115,37 @@ VARIANTS = [(f"scale{s}", {"net.ipv4.tcp_rmem": RMEM_FOR_SCALE[s]}) for s in ran
     ("bare", {"net.ipv4.tcp_timestamps": "0", "net.ipv4.tcp_sack": "0", "net.ipv4.tcp_window_scaling": "0"}),
     ("ecn1-ts0", {"net.ipv4.tcp_ecn": "1", "net.ipv4.tcp_timestamps": "0"}),
 ]
+# `--stacks`: the same kernel under the settings other stacks and older kernels ship with, each
+# connection labelled with the class whose defaults it reproduces (docs/STACKS.md has the facts):
+# (name, class, what it reproduces, sysctls, route metrics, class whose defaults send the same SYN
+# or None). A route's `initrwnd N` caps the first window at N segments, as kernels before 4.20 did
+# on their own (4 segments before 2.6.39, 10 to 3.10, 20 to 4.19) and as Android's
+# tcp_default_init_rwnd (60) does. A route's `window` clamps the receive space, and with it the
+# scale: this kernel no longer offers a scale below 7 from tcp_rmem alone.
+STACK_SETTINGS = [
+    ("linux-6", "Linux", "Linux 4.20-6.x defaults", {}, {}, None),
+    ("linux-6-tuned", "Linux", "Linux 4.20-6.x with a 32 MiB tcp_rmem maximum (tuning guides)",
+     {"net.ipv4.tcp_rmem": "4096 131072 33554432"}, {}, None),
+    ("linux-3.11-4.19", "Linux", "Linux 3.11-4.19: 87380-byte tcp_rmem default, first window capped at 20 segments",
+     {"net.ipv4.tcp_rmem": "4096 87380 6291456"}, {"initrwnd": 20}, None),
+    ("linux-2.6.39-3.10", "Linux", "Linux 2.6.39-3.10: 4 MiB tcp_rmem maximum, first window capped at 10 segments",
+     {"net.ipv4.tcp_rmem": "4096 87380 4194304"}, {"initrwnd": 10}, None),
+    ("linux-2.6.39-3.10-small", "Linux", "Linux 2.6.39-3.10 on a host of about 4 GB: tcp_rmem maximum below 4 MiB",
+     {"net.ipv4.tcp_rmem": "4096 87380 3932160"}, {"initrwnd": 10, "window": 3932160}, "Android"),
+    ("linux-2.6", "Linux", "Linux 2.6 before 2.6.39: first window capped at 4 segments",
+     {"net.ipv4.tcp_rmem": "4096 87380 4194304"}, {"initrwnd": 4}, None),
+    ("android-5+", "Android", "Android 5+: tcp_default_init_rwnd 60 and a 16 MiB tcp_rmem maximum (5G, newer defaults)",
+     {"net.ipv4.tcp_rmem": "2097152 6291456 16777216"}, {"initrwnd": 60}, None),
+    ("android-lte-ca", "Android", "Android 5+ on LTE carrier aggregation: 12 MiB tcp_rmem maximum",
+     {"net.ipv4.tcp_rmem": "524288 1048576 12582912"}, {"initrwnd": 60}, None),
+    ("android-wifi", "Android", "Android 5+ on Wi-Fi: 2 MiB tcp_rmem maximum and rmem_max",
+     {"net.ipv4.tcp_rmem": "524288 1048576 2097152"}, {"initrwnd": 60, "window": 2097152}, None),
+    ("android-4", "Android", "Android 4.x: kernel 3.0-3.10 (10 segments) with rmem_max 2 MiB from init.rc",
+     {"net.ipv4.tcp_rmem": "524288 1048576 2097152"}, {"initrwnd": 10, "window": 2097152}, "Linux"),
+]
+# Paths each stack setting is recorded through: (IP version, MTU).
+STACK_PATHS = [(4, 1500), (6, 1500), (4, 1440)]
+
 # Second pass over the clamps, each with a different client tuning.
 CLAMP_VARIANTS = [("ts0", {"net.ipv4.tcp_timestamps": "0"}),
                   ("scale10", {"net.ipv4.tcp_rmem": RMEM_FOR_SCALE[10]}),
@@ -238,6 +277,19 @@ def make_cases():
     return cases
 
 
+def make_stack_cases():
+    """One case per stack setting and path, with a User-Agent of the stack's own class."""
+    ua = {"Linux": USER_AGENTS[3], "Android": USER_AGENTS[5]}
+    cases = []
+    for name, os_class, reproduces, sysctls, route, same_as in STACK_SETTINGS:
+        for ip, mtu in STACK_PATHS:
+            cases.append(dict(name=f"v{ip}-mtu{mtu}-{name}", ip=ip, mtu=mtu, clamp=None, sysctls=sysctls, ua=ua[os_class],
+                              stack=name, os_class=os_class, reproduces=reproduces, route=route, same_as=same_as))
+    for i, c in enumerate(cases):
+        c["port"] = FIRST_CLIENT_PORT + i
+    return cases
+
+
 def is_tunnel(case):
     return case["mtu"] <= 1480 or case["clamp"] is not None
 
@@ -253,6 +305,13 @@ def set_clamp(mss):
         if mss is not None:
             run(tool, "-t", "mangle", "-A", "FORWARD", "-p", "tcp", "--tcp-flags", "SYN,RST", "SYN",
                 "-j", "TCPMSS", "--set-mss", mss, ns=NS_ROUTER)
+
+
+def set_route(metrics):
+    """The client's default routes with these metrics (initrwnd, window), or none."""
+    for family, router in (("-4", ROUTER4_C), ("-6", ROUTER6_C)):
+        run("ip", "-n", NS_CLIENT, family, "route", "replace", "default", "via", router,
+            *[str(part) for item in (metrics or {}).items() for part in item])
 
 
 def prepare_client(values):
@@ -402,17 +461,22 @@ def expected_window(case, effective):
     client's own MSS (the router clamps only the option), at most 65535."""
     mss = case["mtu"] - (40 if case["ip"] == 4 else 60)
     space = int(effective["net.ipv4.tcp_rmem"].split()[1]) // 2
-    return min(space - space % mss, 65535)
+    window = space - space % mss
+    route = case.get("route") or {}
+    if "initrwnd" in route:
+        window = min(window, route["initrwnd"] * mss)
+    return min(window, 65535)
 
 
-def expected_scale(effective):
-    """ilog2(max(tcp_rmem max, rmem_max)) - 15, or None when it cannot be known (rmem_max not
-    ours) or no scale option is sent."""
+def expected_scale(case, effective):
+    """ilog2(max(tcp_rmem max, rmem_max)) - 15, clamped by a route's window and at least 7 (this
+    kernel's floor), or None when it cannot be known (rmem_max not ours) or no scale option is sent."""
     if effective.get("net.ipv4.tcp_window_scaling") == "0":
         return None
     if "net.core.rmem_max" not in effective:
         return None
-    space = max(int(effective["net.ipv4.tcp_rmem"].split()[2]), int(effective["net.core.rmem_max"]))
+    space = max(int(effective["net.ipv4.tcp_rmem"].split()[2]), int(effective["net.core.rmem_max"]), 1 << 22)
+    space = min(space, (case.get("route") or {}).get("window", space))
     return min(max(space.bit_length() - 1 - 15, 0), 14)
 
 
@@ -436,7 +500,7 @@ def record(cases, raw_pcap, keep):
         run("sysctl", "-qw", *[f"{k}={v}" for k, v in base.items()], ns=NS_SERVER)
         server = start_server()
         warm_up()
-        capture = start_capture(NS_SERVER, IF_SERVER, raw_pcap, SNAPLEN, ("tcp", "port", str(SERVER_PORT)))
+        capture = start_capture(NS_SERVER, IF_SERVER, raw_pcap, SNAPLEN, ("tcp", "port", str(SERVER_PORT)), immediate=True)
         time.sleep(0.3)
         effective_by_case = []
         for case in cases:
@@ -444,6 +508,7 @@ def record(cases, raw_pcap, keep):
             effective_by_case.append(effective)
             set_mtu(case["mtu"])
             set_clamp(case["clamp"])
+            set_route(case.get("route"))
             prepare_client(effective)
             fetch(case)
             time.sleep(0.05)  # let the last ACK of this connection land before the next SYN
@@ -477,7 +542,7 @@ def make_labels(cases, effective_by_case, raw_pcap):
                 problems.append(f"{case['name']}: MSS {obs['mss']}, want {want_mss}")
             if obs["window"] != expected_window(case, effective):
                 problems.append(f"{case['name']}: window {obs['window']}, want {expected_window(case, effective)}")
-            want_ws = expected_scale(effective)
+            want_ws = expected_scale(case, effective)
             if effective.get("net.ipv4.tcp_window_scaling") == "0" and obs["window_scale"] is not None:
                 problems.append(f"{case['name']}: window scale option sent although tcp_window_scaling=0")
             if want_ws is not None and obs["window_scale"] != want_ws:
@@ -488,7 +553,9 @@ def make_labels(cases, effective_by_case, raw_pcap):
             "client_ip": client, "client_port": case["port"],
             "server_ip": str(ipaddress.ip_address(SERVER4 if case["ip"] == 4 else SERVER6)),
             "server_port": SERVER_PORT,
-            "user_agent": ua, "ua_name": ua_name, "ua_family": family, "os_class": "Linux",
+            "user_agent": ua, "ua_name": ua_name, "ua_family": family, "os_class": case.get("os_class", "Linux"),
+            **({"stack": case["stack"], "reproduces": case["reproduces"], "route": case["route"],
+                "same_as": case["same_as"]} if "stack" in case else {}),
             "mtu": case["mtu"], "clamp_mss": case["clamp"],
             "sysctls": case["sysctls"], "sysctls_effective": effective,
             "observed": {k: obs[k] for k in ("mss", "window", "window_scale", "options", "ecn", "ttl", "df")} if obs else None,
@@ -500,10 +567,15 @@ def make_labels(cases, effective_by_case, raw_pcap):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out-pcap", default=str(FIXTURES / "linux-paths.pcap"))
-    ap.add_argument("--out-labels", default=str(FIXTURES / "linux-paths.labels.jsonl"))
+    ap.add_argument("--stacks", action="store_true",
+                    help="record the stack-settings fixture (other stacks' and older kernels' settings) instead")
+    ap.add_argument("--out-pcap")
+    ap.add_argument("--out-labels")
     ap.add_argument("--keep", action="store_true", help="leave the namespaces up at the end")
     args = ap.parse_args()
+    fixture = "stack-settings" if args.stacks else "linux-paths"
+    args.out_pcap = args.out_pcap or str(FIXTURES / f"{fixture}.pcap")
+    args.out_labels = args.out_labels or str(FIXTURES / f"{fixture}.labels.jsonl")
     if os.geteuid() != 0:
         sys.exit("netns-capture: needs root (network namespaces, sysctls, iptables, tcpdump)")
     for tool in ("ip", "sysctl", "iptables", "ip6tables", "tcpdump", "curl"):
@@ -514,7 +586,7 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="netns-capture-") as tmp:
         raw_pcap = Path(tmp) / "capture.pcap"
-        cases, effective_by_case = record(make_cases(), raw_pcap, args.keep)
+        cases, effective_by_case = record(make_stack_cases() if args.stacks else make_cases(), raw_pcap, args.keep)
         labels, problems = make_labels(cases, effective_by_case, raw_pcap)
         for out in (args.out_pcap, args.out_labels):
             Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,9 @@ public enum UserAgentRules {
 
     static let rules: [(words: Words, os: ClaimedOS)] = [
         (Words(["windows phone"]), ClaimedOS(.windows)),
+        // Android's connectivity check (AOSP NetworkMonitor, Android 8 on) probes every new network
+        // under this desktop Chrome beta's name; no released desktop Chrome carried the version.
+        (Words([captivePortalProbe]), ClaimedOS(.android)),
         (Words(["android", "dalvik"]), ClaimedOS(.android)),
         (Words(["cros "]), ClaimedOS(.chromeOS)),
         (Words(["iphone", "ipad", "ipod", "ios ", "ios/", "cpu os ", "watchos", "tvos"]), ClaimedOS(.iOS)),
@@ -50,6 +53,8 @@ public enum UserAgentRules {
         }
         return rules.first { $0.words.any(in: ua) }?.os
     }
+
+    static let captivePortalProbe = "(x11; linux x86_64) applewebkit/537.36 (khtml, like gecko) chrome/60.0.3112.32 safari/537.36"
 
     static let darwin = Array("darwin/".utf8), x86 = Array("x86_64".utf8), macintosh = Array("macintosh".utf8)
 

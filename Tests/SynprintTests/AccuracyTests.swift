@@ -9,7 +9,7 @@ import XCTest
 final class AccuracyTests: XCTestCase {
     func testDevSynsMeetTheAccuracyTargets() throws {
         let capture = try packets(of: devDataOrSkip("dev_syns.pcap"))
-        let labels = try jsonLines(of: devDataOrSkip("dev_labels.jsonl")).map { OSClass(name: $0["os_class"] as! String)! }
+        let labels = try devLabels().map { OSClass(name: $0["os_class"] as! String)! }
         let answers = runSensor(capture.packets, link: capture.link, database: try shippedDatabase(), judging: false)
             .syns.map { $0.classification! }
         XCTAssertEqual(answers.count, labels.count)

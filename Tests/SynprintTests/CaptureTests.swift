@@ -37,8 +37,7 @@ final class CaptureTests: XCTestCase {
     }
 
     func labels() throws -> [[String: Any]] {
-        let text = try String(contentsOf: devDataOrSkip("dev_labels.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        try devLabels()
     }
 
     func tuple(_ label: [String: Any]) -> String {

@@ -98,6 +98,20 @@ func devDataOrSkip(_ name: String) throws -> URL {
     }
 }
 
+/// The labels of the development SYNs, with the correction tools/dev_labels.py makes: Android's
+/// connectivity check probes under a desktop Chrome's User-Agent, which the shipped file labels Linux.
+func devLabels() throws -> [[String: Any]] {
+    let text = try String(contentsOf: devDataOrSkip("dev_labels.jsonl"), encoding: .utf8)
+    let probe = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/60.0.3112.32 Safari/537.36"
+    return try text.split(separator: "\n").map { line in
+        var label = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        if (label["label_source"] as? String)?.hasPrefix("http_user_agent") == true, label["user_agent"] as? String == probe {
+            label["os_class"] = "Android"
+        }
+        return label
+    }
+}
+
 /// A file of the shared development data; missing data throws with the path it looked for.
 func devData(_ name: String) throws -> URL {
     let folder =

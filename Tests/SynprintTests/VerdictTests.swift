@@ -43,11 +43,9 @@ final class VerdictTests: XCTestCase {
 
     /// The dev labels come from the User-Agents of real traffic; the rules must read them alike.
     func testUserAgentRulesAgreeWithTheDevLabels() throws {
-        let text = try String(contentsOf: devDataOrSkip("dev_labels.jsonl"), encoding: .utf8)
         var checked = 0, agreed = 0
         var disagreements: Set<String> = []
-        for line in text.split(separator: "\n") {
-            let label = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        for label in try devLabels() {
             guard let source = label["label_source"] as? String, source.hasPrefix("http_user_agent"),
                 let ua = label["user_agent"] as? String, let expected = OSClass(name: label["os_class"] as! String)
             else { continue }
