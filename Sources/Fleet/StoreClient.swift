@@ -169,6 +169,24 @@ public final class StoreClient: Sendable {
         return text
     }
 
+    /// JSONEachRow rows of an earlier release's spool with `"weight":1` added: they were never
+    /// sampled, and ClickHouse before 19.12 fills an omitted column with 0, not its default.
+    static func weighted(_ rows: ByteBuffer) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(rows.readableBytes + rows.readableBytes / 8)
+        let field = Array("{\"weight\":1,".utf8)
+        for line in rows.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            if line.first == UInt8(ascii: "{") {
+                out.writeBytes(field)
+                out.writeBytes(line.dropFirst())
+            } else {
+                out.writeBytes(line)
+            }
+            out.writeInteger(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
     /// Runs one statement and returns ClickHouse's answer as text. `inDatabase` runs it in the
     /// store's database (a missing one is then an error).
     @discardableResult
@@ -181,6 +199,12 @@ public final class StoreClient: Sendable {
     /// capture. RowBinary rows name their columns, so that a table with columns added later
     /// (by a newer `clickhouse init`) still takes them.
     public func insert(table: String, rows: ByteBuffer, format: StoreFormat = .rowBinary) throws(StoreError) {
+        var rows = rows
+        if format == .jsonEachRow, let known = StoreTable(rawValue: table),
+            StoreSchema.columns(known).contains(where: { $0 == StoreSchema.weight })
+        {
+            rows = StoreClient.weighted(rows)
+        }
         let query =
             switch (format, StoreTable(rawValue: table)) {
             case (.rowBinary, let known?):

@@ -108,34 +108,34 @@ public struct StoreReport {
             switch self {
             case .clientSyns:
                 return """
-                    SELECT os_class, os_name, os_flavor, path_link, path_mtu, sum(path_tunnel), sum(path_clamped), count()
+                    SELECT os_class, os_name, os_flavor, path_link, path_mtu, sum(path_tunnel * weight), sum(path_clamped * weight), sum(weight)
                     FROM syn WHERE \(clients) GROUP BY os_class, os_name, os_flavor, path_link, path_mtu
                     """
-            case .serverSynAcks: return "SELECT os_class, count() FROM synack WHERE \(scope("dst_ip")) GROUP BY os_class"
-            case .requests: return "SELECT count(), sum(flagged) FROM http WHERE \(clients)"
-            case .reasons: return "SELECT arrayJoin(reasons) AS reason, count() FROM http WHERE \(clients) GROUP BY reason"
+            case .serverSynAcks: return "SELECT os_class, sum(weight) FROM synack WHERE \(scope("dst_ip")) GROUP BY os_class"
+            case .requests: return "SELECT sum(weight), sum(flagged * weight) FROM http WHERE \(clients)"
+            case .reasons: return "SELECT arrayJoin(reasons) AS reason, sum(weight) FROM http WHERE \(clients) GROUP BY reason"
             case .flaggedClients:
                 return """
-                    SELECT src_ip, count() FROM http WHERE \(clients) AND flagged GROUP BY src_ip
-                    ORDER BY count() DESC LIMIT \(EventSummary.flaggedClientsKept)
+                    SELECT src_ip, sum(weight) AS requests FROM http WHERE \(clients) AND flagged GROUP BY src_ip
+                    ORDER BY requests DESC LIMIT \(EventSummary.flaggedClientsKept)
                     """
             case .windows: return "SELECT count(), countIf(notEmpty(tunnel_rules)) FROM flowstats WHERE \(clients)"
             case .tunnelRules: return "SELECT arrayJoin(tunnel_rules) AS rule, count() FROM flowstats WHERE \(clients) GROUP BY rule"
             case .connections:
                 return """
-                    SELECT os_class, stage, ending, arrayStringConcat(tags, ','), tfo, ecn, sum(ecn_bleached), count()
+                    SELECT os_class, stage, ending, arrayStringConcat(tags, ','), tfo, ecn, sum(ecn_bleached * weight), sum(weight)
                     FROM conn WHERE \(clients) GROUP BY os_class, stage, ending, tags, tfo, ecn
                     """
             case .networkStages:
                 // In the order each network's first connection ended, as a run counts them.
                 return """
-                    SELECT client_net, stage, count(), min(\(Query.order)) AS first
+                    SELECT client_net, stage, sum(weight), min(\(Query.order)) AS first
                     FROM conn WHERE \(clients) GROUP BY client_net, stage ORDER BY first
                     """
             case .firstConnection:
                 return "SELECT toUInt32(end_ts), stage FROM conn WHERE \(clients) ORDER BY \(Query.order) LIMIT 1"
             case .timeline:
-                return "SELECT toUInt32(end_ts), stage, count() FROM conn WHERE \(clients) GROUP BY end_ts, stage ORDER BY end_ts"
+                return "SELECT toUInt32(end_ts), stage, sum(weight) FROM conn WHERE \(clients) GROUP BY end_ts, stage ORDER BY end_ts"
             case .observations:
                 return """
                     SELECT observation, any(ua_class), count(), toUInt32(min(syn_ts)), toUInt32(max(syn_ts))

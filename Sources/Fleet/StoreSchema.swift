@@ -20,20 +20,26 @@ public enum StoreSchema {
         ("os_class", "String"), ("os_family", "String"), ("os_name", "String"), ("os_flavor", "String"), ("os_confidence", "Float32"),
         ("os_family_confidence", "Float32"), ("os_match", "String"),
     ]
+    /// The connections a row of a connection's table stands for: the sensor's sampling, 1 in
+    /// `weight` (`--clickhouse-sample`); counts in the views and the report are sums of it.
+    static let weight: Column = ("weight", "UInt32")
+    /// Values for rows written before a column existed (`clickhouse init` adds it to old tables).
+    static let defaults = [weight.name: "1"]
+
     static let syn: [Column] =
         leading + endpoints + [
             ("community_id", "String"), ("ip_version", "UInt8"), ("ttl", "UInt8"), ("initial_ttl", "UInt8"), ("distance", "Int16"),
             ("df", "UInt8"), ("ip_id", "UInt32"), ("tos", "UInt8"), ("window", "UInt16"), ("options", "String"),
             ("mss", "Nullable(UInt16)"), ("window_scale", "Nullable(UInt8)"), ("window_multiple", "String"), ("timestamps", "UInt8"),
             ("quirks", "Array(String)"), ("raw_sig", "String"), ("ja4t", "String"),
-        ] + path + os
+        ] + path + os + [weight]
     static let http: [Column] =
         leading + endpoints + [
             ("source", "String"), ("syn_ts", "DateTime"), ("method", "String"), ("host", "String"), ("user_agent", "String"),
             ("platform_hint", "String"), ("proxy_headers", "Array(String)"), ("ja4h", "String"), ("raw_sig", "String"), ("ja4t", "String"),
         ] + path + os + [
             ("flagged", "UInt8"), ("score", "Float32"), ("reasons", "Array(String)"), ("ua_class", "String"), ("ua_family", "String"),
-            ("observation", "String"), ("excluded", "String"),
+            ("observation", "String"), ("excluded", "String"), weight,
         ]
     static let conn: [Column] =
         leading + endpoints + [
@@ -42,7 +48,7 @@ public enum StoreSchema {
             ("client_fin", "UInt8"), ("client_rst", "UInt8"), ("server_packets", "UInt32"), ("server_bytes", "UInt64"),
             ("server_fin", "UInt8"), ("server_rst", "UInt8"), ("reset_ttl", "Nullable(UInt8)"), ("tfo", "String"), ("ecn", "String"),
             ("ecn_bleached", "UInt8"), ("accecn", "UInt8"), ("os_class", "String"), ("os_family", "String"),
-            ("path_mtu", "Nullable(UInt16)"), ("path_tunnel", "UInt8"),
+            ("path_mtu", "Nullable(UInt16)"), ("path_tunnel", "UInt8"), weight,
         ]
     static let flowstats: [Column] =
         leading + [("src_ip", "String"), ("dst_ip", "String"), ("dst_port", "UInt16"), ("client_net", "String")] + [
@@ -74,7 +80,7 @@ public enum StoreSchema {
             ("cipher_codes", "Array(UInt16)"), ("extension_codes", "Array(UInt16)"), ("group_codes", "Array(UInt16)"),
             ("grease", "UInt8"), ("complete", "UInt8"), ("ja4", "String"), ("tls_family", "String"), ("tls_library", "String"),
             ("tls_name", "String"), ("tls_confidence", "Float32"), ("tls_library_confidence", "Float32"), ("os_class", "String"),
-            ("os_family", "String"),
+            ("os_family", "String"), weight,
         ]
 
     public static func columns(_ table: StoreTable) -> [Column] {
@@ -114,7 +120,7 @@ public enum StoreSchema {
             sums: [("connections", "UInt64"), ("connected", "UInt64")],
             select: """
                 sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, stage, ending, \
-                arrayStringConcat(tags, ',') AS tags, toUInt64(1) AS connections, toUInt64(connected) AS connected
+                arrayStringConcat(tags, ',') AS tags, toUInt64(weight) AS connections, toUInt64(connected) * weight AS connected
                 """),
         View(
             name: "verdicts_15m", source: .http,
@@ -124,15 +130,15 @@ public enum StoreSchema {
             sums: [("requests", "UInt64"), ("flagged", "UInt64")],
             select: """
                 sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, \
-                arrayJoin(if(empty(reasons), ['none'], reasons)) AS reason, toUInt64(1) AS requests, toUInt64(flagged) AS flagged
+                arrayJoin(if(empty(reasons), ['none'], reasons)) AS reason, toUInt64(weight) AS requests, toUInt64(flagged) * weight AS flagged
                 """),
         View(
             name: "syn_15m", source: .syn,
             key: [("sensor", "String"), ("period", "DateTime"), ("client_net", "String"), ("os_class", "String"), ("os_family", "String")],
             sums: [("syns", "UInt64"), ("tunnels", "UInt64"), ("clamped", "UInt64")],
             select: """
-                sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, os_family, toUInt64(1) AS syns, \
-                toUInt64(path_tunnel) AS tunnels, toUInt64(path_clamped) AS clamped
+                sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, os_family, toUInt64(weight) AS syns, \
+                toUInt64(path_tunnel) * weight AS tunnels, toUInt64(path_clamped) * weight AS clamped
                 """),
         View(
             name: "tls_15m", source: .tls,
@@ -143,7 +149,7 @@ public enum StoreSchema {
             sums: [("connections", "UInt64")],
             select: """
                 sensor, toStartOfFifteenMinutes(ts) AS period, client_net, tls_family, tls_library, os_family, \
-                toUInt64(1) AS connections
+                toUInt64(weight) AS connections
                 """),
     ]
 
@@ -162,7 +168,7 @@ public enum StoreSchema {
                 ? "Replicated\(kind)MergeTree('/clickhouse/tables/{shard}/\(database)/\(table)\(local)', '{replica}')" : "\(kind)MergeTree"
         }
         for table in StoreTable.allCases {
-            let columns = columns(table).map { "    \(quoted($0.name)) \($0.type)" }.joined(separator: ",\n")
+            let columns = columns(table).map { "    \(quoted($0.name)) \(definition($0))" }.joined(separator: ",\n")
             sql.append(
                 """
                 CREATE TABLE IF NOT EXISTS \(db).\(table.rawValue)\(local) (
@@ -209,6 +215,11 @@ public enum StoreSchema {
         return StoreTable.allCases.map {
             "ALTER TABLE \(quoted(database)).\($0.rawValue)\(suffix) MODIFY TTL ts + INTERVAL \(days) DAY"
         } + views.map { "ALTER TABLE \(quoted(database)).\($0.name)\(suffix) MODIFY TTL period + INTERVAL \(days) DAY" }
+    }
+
+    /// A column's type, with its default when it has one.
+    static func definition(_ column: Column) -> String {
+        defaults[column.name].map { "\(column.type) DEFAULT \($0)" } ?? column.type
     }
 
     /// An identifier in backquotes, as ClickHouse writes them.

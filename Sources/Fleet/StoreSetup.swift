@@ -49,7 +49,7 @@ public enum StoreSetup {
                 if !present.contains("\(name)\t\(column.name)") {
                     let after = previous.map { " AFTER \(StoreSchema.quoted($0))" } ?? ""
                     statements.append(
-                        "ALTER TABLE \(StoreSchema.quoted(database)).\(name) ADD COLUMN \(StoreSchema.quoted(column.name)) \(column.type)\(after)"
+                        "ALTER TABLE \(StoreSchema.quoted(database)).\(name) ADD COLUMN \(StoreSchema.quoted(column.name)) \(StoreSchema.definition(column))\(after)"
                     )
                 }
                 previous = column.name

@@ -7,6 +7,7 @@ import Match
 import NIOCore
 import Output
 import SynprintKit
+import Tables
 import Verdict
 
 /// The fleet store's sink (`--clickhouse`): every event as a row of its type's table, in
@@ -33,6 +34,9 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         /// Retries wait from `retryFirst` seconds, doubling to `retryMost`, with jitter.
         public var retryFirst = 0.25
         public var retryMost = 5.0
+        /// 1 in this many connections is kept (`ConnectionSample`); flow windows and stats
+        /// rows are always kept.
+        public var sampleEvery = 1
         public init() {}
     }
 
@@ -44,6 +48,8 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         public var rejectedBatches = 0
         public var rejectedRows = 0
         public var droppedRows = 0
+        /// Events of connections the sampling left out (`Settings.sampleEvery`).
+        public var sampledOut = 0
         public var spooledBytes = 0
         public var spooledRows = 0
         public var lastError: String?
@@ -64,6 +70,9 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     private let settings: Settings
     private let rows: StoreRows
     private let limiter: AlertLimiter?
+    private let sample: ConnectionSample
+    /// 1 in this many connections is kept.
+    public var sampleEvery: Int { sample.every }
     /// Labelled requests are kept as observations for `db build --clickhouse`, with the build's
     /// exclusions; each key's entry is rendered once (output thread only), for at most
     /// `templatesKept` keys at a time (then they are rendered anew).
@@ -102,7 +111,8 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         self.settings = settings
         self.limiter = limiter
         let now = Date().timeIntervalSince1970
-        rows = StoreRows(database: database, labels: labels, runStart: Int64(now * 1e6))
+        sample = ConnectionSample(every: settings.sampleEvery)
+        rows = StoreRows(database: database, labels: labels, runStart: Int64(now * 1e6), weight: sample.every)
         nextBatch = spool?.nextSequence ?? 1
         let thread = Thread { [self] in deliver() }
         thread.name = "synprint store"
@@ -128,12 +138,28 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Whether the connection of `flow` is in the sample; one left out is counted.
+    private func sampled(_ flow: FlowKey) -> Bool {
+        if sample.keeps(flow) { return true }
+        condition.withLock { counts.sampledOut += 1 }
+        return false
+    }
+
     public func handle(syn: SynObservation) {
+        let s = syn.fingerprint.segment
+        let flow =
+            syn.fingerprint.direction == .syn
+            ? FlowKey(s) : FlowKey(client: s.ip.destination, clientPort: s.destinationPort, server: s.ip.source, serverPort: s.sourcePort)
+        guard sampled(flow) else { return }
         append(syn.fingerprint.direction == .syn ? .syn : .synack) { rows.write(syn, sequence: $0, to: $1) }
     }
 
     public func handle(request: JudgedRequest) {
+        // Counted for the stats rows whether or not its connection is in the sample.
+        requests += 1
+        if request.verdict.flagged { flagged += 1 }
         let syn = request.observation.syn
+        guard sampled(syn.key) else { return }
         let claimed = request.verdict.claimed
         var line: String?, excluded = ""
         if let reason = exclusions.exclusion(
@@ -151,26 +177,28 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
             }
         }
         append(.http) { rows.write(request, observation: line, excluded: excluded, sequence: $0, to: $1) }
-        requests += 1
-        if request.verdict.flagged { flagged += 1 }
     }
 
     public func handle(alert: JudgedRequest) {
+        guard sampled(alert.observation.syn.key) else { return }
         append(.alert) { rows.write(alert, sequence: $0, to: $1) }
     }
 
     /// A web application's check (`/v1/check`, `/v1/auth`), from an API thread: an `http` row
     /// with source `api` (its verdict weighs the connection's ClientHello, for HTTPS).
     public func handle(apiCheck check: JudgedRequest) {
+        guard sampled(check.observation.syn.key) else { return }
         append(.http) { rows.write(check, source: "api", sequence: $0, to: $1) }
     }
 
     /// A flagged check the alert limits let through: its `alert` row.
     public func handle(apiAlert alert: JudgedRequest) {
+        guard sampled(alert.observation.syn.key) else { return }
         append(.alert) { rows.write(alert, source: "api", sequence: $0, to: $1) }
     }
 
     public func handle(connection: FollowedConnection) {
+        guard sampled(connection.key) else { return }
         append(.conn) { rows.write(connection, sequence: $0, to: $1) }
     }
 
@@ -179,6 +207,7 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     }
 
     public func handle(tls: TLSObservation) {
+        guard sampled(tls.syn.key) else { return }
         append(.tls) { rows.write(tls, sequence: $0, to: $1) }
     }
 

@@ -31,9 +31,14 @@ public final class StoreRows {
     /// is written.
     private let scratch = TextBuffer(capacity: 256)
 
+    /// The connections each row of a connection's table stands for (its `weight` column): the
+    /// sensor keeps 1 in `weight` of them.
+    private let weight: UInt32
+
     /// `runStart`: microseconds since the epoch at which this sensor's run started.
-    public init(database: Database?, labels: EventLabels, runStart: Int64) {
+    public init(database: Database?, labels: EventLabels, runStart: Int64, weight: Int = 1) {
         self.database = database
+        self.weight = UInt32(clamping: weight)
         sensor = labels.sensor
         prefix = "\(labels.sensor)-\(runStart)-"
     }
@@ -182,6 +187,7 @@ public final class StoreRows {
         text(out) { fp.writeJA4T(to: $0) }
         path(syn.path, to: out)
         os(syn.classification, to: out)
+        u32(weight, out)
         return fp.direction == .syn ? .syn : .synack
     }
 
@@ -217,6 +223,7 @@ public final class StoreRows {
         out.append(lengthPrefixed: verdict.claimed?.family.name ?? "")
         out.append(lengthPrefixed: learned ?? "")
         out.append(lengthPrefixed: excluded)
+        u32(weight, out)
     }
 
     /// An ended connection's row, for the `conn` table.
@@ -248,6 +255,7 @@ public final class StoreRows {
         out.append(lengthPrefixed: c.family.name)
         nullable(c.path?.mtu, out, u16)
         bool(c.path?.tunnel ?? false, out)
+        u32(weight, out)
     }
 
     /// A closed flow-statistics window's row, for the `flowstats` table.
@@ -305,6 +313,7 @@ public final class StoreRows {
         fraction(t.client?.libraryConfidence ?? 0, out)
         out.append(lengthPrefixed: (t.syn.classification?.osClass ?? .unknown).name)
         out.append(lengthPrefixed: (t.syn.classification?.family ?? .unknown).name)
+        u32(weight, out)
     }
 
     /// The capture's counts at one moment, for the `stats` table.

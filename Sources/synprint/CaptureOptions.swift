@@ -485,10 +485,18 @@ struct StoreOptions: ParsableArguments {
             "Seconds at the end to deliver what is held before it is left in the spool.", valueName: "seconds"))
     var drainSeconds: Double = StoreSink.Settings().drainSeconds
 
+    @Option(
+        name: .customLong("clickhouse-sample"),
+        help: ArgumentHelp(
+            "Keep 1 in this many connections in the store, chosen by their endpoints; rows carry it as their weight (default 1: all).",
+            valueName: "n"))
+    var sampleEvery = 1
+
     func address() throws -> StoreAddress? {
         guard let clickhouse else {
-            if access.given || spool != nil {
-                throw ValidationError("--clickhouse-credentials, --clickhouse-ca and --clickhouse-spool need --clickhouse")
+            if access.given || spool != nil || sampleEvery != 1 {
+                throw ValidationError(
+                    "--clickhouse-credentials, --clickhouse-ca, --clickhouse-spool and --clickhouse-sample need --clickhouse")
             }
             return nil
         }
@@ -505,6 +513,8 @@ struct StoreOptions: ParsableArguments {
         var settings = StoreSink.Settings()
         guard drainSeconds.isFinite, drainSeconds >= 0 else { throw ValidationError("--clickhouse-drain takes seconds, 0 or more") }
         settings.drainSeconds = drainSeconds
+        guard (1...1_000_000).contains(sampleEvery) else { throw ValidationError("--clickhouse-sample takes a number from 1 to 1000000") }
+        settings.sampleEvery = sampleEvery
         return settings
     }
 

@@ -14,6 +14,9 @@ func storeMetrics(_ report: StoreSink.Report) -> [MetricValue] {
             "synprint_store_rejected_batches", Double(report.rejectedBatches), .counter, help: "Batches ClickHouse refused as malformed"),
         MetricValue(
             "synprint_store_dropped_rows", Double(report.droppedRows), .counter, help: "Rows dropped: spool or memory bound reached"),
+        MetricValue(
+            "synprint_store_sampled_out", Double(report.sampledOut), .counter,
+            help: "Events of connections --clickhouse-sample left out of the store"),
         MetricValue("synprint_store_spool_bytes", Double(report.spooledBytes), .gauge, help: "Bytes waiting in the spool"),
         MetricValue("synprint_store_spool_rows", Double(report.spooledRows), .gauge, help: "Rows waiting in the spool"),
         MetricValue(
@@ -29,6 +32,7 @@ func storeSummary(_ sink: StoreSink) -> String {
     let tables = r.rowsSent.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     var line = "  clickhouse \(sink.client.address.description): \(sent) rows sent in \(r.batchesSent) batches"
     if !tables.isEmpty { line += " (\(tables))" }
+    if r.sampledOut > 0 { line += "; \(r.sampledOut) events of connections left out by the 1-in-\(sink.sampleEvery) sample" }
     line += "; \(r.retries) retries, \(r.rejectedBatches) batches rejected, \(r.droppedRows) rows dropped"
     if r.leftRows > 0 { line += ", \(r.leftRows) rows left in the spool" }
     if let error = r.lastError { line += "; last error: \(error)" }

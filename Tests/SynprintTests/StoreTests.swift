@@ -5,6 +5,7 @@ import Foundation
 import Match
 import Output
 import SynprintKit
+import Tables
 import Verdict
 import XCTest
 
@@ -325,6 +326,64 @@ final class StoreTests: XCTestCase {
             try server.count("SELECT count() FROM synprint.http WHERE has(reasons, 'os_mismatch') AND flagged"))
     }
 
+    /// `--clickhouse-sample 3`: the store holds exactly the events of the connections the
+    /// sample keeps, each connection whole (its SYN, SYN+ACK, requests, ClientHello and record),
+    /// every row weighs 3, and the views and the report count the connections they stand for.
+    func testSampledSensorKeepsWholeConnectionsAndTheViewsWeighThem() throws {
+        let server = try ClickHouseServer.started()
+        try initialize(server)
+        let json = try temporaryFolder().appendingPathComponent("events.jsonl")
+        let store = try makeSink(server.url) { $0.sampleEvery = 3 }
+        try feed(StoreTests.captures, store: store, json: json)
+        let sample = ConnectionSample(every: 3)
+        func flow(_ event: [String: Any], client: String, server: String) -> FlowKey {
+            FlowKey(
+                client: IPAddress(event["\(client)_ip"] as! String)!, clientPort: UInt16(event["\(client)_port"] as! Int),
+                server: IPAddress(event["\(server)_ip"] as! String)!, serverPort: UInt16(event["\(server)_port"] as! Int))
+        }
+        var expected: [String: Int] = [:], all: [String: Int] = [:], flaggedLeft = 0
+        for event in try jsonLines(of: json) {
+            let type = event["type"] as! String
+            guard ["syn", "synack", "http", "conn", "tls"].contains(type) else { continue }
+            all[type, default: 0] += 1
+            let key = type == "synack" ? flow(event, client: "dst", server: "src") : flow(event, client: "src", server: "dst")
+            if sample.keeps(key) {
+                expected[type, default: 0] += 1
+            } else if (event["verdict"] as? [String: Any])?["flagged"] as? Bool == true {
+                flaggedLeft += 1
+            }
+        }
+        var stored = try storeCounts(server)
+        for table in ["flowstats", "stats", "alert"] { stored.removeValue(forKey: table) }
+        XCTAssertEqual(stored, expected)
+        // Left out and counted: the events above, and the alerts of flagged requests among them.
+        let left = all.values.reduce(0, +) - expected.values.reduce(0, +)
+        XCTAssertGreaterThanOrEqual(store.report.sampledOut, left)
+        XCTAssertLessThanOrEqual(store.report.sampledOut, left + flaggedLeft)
+        for table in ["syn", "synack", "http", "conn", "tls"] {
+            XCTAssertEqual(try server.count("SELECT countIf(weight != 3) FROM synprint.\(table)"), 0, table)
+            XCTAssertLessThan(expected[table] ?? 0, all[table] ?? 0, "the sample leaves some \(table) out")
+        }
+        // Whole connections, whatever the hash: no record, request or ClientHello without its SYN.
+        for table in ["conn", "http", "tls"] {
+            XCTAssertEqual(
+                try server.count(
+                    """
+                    SELECT count() FROM synprint.\(table) WHERE (src_ip, src_port, dst_ip, dst_port) NOT IN \
+                    (SELECT src_ip, src_port, dst_ip, dst_port FROM synprint.syn)
+                    """), 0, table)
+        }
+        // The views and the report count connections, not rows: about the run's totals.
+        let estimated = try server.count("SELECT sum(connections) FROM synprint.conn_15m")
+        XCTAssertEqual(estimated, 3 * (expected["conn"] ?? 0))
+        XCTAssertEqual(Double(estimated), Double(all["conn"] ?? 0), accuracy: 0.35 * Double(all["conn"] ?? 0))
+        XCTAssertEqual(try server.count("SELECT sum(syns) FROM synprint.syn_15m"), 3 * (expected["syn"] ?? 0))
+        let report = try runSynprint(["report", "--clickhouse", server.url, "--summary", "json"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(summary["syns"] as? Int, 3 * (expected["syn"] ?? 0), report.stdout)
+    }
+
     func testClickHouseStoppedAndStartedAgainLosesNothing() throws {
         let server = try ClickHouseServer.started()
         try initialize(server)
@@ -492,10 +551,18 @@ final class StoreTests: XCTestCase {
                 bytes: Array("{\"sensor\":\"x\",\"event_id\":\"x-1-0\",\"ts\":1700000000,\"ts_us\":0,\"packets\":5}\n".utf8),
                 format: .jsonEachRow))
         spool.add(StoreBatch(sequence: 3, table: "stats", rows: 1, bytes: whole))
+        // An earlier release's connection row has no weight: it stands for one connection.
+        spool.add(
+            StoreBatch(
+                sequence: 4, table: "conn", rows: 1,
+                bytes: Array("{\"sensor\":\"x\",\"event_id\":\"x-1-1\",\"ts\":1700000000,\"ts_us\":0,\"stage\":\"post_ack\"}\n".utf8),
+                format: .jsonEachRow))
         let store = try makeSink(server.url, spool: spool) { $0.drainSeconds = 20 }
         store.finish()
         XCTAssertEqual(store.report.rejectedBatches, 1)
-        XCTAssertEqual(store.report.rowsSent, ["stats": 2])
+        XCTAssertEqual(store.report.rowsSent, ["stats": 2, "conn": 1])
+        XCTAssertEqual(try server.count("SELECT sum(weight) FROM synprint.conn"), 1)
+        XCTAssertEqual(try server.count("SELECT sum(connections) FROM synprint.conn_15m"), 1)
         XCTAssertEqual(try server.count("SELECT count() FROM synprint.stats WHERE packets = 5"), 2)
         let rejected = folder.appendingPathComponent("rejected")
         let names = try FileManager.default.contentsOfDirectory(atPath: rejected.path).sorted()

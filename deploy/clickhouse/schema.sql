@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS `synprint`.syn (
     `os_flavor` String,
     `os_confidence` Float32,
     `os_family_confidence` Float32,
-    `os_match` String
+    `os_match` String,
+    `weight` UInt32 DEFAULT 1
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (sensor, client_net, ts, event_id);
@@ -85,7 +86,8 @@ CREATE TABLE IF NOT EXISTS `synprint`.synack (
     `os_flavor` String,
     `os_confidence` Float32,
     `os_family_confidence` Float32,
-    `os_match` String
+    `os_match` String,
+    `weight` UInt32 DEFAULT 1
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (sensor, client_net, ts, event_id);
@@ -130,7 +132,8 @@ CREATE TABLE IF NOT EXISTS `synprint`.http (
     `ua_class` String,
     `ua_family` String,
     `observation` String,
-    `excluded` String
+    `excluded` String,
+    `weight` UInt32 DEFAULT 1
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (sensor, client_net, ts, event_id);
@@ -175,7 +178,8 @@ CREATE TABLE IF NOT EXISTS `synprint`.alert (
     `ua_class` String,
     `ua_family` String,
     `observation` String,
-    `excluded` String
+    `excluded` String,
+    `weight` UInt32 DEFAULT 1
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (sensor, client_net, ts, event_id);
@@ -213,7 +217,8 @@ CREATE TABLE IF NOT EXISTS `synprint`.conn (
     `os_class` String,
     `os_family` String,
     `path_mtu` Nullable(UInt16),
-    `path_tunnel` UInt8
+    `path_tunnel` UInt8,
+    `weight` UInt32 DEFAULT 1
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (sensor, client_net, ts, event_id);
@@ -304,7 +309,8 @@ CREATE TABLE IF NOT EXISTS `synprint`.tls (
     `tls_confidence` Float32,
     `tls_library_confidence` Float32,
     `os_class` String,
-    `os_family` String
+    `os_family` String,
+    `weight` UInt32 DEFAULT 1
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (sensor, client_net, ts, event_id);
@@ -324,7 +330,7 @@ PARTITION BY toYYYYMM(period)
 ORDER BY (`sensor`, `period`, `client_net`, `os_class`, `stage`, `ending`, `tags`);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `synprint`.conn_15m_feed TO `synprint`.conn_15m
-AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, stage, ending, arrayStringConcat(tags, ',') AS tags, toUInt64(1) AS connections, toUInt64(connected) AS connected
+AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, stage, ending, arrayStringConcat(tags, ',') AS tags, toUInt64(weight) AS connections, toUInt64(connected) * weight AS connected
 FROM `synprint`.conn;
 
 CREATE TABLE IF NOT EXISTS `synprint`.verdicts_15m (
@@ -340,7 +346,7 @@ PARTITION BY toYYYYMM(period)
 ORDER BY (`sensor`, `period`, `client_net`, `os_class`, `reason`);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `synprint`.verdicts_15m_feed TO `synprint`.verdicts_15m
-AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, arrayJoin(if(empty(reasons), ['none'], reasons)) AS reason, toUInt64(1) AS requests, toUInt64(flagged) AS flagged
+AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, arrayJoin(if(empty(reasons), ['none'], reasons)) AS reason, toUInt64(weight) AS requests, toUInt64(flagged) * weight AS flagged
 FROM `synprint`.http;
 
 CREATE TABLE IF NOT EXISTS `synprint`.syn_15m (
@@ -357,7 +363,7 @@ PARTITION BY toYYYYMM(period)
 ORDER BY (`sensor`, `period`, `client_net`, `os_class`, `os_family`);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `synprint`.syn_15m_feed TO `synprint`.syn_15m
-AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, os_family, toUInt64(1) AS syns, toUInt64(path_tunnel) AS tunnels, toUInt64(path_clamped) AS clamped
+AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, os_class, os_family, toUInt64(weight) AS syns, toUInt64(path_tunnel) * weight AS tunnels, toUInt64(path_clamped) * weight AS clamped
 FROM `synprint`.syn;
 
 CREATE TABLE IF NOT EXISTS `synprint`.tls_15m (
@@ -373,5 +379,5 @@ PARTITION BY toYYYYMM(period)
 ORDER BY (`sensor`, `period`, `client_net`, `tls_family`, `tls_library`, `os_family`);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `synprint`.tls_15m_feed TO `synprint`.tls_15m
-AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, tls_family, tls_library, os_family, toUInt64(1) AS connections
+AS SELECT sensor, toStartOfFifteenMinutes(ts) AS period, client_net, tls_family, tls_library, os_family, toUInt64(weight) AS connections
 FROM `synprint`.tls;
