@@ -31,6 +31,7 @@ install -Dm644 deploy/clickhouse/schema.sql "$root/share/synprint/clickhouse/sch
 for snippet in deploy/nginx/*.conf; do
   install -Dm644 "$snippet" "$root/share/synprint/nginx/$(basename "$snippet")"
 done
+install -Dm644 deploy/haproxy/synprint.lua "$root/share/synprint/haproxy/synprint.lua"
 for query in deploy/clickhouse/queries/*.sql; do
   install -Dm644 "$query" "$root/share/synprint/clickhouse/queries/$(basename "$query")"
 done

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages synprint builds against, when they are missing; gnuplot,
 # which draws the charts of `synprint report --chart` (its test runs it); iproute2 and
-# tcpreplay, with which the live workers' test feeds a veth pair; nginx and caddy, which the
+# tcpreplay, with which the live workers' test feeds a veth pair; nginx, caddy and haproxy, which the
 # forward-auth tests run in front of an upstream; openssl, which makes the certificates of the https store
 # test; zookeeper, which replicates the replicated store test's tables; and ClickHouse's
 # server, which the fleet store's tests start on loopback (the package's own service is not
 # started: the tests run their own servers); and chDB, below.
 set -euo pipefail
 missing=()
-for package in libpcap-dev libjson-c-dev libcurl4 gnuplot-nox clickhouse-server iproute2 tcpreplay nginx caddy openssl zookeeper; do
+for package in libpcap-dev libjson-c-dev libcurl4 gnuplot-nox clickhouse-server iproute2 tcpreplay nginx caddy haproxy openssl zookeeper; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -145,6 +145,81 @@ final class ForwardAuthTests: XCTestCase {
         XCTAssertEqual(honest["x-synprint-verdict"], "ok", "\(honest)")
     }
 
+    /// HAProxy (Debian's) with the shipped Lua action: the verdict reaches the upstream as
+    /// request headers, a client's own X-Synprint-* headers are dropped, a block score refuses,
+    /// and with synprint stopped HAProxy still serves.
+    func testHAProxyLuaCheckHandsTheVerdictOnAndFailsOpen() throws {
+        guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
+        let folder = try temporaryFolder()
+        let ports = try freePorts(3)
+        let (proxyPort, apiPort, upstreamPort) = (ports[0], ports[1], ports[2])
+        let upstream = try startUpstream(port: upstreamPort, folder: folder)
+        defer { upstream.terminate() }
+        let configuration = """
+            global
+            \tlua-load \(repositoryRoot.appendingPathComponent("deploy/haproxy/synprint.lua").path)
+            defaults
+            \tmode http
+            \ttimeout connect 2s
+            \ttimeout client 5s
+            \ttimeout server 5s
+            frontend web
+            \tbind 127.0.0.1:\(proxyPort)
+            \thttp-request lua.synprint-check 127.0.0.1:\(apiPort)
+            \thttp-request deny deny_status 403 if { var(txn.synprint_blocked) -m bool }
+            \tdefault_backend app
+            backend app
+            \tserver app 127.0.0.1:\(upstreamPort)
+
+            """
+        let file = folder.appendingPathComponent("haproxy.cfg")
+        try configuration.write(to: file, atomically: true, encoding: .utf8)
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/sbin/haproxy")
+        check.arguments = ["-c", "-q", "-f", file.path]
+        try check.run()
+        check.waitUntilExit()
+        XCTAssertEqual(check.terminationStatus, 0, "haproxy -c refuses the configuration")
+        let haproxy = Process()
+        haproxy.executableURL = URL(fileURLWithPath: "/usr/sbin/haproxy")
+        haproxy.arguments = ["-db", "-f", file.path]
+        haproxy.standardError = FileHandle.nullDevice
+        haproxy.standardOutput = FileHandle.nullDevice
+        try haproxy.run()
+        defer {
+            haproxy.terminate()
+            haproxy.waitUntilExit()
+        }
+        try waitForPort(proxyPort)
+        var sensor = try startSensor(api: apiPort, proxy: proxyPort)
+        defer { if sensor.isRunning { sensor.terminate() } }
+        let windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+        let linux = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
+        // A Linux stack claiming Windows, and saying itself that it is fine: flagged all the same.
+        let claimed = try request(port: proxyPort, userAgent: windows, headers: "X-Synprint-Verdict: ok\r\n")
+        XCTAssertEqual(claimed["x-synprint-verdict"], "flagged", "\(claimed)")
+        XCTAssertEqual(claimed["x-synprint-reasons"], "os_mismatch", "\(claimed)")
+        XCTAssertEqual(claimed["x-synprint-family"], "Linux-like", "\(claimed)")
+        XCTAssertEqual(claimed["x-synprint-tls"], "unknown", "\(claimed)")
+        let honest = try request(port: proxyPort, userAgent: linux)
+        XCTAssertEqual(honest["x-synprint-verdict"], "ok", "\(honest)")
+        XCTAssertNil(honest["x-synprint-reasons"], "\(honest)")
+        // A block score: the flagged request is refused, the honest one served.
+        sensor.terminate()
+        sensor.waitUntilExit()
+        sensor = try startSensor(api: apiPort, proxy: proxyPort, ["--auth-block-score", "0.5"])
+        XCTAssertThrowsError(try request(port: proxyPort, userAgent: windows)) { error in
+            XCTAssertTrue("\(error)".contains("HTTP/1.1 403"), "\(error)")
+        }
+        XCTAssertEqual(try request(port: proxyPort, userAgent: linux)["x-synprint-verdict"], "ok")
+        // synprint stopped: HAProxy serves without a verdict, and drops the client's own.
+        sensor.terminate()
+        sensor.waitUntilExit()
+        let unchecked = try request(port: proxyPort, userAgent: windows, headers: "X-Synprint-Verdict: ok\r\n")
+        XCTAssertNil(unchecked["x-synprint-verdict"], "\(unchecked)")
+        XCTAssertEqual(unchecked["user-agent"], windows)
+    }
+
     /// synprint capturing the proxy's port on the loopback interface, its API on `api`.
     func startSensor(api: Int, proxy: Int, _ options: [String] = []) throws -> Process {
         let sensor = Process()
@@ -158,11 +233,11 @@ final class ForwardAuthTests: XCTestCase {
         return sensor
     }
 
-    /// One request through nginx; the headers the upstream got (lower-case names).
-    func request(port: Int, userAgent: String) throws -> [String: String] {
+    /// One request through the proxy; the headers the upstream got (lower-case names).
+    func request(port: Int, userAgent: String, headers: String = "") throws -> [String: String] {
         let socket = try connected(port)
         defer { close(socket) }
-        let request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: \(userAgent)\r\nConnection: close\r\n\r\n"
+        let request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: \(userAgent)\r\n\(headers)Connection: close\r\n\r\n"
         guard request.utf8CString.withUnsafeBufferPointer({ send(socket, $0.baseAddress, $0.count - 1, 0) }) == request.utf8.count else {
             throw NotDecoded(description: "could not send the request")
         }
@@ -174,8 +249,11 @@ final class ForwardAuthTests: XCTestCase {
             answer += chunk[0..<count]
         }
         let text = String(decoding: answer, as: UTF8.self)
-        guard text.hasPrefix("HTTP/1.1 200"), let body = text.range(of: "\r\n\r\n").map({ text[$0.upperBound...] }) else {
-            throw NotDecoded(description: "nginx answered: \(text.prefix(300))")
+        // HAProxy passes the upstream's HTTP/1.0 status line on; nginx answers in 1.1.
+        guard text.hasPrefix("HTTP/1.1 200") || text.hasPrefix("HTTP/1.0 200"),
+            let body = text.range(of: "\r\n\r\n").map({ text[$0.upperBound...] })
+        else {
+            throw NotDecoded(description: "the proxy answered: \(text.prefix(300))")
         }
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: String], String(body))
     }
