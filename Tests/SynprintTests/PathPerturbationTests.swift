@@ -15,12 +15,18 @@ final class PathPerturbationTests: XCTestCase {
         try check(fixture("linux-paths.pcap"), minimumKept: 1.0)
     }
 
+    /// Android's and older Linux kernels' settings on a real kernel: Android's 65535 windows
+    /// reveal no clamp, so fewer clamps are there to report.
+    func testStackSettingsKeepTheirClassAcrossPaths() throws {
+        try check(fixture("stack-settings.pcap"), minimumKept: 1.0, minimumSyns: 30, minimumRevealed: 15)
+    }
+
     func testDevSynsKeepTheirClassAcrossPaths() throws {
         let url = try devDataOrSkip("dev_syns.pcap")
         try check(url, minimumKept: 0.99)
     }
 
-    func check(_ url: URL, minimumKept: Double) throws {
+    func check(_ url: URL, minimumKept: Double, minimumSyns: Int = 51, minimumRevealed: Int = 21) throws {
         let matcher = Matcher(database: try shippedDatabase())
         let capture = try packets(of: url)
         var syns = 0, keptHops = 0, keptClamp = 0, revealed = 0, reported = 0
@@ -45,10 +51,10 @@ final class PathPerturbationTests: XCTestCase {
                 if path.clamped { reported += 1 }
             }
         }
-        XCTAssertGreaterThan(syns, 50)
+        XCTAssertGreaterThanOrEqual(syns, minimumSyns)
         XCTAssertGreaterThanOrEqual(Double(keptHops) / Double(syns), minimumKept, "\(keptHops) of \(syns) kept their class with more hops")
         XCTAssertGreaterThanOrEqual(Double(keptClamp) / Double(syns), minimumKept, "\(keptClamp) of \(syns) kept their class when clamped")
-        XCTAssertGreaterThan(revealed, 20)
+        XCTAssertGreaterThanOrEqual(revealed, minimumRevealed)
         XCTAssertGreaterThanOrEqual(Double(reported) / Double(revealed), minimumKept, "\(reported) of \(revealed) clamps reported")
     }
 
