@@ -53,6 +53,13 @@ public final class TLSLearner {
         checked userAgent: String, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]
     ) {
         guard let family = ClaimedTLS.family(userAgent: userAgent) else { return }
+        observe(checkedAs: family, ciphers: ciphers, extensions: extensions, groups: groups, grease: grease, alpn: alpn)
+    }
+
+    /// A checked connection's hello, labelled already (`synprint --learn-tls` recorded it).
+    public func observe(
+        checkedAs family: TLSFamily, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]
+    ) {
         let structure = Structure(
             ciphers: TLSStacks.sortedSet(ciphers), extensions: TLSStacks.sortedSet(extensions), groups: TLSStacks.sortedSet(groups),
             grease: grease, alpn: alpn)

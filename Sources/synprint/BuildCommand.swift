@@ -39,6 +39,12 @@ extension DatabaseCommand {
         var learned: [String] = []
 
         @Option(
+            name: .customLong("learned-tls"),
+            help: ArgumentHelp("Checked ClientHellos recorded by `synprint --learn-tls`, for --tls; repeat for several.", valueName: "file")
+        )
+        var learnedTLS: [String] = []
+
+        @Option(
             help: ArgumentHelp(
                 "Also learn from the fleet store: the labelled SYNs every sensor's http rows keep (docs/FLEET.md).", valueName: "url"))
         var clickhouse: String?
@@ -79,9 +85,10 @@ extension DatabaseCommand {
         var output: String
 
         func validate() throws {
-            if read.isEmpty && learned.isEmpty && clickhouse == nil {
-                throw ValidationError("give -r CAPTURE, --learned FILE or --clickhouse URL (or several)")
+            if read.isEmpty && learned.isEmpty && learnedTLS.isEmpty && clickhouse == nil {
+                throw ValidationError("give -r CAPTURE, --learned FILE, --learned-tls FILE or --clickhouse URL (or several)")
             }
+            if !learnedTLS.isEmpty && tls == nil { throw ValidationError("--learned-tls needs --tls FILE, where the stacks go") }
             if clickhouse == nil && (since != nil || access.given) {
                 throw ValidationError("--since, --clickhouse-credentials and --clickhouse-ca go with --clickhouse")
             }
@@ -166,7 +173,7 @@ extension DatabaseCommand {
             }
             progress.finish()
             // Nothing read at all: keep whatever the output file held.
-            if learned.isEmpty && clickhouse == nil && progress.filesOpened == 0 {
+            if learned.isEmpty && learnedTLS.isEmpty && clickhouse == nil && progress.filesOpened == 0 {
                 throw Failure("no capture could be read; \(output) was not written", status: .input)
             }
             var sources = [Database(entries: learner.entries(source: "synprint db build"))]
@@ -197,7 +204,18 @@ extension DatabaseCommand {
             printError(
                 "  \(merged.entries.count) distinct keys; \(dropped.keys) keys (\(dropped.observations) observations) below --min-count \(minCount); "
                     + "\(kept.entries.count) entries written to \(output)")
-            if let tls, let tlsLearner { try writeTLSStacks(tlsLearner, to: tls) }
+            if let tls, let tlsLearner {
+                for path in learnedTLS {
+                    let recorded: TLSStacks
+                    do { recorded = try TLSStacks.load(file: path) } catch { throw Failure(error.description, status: .input) }
+                    for hello in recorded.stacks {
+                        tlsLearner.observe(
+                            checkedAs: hello.family, ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups,
+                            grease: hello.grease, alpn: hello.alpn)
+                    }
+                }
+                try writeTLSStacks(tlsLearner, to: tls)
+            }
             if !runner.failures.isEmpty { throw ExitCode(2) }
         }
 

@@ -222,6 +222,13 @@ struct VerdictOptions: ParsableArguments {
             "Record labelled observations (HTTP User-Agents in the capture, API checks) to this file for `synprint db build --learned`.",
             valueName: "file"))
     var learn: String?
+
+    @Option(
+        name: .customLong("learn-tls"),
+        help: ArgumentHelp(
+            "Record the ClientHellos of the connections the API checks, labelled by the checks' User-Agents, to this file for `synprint db build --tls OUT --learned-tls FILE` (needs --api).",
+            valueName: "file"))
+    var learnTLS: String?
 }
 
 struct APIOptions: ParsableArguments {

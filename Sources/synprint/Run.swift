@@ -130,11 +130,15 @@ struct Synprint: ParsableCommand {
         if service.chroot != nil && service.user == nil { throw ValidationError("--chroot needs -u USER") }
         if outputOptions.chart != nil && !outputOptions.connections { throw ValidationError("--chart needs --connections") }
         _ = try store.sinkSettings()
+        if verdicts.learnTLS != nil && apis.api == nil {
+            throw ValidationError("--learn-tls records the connections the API checks: give --api too")
+        }
     }
 
     /// Verdicts need the connection's request, and the OS guess to judge it by.
     var readsRequests: Bool {
-        verdicts.http || verdicts.alerts != nil || verdicts.learn != nil || apis.api != nil || apis.p0fSocket != nil
+        verdicts.http || verdicts.alerts != nil || verdicts.learn != nil || verdicts.learnTLS != nil || apis.api != nil
+            || apis.p0fSocket != nil
     }
 
     /// Connections are followed to their first data: a request, or a ClientHello (`--tls`).
@@ -214,6 +218,7 @@ struct Synprint: ParsableCommand {
         let labels = EventLabels(sensor: outputOptions.sensorName ?? ProcessInfo.processInfo.hostName, schema: outputOptions.eventSchema)
         let alertLog = try opening { try verdicts.alerts.map { try LineLog(path: $0) } }
         let observations = try opening { try verdicts.learn.map { try ObservationLog(path: $0) } }
+        let hellos = try opening { try verdicts.learnTLS.map { try HelloLog(path: $0) } }
         let eventFiles = try opening {
             try outputOptions.output.map { try OutputFile(path: $0, mode: outputOptions.truncate ? .truncate : .append) }
         }
@@ -224,7 +229,7 @@ struct Synprint: ParsableCommand {
             limiter: limiter)
         let storeSink = try openStore(database, labels, limiter)
         defer { storeSink?.finish() }  // after the sensor's own finish below: it delivers what the sensor handed over
-        let handlers: [EventHandler] = [log] + (storeSink.map { [$0] } ?? [])
+        let handlers: [EventHandler] = [log] + (storeSink.map { [$0] } ?? []) + (hellos.map { [$0] } ?? [])
         let fanOut = EventFanOut(handlers, alerts: alertLog != nil || storeSink != nil ? limiter : nil)
         // Several workers on a live interface: one capture each, in one fanout group, the
         // kernel buffer shared out.
@@ -252,13 +257,14 @@ struct Synprint: ParsableCommand {
             flowStatistics: outputOptions.flowStats, limit: input.count, workers: workers, ownCaptures: (captures?.count ?? 0) > 1,
             handler: fanOut
         )
-        let outputs = sink.files + [alertLog?.file, observations?.log.file].compactMap { $0 }
+        let outputs = sink.files + [alertLog?.file, observations?.log.file, hellos?.log.file].compactMap { $0 }
         let metrics =
             apis.metrics != nil || apis.api != nil
             ? MetricsExporter { [monitor = sensor.monitor] in
                 sensorMetrics(monitor, log, limiter, outputs) + (storeSink.map { storeMetrics($0.report) } ?? [])
             } : nil
-        let servers = try startServers(sensor, database, labels, apiKey, alertLog, limiter, observations, metrics, log.summary, storeSink)
+        let servers = try startServers(
+            sensor, database, labels, apiKey, alertLog, limiter, (observations, hellos), metrics, log.summary, storeSink)
         defer { servers.stop() }
         let files = try openFilesBeforeDroppingPrivileges()
         if let user = service.user {
@@ -314,7 +320,7 @@ struct Synprint: ParsableCommand {
         sensor.publishStatus(libpcap: runner.statistics?.counts, captures: runner.captureStatistics.map { $0?.counts })
         log.idle()
         storeSink?.finish()
-        printSummary(sensor, runner, log, limiter, observations, outputs)
+        printSummary(sensor, runner, log, limiter, [observations?.summary, hellos?.summary].compactMap { $0 }, outputs)
         if let storeSink { printError(storeSummary(storeSink)) }
         if let format = outputOptions.summary ?? (live == nil && isatty(STDERR_FILENO) == 1 ? .text : nil) {
             printError(format == .json ? log.summary.json() : log.summary.text())
@@ -378,7 +384,8 @@ struct Synprint: ParsableCommand {
 
     func startServers(
         _ sensor: Sensor, _ database: Database?, _ labels: EventLabels, _ apiKey: String?, _ alertLog: LineLog?, _ limiter: AlertLimiter,
-        _ observations: ObservationLog?, _ metrics: MetricsExporter?, _ summary: EventSummary, _ store: StoreSink?
+        _ learning: (observations: ObservationLog?, hellos: HelloLog?), _ metrics: MetricsExporter?, _ summary: EventSummary,
+        _ store: StoreSink?
     ) throws -> Servers {
         var servers = Servers()
         do {
@@ -407,7 +414,9 @@ struct Synprint: ParsableCommand {
                     },
                     onCheck: { judged in
                         let observation = judged.observation
-                        observations?.record(observation.syn, observation.request, label: judged.verdict.claimed, source: "api")
+                        learning.observations?.record(
+                            observation.syn, observation.request, label: judged.verdict.claimed, source: "api")
+                        learning.hellos?.record(judged)
                         store?.handle(apiCheck: judged)
                     })
                 let port = try server.start()
@@ -437,7 +446,7 @@ struct Synprint: ParsableCommand {
 
     func printSummary(
         _ sensor: Sensor, _ runner: SourceRunner, _ log: EventLog, _ limiter: AlertLimiter,
-        _ observations: ObservationLog?, _ outputs: [OutputFile]
+        _ learning: [String], _ outputs: [OutputFile]
     ) {
         let status = sensor.captureStatus
         let c = status.counters
@@ -475,7 +484,7 @@ struct Synprint: ParsableCommand {
                     + "\(flow.connectionsEvicted) connections, \(sensor.flowEntropyEvicted) entropy tallies; "
                     + "ClientHellos over several segments not read whole: \(flow.hellosUnread)")
         }
-        if let observations { lines.append(observations.summary) }
+        lines += learning
         if sensor.droppedAtStop > 0 { lines.append("  \(sensor.droppedAtStop) events not written: the output stalled at the stop") }
         for file in outputs where file.state.droppedBytes > 0 {
             lines.append("  \(file.path): \(file.state.droppedBytes) bytes could not be written")

@@ -1,4 +1,5 @@
 import Foundation
+import Match
 import XCTest
 
 #if canImport(Glibc)
@@ -73,7 +74,9 @@ final class ForwardAuthTests: XCTestCase {
             nginx.terminate()
             nginx.waitUntilExit()
         }
-        let sensor = try startSensor(api: apiPort, proxy: proxyPort)
+        // The checks' hellos are recorded too (--learn-tls), each labelled by its check's User-Agent.
+        let recorded = folder.appendingPathComponent("hellos.jsonl")
+        let sensor = try startSensor(api: apiPort, proxy: proxyPort, ["--learn-tls", recorded.path])
         defer { if sensor.isRunning { sensor.terminate() } }
         func fetch(userAgent: String) throws -> [String: String] {
             let (status, output) = try runCommand([
@@ -90,6 +93,11 @@ final class ForwardAuthTests: XCTestCase {
         let honest = try fetch(userAgent: "curl/7.88.1")
         XCTAssertEqual(honest["x-synprint-tls"], "curl/OpenSSL", "\(honest)")
         XCTAssertEqual(honest["x-synprint-verdict"], "ok", "\(honest)")
+        sensor.terminate()
+        sensor.waitUntilExit()
+        let hellos = try TLSStacks.load(file: recorded.path).stacks
+        XCTAssertEqual(hellos.map(\.family), [.chromium, .openSSL], "labels are the checks' claims")
+        XCTAssertEqual(hellos[0].ciphers, hellos[1].ciphers, "one client, one hello")
     }
 
     /// Caddy's `forward_auth`, as docs/API.md gives it: the client in `X-Forwarded-For`, its
