@@ -46,7 +46,7 @@ public final class HelloLog: EventHandler {
             ciphers: TLSStacks.sortedSet(hello.ciphers), extensions: TLSStacks.sortedSet(hello.extensions),
             groups: TLSStacks.sortedSet(hello.groups), grease: hello.grease, alpn: hello.protocols)
         var pushed = false
-        waiting.withLock { table in table.place(offer, for: tls.syn.key) { _, _ in pushed = true } }
+        waiting.withLock { table in _ = table.place(offer, for: tls.syn.key) { _, _ in pushed = true } }
         if pushed { tally.withLock { $0.evicted += 1 } }
     }
 
