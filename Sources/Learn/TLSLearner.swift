@@ -10,23 +10,39 @@ import Verdict
 /// (suites, extensions and groups as sets, GREASE, ALPN) are counted together; a structure
 /// becomes a stack when it was seen at least `minCount` times and at least `agreement` of its
 /// labelled hellos name one family.
-public final class TLSLearner {
-    struct Structure: Hashable {
-        let ciphers: [UInt16]
-        let extensions: [UInt16]
-        let groups: [UInt16]
-        let grease: Bool
-        let alpn: [String]
+/// What a ClientHello offers, as the table of stacks compares it: its suites, extensions and
+/// groups as sorted sets without GREASE, whether it has GREASE, and its ALPN protocols.
+public struct TLSOffer: Hashable, Sendable {
+    public let ciphers: [UInt16]
+    public let extensions: [UInt16]
+    public let groups: [UInt16]
+    public let grease: Bool
+    public let alpn: [String]
+
+    /// The sets need not be sorted; GREASE values are left out by the caller.
+    public init(ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]) {
+        self.ciphers = TLSStacks.sortedSet(ciphers)
+        self.extensions = TLSStacks.sortedSet(extensions)
+        self.groups = TLSStacks.sortedSet(groups)
+        self.grease = grease
+        self.alpn = alpn
     }
+
+    public init(_ hello: ClientHello) {
+        self.init(ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups, grease: hello.grease, alpn: hello.protocols)
+    }
+}
+
+public final class TLSLearner {
 
     /// Distinct structures kept per address: enough for every program of one host.
     static let structuresPerAddress = 32
     public static let agreement: Float = 0.8
 
-    private var hellos: [IPAddress: [Structure: Int]] = [:]
+    private var hellos: [IPAddress: [TLSOffer: Int]] = [:]
     private var claims: [IPAddress: Set<TLSFamily>] = [:]
     /// Hellos of checked connections, already labelled: per structure and family, how many.
-    private var checked: [Structure: [TLSFamily: Int]] = [:]
+    private var checked: [TLSOffer: [TLSFamily: Int]] = [:]
     private var checks = 0
 
     public init() {}
@@ -34,9 +50,7 @@ public final class TLSLearner {
     /// A ClientHello read whole from `address`.
     public func observe(_ hello: ClientHello, from address: IPAddress) {
         guard hello.complete else { return }
-        let structure = Structure(
-            ciphers: TLSStacks.sortedSet(hello.ciphers), extensions: TLSStacks.sortedSet(hello.extensions),
-            groups: TLSStacks.sortedSet(hello.groups), grease: hello.grease, alpn: hello.protocols)
+        let structure = TLSOffer(hello)
         var seen = hellos[address, default: [:]]
         if seen[structure] != nil || seen.count < TLSLearner.structuresPerAddress { seen[structure, default: 0] += 1 }
         hellos[address] = seen
@@ -60,9 +74,7 @@ public final class TLSLearner {
     public func observe(
         checkedAs family: TLSFamily, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]
     ) {
-        let structure = Structure(
-            ciphers: TLSStacks.sortedSet(ciphers), extensions: TLSStacks.sortedSet(extensions), groups: TLSStacks.sortedSet(groups),
-            grease: grease, alpn: alpn)
+        let structure = TLSOffer(ciphers: ciphers, extensions: extensions, groups: groups, grease: grease, alpn: alpn)
         checked[structure, default: [:]][family, default: 0] += 1
         checks += 1
     }
@@ -80,7 +92,7 @@ public final class TLSLearner {
 
     /// The learned stacks with the hellos behind each, most seen first.
     public func stacks(minCount: Int) -> [(stack: TLSStack, hellos: Int, addresses: Int)] {
-        var votes: [Structure: [TLSFamily: (hellos: Int, addresses: Int)]] = [:]
+        var votes: [TLSOffer: [TLSFamily: (hellos: Int, addresses: Int)]] = [:]
         for (address, seen) in hellos {
             guard let families = claims[address], families.count == 1, let family = families.first else { continue }
             for (structure, count) in seen {
@@ -111,7 +123,7 @@ public final class TLSLearner {
     }
 
     /// A short, stable name for a structure (FNV-1a over its values), for the stack's id.
-    static func digest(_ s: Structure) -> String {
+    static func digest(_ s: TLSOffer) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ value: UInt64) {
             hash ^= value

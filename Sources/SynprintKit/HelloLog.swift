@@ -1,6 +1,7 @@
 import Decode
 import FlowStats
 import Formatting
+import Learn
 import Match
 import Synchronization
 import Tables
@@ -15,16 +16,7 @@ public final class HelloLog: EventHandler {
     public let log: LineLog
     public static let capacity = 16_384
 
-    /// A hello's offered sets, as the stacks table keeps them (sorted, no GREASE).
-    struct Offer: Sendable {
-        let ciphers: [UInt16]
-        let extensions: [UInt16]
-        let groups: [UInt16]
-        let grease: Bool
-        let alpn: [String]
-    }
-
-    private let waiting = Mutex(BoundedTable<FlowKey, Offer>(capacity: HelloLog.capacity))
+    private let waiting = Mutex(BoundedTable<FlowKey, TLSOffer>(capacity: HelloLog.capacity))
     private let tally = Mutex<(recorded: Int, unclaimed: Int, missing: Int, evicted: Int)>((0, 0, 0, 0))
 
     public init(path: String) throws {
@@ -42,9 +34,7 @@ public final class HelloLog: EventHandler {
     public func observe(_ tls: TLSObservation) {
         let hello = tls.hello
         guard hello.complete, !hello.ciphers.isEmpty, !hello.extensions.isEmpty, !hello.groups.isEmpty else { return }
-        let offer = Offer(
-            ciphers: TLSStacks.sortedSet(hello.ciphers), extensions: TLSStacks.sortedSet(hello.extensions),
-            groups: TLSStacks.sortedSet(hello.groups), grease: hello.grease, alpn: hello.protocols)
+        let offer = TLSOffer(hello)
         var pushed = false
         waiting.withLock { table in _ = table.place(offer, for: tls.syn.key) { _, _ in pushed = true } }
         if pushed { tally.withLock { $0.evicted += 1 } }

@@ -130,18 +130,13 @@ final class ForwardAuthTests: XCTestCase {
             """
         let file = folder.appendingPathComponent("Caddyfile")
         try caddyfile.write(to: file, atomically: true, encoding: .utf8)
-        let caddy = Process()
-        caddy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        caddy.arguments = ["caddy", "run", "--config", file.path, "--adapter", "caddyfile"]
-        caddy.environment = ["HOME": folder.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-        caddy.standardError = FileHandle.nullDevice
-        caddy.standardOutput = FileHandle.nullDevice
-        try caddy.run()
+        let caddy = try startProxy(
+            ["caddy", "run", "--config", file.path, "--adapter", "caddyfile"], port: proxyPort,
+            environment: ["HOME": folder.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
         defer {
             caddy.terminate()
             caddy.waitUntilExit()
         }
-        try waitForPort(proxyPort)
         let sensor = try startSensor(api: apiPort, proxy: proxyPort, ["--auth-address-header", "X-Forwarded-For"])
         defer { if sensor.isRunning { sensor.terminate() } }
         let windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
@@ -188,17 +183,11 @@ final class ForwardAuthTests: XCTestCase {
         try check.run()
         check.waitUntilExit()
         XCTAssertEqual(check.terminationStatus, 0, "haproxy -c refuses the configuration")
-        let haproxy = Process()
-        haproxy.executableURL = URL(fileURLWithPath: "/usr/sbin/haproxy")
-        haproxy.arguments = ["-db", "-f", file.path]
-        haproxy.standardError = FileHandle.nullDevice
-        haproxy.standardOutput = FileHandle.nullDevice
-        try haproxy.run()
+        let haproxy = try startProxy(["/usr/sbin/haproxy", "-db", "-f", file.path], port: proxyPort)
         defer {
             haproxy.terminate()
             haproxy.waitUntilExit()
         }
-        try waitForPort(proxyPort)
         var sensor = try startSensor(api: apiPort, proxy: proxyPort)
         defer { if sensor.isRunning { sensor.terminate() } }
         let windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
@@ -226,6 +215,24 @@ final class ForwardAuthTests: XCTestCase {
         let unchecked = try request(port: proxyPort, userAgent: windows, headers: "X-Synprint-Verdict: ok\r\n")
         XCTAssertNil(unchecked["x-synprint-verdict"], "\(unchecked)")
         XCTAssertEqual(unchecked["user-agent"], windows)
+    }
+
+    /// A proxy in the foreground (its output discarded), once it listens on `port`.
+    func startProxy(_ command: [String], port: Int, environment: [String: String]? = nil) throws -> Process {
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        proxy.arguments = command
+        if let environment { proxy.environment = environment }
+        proxy.standardError = FileHandle.nullDevice
+        proxy.standardOutput = FileHandle.nullDevice
+        try proxy.run()
+        do {
+            try waitForPort(port)
+        } catch {
+            proxy.terminate()
+            throw error
+        }
+        return proxy
     }
 
     /// synprint capturing the proxy's port on the loopback interface, its API on `api`.

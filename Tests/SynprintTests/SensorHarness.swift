@@ -7,6 +7,7 @@ import Match
 import Synchronization
 import SynprintKit
 import Verdict
+import XCTest
 
 /// Collects a sensor's events, for tests that drive the library directly with packets.
 final class EventCollector: EventHandler {
@@ -36,6 +37,46 @@ final class EventCollector: EventHandler {
 /// The shipped table of TLS stacks.
 func shippedTLSStacks() throws -> TLSStacks {
     try TLSStacks.load(file: repositoryRoot.appendingPathComponent("database/tls.jsonl").path)
+}
+
+/// A web application's checks of the real TLS clients' connections (tls-clients.pcap): three
+/// of the clients under their own names, and Firefox under one that names no library. Each
+/// judged check goes to `record`; returns how many there were.
+func checkRealTLSClients(_ hellos: [TLSObservation], judge: VerdictJudge, record: (JudgedRequest) -> Void) throws -> Int {
+    let userAgents = [
+        IPAddress("10.81.0.20"): "Go-http-client/1.1", IPAddress("10.81.0.17"): "python-requests/2.31.0",
+        IPAddress("10.81.0.11"): "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
+        IPAddress("10.81.0.12"): "an agent naming no library",
+    ]
+    var checks = 0
+    for hello in hellos {
+        let segment = hello.syn.fingerprint.segment
+        guard let userAgent = userAgents[segment.ip.source] else { continue }
+        var head = HTTPRequestHead(method: "GET")
+        head.userAgent = userAgent
+        guard let checked = judge.check(address: segment.ip.source, port: segment.sourcePort, request: head, at: hello.seconds) else {
+            throw Failed(description: "no connection found for the check of \(segment.ip.source):\(segment.sourcePort)")
+        }
+        record(
+            JudgedRequest(
+                observation: HTTPObservation(seconds: hello.seconds, microseconds: 0, syn: checked.connection.syn, request: head),
+                verdict: checked.verdict))
+        checks += 1
+    }
+    return checks
+}
+
+/// The stacks `db build --tls` wrote from the checks of `checkRealTLSClients`: Go's, Python's
+/// and Chromium's, each with the shipped stack's suites, extensions and groups.
+func assertLearnedTheCheckedStacks(_ file: URL, file line: StaticString = #filePath, line number: UInt = #line) throws {
+    let shipped = try shippedTLSStacks()
+    let stacks = try TLSStacks.load(file: file.path).stacks
+    XCTAssertEqual(Set(stacks.map(\.family)), [.go, .python, .chromium], file: line, line: number)
+    for stack in stacks {
+        let own = try XCTUnwrap(shipped.stacks.first { $0.family == stack.family })
+        XCTAssertEqual(
+            [stack.ciphers, stack.extensions, stack.groups], [own.ciphers, own.extensions, own.groups], stack.id, file: line, line: number)
+    }
 }
 
 /// The shipped database.

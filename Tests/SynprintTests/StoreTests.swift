@@ -497,22 +497,7 @@ final class StoreTests: XCTestCase {
             handler: EventFanOut([collector, store], alerts: nil))
         SynprintTests.feed(try packets(of: fixture("tls-clients.pcap")), to: sensor)
         sensor.finish()
-        let judge = try XCTUnwrap(sensor.judge)
-        let userAgents = [
-            IPAddress("10.81.0.20"): "Go-http-client/1.1", IPAddress("10.81.0.17"): "python-requests/2.31.0",
-            IPAddress("10.81.0.11"): "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
-        ]
-        for hello in collector.hellos {
-            let segment = hello.syn.fingerprint.segment
-            guard let userAgent = userAgents[segment.ip.source] else { continue }
-            var head = HTTPRequestHead(method: "GET")
-            head.userAgent = userAgent
-            let checked = try XCTUnwrap(judge.check(address: segment.ip.source, port: segment.sourcePort, request: head, at: hello.seconds))
-            store.handle(
-                apiCheck: JudgedRequest(
-                    observation: HTTPObservation(seconds: hello.seconds, microseconds: 0, syn: checked.connection.syn, request: head),
-                    verdict: checked.verdict))
-        }
+        XCTAssertEqual(try checkRealTLSClients(collector.hellos, judge: try XCTUnwrap(sensor.judge)) { store.handle(apiCheck: $0) }, 13)
         store.finish()
         let folder = try temporaryFolder()
         let learned = folder.appendingPathComponent("tls.jsonl")
@@ -522,13 +507,7 @@ final class StoreTests: XCTestCase {
         ])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stderr.contains("10 by their checks' User-Agents; 3 stacks written"), run.stderr)
-        let shipped = try shippedTLSStacks()
-        let stacks = try TLSStacks.load(file: learned.path).stacks
-        XCTAssertEqual(Set(stacks.map(\.family)), [.go, .python, .chromium])
-        for stack in stacks {
-            let own = try XCTUnwrap(shipped.stacks.first { $0.family == stack.family })
-            XCTAssertEqual([stack.ciphers, stack.extensions, stack.groups], [own.ciphers, own.extensions, own.groups], stack.id)
-        }
+        try assertLearnedTheCheckedStacks(learned)
     }
 
     func testMalformedBatchIsSetAsideAndTheRestDelivered() throws {

@@ -265,26 +265,8 @@ final class TLSTests: XCTestCase {
             handler: EventFanOut([collector, hellos], alerts: nil))
         SynprintTests.feed(try packets(of: fixture("tls-clients.pcap")), to: sensor)
         sensor.finish()
-        let judge = try XCTUnwrap(sensor.judge)
-        let userAgents = [
-            IPAddress("10.81.0.20"): "Go-http-client/1.1", IPAddress("10.81.0.17"): "python-requests/2.31.0",
-            IPAddress("10.81.0.11"): "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
-            IPAddress("10.81.0.12"): "an agent naming no library",
-        ]
-        var checks = 0
-        for hello in collector.hellos {
-            let segment = hello.syn.fingerprint.segment
-            guard let userAgent = userAgents[segment.ip.source] else { continue }
-            var head = HTTPRequestHead(method: "GET")
-            head.userAgent = userAgent
-            let checked = try XCTUnwrap(judge.check(address: segment.ip.source, port: segment.sourcePort, request: head, at: hello.seconds))
-            hellos.record(
-                JudgedRequest(
-                    observation: HTTPObservation(seconds: hello.seconds, microseconds: 0, syn: checked.connection.syn, request: head),
-                    verdict: checked.verdict))
-            checks += 1
-        }
-        XCTAssertGreaterThan(checks, 10)
+        let checks = try checkRealTLSClients(collector.hellos, judge: try XCTUnwrap(sensor.judge)) { hellos.record($0) }
+        XCTAssertEqual(checks, 13)
         XCTAssertTrue(hellos.summary.contains("learn-tls: 10 checked ClientHellos recorded"), hellos.summary)
         XCTAssertTrue(hellos.summary.contains("User-Agent \(checks - 10), without a held hello 0"), hellos.summary)
         // The file is in the stacks table's format, one line per check.
@@ -296,13 +278,7 @@ final class TLSTests: XCTestCase {
         ])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stderr.contains("10 by their checks' User-Agents; 3 stacks written"), run.stderr)
-        let shipped = try shippedTLSStacks()
-        let stacks = try TLSStacks.load(file: learned.path).stacks
-        XCTAssertEqual(Set(stacks.map(\.family)), [.go, .python, .chromium])
-        for stack in stacks {
-            let own = try XCTUnwrap(shipped.stacks.first { $0.family == stack.family })
-            XCTAssertEqual([stack.ciphers, stack.extensions, stack.groups], [own.ciphers, own.extensions, own.groups], stack.id)
-        }
+        try assertLearnedTheCheckedStacks(learned)
         let alone = try runSynprint(["db", "build", "--learned-tls", recorded.path, "-o", folder.appendingPathComponent("x").path])
         XCTAssertEqual(alone.status, 64)
         XCTAssertTrue(alone.stderr.contains("--learned-tls needs --tls FILE"), alone.stderr)
