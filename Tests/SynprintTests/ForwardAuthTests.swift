@@ -11,11 +11,7 @@ import Glibc
 /// loopback interface and answers nginx's `auth_request`.
 final class ForwardAuthTests: XCTestCase {
     func testNginxHandsTheVerdictToTheUpstreamAndFailsOpen() throws {
-        guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
-        let folder = try temporaryFolder()
-        let ports = try freePorts(3)
-        let (proxyPort, apiPort, upstreamPort) = (ports[0], ports[1], ports[2])
-        let upstream = try startUpstream(port: upstreamPort, folder: folder)
+        let (folder, proxyPort, apiPort, upstreamPort, upstream) = try setUpProxyTest()
         defer { upstream.terminate() }
         let nginx = try startNginx(port: proxyPort, api: apiPort, upstream: upstreamPort, folder: folder)
         defer {
@@ -60,13 +56,9 @@ final class ForwardAuthTests: XCTestCase {
     /// weighs in the check of its request. curl (OpenSSL) under Chrome's name is `tls_mismatch`;
     /// under its own name it is not.
     func testNginxOverTLSWeighsTheClientHello() throws {
-        guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
-        let folder = try temporaryFolder()
-        try makeCertificates(in: folder, [("proxy", "IP:127.0.0.1")])
-        let ports = try freePorts(3)
-        let (proxyPort, apiPort, upstreamPort) = (ports[0], ports[1], ports[2])
-        let upstream = try startUpstream(port: upstreamPort, folder: folder)
+        let (folder, proxyPort, apiPort, upstreamPort, upstream) = try setUpProxyTest()
         defer { upstream.terminate() }
+        try makeCertificates(in: folder, [("proxy", "IP:127.0.0.1")])
         let nginx = try startNginx(
             port: proxyPort, api: apiPort, upstream: upstreamPort, folder: folder,
             tls: (folder.appendingPathComponent("proxy.pem"), folder.appendingPathComponent("proxy.key")))
@@ -103,11 +95,7 @@ final class ForwardAuthTests: XCTestCase {
     /// Caddy's `forward_auth`, as docs/API.md gives it: the client in `X-Forwarded-For`, its
     /// port put in `X-Real-Port`, the verdict copied to the upstream's request.
     func testCaddyForwardAuthHandsTheVerdictOn() throws {
-        guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
-        let folder = try temporaryFolder()
-        let ports = try freePorts(3)
-        let (proxyPort, apiPort, upstreamPort) = (ports[0], ports[1], ports[2])
-        let upstream = try startUpstream(port: upstreamPort, folder: folder)
+        let (folder, proxyPort, apiPort, upstreamPort, upstream) = try setUpProxyTest()
         defer { upstream.terminate() }
         let caddyfile = """
             {
@@ -152,11 +140,7 @@ final class ForwardAuthTests: XCTestCase {
     /// request headers, a client's own X-Synprint-* headers are dropped, a block score refuses,
     /// and with synprint stopped HAProxy still serves.
     func testHAProxyLuaCheckHandsTheVerdictOnAndFailsOpen() throws {
-        guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
-        let folder = try temporaryFolder()
-        let ports = try freePorts(3)
-        let (proxyPort, apiPort, upstreamPort) = (ports[0], ports[1], ports[2])
-        let upstream = try startUpstream(port: upstreamPort, folder: folder)
+        let (folder, proxyPort, apiPort, upstreamPort, upstream) = try setUpProxyTest()
         defer { upstream.terminate() }
         let configuration = """
             global
@@ -215,6 +199,15 @@ final class ForwardAuthTests: XCTestCase {
         let unchecked = try request(port: proxyPort, userAgent: windows, headers: "X-Synprint-Verdict: ok\r\n")
         XCTAssertNil(unchecked["x-synprint-verdict"], "\(unchecked)")
         XCTAssertEqual(unchecked["user-agent"], windows)
+    }
+
+    /// What each test starts from: a folder, the proxy's, API's and upstream's ports, and the
+    /// upstream that echoes headers (the caller stops it).
+    func setUpProxyTest() throws -> (folder: URL, proxy: Int, api: Int, upstream: Int, echo: Process) {
+        guard geteuid() == 0 else { throw XCTSkip("capturing the loopback interface needs the tests to run as root") }
+        let folder = try temporaryFolder()
+        let ports = try freePorts(3)
+        return (folder, ports[0], ports[1], ports[2], try startUpstream(port: ports[2], folder: folder))
     }
 
     /// A proxy in the foreground (its output discarded), once it listens on `port`.
