@@ -159,7 +159,9 @@ public enum StoreSchema {
     /// `replicated`: the local tables are replicated between the servers of a shard through
     /// ZooKeeper (or ClickHouse Keeper), under `/clickhouse/tables/{shard}/DATABASE/TABLE`, with
     /// each server's `shard` and `replica` macros.
-    public static func statements(database: String, cluster: String? = nil, replicated: Bool = false) -> [String] {
+    /// `feeds: false` leaves out the views' feeds, which `clickhouse init` creates once the
+    /// tables have every column they select (`StoreSetup.initialize`).
+    public static func statements(database: String, cluster: String? = nil, replicated: Bool = false, feeds: Bool = true) -> [String] {
         let db = quoted(database)
         var sql = ["CREATE DATABASE IF NOT EXISTS \(db)"]
         let local = cluster == nil ? "" : "_local"
@@ -189,12 +191,7 @@ public enum StoreSchema {
                 PARTITION BY toYYYYMM(period)
                 ORDER BY (\(key))
                 """)
-            sql.append(
-                """
-                CREATE MATERIALIZED VIEW IF NOT EXISTS \(db).\(view.name)_feed\(local) TO \(db).\(view.name)\(local)
-                AS SELECT \(view.select)
-                FROM \(db).\(view.source.rawValue)\(local)
-                """)
+            if feeds { sql.append(feed(view, database: database, local: local)) }
         }
         if let cluster {
             for name in StoreTable.allCases.map(\.rawValue) + views.map(\.name) {
@@ -207,6 +204,16 @@ public enum StoreSchema {
             }
         }
         return sql
+    }
+
+    /// The materialized view that feeds `view` from its source table (`local`: `_local` in a cluster).
+    static func feed(_ view: View, database: String, local: String) -> String {
+        let db = quoted(database)
+        return """
+            CREATE MATERIALIZED VIEW IF NOT EXISTS \(db).\(view.name)_feed\(local) TO \(db).\(view.name)\(local)
+            AS SELECT \(view.select)
+            FROM \(db).\(view.source.rawValue)\(local)
+            """
     }
 
     /// `ALTER TABLE … MODIFY TTL`, for servers that have TTLs (ClickHouse 19.6 and later).

@@ -102,6 +102,24 @@ public enum StoreSetup {
         return answer.trimmingCharacters(in: .whitespacesAndNewlines) != "0"
     }
 
+    /// Feeds an earlier release created counted rows, not their `weight`: each is dropped, to
+    /// be made again from the binary's schema (its view keeps what it holds; rows inserted while
+    /// it is replaced are not counted there). Returns what it did, one line each.
+    static func refreshFeeds(_ client: StoreClient, local: String) throws(StoreError) -> [String] {
+        let database = client.address.database
+        let answer = try client.execute(
+            "SELECT name FROM system.tables WHERE database = '\(database)' FORMAT TabSeparated")
+        let existing = Set(answer.split(separator: "\n").map(String.init))
+        var done: [String] = []
+        for view in StoreSchema.views where existing.contains("\(view.name)_feed\(local)") {
+            let name = "\(StoreSchema.quoted(database)).\(view.name)_feed\(local)"
+            guard !(try client.execute("SHOW CREATE TABLE \(name)")).contains(StoreSchema.weight.name) else { continue }
+            try client.execute("DROP TABLE \(name)")
+            done.append("\(view.name)_feed\(local) made again: it now sums the rows' weight")
+        }
+        return done
+    }
+
     /// Creates what is missing (idempotent): the database, tables, views, missing columns, and
     /// with `ttlDays` a TTL on every table. Returns what it did, one line each.
     public static func initialize(
@@ -111,13 +129,22 @@ public enum StoreSetup {
     {
         var done: [String] = []
         let server = try version(client)
-        let statements = StoreSchema.statements(database: client.address.database, cluster: cluster, replicated: replicated)
+        // Tables first, then the columns an older store lacks, then the feeds that select them.
+        let database = client.address.database
+        let statements = StoreSchema.statements(database: database, cluster: cluster, replicated: replicated, feeds: false)
         for statement in statements { try client.execute(statement) }
-        done.append("\(client.address.description): ClickHouse \(server), \(statements.count) statements (tables and views as needed)")
         for statement in try missing(client, cluster: cluster != nil) {
             try client.execute(statement)
             done.append(statement)
         }
+        let local = cluster == nil ? "" : "_local"
+        let refreshed = try refreshFeeds(client, local: local)
+        let feeds = StoreSchema.views.map { StoreSchema.feed($0, database: database, local: local) }
+        for statement in feeds { try client.execute(statement) }
+        done.insert(
+            "\(client.address.description): ClickHouse \(server), \(statements.count + feeds.count) statements (tables and views as needed)",
+            at: 0)
+        done += refreshed
         if let ttlDays {
             guard hasTTL(server) else {
                 throw .unsupported("table TTLs need ClickHouse 19.6 or later; this server is \(server)")

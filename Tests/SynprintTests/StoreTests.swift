@@ -585,6 +585,30 @@ final class StoreTests: XCTestCase {
         try initialize(server)  // adds it back, and leaves the rest as it was
         XCTAssertNil(check(server.url))
         XCTAssertEqual(try server.count("SELECT count() FROM system.tables WHERE database = 'synprint'"), 16)
+        // A store from before sampling: conn without weight, and a feed that counts rows.
+        try server.query("DROP TABLE synprint.conn_15m_feed")
+        try server.query("ALTER TABLE synprint.conn DROP COLUMN weight")
+        try server.query(
+            """
+            CREATE MATERIALIZED VIEW synprint.conn_15m_feed TO synprint.conn_15m AS SELECT sensor, \
+            toStartOfFifteenMinutes(ts) AS period, client_net, os_class, stage, ending, arrayStringConcat(tags, ',') AS tags, \
+            toUInt64(1) AS connections, toUInt64(connected) AS connected FROM synprint.conn
+            """)
+        try server.query("INSERT INTO synprint.conn (sensor, event_id, ts, stage) VALUES ('old', 'old-1-0', 1700000000, 'post_ack')")
+        let old2 = try XCTUnwrap(check(server.url))
+        XCTAssertTrue(old2.description.contains("ADD COLUMN `weight` UInt32 DEFAULT 1"), old2.description)
+        guard case .success(let address) = StoreAddress.parse(server.url) else { return XCTFail(server.url) }
+        let client = StoreClient(address: address)
+        defer { client.shutdown() }
+        let done = try StoreSetup.initialize(client, cluster: nil, ttlDays: nil)
+        XCTAssertTrue(done.contains("conn_15m_feed made again: it now sums the rows' weight"), "\(done)")
+        XCTAssertEqual(done.filter { $0.contains("made again") }.count, 1, "\(done)")
+        XCTAssertNil(check(server.url))
+        XCTAssertEqual(try server.count("SELECT sum(weight) FROM synprint.conn WHERE sensor = 'old'"), 1, "an old row weighs 1")
+        // Sampled rows are now counted by their weight.
+        try server.query(
+            "INSERT INTO synprint.conn (sensor, event_id, ts, stage, weight) VALUES ('new', 'new-1-0', 1700000000, 'post_ack', 7)")
+        XCTAssertEqual(try server.count("SELECT sum(connections) FROM synprint.conn_15m WHERE sensor = 'new'"), 7)
     }
 
     /// An https:// store with a private CA: rows arrive with `--clickhouse-ca`, and a missing or
