@@ -98,6 +98,11 @@ extension DatabaseCommand {
         }
 
         func run() throws {
+            // Read first: a bad file stops the build before anything is written.
+            var checkedHellos: [TLSStacks] = []
+            for path in learnedTLS {
+                do { checkedHellos.append(try TLSStacks.load(file: path)) } catch { throw Failure(error.description, status: .input) }
+            }
             let curated = try loadDatabase(databases)
             let matcher = Matcher(database: curated)
             let learner = Learner()
@@ -205,9 +210,7 @@ extension DatabaseCommand {
                 "  \(merged.entries.count) distinct keys; \(dropped.keys) keys (\(dropped.observations) observations) below --min-count \(minCount); "
                     + "\(kept.entries.count) entries written to \(output)")
             if let tls, let tlsLearner {
-                for path in learnedTLS {
-                    let recorded: TLSStacks
-                    do { recorded = try TLSStacks.load(file: path) } catch { throw Failure(error.description, status: .input) }
+                for recorded in checkedHellos {
                     for hello in recorded.stacks {
                         tlsLearner.observe(
                             checkedAs: hello.family, ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups,

@@ -279,6 +279,16 @@ final class TLSTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stderr.contains("10 by their checks' User-Agents; 3 stacks written"), run.stderr)
         try assertLearnedTheCheckedStacks(learned)
+        // A bad file stops the build before anything is written.
+        let bad = folder.appendingPathComponent("bad.jsonl")
+        try "{\"synprint_tls\": 1}\n{\"id\": \"x\"}\n".write(to: bad, atomically: true, encoding: .utf8)
+        let refused = try runSynprint([
+            "db", "build", "--learned-tls", bad.path, "--tls", folder.appendingPathComponent("t").path, "-o",
+            folder.appendingPathComponent("d").path,
+        ])
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("bad.jsonl:2: field 'family'"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("d").path))
         let alone = try runSynprint(["db", "build", "--learned-tls", recorded.path, "-o", folder.appendingPathComponent("x").path])
         XCTAssertEqual(alone.status, 64)
         XCTAssertTrue(alone.stderr.contains("--learned-tls needs --tls FILE"), alone.stderr)
