@@ -3,6 +3,7 @@ import Decode
 import FlowStats
 import Formatting
 import Foundation
+import Learn
 import Match
 import SynprintKit
 import Verdict
@@ -199,11 +200,8 @@ public struct StoreReport {
         }
     }
 
-    /// The ClientHellos of checked connections in scope: the User-Agent the check saw, the
-    /// suites, extensions and groups (sorted sets), GREASE and the ALPN protocols.
-    public func checkedHellos() throws(StoreError) -> [(
-        userAgent: String, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]
-    )] {
+    /// The ClientHellos of checked connections in scope, with the User-Agent each check saw.
+    public func checkedHellos() throws(StoreError) -> [(userAgent: String, offer: TLSOffer)] {
         // TabSeparated arrays: [1,2,3] and ['h2','http/1.1'].
         func codes(_ text: String) -> [UInt16] { text.dropFirst().dropLast().split(separator: ",").compactMap { UInt16($0) } }
         func names(_ text: String) -> [String] {
@@ -211,8 +209,9 @@ public struct StoreReport {
         }
         return try rows(.checkedHellos).map { row in
             (
-                row[0].replacingOccurrences(of: "\\\\", with: "\\"), codes(row[1]), codes(row[2]), codes(row[3]), row[4] == "1",
-                names(row[5])
+                row[0].replacingOccurrences(of: "\\\\", with: "\\"),
+                TLSOffer(
+                    ciphers: codes(row[1]), extensions: codes(row[2]), groups: codes(row[3]), grease: row[4] == "1", alpn: names(row[5]))
             )
         }
     }

@@ -10,31 +10,7 @@ import Verdict
 /// (suites, extensions and groups as sets, GREASE, ALPN) are counted together; a structure
 /// becomes a stack when it was seen at least `minCount` times and at least `agreement` of its
 /// labelled hellos name one family.
-/// What a ClientHello offers, as the table of stacks compares it: its suites, extensions and
-/// groups as sorted sets without GREASE, whether it has GREASE, and its ALPN protocols.
-public struct TLSOffer: Hashable, Sendable {
-    public let ciphers: [UInt16]
-    public let extensions: [UInt16]
-    public let groups: [UInt16]
-    public let grease: Bool
-    public let alpn: [String]
-
-    /// The sets need not be sorted; GREASE values are left out by the caller.
-    public init(ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]) {
-        self.ciphers = TLSStacks.sortedSet(ciphers)
-        self.extensions = TLSStacks.sortedSet(extensions)
-        self.groups = TLSStacks.sortedSet(groups)
-        self.grease = grease
-        self.alpn = alpn
-    }
-
-    public init(_ hello: ClientHello) {
-        self.init(ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups, grease: hello.grease, alpn: hello.protocols)
-    }
-}
-
 public final class TLSLearner {
-
     /// Distinct structures kept per address: enough for every program of one host.
     static let structuresPerAddress = 32
     public static let agreement: Float = 0.8
@@ -61,21 +37,16 @@ public final class TLSLearner {
         if let family = ClaimedTLS.family(userAgent: userAgent) { claims[address, default: []].insert(family) }
     }
 
-    /// A checked connection's hello, with the User-Agent the check saw. The sets need not be
-    /// sorted; GREASE values are left out by the caller.
-    public func observe(
-        checked userAgent: String, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]
-    ) {
+    /// A checked connection's hello, labelled by the library its check's User-Agent claims
+    /// (one that claims none is not counted).
+    public func observe(checked offer: TLSOffer, userAgent: String) {
         guard let family = ClaimedTLS.family(userAgent: userAgent) else { return }
-        observe(checkedAs: family, ciphers: ciphers, extensions: extensions, groups: groups, grease: grease, alpn: alpn)
+        observe(checked: offer, as: family)
     }
 
     /// A checked connection's hello, labelled already (`synprint --learn-tls` recorded it).
-    public func observe(
-        checkedAs family: TLSFamily, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, alpn: [String]
-    ) {
-        let structure = TLSOffer(ciphers: ciphers, extensions: extensions, groups: groups, grease: grease, alpn: alpn)
-        checked[structure, default: [:]][family, default: 0] += 1
+    public func observe(checked offer: TLSOffer, as family: TLSFamily) {
+        checked[offer, default: [:]][family, default: 0] += 1
         checks += 1
     }
 

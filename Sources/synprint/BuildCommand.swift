@@ -212,9 +212,10 @@ extension DatabaseCommand {
             if let tls, let tlsLearner {
                 for recorded in checkedHellos {
                     for hello in recorded.stacks {
-                        tlsLearner.observe(
-                            checkedAs: hello.family, ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups,
-                            grease: hello.grease, alpn: hello.alpn)
+                        let offer = TLSOffer(
+                            ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups, grease: hello.grease,
+                            alpn: hello.alpn)
+                        tlsLearner.observe(checked: offer, as: hello.family)
                     }
                 }
                 try writeTLSStacks(tlsLearner, to: tls)
@@ -260,9 +261,7 @@ extension DatabaseCommand {
                 lines = try report.observations()
                 excluded = try report.exclusions()
                 for hello in try tls.map({ _ in try report.checkedHellos() }) ?? [] {
-                    tls?.observe(
-                        checked: hello.userAgent, ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups,
-                        grease: hello.grease, alpn: hello.alpn)
+                    tls?.observe(checked: hello.offer, userAgent: hello.userAgent)
                 }
             } catch {
                 throw Failure("ClickHouse at \(address.description): \(error)")
