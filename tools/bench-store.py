@@ -74,6 +74,10 @@ class SlowProxy(threading.Thread):
 
     def relay(self, client):
         upstream = socket.create_connection(("127.0.0.1", self.target))
+        # Without it, a request's body waits for the acknowledgement of its header (Nagle and
+        # delayed ACKs: 40 ms per query), which a real server does not add.
+        for s in (client, upstream):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         held = [False]  # the request on the way is an insert (connections are kept alive)
 
         def pump(source, sink, answers):
