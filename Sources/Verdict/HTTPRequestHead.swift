@@ -40,13 +40,56 @@ public struct HTTPRequestHead: Sendable, Equatable {
 
     /// Reads the headers a verdict uses from (name, value) pairs, names in any case.
     public mutating func take(header name: String, value: String) {
-        switch name.lowercased() {
-        case "host": host = value
-        case "user-agent": userAgent = value
-        case "sec-ch-ua-platform": platformHint = value
-        case let lower where HTTPRequestHead.proxyHeaderNames.contains(lower):
-            if !proxyHeaders.contains(lower) { proxyHeaders.append(lower) }
-        default: break
+        var name = name
+        guard let known = name.withUTF8({ KnownHeader(UnsafeRawBufferPointer($0)) }) else { return }
+        take(known, value: value)
+    }
+
+    /// Keeps the value of a header the verdict reads (the others are not asked for).
+    mutating func take(_ header: KnownHeader, value: String) {
+        switch header {
+        case .host: host = value
+        case .userAgent: userAgent = value
+        case .platformHint: platformHint = value
+        case .proxy(let name): if !proxyHeaders.contains(name) { proxyHeaders.append(name) }
+        case .cookie, .referer, .acceptLanguage: break
         }
+    }
+}
+
+/// The request headers the verdict or JA4H reads, known by their name's bytes in any case:
+/// requests are read from the capture for every connection, and a String per header name (and
+/// its lower-case copy) was most of the cost of reading them (perf).
+enum KnownHeader: Equatable {
+    case host, userAgent, platformHint, cookie, referer, acceptLanguage
+    case proxy(String)  // its name in lower case, from `HTTPRequestHead.proxyHeaderNames`
+
+    /// Whether the verdict keeps the header's value (JA4H reads the rest).
+    var isRead: Bool {
+        switch self {
+        case .host, .userAgent, .platformHint, .proxy: true
+        case .cookie, .referer, .acceptLanguage: false
+        }
+    }
+
+    private static let names: [(name: [UInt8], header: KnownHeader)] =
+        [
+            ("host", KnownHeader.host), ("user-agent", .userAgent), ("sec-ch-ua-platform", .platformHint), ("cookie", .cookie),
+            ("referer", .referer), ("accept-language", .acceptLanguage),
+        ].map { (Array($0.0.utf8), $0.1) } + HTTPRequestHead.proxyHeaderNames.map { (Array($0.utf8), .proxy($0)) }
+
+    init?(_ name: UnsafeRawBufferPointer) {
+        for known in KnownHeader.names where known.name.count == name.count {
+            var same = true
+            for (i, byte) in known.name.enumerated() where (name[i] | (name[i] &- 0x41 < 26 ? 0x20 : 0)) != byte {
+                same = false
+                break
+            }
+            if same {
+                self = known.header
+                return
+            }
+        }
+        return nil
     }
 }

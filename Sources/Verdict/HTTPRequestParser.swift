@@ -38,9 +38,10 @@ public enum HTTPRequestParser {
                 while valueStart < contentEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
                 var valueEnd = contentEnd
                 while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-                let name = text(bytes, lineStart..<colon), value = text(bytes, valueStart..<valueEnd)
-                head.take(header: name, value: value)
-                ja4h.add(header: name, value: value)
+                let name = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<colon])
+                let known = KnownHeader(name)
+                if let known, known.isRead { head.take(known, value: text(bytes, valueStart..<valueEnd)) }
+                ja4h.add(header: name, known: known, value: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]))
             }
             lineStart = lineEnd + 1
         }

@@ -7,10 +7,13 @@ import Crypto
 /// order, comma-separated; `c` and `d` the same over the sorted cookie names and sorted
 /// `name=value` cookies (`000000000000` without cookies). JA4H is under FoxIO's licence;
 /// computing the string is what the format is for.
-public struct JA4HBuilder: Sendable {
+public struct JA4HBuilder {
     var method = ""
     var version = "11"
-    var names: [String] = []
+    /// SHA-256 over the header names so far, comma-separated: fed as the headers are read,
+    /// with no String per name (perf: building and joining them was a tenth of `--http`).
+    private var names = SHA256()
+    private var count = 0
     var cookies: [(name: String, value: String)] = []
     var referer = false
     var language = ""
@@ -23,22 +26,31 @@ public struct JA4HBuilder: Sendable {
         self.version = version
     }
 
-    public mutating func add(header name: String, value: String) {
-        switch name.lowercased() {
-        case "cookie":
-            for pair in value.split(separator: ";").prefix(64) {
+    /// One header, its name and value as they appear in the request.
+    public mutating func add(header name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        add(header: name, known: KnownHeader(name), value: value)
+    }
+
+    /// `add` for a header the parser has already named.
+    mutating func add(header name: UnsafeRawBufferPointer, known: KnownHeader?, value: UnsafeRawBufferPointer) {
+        switch known {
+        case .cookie?:
+            for pair in String(decoding: value, as: UTF8.self).split(separator: ";").prefix(64) {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 let name = parts.first.map { $0.trimmingSpaces } ?? ""
                 cookies.append((name, parts.count > 1 ? parts[1].trimmingSpaces : ""))
             }
             return
-        case "referer":
+        case .referer?:
             referer = true
             return
-        case "accept-language": language = value
+        case .acceptLanguage?: language = String(decoding: value, as: UTF8.self)
         default: break
         }
-        if names.count < JA4HBuilder.maximumHeaders { names.append(name) }
+        guard count < JA4HBuilder.maximumHeaders else { return }
+        if count > 0 { names.update(data: JA4HBuilder.comma) }
+        names.update(bufferPointer: name)
+        count += 1
     }
 
     public var fingerprint: String {
@@ -46,19 +58,31 @@ public struct JA4HBuilder: Sendable {
         let lang = String(language.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }.prefix(4))
         let a =
             verb + version + (cookies.isEmpty ? "n" : "c") + (referer ? "r" : "n")
-            + (names.count < 10 ? "0" : "") + String(names.count)
+            + (count < 10 ? "0" : "") + String(count)
             + (lang.isEmpty ? "0000" : lang.padding(toLength: 4, withPad: "0", startingAt: 0))
         let sorted = cookies.sorted { $0.name != $1.name ? $0.name < $1.name : $0.value < $1.value }
         let c = cookies.isEmpty ? JA4HBuilder.empty : JA4HBuilder.hash(sorted.map(\.name).joined(separator: ","))
         let d = cookies.isEmpty ? JA4HBuilder.empty : JA4HBuilder.hash(sorted.map { "\($0.name)=\($0.value)" }.joined(separator: ","))
-        return "\(a)_\(JA4HBuilder.hash(names.joined(separator: ",")))_\(c)_\(d)"
+        return "\(a)_\(JA4HBuilder.hex(names.finalize()))_\(c)_\(d)"
     }
 
     static let empty = "000000000000"
+    private static let comma: [UInt8] = [UInt8(ascii: ",")]
 
-    static func hash(_ text: String) -> String {
-        let digest = SHA256.hash(data: Array(text.utf8))
-        return digest.prefix(6).map { byte in String(byte >> 4, radix: 16) + String(byte & 0xF, radix: 16) }.joined()
+    static func hash(_ text: String) -> String { hex(SHA256.hash(data: Array(text.utf8))) }
+
+    /// The digest's first six bytes as twelve lower-case hex digits.
+    static func hex(_ digest: SHA256.Digest) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 12) { text in
+            digest.withUnsafeBytes { bytes in
+                for i in 0..<6 {
+                    text[2 * i] = digits.utf8Start[Int(bytes[i] >> 4)]
+                    text[2 * i + 1] = digits.utf8Start[Int(bytes[i] & 0xF)]
+                }
+            }
+            return 12
+        }
     }
 }
 

@@ -35,16 +35,19 @@ final class ObservabilityTests: XCTestCase {
     /// specification: cookies sorted by name, Referer and Cookie left out of the header list,
     /// the language's first four letters.
     func testJA4HOfRequests() {
+        func add(_ builder: inout JA4HBuilder, _ name: String, _ value: String) {
+            Array(name.utf8).withUnsafeBytes { name in Array(value.utf8).withUnsafeBytes { builder.add(header: name, value: $0) } }
+        }
         var browser = JA4HBuilder(method: "GET", version: "11")
         for (name, value) in [
             ("Host", "example.test"), ("User-Agent", "Mozilla/5.0"), ("Accept", "*/*"), ("Accept-Language", "en-US,en;q=0.9"),
             ("Cookie", "b=2; a=1"), ("Referer", "https://example.test/"),
         ] {
-            browser.add(header: name, value: value)
+            add(&browser, name, value)
         }
         XCTAssertEqual(browser.fingerprint, "ge11cr04enus_8ddaef5d77af_1eb7c54d5283_06beefe2b477")
         var post = JA4HBuilder(method: "POST", version: "10")
-        post.add(header: "Host", value: "example.test")
+        add(&post, "Host", "example.test")
         XCTAssertEqual(post.fingerprint, "po10nn010000_4a823118b9ba_000000000000_000000000000")
     }
 
