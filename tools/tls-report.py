@@ -8,7 +8,8 @@
 Runs `synprint -r CAPTURE --http --json` and prints a Markdown table: per labelled client, its
 connections, the ClientHellos read, the families they were named (with the mean confidence) and
 the JA4 seen; then the confusions. With --unlabelled CAPTURE..., prints the families of every
-ClientHello in other captures (the development captures' clients have no TLS labels).
+ClientHello in other captures (the development captures' clients have no TLS labels), how many
+are sure enough of their library to contradict a User-Agent, and the JA4s those start with.
 Exits 1 when a labelled client's hello lands outside the family its kind belongs to.
 """
 import argparse, collections, json, os, subprocess, sys, tempfile
@@ -39,13 +40,18 @@ def main():
     if not os.path.exists(args.synprint):
         sys.exit(f"tls-report.py: {args.synprint} is missing: build it with `swift build -c release`, or give --synprint")
     if args.unlabelled:
-        counts = collections.Counter()
+        counts, sure, starts = collections.Counter(), collections.Counter(), collections.defaultdict(collections.Counter)
         for event in tls_events(args.synprint, args.unlabelled):
             client = event.get("client") or {}
-            counts[(client.get("family", "(not read whole)"), client.get("library", ""))] += 1
-        print("| family | library | ClientHellos |\n|---|---|---|")
-        for (family, library), n in counts.most_common():
-            print(f"| {family} | {library} | {n} |")
+            key = (client.get("family", "(not read whole)"), client.get("library", ""))
+            counts[key] += 1
+            if client.get("library_confidence", 0) >= 0.8:  # what tls_mismatch needs
+                sure[key] += 1
+                starts[key][event["ja4"].split("_")[0]] += 1
+        print("| family | library | ClientHellos | sure of the library (>= 0.8) | their JA4 starts |\n|---|---|---|---|---|")
+        for key, n in counts.most_common():
+            first = ", ".join(f"`{start}`" for start, _ in starts[key].most_common(2))
+            print(f"| {key[0]} | {key[1]} | {n} | {sure[key]} | {first} |")
         return
     labels = {}
     with open(args.labels) as f:

@@ -7,7 +7,7 @@ import Verdict
 /// address are labelled by the TLS library its plain-HTTP User-Agents claim (`ClaimedTLS`),
 /// when they all claim one; a checked connection's hello (the fleet store's `http` rows from
 /// `/v1/check` and `/v1/auth`) by the User-Agent of its own check. Hellos of the same structure
-/// (suites, extensions and groups as sets, GREASE, ALPN) are counted together; a structure
+/// (suites in their order, extensions and groups as sets, GREASE, ALPN) are counted together; a structure
 /// becomes a stack when it was seen at least `minCount` times and at least `agreement` of its
 /// labelled hellos name one family.
 public final class TLSLearner {
@@ -86,7 +86,7 @@ public final class TLSLearner {
             else { continue }
             let id = "learned-\(family.rawValue.lowercased().filter { $0.isLetter })-\(TLSLearner.digest(structure))"
             let stack = TLSStack(
-                id: id, family: family, name: "\(family.rawValue) (learned)", grease: structure.grease, ciphers: structure.ciphers,
+                id: id, family: family, name: "\(family.rawValue) (learned)", grease: structure.grease, ciphers: structure.preference,
                 extensions: structure.extensions, groups: structure.groups, alpn: structure.alpn)
             learned.append((stack, tally.hellos, tally.addresses))
         }
@@ -100,7 +100,7 @@ public final class TLSLearner {
             hash ^= value
             hash = hash &* 0x100_0000_01b3
         }
-        for list in [s.ciphers, s.extensions, s.groups] {
+        for list in [s.preference, s.extensions, s.groups] {
             for value in list { mix(UInt64(value)) }
             mix(0xFFFF_FFFF)
         }

@@ -29,7 +29,8 @@ public enum TLSFamily: String, Sendable, CaseIterable {
 }
 
 /// One TLS stack of the table: what its ClientHello offers by default, as sets (Chromium
-/// shuffles its extensions, and a new version adds or drops a few), with GREASE and ALPN. The
+/// shuffles its extensions, and a new version adds or drops a few), with GREASE and ALPN, and
+/// the order of its suites (a library's preference, which it keeps from version to version). The
 /// sets are sorted arrays without repeats: a hello is compared with every stack, and merging
 /// sorted arrays costs no allocation or hashing (with `Set`s, most of a hello's time, perf).
 public struct TLSStack: Sendable {
@@ -38,6 +39,8 @@ public struct TLSStack: Sendable {
     public let name: String
     public let grease: Bool
     public let ciphers: [UInt16]
+    /// The suites in the order the library offers them, without repeats.
+    public let preference: [UInt16]
     public let extensions: [UInt16]
     public let groups: [UInt16]
     public let alpn: [String]
@@ -51,6 +54,7 @@ public struct TLSStack: Sendable {
         self.name = name
         self.grease = grease
         self.ciphers = TLSStacks.sortedSet(ciphers)
+        preference = TLSStacks.firstOccurrences(ciphers)
         self.extensions = TLSStacks.sortedSet(extensions)
         self.groups = TLSStacks.sortedSet(groups)
         self.alpn = alpn
@@ -157,7 +161,7 @@ public struct TLSStacks: Sendable {
                 }.joined(separator: ", ") + "]"
         }
         return "{\"id\": \(json(stack.id)), \"family\": \(json(stack.family.rawValue)), \"name\": \(json(stack.name)), "
-            + "\"grease\": \(stack.grease), \"ciphers\": \(codes(stack.ciphers)), \"extensions\": \(codes(stack.extensions)), "
+            + "\"grease\": \(stack.grease), \"ciphers\": \(codes(stack.preference)), \"extensions\": \(codes(stack.extensions)), "
             + "\"groups\": \(codes(stack.groups)), \"alpn\": [\(stack.alpn.map(json).joined(separator: ", "))], \"source\": \(json(source))}"
     }
 
@@ -171,6 +175,48 @@ public struct TLSStacks: Sendable {
         }
         sorted.removeLast(sorted.count - kept)
         return sorted
+    }
+
+    /// The values in their first order, each once.
+    public static func firstOccurrences(_ values: [UInt16]) -> [UInt16] {
+        var seen = Set<UInt16>(), kept: [UInt16] = []
+        for value in values where seen.insert(value).inserted { kept.append(value) }
+        return kept
+    }
+
+    /// Whether a sorted set holds `value` (binary search).
+    static func holds(_ sorted: [UInt16], _ value: UInt16) -> Bool {
+        var low = 0, high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sorted[middle] < value { low = middle + 1 } else { high = middle }
+        }
+        return low < sorted.count && sorted[low] == value
+    }
+
+    /// How many of the suites both offer are compared in order: the leading ones, which a
+    /// library's preference decides (AES-256 or AES-128 first, ECDSA or RSA first).
+    static let leading = 4
+
+    /// Of the first `leading` suites a hello and a stack both offer, the share each lists at the
+    /// same place: 1 when the hello keeps the stack's preference; 0 without a suite in common.
+    /// `ordered` is the hello's suites in its order, `sorted` the same as a sorted set.
+    static func leadingOrder(_ stack: TLSStack, ordered: [UInt16], sorted: [UInt16]) -> Float {
+        var first = InlineArray<4, UInt16>(repeating: 0)
+        var count = 0
+        for code in ordered where holds(stack.ciphers, code) {
+            first[count] = code
+            count += 1
+            if count == leading { break }
+        }
+        guard count > 0 else { return 0 }
+        var same = 0, index = 0
+        for code in stack.preference where holds(sorted, code) {
+            if first[index] == code { same += 1 }
+            index += 1
+            if index == count { break }
+        }
+        return Float(same) / Float(count)
     }
 
     /// The share two sorted sets have in common of all in either (Jaccard), by one merge.
@@ -191,22 +237,27 @@ public struct TLSStacks: Sendable {
         return union == 0 ? 1 : Float(common) / Float(union)
     }
 
-    /// How much of a hello a stack shares, 0 to 1 (the sets sorted, without repeats).
+    /// How much of a hello a stack shares, 0 to 1 (the sets sorted, without repeats; `ordered`
+    /// the hello's suites in its order). The suites' order tells apart libraries that offer the
+    /// same common TLS 1.2 sets (Windows' Schannel and BoringSSL's defaults without GREASE).
     static func similarity(
-        _ stack: TLSStack, ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, protocols: [String]
+        _ stack: TLSStack, ciphers: [UInt16], ordered: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, protocols: [String]
     ) -> Float {
-        0.35 * jaccard(stack.ciphers, ciphers) + 0.35 * jaccard(stack.extensions, extensions) + 0.15 * jaccard(stack.groups, groups)
-            + (stack.grease == grease ? 0.1 : 0) + (stack.alpn == protocols ? 0.05 : 0)
+        0.25 * jaccard(stack.ciphers, ciphers) + 0.15 * leadingOrder(stack, ordered: ordered, sorted: ciphers)
+            + 0.3 * jaccard(stack.extensions, extensions) + 0.15 * jaccard(stack.groups, groups) + (stack.grease == grease ? 0.1 : 0)
+            + (stack.alpn == protocols ? 0.05 : 0)
     }
 
-    /// The family of a hello's library. `ciphers`, `extensions` and `groups` without GREASE.
+    /// The family of a hello's library. `ciphers` in the hello's order; `ciphers`, `extensions`
+    /// and `groups` without GREASE.
     public func classify(ciphers: [UInt16], extensions: [UInt16], groups: [UInt16], grease: Bool, protocols: [String]) -> TLSClient {
         let c = TLSStacks.sortedSet(ciphers), e = TLSStacks.sortedSet(extensions), g = TLSStacks.sortedSet(groups)
         // Each family's closest stack: a few families, so a short list searched in place.
         var best: [(family: TLSFamily, similarity: Float, stack: Int)] = []
         best.reserveCapacity(TLSFamily.allCases.count)
         for (index, stack) in stacks.enumerated() {
-            let s = TLSStacks.similarity(stack, ciphers: c, extensions: e, groups: g, grease: grease, protocols: protocols)
+            let s = TLSStacks.similarity(
+                stack, ciphers: c, ordered: ciphers, extensions: e, groups: g, grease: grease, protocols: protocols)
             if let known = best.firstIndex(where: { $0.family == stack.family }) {
                 if s > best[known].similarity { best[known] = (stack.family, s, index) }
             } else {

@@ -1,8 +1,9 @@
 import Match
 
 /// The TLS library a User-Agent implies: browsers bring their own, HTTP libraries their
-/// language's or the system's. On iOS every browser runs Apple's WebKit and networking, whatever
-/// its name (CriOS, FxiOS, EdgiOS); a name this does not know claims nothing.
+/// language's or the system's (Schannel for Windows' own programs). On iOS every browser runs
+/// Apple's WebKit and networking, whatever its name (CriOS, FxiOS, EdgiOS); a name this does not
+/// know claims nothing.
 public enum ClaimedTLS {
     /// The first rule whose words the User-Agent holds (lowercased) names the family.
     static let rules: [(words: Words, family: TLSFamily)] = [
@@ -13,6 +14,12 @@ public enum ClaimedTLS {
         (Words(["node-fetch", "axios/", "undici", "node.js"]), .node),
         (Words(["java/", "apache-httpclient/"]), .java),
         (Words(["curl/"]), .openSSL),
+        // Windows' own: Internet Explorer, EdgeHTML Edge ("Edge/", before the Chrome name its
+        // User-Agent also carries), PowerShell 5 and the WinHTTP services.
+        (
+            Words(["trident/", "msie ", "edge/", "windowspowershell/", "windows-update-agent", "microsoft-delivery-optimization/"]),
+            .schannel
+        ),
         (Words(["firefox/"]), .firefox),
         (Words(["chrome/", "chromium/", "edg/", "opr/"]), .chromium),
         (Words(["version/"]), .safari),

@@ -213,7 +213,7 @@ extension DatabaseCommand {
                 for recorded in checkedHellos {
                     for hello in recorded.stacks {
                         let offer = TLSOffer(
-                            ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups, grease: hello.grease,
+                            ciphers: hello.preference, extensions: hello.extensions, groups: hello.groups, grease: hello.grease,
                             alpn: hello.alpn)
                         tlsLearner.observe(checked: offer, as: hello.family)
                     }
