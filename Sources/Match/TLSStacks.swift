@@ -32,8 +32,10 @@ public enum TLSFamily: String, Sendable, CaseIterable {
 /// shuffles its extensions, and a new version adds or drops a few), with GREASE and ALPN, and
 /// the order of its suites (a library's preference, which it keeps from version to version). The
 /// sets are sorted arrays without repeats: a hello is compared with every stack, and merging
-/// sorted arrays costs no allocation or hashing (with `Set`s, most of a hello's time, perf).
-public struct TLSStack: Sendable {
+/// sorted arrays costs no allocation or hashing (with `Set`s, most of a hello's time, perf). A
+/// class: a hello is compared with every stack, and handing a struct of seven lists to the
+/// comparison retained and released each of them (perf).
+public final class TLSStack: Sendable {
     public let id: String
     public let family: TLSFamily
     public let name: String

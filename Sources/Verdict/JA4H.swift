@@ -1,4 +1,5 @@
 import Crypto
+import FlowStats
 
 /// FoxIO's JA4H fingerprint of an HTTP request (the JA4+ specification): `a_b_c_d`, where `a` is
 /// the method's first two letters, the HTTP version, `c`/`n` for a Cookie, `r`/`n` for a Referer,
@@ -63,27 +64,13 @@ public struct JA4HBuilder {
         let sorted = cookies.sorted { $0.name != $1.name ? $0.name < $1.name : $0.value < $1.value }
         let c = cookies.isEmpty ? JA4HBuilder.empty : JA4HBuilder.hash(sorted.map(\.name).joined(separator: ","))
         let d = cookies.isEmpty ? JA4HBuilder.empty : JA4HBuilder.hash(sorted.map { "\($0.name)=\($0.value)" }.joined(separator: ","))
-        return "\(a)_\(JA4HBuilder.hex(names.finalize()))_\(c)_\(d)"
+        return "\(a)_\(ClientHello.truncatedHex(names.finalize()))_\(c)_\(d)"
     }
 
     static let empty = "000000000000"
     private static let comma: [UInt8] = [UInt8(ascii: ",")]
 
-    static func hash(_ text: String) -> String { hex(SHA256.hash(data: Array(text.utf8))) }
-
-    /// The digest's first six bytes as twelve lower-case hex digits.
-    static func hex(_ digest: SHA256.Digest) -> String {
-        let digits: StaticString = "0123456789abcdef"
-        return String(unsafeUninitializedCapacity: 12) { text in
-            digest.withUnsafeBytes { bytes in
-                for i in 0..<6 {
-                    text[2 * i] = digits.utf8Start[Int(bytes[i] >> 4)]
-                    text[2 * i + 1] = digits.utf8Start[Int(bytes[i] & 0xF)]
-                }
-            }
-            return 12
-        }
-    }
+    static func hash(_ text: String) -> String { ClientHello.truncatedHex(SHA256.hash(data: Array(text.utf8))) }
 }
 
 extension Substring {
