@@ -42,7 +42,9 @@ public struct ClientHello: Sendable, Equatable {
     }
 
     /// Reads a ClientHello record; stops quietly where the bytes end.
-    public init(_ p: UnsafeRawBufferPointer) {
+    /// Reads a ClientHello record. With `fingerprint` false, `ja4` stays nil: a caller that keeps
+    /// one JA4 among many hellos (a flow window) skips computing the others' (perf).
+    public init(_ p: UnsafeRawBufferPointer, fingerprint: Bool = true) {
         func u8(_ i: Int) -> Int? { i < p.count ? Int(p[i]) : nil }
         func u16(_ i: Int) -> Int? { i + 1 < p.count ? Int(p[i]) << 8 | Int(p[i + 1]) : nil }
         // record header 5, handshake header 4, then the legacy version.
@@ -107,6 +109,7 @@ public struct ClientHello: Sendable, Equatable {
         guard i == end else { return }
         complete = true
         if versions.isEmpty { versions = [UInt16(legacyVersion)] }
+        guard fingerprint else { return }
         ja4 = Self.ja4(
             version: Int(versions.max() ?? 0), sni: serverName != nil, ciphers: ciphers, extensions: extensions, alpn: alpnBytes,
             signatureAlgorithms: signatureAlgorithms)

@@ -146,6 +146,8 @@ public final class FlowStatistics {
         report: (FlowWindow) -> Void
     ) {
         let windowID = clients[slot: slot].id
+        // A window keeps the first JA4 it sees: the later hellos' are not computed.
+        let fingerprint = clients[slot: slot].ja4 == nil
         var connectionBytes: UInt64 = 0
         var age: Int64 = 0
         var firstPayload: PayloadKind?
@@ -159,11 +161,11 @@ public final class FlowStatistics {
                 }
                 c.windowBytes &+= UInt64(s.payloadLength)
                 if fromClient, c.firstPayload == nil, s.payloadLength > 0 {
-                    (firstPayload, hello) = PayloadKind.classify(payload, length: s.payloadLength)
+                    (firstPayload, hello) = PayloadKind.classify(payload, length: s.payloadLength, fingerprint: fingerprint)
                     c.firstPayload = firstPayload
                     if let partial = hello, !partial.complete { startHello(&c, s, payload) }
                 } else if fromClient, !c.hello.isEmpty, s.payloadLength > 0 {
-                    hello = continueHello(&c, s, payload)
+                    hello = continueHello(&c, s, payload, fingerprint: fingerprint)
                 }
                 if s.payloadLength > 0 { dataOf = c.firstPayload }
                 connectionBytes = c.windowBytes
@@ -218,7 +220,9 @@ public final class FlowStatistics {
 
     /// The next segment of a ClientHello being read: the hello once it is whole. A gap or a
     /// segment cut by the snaplen ends the reading; a retransmission is passed over.
-    private func continueHello(_ c: inout Connection, _ s: TCPSegment, _ payload: UnsafeRawBufferPointer) -> ClientHello? {
+    private func continueHello(
+        _ c: inout Connection, _ s: TCPSegment, _ payload: UnsafeRawBufferPointer, fingerprint: Bool
+    ) -> ClientHello? {
         let offset = Int32(bitPattern: s.sequence &- c.helloSequence)
         if offset < 0 { return nil }
         guard offset == 0, payload.count == s.payloadLength else {
@@ -229,7 +233,7 @@ public final class FlowStatistics {
         c.hello.append(contentsOf: payload.prefix(c.helloLength - c.hello.count))
         c.helloSequence &+= UInt32(s.payloadLength)
         guard c.hello.count >= c.helloLength else { return nil }
-        let whole = c.hello.withUnsafeBytes { ClientHello($0) }
+        let whole = c.hello.withUnsafeBytes { ClientHello($0, fingerprint: fingerprint) }
         dropHello(&c)
         return whole
     }

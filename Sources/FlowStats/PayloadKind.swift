@@ -47,12 +47,14 @@ public enum PayloadKind: Int, Sendable, CaseIterable {
     static let absoluteTarget = Array("http://".utf8)
 
     /// `payload` is what was captured; `length` the payload's length from the IP header. A TLS
-    /// ClientHello is read too (its names and JA4).
-    public static func classify(_ payload: UnsafeRawBufferPointer, length: Int) -> (kind: PayloadKind, hello: ClientHello?) {
+    /// ClientHello is read too (its names, and its JA4 unless `fingerprint` is false).
+    public static func classify(
+        _ payload: UnsafeRawBufferPointer, length: Int, fingerprint: Bool = true
+    ) -> (kind: PayloadKind, hello: ClientHello?) {
         guard payload.count >= 3 else { return (.other, nil) }
         // TLS handshake record (22), version 3.x, carrying a ClientHello (1).
         if payload[0] == 22, payload[1] == 3, payload.count < 6 || payload[5] == 1 {
-            let hello = ClientHello(payload)
+            let hello = ClientHello(payload, fingerprint: fingerprint)
             return (hello.isBare ? .bareTLS : .tls, hello)
         }
         if payload.count >= 4 {
