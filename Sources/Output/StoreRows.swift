@@ -130,11 +130,12 @@ public final class StoreRows {
     }
 
     private func os(_ c: Classification?, to out: TextBuffer) {
-        let best = c?.bestEntryIndex.flatMap { index in database.map { $0.entries[index] } }
         out.append(lengthPrefixed: c?.osClass.name ?? "")
         out.append(lengthPrefixed: c?.family.name ?? "")
-        out.append(lengthPrefixed: best?.name ?? "")
-        out.append(lengthPrefixed: best?.flavor ?? "")
+        // The two names only: copying the entry retained and released each of its fields (perf).
+        let index = c?.bestEntryIndex
+        out.append(lengthPrefixed: index.flatMap { database?.entries[$0].name } ?? "")
+        out.append(lengthPrefixed: index.flatMap { database?.entries[$0].flavor } ?? "")
         fraction(c?.confidence ?? 0, out)
         fraction(c?.familyConfidence ?? 0, out)
         out.append(lengthPrefixed: c?.kind.rawValue ?? "")
