@@ -192,22 +192,58 @@ final class TLSTests: XCTestCase {
         XCTAssertEqual(try check("firefox", userAgent: chromeOnLinux).reasons, [.tlsMismatch])
     }
 
+    /// A development capture through a judging sensor with the shipped tables.
+    func runDevCapture(_ name: String) throws -> (EventCollector, Sensor) {
+        let capture = try packets(of: devDataOrSkip("captures/" + name))
+        let collector = EventCollector()
+        let sensor = Sensor(
+            settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
+            handler: collector)
+        feed(capture, to: sensor)
+        sensor.finish()
+        return (collector, sensor)
+    }
+
+    /// A check of a hello's connection under a User-Agent: its reasons.
+    func reasons(_ hello: TLSObservation, _ sensor: Sensor, userAgent: String) throws -> [VerdictReason] {
+        var head = HTTPRequestHead(method: "GET")
+        head.userAgent = userAgent
+        let segment = hello.syn.fingerprint.segment
+        let judge = try XCTUnwrap(sensor.judge)
+        return try XCTUnwrap(judge.check(address: segment.ip.source, port: segment.sourcePort, request: head, at: hello.seconds)).verdict
+            .reasons
+    }
+
+    static let chromeOnWindows =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+
+    /// An Android app's OkHttp, from a real phone of the development captures (the Surfshark
+    /// app): its hellos have the JA4 of the published OkHttp 4 profile the stack comes from, and
+    /// are named OkHttp surely, so a check under `okhttp/` is clean and one under Chrome's name
+    /// is `tls_mismatch`. Every hello named OkHttp there comes from an Android stack.
+    func testAndroidAppHellosAreOkHttp() throws {
+        let (collector, sensor) = try runDevCapture("cisco__mercury__surfshark.pcap")
+        let okHttp = collector.hellos.filter { $0.hello.ja4 == "t13d1513h2_8daaf6152771_eca864cca44a" }
+        XCTAssertEqual(okHttp.count, 22)
+        for hello in okHttp {
+            XCTAssertEqual(hello.client?.family, .okHttp)
+            XCTAssertGreaterThan(hello.client?.libraryConfidence ?? 0, 0.9)
+        }
+        for hello in collector.hellos where hello.client?.family == .okHttp {
+            XCTAssertEqual(hello.syn.classification?.osClass, .android, hello.hello.ja4 ?? "")
+        }
+        let hello = try XCTUnwrap(okHttp.last)
+        XCTAssertEqual(try reasons(hello, sensor, userAgent: "okhttp/4.12.0"), [])
+        XCTAssertEqual(try reasons(hello, sensor, userAgent: TLSTests.chromeOnWindows), [.osMismatch, .tlsMismatch])
+    }
+
     /// Windows 10's Schannel, from a real Windows host of the development captures (WinINet's
     /// hellos, to a bare address): named Schannel surely, so a check under Chrome's name is
     /// `tls_mismatch` and one under Internet Explorer's is not. Android 10's platform hellos offer
     /// the same common TLS 1.2 sets in BoringSSL's order; the suites' order keeps them from
     /// being taken surely for Schannel.
     func testWindowsSchannelHellosAndAndroidsLookalikes() throws {
-        func run(_ name: String) throws -> (EventCollector, Sensor) {
-            let capture = try packets(of: devDataOrSkip("captures/" + name))
-            let collector = EventCollector()
-            let sensor = Sensor(
-                settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
-                handler: collector)
-            feed(capture, to: sensor)
-            sensor.finish()
-            return (collector, sensor)
-        }
+        let run = runDevCapture
         let (windows, sensor) = try run("ntop__nDPI__emotet.pcap")
         let schannel = windows.hellos.filter { $0.hello.ja4?.hasPrefix("t12i190600_d83cc789557e") == true }
         XCTAssertEqual(schannel.count, 2)
@@ -216,18 +252,9 @@ final class TLSTests: XCTestCase {
             XCTAssertGreaterThan(hello.client?.libraryConfidence ?? 0, 0.9)
             XCTAssertEqual(hello.syn.classification?.osClass, .windows)
         }
-        let judge = try XCTUnwrap(sensor.judge)
         let hello = try XCTUnwrap(schannel.last)
-        func reasons(_ userAgent: String) throws -> [VerdictReason] {
-            var head = HTTPRequestHead(method: "GET")
-            head.userAgent = userAgent
-            let segment = hello.syn.fingerprint.segment
-            return try XCTUnwrap(judge.check(address: segment.ip.source, port: segment.sourcePort, request: head, at: hello.seconds))
-                .verdict.reasons
-        }
-        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
-        XCTAssertEqual(try reasons(chrome), [.tlsMismatch])
-        XCTAssertEqual(try reasons("Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"), [])
+        XCTAssertEqual(try reasons(hello, sensor, userAgent: TLSTests.chromeOnWindows), [.tlsMismatch])
+        XCTAssertEqual(try reasons(hello, sensor, userAgent: "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"), [])
         let android = try run("ntop__nDPI__googledns_android10.pcap").0.hellos
         XCTAssertGreaterThan(android.count, 4)
         for hello in android where hello.client?.family == .schannel {
