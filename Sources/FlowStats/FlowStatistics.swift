@@ -145,9 +145,9 @@ public final class FlowStatistics {
         _ s: TCPSegment, payload: UnsafeRawBufferPointer, fromClient: Bool, key: FlowKey, slot: Int, at now: Int64,
         report: (FlowWindow) -> Void
     ) {
-        let windowID = clients[slot: slot].id
-        // A window keeps the first JA4 it sees: the later hellos' are not computed.
-        let fingerprint = clients[slot: slot].ja4 == nil
+        // Read in place: a copy of the window retains and releases its strings (perf). A window
+        // keeps the first JA4 it sees: the later hellos' are not computed.
+        let (windowID, fingerprint) = clients.update(slot: slot) { ($0.id, $0.ja4 == nil) }
         var connectionBytes: UInt64 = 0
         var age: Int64 = 0
         var firstPayload: PayloadKind?
