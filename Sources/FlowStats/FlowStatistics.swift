@@ -21,7 +21,9 @@ public final class FlowStatistics {
         case discard(window: UInt32)
     }
 
-    public var entropyElsewhere: ((EntropyWork) -> Void)?
+    /// Where the entropy work goes; nil: computed here. A constant: a closure read from a
+    /// variable is retained and released around each call, per data segment (perf).
+    public let entropyElsewhere: ((EntropyWork) -> Void)?
 
     public struct Counters: Sendable {
         public var windows = 0
@@ -81,10 +83,11 @@ public final class FlowStatistics {
     public private(set) var counters = Counters()
 
     public init(
-        clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int, helloBudget: Int = 1 << 20, instance: Int = 0,
-        instances: Int = 1
+        clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int, helloBudget: Int = 1 << 20,
+        entropyElsewhere: ((EntropyWork) -> Void)? = nil, instance: Int = 0, instances: Int = 1
     ) {
         self.helloBudget = helloBudget
+        self.entropyElsewhere = entropyElsewhere
         nextID = 1 &+ UInt32(truncatingIfNeeded: instance)
         idStep = UInt32(clamping: max(instances, 1))
         clients = BoundedTable(capacity: max(clientCapacity, 1))

@@ -28,10 +28,11 @@ public final class PacketPipeline {
     }
 
     /// The stages a sensor asks for, sized by `settings`; `instance` of `instances` keeps the
-    /// ids it hands out apart from the other workers'.
+    /// ids it hands out apart from the other workers'. `entropyElsewhere`: where the flow
+    /// statistics send their entropy work (`FlowStatistics.entropyElsewhere`).
     convenience init(
         settings: Settings, database: Database?, stacks: TLSStacks?, judging: Bool, requests: Bool, following: Bool, flowStatistics: Bool,
-        instance: Int, instances: Int
+        entropyElsewhere: ((FlowStatistics.EntropyWork) -> Void)?, instance: Int, instances: Int
     ) {
         self.init(
             matcher: database.map {
@@ -50,7 +51,7 @@ public final class PacketPipeline {
                 ? FlowStatistics(
                     clientCapacity: settings.flowClientCapacity, connectionCapacity: settings.flowConnectionCapacity,
                     windowPackets: settings.flowWindowPackets, windowSeconds: settings.flowWindowSeconds,
-                    helloBudget: settings.helloBudget, instance: instance,
+                    helloBudget: settings.helloBudget, entropyElsewhere: entropyElsewhere, instance: instance,
                     instances: instances) : nil)
     }
 

@@ -134,10 +134,23 @@ public final class Sensor {
         self.limit = limit
         let count = max(workers, 1)
         let share = settings.share(of: count)
+        // With one pipeline on a thread, the flow windows' entropy is computed on the output
+        // thread: it is most of the flow statistics' time per packet, and the output thread has
+        // time to spare. Several workers have the time themselves, and the output thread none.
+        let threaded = threaded || count > 1
+        let entropy = threaded && count == 1 && flowStatistics ? EntropyAccumulator(clients: settings.flowClientCapacity) : nil
+        let condition = NSCondition()
+        let queues =
+            threaded
+            ? (0..<count).map { _ in
+                EventQueue(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, condition: condition)
+            } : []
         let pipelines = (0..<count).map { instance in
             PacketPipeline(
                 settings: share, database: database, stacks: stacks, judging: judging, requests: requests, following: following,
-                flowStatistics: flowStatistics, instance: instance, instances: count)
+                flowStatistics: flowStatistics,
+                entropyElsewhere: entropy == nil ? nil : { [queue = queues[instance]] in queue.send(entropy: $0) }, instance: instance,
+                instances: count)
         }
         pipeline = pipelines[0]
         let hosts = HostTable(
@@ -145,24 +158,13 @@ public final class Sensor {
             minimumConfidence: settings.verdictRules.minimumConfidence, evidenceLifetime: settings.evidenceLifetime,
             strings: StringInterner(budget: settings.stringBudget))
         judge = judging ? VerdictJudge(rules: settings.verdictRules, hosts: hosts) : nil
-        // With one pipeline on a thread, the flow windows' entropy is computed on the output
-        // thread: it is most of the flow statistics' time per packet, and the output thread has
-        // time to spare. Several workers have the time themselves, and the output thread none.
-        let threaded = threaded || count > 1
-        let entropy = threaded && count == 1 && flowStatistics ? EntropyAccumulator(clients: settings.flowClientCapacity) : nil
         stage = OutputStage(judge: judge, handler: handler, entropy: entropy)
         monitor = SensorMonitor(database: database, judge: judge)
+        self.queues = queues
         guard threaded else {
-            queues = []
             output = nil
             self.workers = nil
             return
-        }
-        let condition = NSCondition()
-        queues = pipelines.map { pipeline in
-            let queue = EventQueue(batchSize: settings.outputBatchSize, maxBatches: settings.outputBatchesWaiting, condition: condition)
-            if entropy != nil { pipeline.flowStats?.entropyElsewhere = { queue.send(entropy: $0) } }
-            return queue
         }
         output = OutputThread(queues: queues, stage: stage)
         self.workers =
