@@ -165,13 +165,7 @@ final class TLSTests: XCTestCase {
     /// User-Agent it saw. Go's hello under Chrome's name is `tls_mismatch`; Chromium's hello under
     /// Chrome's, or Python's under curl's (both OpenSSL), is not.
     func testChecksWeighTheConnectionsClientHello() throws {
-        let capture = try packets(of: fixture("tls-clients.pcap"))
-        let collector = EventCollector()
-        let sensor = Sensor(
-            settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
-            handler: collector)
-        feed(capture, to: sensor)
-        sensor.finish()
+        let (collector, sensor) = try judgedRun(fixture("tls-clients.pcap"))
         let judge = try XCTUnwrap(sensor.judge)
         let kinds = try kinds()
         func check(_ kind: String, userAgent: String) throws -> Verdict {
@@ -193,8 +187,11 @@ final class TLSTests: XCTestCase {
     }
 
     /// A development capture through a judging sensor with the shipped tables.
-    func runDevCapture(_ name: String) throws -> (EventCollector, Sensor) {
-        let capture = try packets(of: devDataOrSkip("captures/" + name))
+    func runDevCapture(_ name: String) throws -> (EventCollector, Sensor) { try judgedRun(devDataOrSkip("captures/" + name)) }
+
+    /// A capture through a judging sensor with the shipped tables, on the caller's thread.
+    func judgedRun(_ file: URL) throws -> (EventCollector, Sensor) {
+        let capture = try packets(of: file)
         let collector = EventCollector()
         let sensor = Sensor(
             settings: Settings(), database: try shippedDatabase(), stacks: try shippedTLSStacks(), judging: true, threaded: false,
