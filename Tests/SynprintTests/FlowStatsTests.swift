@@ -37,6 +37,31 @@ final class FlowStatsTests: XCTestCase {
         XCTAssertEqual([UInt8](repeating: 1, count: 1000).withUnsafeBytes { ByteEntropy.of($0).bytes }, 256)
     }
 
+    /// Runs of equal bytes are counted eight at a time: the figure is Shannon's from the counts,
+    /// for runs at any offset, zero padding, text, random bytes and lengths that are not a
+    /// multiple of eight.
+    func testEntropyOfRunsEqualsShannonsFromTheCounts() {
+        func shannon(_ bytes: [UInt8]) -> Double {
+            let kept = bytes.prefix(ByteEntropy.maxBytes)
+            var counts = [Int](repeating: 0, count: 256)
+            for byte in kept { counts[Int(byte)] += 1 }
+            let n = Double(kept.count)
+            return counts.filter { $0 > 0 }.reduce(0) { $0 - Double($1) / n * log2(Double($1) / n) }
+        }
+        var random = SystemRandomNumberGenerator()
+        let text = Array("GET /index.html HTTP/1.1\r\nHost: www.example.test\r\nAccept: */*\r\n\r\n".utf8)
+        var inputs: [[UInt8]] = [
+            text + [UInt8](repeating: 0, count: 180), [UInt8](repeating: 0x78, count: 1000), [UInt8](repeating: 0, count: 13),
+            (0..<300).map { _ in UInt8.random(in: 0...255, using: &random) },
+        ]
+        for offset in 0..<9 {
+            inputs.append(Array(text.prefix(offset)) + [UInt8](repeating: 0x41, count: 17 + offset) + Array(text.prefix(23)))
+        }
+        for bytes in inputs {
+            XCTAssertEqual(Double(entropy(bytes)), shannon(bytes), accuracy: 1e-4, "\(bytes.count) bytes")
+        }
+    }
+
     static func serverName(_ name: String) -> [UInt8] {
         let host = Array(name.utf8)
         return be16(0) + be16(UInt16(host.count + 5)) + be16(UInt16(host.count + 3)) + [0] + be16(UInt16(host.count)) + host
