@@ -21,6 +21,9 @@ public final class FlowStatistics {
         case discard(window: UInt32)
     }
 
+    /// Every ClientHello read here gets its JA4: the connection tracker takes them
+    /// (`segment`'s result). Without it, a window's later hellos get none (it keeps the first).
+    public let everyJA4: Bool
     /// Where the entropy work goes; nil: computed here. A constant: a closure read from a
     /// variable is retained and released around each call, per data segment (perf).
     public let entropyElsewhere: ((EntropyWork) -> Void)?
@@ -84,10 +87,11 @@ public final class FlowStatistics {
 
     public init(
         clientCapacity: Int, connectionCapacity: Int, windowPackets: Int, windowSeconds: Int, helloBudget: Int = 1 << 20,
-        entropyElsewhere: ((EntropyWork) -> Void)? = nil, instance: Int = 0, instances: Int = 1
+        entropyElsewhere: ((EntropyWork) -> Void)? = nil, everyJA4: Bool = false, instance: Int = 0, instances: Int = 1
     ) {
         self.helloBudget = helloBudget
         self.entropyElsewhere = entropyElsewhere
+        self.everyJA4 = everyJA4
         nextID = 1 &+ UInt32(truncatingIfNeeded: instance)
         idStep = UInt32(clamping: max(instances, 1))
         clients = BoundedTable(capacity: max(clientCapacity, 1))
@@ -132,25 +136,32 @@ public final class FlowStatistics {
     }
 
     /// Any other segment (SYN+ACKs included) to or from a client.
-    public func segment(_ s: TCPSegment, in bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int, report: (FlowWindow) -> Void) {
+    /// Returns the ClientHello this segment began or completed, for the connection tracker to
+    /// take instead of reading it again (`PacketPipeline`).
+    @discardableResult
+    public func segment(
+        _ s: TCPSegment, in bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int, report: (FlowWindow) -> Void
+    ) -> ClientHello? {
         let now = Int64(seconds) &* 1_000_000 &+ Int64(microseconds)
         if now - lastSweep >= FlowStatistics.sweepInterval { sweep(at: now, report: report) }
         let payload = s.payload(in: bytes)
         if let slot = clients.slot(of: s.ip.source) {
-            count(s, payload: payload, fromClient: true, key: FlowKey(s), slot: slot, at: now, report: report)
+            return count(s, payload: payload, fromClient: true, key: FlowKey(s), slot: slot, at: now, report: report)
         } else if let slot = clients.slot(of: s.ip.destination) {
             let key = FlowKey(client: s.ip.destination, clientPort: s.destinationPort, server: s.ip.source, serverPort: s.sourcePort)
-            count(s, payload: payload, fromClient: false, key: key, slot: slot, at: now, report: report)
+            return count(s, payload: payload, fromClient: false, key: key, slot: slot, at: now, report: report)
         }
+        return nil
     }
 
+    @discardableResult
     private func count(
         _ s: TCPSegment, payload: UnsafeRawBufferPointer, fromClient: Bool, key: FlowKey, slot: Int, at now: Int64,
         report: (FlowWindow) -> Void
-    ) {
+    ) -> ClientHello? {
         // Read in place: a copy of the window retains and releases its strings (perf). A window
         // keeps the first JA4 it sees: the later hellos' are not computed.
-        let (windowID, fingerprint) = clients.update(slot: slot) { ($0.id, $0.ja4 == nil) }
+        let (windowID, fingerprint) = clients.update(slot: slot) { ($0.id, everyJA4 || $0.ja4 == nil) }
         var connectionBytes: UInt64 = 0
         var age: Int64 = 0
         var firstPayload: PayloadKind?
@@ -202,6 +213,7 @@ public final class FlowStatistics {
             entropyElsewhere(.sample(window: windowID, upstream: fromClient, payload: payload))
         }
         if closed { close(slot: slot, at: now, report: report) }
+        return hello
     }
 
     /// A ClientHello record longer than its first segment: kept, within the budget, for the

@@ -51,7 +51,7 @@ public final class PacketPipeline {
                 ? FlowStatistics(
                     clientCapacity: settings.flowClientCapacity, connectionCapacity: settings.flowConnectionCapacity,
                     windowPackets: settings.flowWindowPackets, windowSeconds: settings.flowWindowSeconds,
-                    helloBudget: settings.helloBudget, entropyElsewhere: entropyElsewhere, instance: instance,
+                    helloBudget: settings.helloBudget, entropyElsewhere: entropyElsewhere, everyJA4: judging, instance: instance,
                     instances: instances) : nil)
     }
 
@@ -100,8 +100,10 @@ public final class PacketPipeline {
             guard segment.isSYN else {
                 counters.count(.notSYN)
                 connections?.segment(segment, seconds: packet.seconds, microseconds: packet.microseconds, closed: closed)
-                flowStats?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds, report: window)
-                switch tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds) {
+                // A ClientHello is read once: the flow statistics' reading goes to the tracker.
+                let read = flowStats?.segment(
+                    segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds, report: window)
+                switch tracker?.segment(segment, in: packet.bytes, seconds: packet.seconds, microseconds: packet.microseconds, read: read) {
                 case .request(let observation)?: request(observation)
                 case .established(let address)?: established(address)
                 case .hello(let observation)?: hello(observation)

@@ -98,8 +98,11 @@ public final class ConnectionTracker {
     }
 
     /// Feeds a segment with payload: the request once its head is complete, or that the
-    /// connection sent its first data.
-    public func segment(_ segment: TCPSegment, in bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int) -> TrackedSegment {
+    /// connection sent its first data. `read`: the ClientHello another reader (the flow
+    /// statistics) took from this segment, used instead of reading it again when it is whole.
+    public func segment(
+        _ segment: TCPSegment, in bytes: UnsafeRawBufferPointer, seconds: Int, microseconds: Int, read: ClientHello? = nil
+    ) -> TrackedSegment {
         guard segment.payloadLength > 0, table.count > 0 else { return .none }
         let key = FlowKey(segment)
         guard let slot = table.slot(of: key) else { return .none }
@@ -122,7 +125,7 @@ public final class ConnectionTracker {
             if pending.buffered.isEmpty, let length = ConnectionTracker.helloRecordLength(data) {
                 pending.helloLength = length
             }
-            if pending.helloLength > 0 { return hello(&pending, data, cut: cut, length: segment.payloadLength) }
+            if pending.helloLength > 0 { return hello(&pending, data, cut: cut, length: segment.payloadLength, read: read) }
             guard readsRequests else {
                 counters.notHTTP += 1
                 return .drop
@@ -188,14 +191,16 @@ public final class ConnectionTracker {
 
     /// The next bytes of a ClientHello: the hello once its record is whole. Records longer than
     /// TLS allows, a segment the snaplen cut, or the head budget end the reading, counted.
-    private func hello(_ pending: inout Pending, _ data: UnsafeRawBufferPointer, cut: Bool, length: Int) -> Step {
+    private func hello(_ pending: inout Pending, _ data: UnsafeRawBufferPointer, cut: Bool, length: Int, read: ClientHello?) -> Step {
+        // The same record, read whole by the flow statistics (with its JA4).
+        let taken = read.flatMap { $0.complete && $0.ja4 != nil ? $0 : nil }
         guard pending.helloLength <= ClientHello.maximumRecord else {
             counters.tooLong += 1
             return .drop
         }
         if pending.buffered.isEmpty && data.count >= pending.helloLength {
             counters.hellos += 1
-            return .hello(ClientHello(UnsafeRawBufferPointer(rebasing: data.prefix(pending.helloLength))))
+            return .hello(taken ?? ClientHello(UnsafeRawBufferPointer(rebasing: data.prefix(pending.helloLength))))
         }
         if cut {
             counters.snaplenCut += 1
@@ -211,7 +216,7 @@ public final class ConnectionTracker {
         pending.nextSequence &+= UInt32(length)
         guard pending.buffered.count >= pending.helloLength else { return .keep }
         counters.hellos += 1
-        return .hello(pending.buffered.withUnsafeBytes { ClientHello($0) })
+        return .hello(taken ?? pending.buffered.withUnsafeBytes { ClientHello($0) })
     }
 
     private func remove(_ key: FlowKey, slot: Int) {

@@ -52,6 +52,35 @@ final class TLSTests: XCTestCase {
         XCTAssertEqual(Set(hellos.compactMap { kinds[$0.syn.fingerprint.segment.ip.source] }), Set(TLSTests.families.keys))
     }
 
+    /// With `--http` and `--flow-stats` together, each ClientHello is read once: the flow
+    /// statistics' reading goes to the connection tracker. The `tls` events equal those of the
+    /// tracker alone, and the flow windows (their server names, ALPN and JA4 among them) those
+    /// of the flow statistics alone, on the real clients (the browsers' hellos span two segments)
+    /// and on a development capture of Android apps, threaded as the sensor runs.
+    func testAClientHelloReadOnceServesBothReaders() throws {
+        for capture in [
+            try packets(of: fixture("tls-clients.pcap")), try packets(of: devDataOrSkip("captures/cisco__mercury__surfshark.pcap")),
+        ] {
+            let database = try shippedDatabase(), stacks = try shippedTLSStacks()
+            func run(judging: Bool, flowStatistics: Bool) -> EventCollector {
+                runSensor(
+                    capture.packets, link: capture.link, database: database, stacks: stacks, judging: judging,
+                    flowStatistics: flowStatistics, threaded: true)
+            }
+            let both = run(judging: true, flowStatistics: true)
+            let tracker = run(judging: true, flowStatistics: false)
+            let windows = run(judging: false, flowStatistics: true)
+            XCTAssertFalse(both.hellos.isEmpty)
+            XCTAssertEqual(both.hellos.map(\.hello), tracker.hellos.map(\.hello))
+            XCTAssertEqual(both.hellos.map(\.client), tracker.hellos.map(\.client))
+            XCTAssertEqual(both.flowWindows.count, windows.flowWindows.count)
+            XCTAssertEqual(both.flowWindows.map(\.ja4), windows.flowWindows.map(\.ja4))
+            XCTAssertEqual(both.flowWindows.map(\.serverName), windows.flowWindows.map(\.serverName))
+            XCTAssertEqual(both.flowWindows.map(\.alpn), windows.flowWindows.map(\.alpn))
+            XCTAssertGreaterThan(both.flowWindows.compactMap(\.ja4).count, 0)
+        }
+    }
+
     /// A version of a library the table was not written from: each stack's own hello with one
     /// extension more and its last suite gone (libraries drop legacy suites from the end) still
     /// lands in its family, less sure.
