@@ -41,9 +41,9 @@ public struct ClientHello: Sendable, Equatable {
         return name.split(separator: ".", omittingEmptySubsequences: false).count == 4 && name.allSatisfy { $0 == "." || $0.isNumber }
     }
 
-    /// Reads a ClientHello record; stops quietly where the bytes end.
-    /// Reads a ClientHello record. With `fingerprint` false, `ja4` stays nil: a caller that keeps
-    /// one JA4 among many hellos (a flow window) skips computing the others' (perf).
+    /// Reads a ClientHello record; stops quietly where the bytes end. With `fingerprint` false,
+    /// `ja4` stays nil: a caller that keeps one JA4 among many hellos (a flow window) skips
+    /// computing the others' (perf).
     public init(_ p: UnsafeRawBufferPointer, fingerprint: Bool = true) {
         func u8(_ i: Int) -> Int? { i < p.count ? Int(p[i]) : nil }
         func u16(_ i: Int) -> Int? { i + 1 < p.count ? Int(p[i]) << 8 | Int(p[i + 1]) : nil }

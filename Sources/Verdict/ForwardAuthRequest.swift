@@ -33,10 +33,7 @@ public struct ForwardAuthRequest: Sendable {
         }
         var head = HTTPRequestHead(method: "")
         let own = addressHeader.lowercased()
-        for field in fields {
-            let name = field.name.lowercased()
-            if HTTPRequestHead.readHeaderNames.contains(name) && name != own { head.take(header: name, value: field.value) }
-        }
+        for field in fields where field.name.lowercased() != own { head.take(header: field.name, value: field.value) }
         head.userAgent = value(userAgentHeader)
         return .success(ForwardAuthRequest(address: address, port: port, head: head))
     }

@@ -35,9 +35,6 @@ public struct HTTPRequestHead: Sendable, Equatable {
     /// Header names that say a proxy forwarded the request.
     public static let proxyHeaderNames = ["via", "x-forwarded-for", "forwarded"]
 
-    /// The headers `take` reads, in lower case.
-    public static let readHeaderNames: Set<String> = Set(["host", "user-agent", "sec-ch-ua-platform"] + proxyHeaderNames)
-
     /// Reads the headers a verdict uses from (name, value) pairs, names in any case.
     public mutating func take(header name: String, value: String) {
         var name = name
