@@ -96,7 +96,7 @@ struct OutputOptions: ParsableArguments {
     @Option(
         name: .customShort("o"),
         help: ArgumentHelp(
-            "Append events to this file instead of writing them to standard output; repeat to write the same events to several; SIGHUP reopens them.",
+            "Append events to this file instead of writing them to standard output (- is standard output); repeat to write the same events to several; SIGHUP reopens them.",
             valueName: "file"))
     var output: [String] = []
 

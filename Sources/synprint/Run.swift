@@ -220,7 +220,9 @@ struct Synprint: ParsableCommand {
         let observations = try opening { try verdicts.learn.map { try ObservationLog(path: $0) } }
         let hellos = try opening { try verdicts.learnTLS.map { try HelloLog(path: $0) } }
         let eventFiles = try opening {
-            try outputOptions.output.map { try OutputFile(path: $0, mode: outputOptions.truncate ? .truncate : .append) }
+            try outputOptions.output.map {
+                $0 == "-" ? OutputFile() : try OutputFile(path: $0, mode: outputOptions.truncate ? .truncate : .append)
+            }
         }
         let sink = EventSink(files: eventFiles.isEmpty ? [OutputFile()] : eventFiles)
         let limiter = AlertLimiter(perHost: settings.alertsPerHost, window: settings.alertWindow, perSecond: settings.alertsPerSecond)

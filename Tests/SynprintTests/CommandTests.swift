@@ -93,15 +93,17 @@ final class CommandTests: XCTestCase {
         }
     }
 
-    /// `-o` given twice writes the same events to both files.
+    /// `-o` given twice writes the same events to both files; `-o -` is standard output.
     func testRepeatedOutputWritesEveryEventToEachFile() throws {
         let folder = try temporaryFolder()
         let first = folder.appendingPathComponent("a.jsonl"), second = folder.appendingPathComponent("b.jsonl")
-        let run = try runSynprint(["-r", CommandTests.fixture.path, "--http", "--json", "-o", first.path, "-o", second.path])
+        let run = try runSynprint(["-r", CommandTests.fixture.path, "--http", "--json", "-o", first.path, "-o", second.path, "-o", "-"])
         XCTAssertEqual(run.status, 0, run.stderr)
         let events = try String(contentsOf: first, encoding: .utf8)
         XCTAssertEqual(jsonLines(events).filter { $0["type"] as? String == "http" }.count, CommandTests.verdictCases.count)
         XCTAssertEqual(events, try String(contentsOf: second, encoding: .utf8))
+        XCTAssertEqual(events, run.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "-"), "-o - made a file named -")
     }
 
     func testP0fLogFormat() throws {
