@@ -114,13 +114,11 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         sample = ConnectionSample(every: settings.sampleEvery)
         rows = StoreRows(database: database, labels: labels, runStart: Int64(now * 1e6), weight: sample.every)
         nextBatch = spool?.nextSequence ?? 1
-        let thread = Thread { [self] in deliver() }
-        thread.name = "synprint store"
+        let thread = Thread.named("store") { [self] in deliver() }
         thread.start()
         if spool != nil {
             writerFinished = false
-            let writer = Thread { [self] in writeAhead() }
-            writer.name = "synprint spool"
+            let writer = Thread.named("store spool") { [self] in writeAhead() }
             writer.start()
         }
     }

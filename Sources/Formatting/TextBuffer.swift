@@ -95,6 +95,11 @@ public final class TextBuffer {
         appendRaw(other.storage, other.used)
     }
 
+    /// Text written elsewhere (an event rendered on a worker).
+    public func append(bytes: UnsafeRawBufferPointer) {
+        if let base = bytes.baseAddress { appendRaw(base, bytes.count) }
+    }
+
     /// Appends text that is not a literal (labels from the database, User-Agents).
     @inlinable
     public func append(string: String) {

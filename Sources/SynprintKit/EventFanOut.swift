@@ -9,15 +9,45 @@ import Verdict
 public final class EventFanOut: EventHandler, Sendable {
     public let handlers: [EventHandler]
     private let alerts: AlertLimiter?
+    /// The handler whose renderer writes the workers' events (the first that has one): it gets
+    /// their text, the others the events.
+    private let rendering: Int?
 
     /// `alerts` nil: no alerts are raised (no sink writes them).
     public init(_ handlers: [EventHandler], alerts: AlertLimiter?) {
         self.handlers = handlers
         self.alerts = alerts
+        rendering = handlers.firstIndex { $0.renderer() != nil }
     }
+
+    public func renderer() -> EventRenderer? { rendering.flatMap { handlers[$0].renderer() } }
 
     public func handle(syn: SynObservation) {
         for handler in handlers { handler.handle(syn: syn) }
+    }
+
+    public func handle(syn: SynObservation, rendered: UnsafeRawBufferPointer) {
+        for (i, handler) in handlers.enumerated() {
+            if i == rendering { handler.handle(syn: syn, rendered: rendered) } else { handler.handle(syn: syn) }
+        }
+    }
+
+    public func handle(connection: FollowedConnection, rendered: UnsafeRawBufferPointer) {
+        for (i, handler) in handlers.enumerated() {
+            if i == rendering { handler.handle(connection: connection, rendered: rendered) } else { handler.handle(connection: connection) }
+        }
+    }
+
+    public func handle(flowWindow: FlowWindow, rendered: UnsafeRawBufferPointer) {
+        for (i, handler) in handlers.enumerated() {
+            if i == rendering { handler.handle(flowWindow: flowWindow, rendered: rendered) } else { handler.handle(flowWindow: flowWindow) }
+        }
+    }
+
+    public func handle(tls: TLSObservation, rendered: UnsafeRawBufferPointer) {
+        for (i, handler) in handlers.enumerated() {
+            if i == rendering { handler.handle(tls: tls, rendered: rendered) } else { handler.handle(tls: tls) }
+        }
     }
 
     public func handle(request: JudgedRequest) {

@@ -16,6 +16,7 @@ import Verdict
 public final class EventLog: EventHandler, @unchecked Sendable {
     private let writer: EventWriter
     private let format: EventFormat
+    private let labels: EventLabels
     private let sink: EventSink
     private let database: Database?
     private let alerts: LineLog?
@@ -35,6 +36,7 @@ public final class EventLog: EventHandler, @unchecked Sendable {
         summary = EventSummary(database: database)
         writer = EventWriter(format: format, database: database, labels: labels)
         self.format = format
+        self.labels = labels
         self.sink = sink
         self.database = database
         self.alerts = alerts
@@ -47,8 +49,22 @@ public final class EventLog: EventHandler, @unchecked Sendable {
     /// Alert lines written (after the rate limits).
     public var alertsWritten: Int { tally.withLock { $0.alerts } }
 
+    /// A writer of the same format for each worker.
+    public func renderer() -> EventRenderer? {
+        EventWriter(format: format, database: database, labels: labels)
+    }
+
     public func handle(syn: SynObservation) {
         writer.write(syn, to: sink.buffer)
+        written(syn)
+    }
+
+    public func handle(syn: SynObservation, rendered: UnsafeRawBufferPointer) {
+        sink.buffer.append(bytes: rendered)
+        written(syn)
+    }
+
+    private func written(_ syn: SynObservation) {
         sink.commit()
         summary.count(syn)
         if summary.snapshotDue { summary.publish() }
@@ -56,6 +72,15 @@ public final class EventLog: EventHandler, @unchecked Sendable {
 
     public func handle(connection: FollowedConnection) {
         writer.write(connection, to: sink.buffer)
+        written(connection)
+    }
+
+    public func handle(connection: FollowedConnection, rendered: UnsafeRawBufferPointer) {
+        sink.buffer.append(bytes: rendered)
+        written(connection)
+    }
+
+    private func written(_ connection: FollowedConnection) {
         sink.commit()
         summary.count(connection)
         if summary.snapshotDue { summary.publish() }
@@ -63,13 +88,27 @@ public final class EventLog: EventHandler, @unchecked Sendable {
 
     public func handle(flowWindow: FlowWindow) {
         writer.write(flowWindow, to: sink.buffer)
+        written(flowWindow)
+    }
+
+    public func handle(flowWindow: FlowWindow, rendered: UnsafeRawBufferPointer) {
+        sink.buffer.append(bytes: rendered)
+        written(flowWindow)
+    }
+
+    private func written(_ window: FlowWindow) {
         sink.commit()
-        summary.count(flowWindow)
+        summary.count(window)
         if summary.snapshotDue { summary.publish() }
     }
 
     public func handle(tls: TLSObservation) {
         writer.write(tls, to: sink.buffer)
+        sink.commit()
+    }
+
+    public func handle(tls: TLSObservation, rendered: UnsafeRawBufferPointer) {
+        sink.buffer.append(bytes: rendered)
         sink.commit()
     }
 
@@ -106,4 +145,11 @@ public final class EventLog: EventHandler, @unchecked Sendable {
         sink.flush()
         summary.publish()
     }
+}
+
+extension EventWriter: EventRenderer {
+    public func render(_ syn: SynObservation, to out: TextBuffer) { write(syn, to: out) }
+    public func render(_ connection: FollowedConnection, to out: TextBuffer) { write(connection, to: out) }
+    public func render(_ window: FlowWindow, to out: TextBuffer) { write(window, to: out) }
+    public func render(_ hello: TLSObservation, to out: TextBuffer) { write(hello, to: out) }
 }

@@ -1,6 +1,7 @@
 import Connections
 import Decode
 import FlowStats
+import Formatting
 import Foundation
 import Match
 import Verdict
@@ -47,6 +48,18 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
         var windows: [FlowWindow] = []
         var hellos: [TLSObservation] = []
         var samples: [UInt8] = []
+        /// With a renderer: the text of the events it wrote, and where each event's text ends
+        /// (one entry per event; an event it did not write has none).
+        var text = TextBuffer(capacity: 0)
+        var textEnds: [Int32] = []
+
+        /// The text of event `index`, when it was rendered.
+        func withText<R>(of index: Int, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+            guard index < textEnds.count else { return body(nil) }
+            let start = index == 0 ? 0 : Int(textEnds[index - 1]), end = Int(textEnds[index])
+            guard end > start else { return body(nil) }
+            return text.withBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+        }
 
         mutating func removeAll() {
             events.removeAll(keepingCapacity: true)
@@ -58,6 +71,8 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
             requests.removeAll(keepingCapacity: true)
             statuses.removeAll(keepingCapacity: true)
             samples.removeAll(keepingCapacity: true)
+            text.removeAll()
+            textEnds.removeAll(keepingCapacity: true)
         }
     }
 
@@ -78,6 +93,8 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
     private var fillingSince = 0.0
     /// Workers: the capture-order key of the events queued now (nil for a single pipeline).
     var key: Int64?
+    /// Workers: writes the text of the events it can (`EventRenderer`) as they are queued.
+    var renderer: EventRenderer?
 
     init(batchSize: Int, maxBatches: Int, condition: NSCondition) {
         self.batchSize = batchSize
@@ -88,6 +105,7 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
 
     /// Queue one SYN.
     func send(_ syn: SynObservation) {
+        renderer?.render(syn, to: filling.text)
         filling.syns.append(syn)
         append(.syn(filling.syns.count - 1))
     }
@@ -101,25 +119,27 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
     /// A status for the handler, handed over at once.
     func send(status: Sensor.CaptureStatus) {
         filling.statuses.append(status)
-        filling.events.append(.status(filling.statuses.count - 1))
-        if let key { filling.keys.append(key) }
+        queue(.status(filling.statuses.count - 1))
         handOver()
     }
 
     /// Queue one connection's ClientHello.
     func send(hello: TLSObservation) {
+        renderer?.render(hello, to: filling.text)
         filling.hellos.append(hello)
         append(.hello(filling.hellos.count - 1))
     }
 
     /// Queue one ended connection.
     func send(connection: FollowedConnection) {
+        renderer?.render(connection, to: filling.text)
         filling.connections.append(connection)
         append(.connection(filling.connections.count - 1))
     }
 
     /// Queue one closed flow-statistics window.
     func send(window: FlowWindow) {
+        renderer?.render(window, to: filling.text)
         filling.windows.append(window)
         append(.flowWindow(filling.windows.count - 1))
     }
@@ -143,10 +163,17 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
         append(.established(address))
     }
 
+    /// One event into the batch being filled, with its key and the end of its text.
     @inline(__always)
-    private func append(_ event: Queued) {
+    private func queue(_ event: Queued) {
         filling.events.append(event)
         if let key { filling.keys.append(key) }
+        if renderer != nil { filling.textEnds.append(Int32(filling.text.count)) }
+    }
+
+    @inline(__always)
+    private func append(_ event: Queued) {
+        queue(event)
         if handOverEachEvent || filling.events.count == batchSize {
             handOver()
         } else if let promptInterval {
@@ -225,17 +252,17 @@ final class EventQueue: PipelineEvents, @unchecked Sendable {
 }
 
 extension OutputStage {
-    /// Passes one queued event of `batch` on: the judging side, the entropy, the handler.
+    /// Passes queued event `index` of `batch` on: the judging side, the entropy, the handler.
     @inline(__always)
-    func deliver(_ event: EventQueue.Queued, of batch: borrowing EventQueue.Batch) {
-        switch event {
-        case .syn(let position): handle(batch.syns[position])
+    func deliver(_ index: Int, of batch: borrowing EventQueue.Batch) {
+        switch batch.events[index] {
+        case .syn(let position): batch.withText(of: index) { handle(batch.syns[position], rendered: $0) }
         case .request(let position): handle(batch.requests[position])
         case .established(let address): established(address)
         case .status(let position): status(batch.statuses[position])
-        case .connection(let position): handler.handle(connection: batch.connections[position])
-        case .flowWindow(let position): handle(batch.windows[position])
-        case .hello(let position): handle(batch.hellos[position])
+        case .connection(let position): batch.withText(of: index) { handle(batch.connections[position], rendered: $0) }
+        case .flowWindow(let position): batch.withText(of: index) { handle(batch.windows[position], rendered: $0) }
+        case .hello(let position): batch.withText(of: index) { handle(batch.hellos[position], rendered: $0) }
         case .entropySample(let window, let upstream, let start, let count):
             batch.samples.withUnsafeBytes { bytes in
                 let payload = UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(start) + Int(count)])

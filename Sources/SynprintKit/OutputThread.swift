@@ -18,7 +18,7 @@ final class OutputThread: @unchecked Sendable {
         precondition(!queues.isEmpty && queues.allSatisfy { $0.condition === queues[0].condition })
         self.queues = queues
         condition = queues[0].condition
-        let thread = Thread { [self] in
+        let thread = Thread.named("output") { [self] in
             if queues.count == 1 { run(queues[0], stage) } else { merge(stage) }
             stage.idle()  // everything handled: flush
             condition.lock()
@@ -26,7 +26,6 @@ final class OutputThread: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        thread.name = "synprint output"
         thread.start()
     }
 
@@ -49,9 +48,7 @@ final class OutputThread: @unchecked Sendable {
                 continue
             }
             condition.unlock()
-            batch.events.withUnsafeBufferPointer { events in  // in place, no copy of the array
-                for event in events { stage.deliver(event, of: batch) }
-            }
+            for index in batch.events.indices { stage.deliver(index, of: batch) }
             batch.removeAll()
             condition.lock()
             queue.recycleLocked(batch)
@@ -109,18 +106,20 @@ final class OutputThread: @unchecked Sendable {
                 wait(stage, for: blocking)
                 continue
             }
-            let batch = current[chosen]!
-            var i = position[chosen]
-            batch.events.withUnsafeBufferPointer { events in
-                batch.keys.withUnsafeBufferPointer { keys in
-                    while i < events.count && keys[i] <= limit {
-                        stage.deliver(events[i], of: batch)
-                        i += 1
-                    }
-                }
-            }
-            position[chosen] = i
+            position[chosen] = deliver(current[chosen]!, from: position[chosen], through: limit, to: stage)
         }
+    }
+
+    /// Delivers `batch`'s events from `start` while their keys are at most `limit`; returns the
+    /// next position. The batch is borrowed: a copy would retain and release each of its
+    /// arrays, at every switch between workers.
+    private func deliver(_ batch: borrowing EventQueue.Batch, from start: Int, through limit: Int64, to stage: OutputStage) -> Int {
+        var i = start
+        while i < batch.events.count && batch.keys[i] <= limit {
+            stage.deliver(i, of: batch)
+            i += 1
+        }
+        return i
     }
 
     /// Flushes the output, then waits until one of `queues` has a batch or is closed.

@@ -1,6 +1,7 @@
 import Connections
 import Decode
 import FlowStats
+import Formatting
 import Foundation
 import Match
 import Output
@@ -27,6 +28,15 @@ public protocol EventHandler: AnyObject, Sendable {
     func handle(flowWindow: FlowWindow)
     /// A followed connection began with a TLS ClientHello (`--http`).
     func handle(tls: TLSObservation)
+
+    /// A handler that writes events as text may have them rendered on the worker that made
+    /// them (`EventRenderer`): a new renderer for each worker, or nil to render them itself.
+    func renderer() -> EventRenderer?
+    /// The events of `handle(syn:)` and its kin, with their text from this handler's renderer.
+    func handle(syn: SynObservation, rendered: UnsafeRawBufferPointer)
+    func handle(connection: FollowedConnection, rendered: UnsafeRawBufferPointer)
+    func handle(flowWindow: FlowWindow, rendered: UnsafeRawBufferPointer)
+    func handle(tls: TLSObservation, rendered: UnsafeRawBufferPointer)
 }
 
 extension EventHandler {
@@ -35,6 +45,21 @@ extension EventHandler {
     public func handle(connection: FollowedConnection) {}
     public func handle(flowWindow: FlowWindow) {}
     public func handle(tls: TLSObservation) {}
+    public func renderer() -> EventRenderer? { nil }
+    public func handle(syn: SynObservation, rendered: UnsafeRawBufferPointer) { handle(syn: syn) }
+    public func handle(connection: FollowedConnection, rendered: UnsafeRawBufferPointer) { handle(connection: connection) }
+    public func handle(flowWindow: FlowWindow, rendered: UnsafeRawBufferPointer) { handle(flowWindow: flowWindow) }
+    public func handle(tls: TLSObservation, rendered: UnsafeRawBufferPointer) { handle(tls: tls) }
+}
+
+/// Writes events as text on the worker that made them (`--workers` above 1), so that the output
+/// thread, which every event passes, only copies the text out. Requests are written on the output
+/// thread (their verdict is made there), and so are stats events.
+public protocol EventRenderer: AnyObject {
+    func render(_ syn: SynObservation, to out: TextBuffer)
+    func render(_ connection: FollowedConnection, to out: TextBuffer)
+    func render(_ window: FlowWindow, to out: TextBuffer)
+    func render(_ hello: TLSObservation, to out: TextBuffer)
 }
 
 /// The output thread's end of the pipeline: the judging side of the verdict stage (host
@@ -52,9 +77,10 @@ final class OutputStage: PipelineEvents, Sendable {
         self.entropy = entropy
     }
 
-    func handle(_ syn: SynObservation) {
+    /// `rendered`: the event's text from the handler's renderer, when a worker wrote it.
+    func handle(_ syn: SynObservation, rendered: UnsafeRawBufferPointer? = nil) {
         if syn.fingerprint.direction == .syn { judge?.record(syn) }
-        handler.handle(syn: syn)
+        if let rendered { handler.handle(syn: syn, rendered: rendered) } else { handler.handle(syn: syn) }
     }
 
     func handle(_ observation: HTTPObservation) {
@@ -64,13 +90,18 @@ final class OutputStage: PipelineEvents, Sendable {
 
     /// A window that met tunnel rules marks its client in the host history first, so that the
     /// verdicts and lookups see it.
-    func handle(_ window: FlowWindow) {
+    /// A window rendered on a worker is whole there (workers compute their own entropy).
+    func handle(_ window: FlowWindow, rendered: UnsafeRawBufferPointer? = nil) {
         var window = window
         entropy?.complete(&window)
         if !window.rules.isEmpty {
             judge?.hosts.markTunnelFlow(window.client, rules: window.rules, at: Int(window.last / 1_000_000))
         }
-        handler.handle(flowWindow: window)
+        if let rendered { handler.handle(flowWindow: window, rendered: rendered) } else { handler.handle(flowWindow: window) }
+    }
+
+    func handle(_ connection: FollowedConnection, rendered: UnsafeRawBufferPointer? = nil) {
+        if let rendered { handler.handle(connection: connection, rendered: rendered) } else { handler.handle(connection: connection) }
     }
 
     func established(_ address: IPAddress) {
@@ -80,14 +111,14 @@ final class OutputStage: PipelineEvents, Sendable {
     func send(_ syn: SynObservation) { handle(syn) }
     func send(_ request: HTTPObservation) { handle(request) }
     func send(established address: IPAddress) { established(address) }
-    func send(connection: FollowedConnection) { handler.handle(connection: connection) }
+    func send(connection: FollowedConnection) { handle(connection) }
     func send(window: FlowWindow) { handle(window) }
     func send(hello: TLSObservation) { handle(hello) }
 
     /// A ClientHello goes with its connection's record first, for the checks the APIs make.
-    func handle(_ hello: TLSObservation) {
+    func handle(_ hello: TLSObservation, rendered: UnsafeRawBufferPointer? = nil) {
         judge?.record(hello)
-        handler.handle(tls: hello)
+        if let rendered { handler.handle(tls: hello, rendered: rendered) } else { handler.handle(tls: hello) }
     }
 
     func status(_ status: Sensor.CaptureStatus) { handler.handle(status: status) }
@@ -166,6 +197,10 @@ public final class Sensor {
             self.workers = nil
             return
         }
+        // Several workers: each writes its events' text where the handler lets it, for the
+        // output thread is the one every event passes (one worker keeps the capture thread
+        // busier than the output thread, so it renders nothing).
+        if count > 1 { for queue in queues { queue.renderer = handler.renderer() } }
         output = OutputThread(queues: queues, stage: stage)
         self.workers =
             count > 1

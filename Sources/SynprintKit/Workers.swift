@@ -111,8 +111,7 @@ final class Workers: @unchecked Sendable {
         rounds = Array(repeating: Round(), count: pipelines.count)
         running = pipelines.count
         for (index, worker) in workers.enumerated() where !ownCaptures {
-            let thread = Thread { [self] in work(worker) }
-            thread.name = "synprint worker \(index)"
+            let thread = Thread.named("worker \(index)") { [self] in work(worker) }
             thread.start()
         }
     }

@@ -93,7 +93,7 @@ struct SourceRunner {
         for (worker, capture) in sources.enumerated() {
             done.enter()
             let share = CaptureThreadShare(sensor: sensor, source: capture)
-            let thread = Thread {
+            let thread = Thread.named("capture \(worker)") {
                 let sensor = share.sensor
                 let source = share.source
                 var packets = 0
@@ -119,7 +119,6 @@ struct SourceRunner {
                 ends.withLock { $0[worker] = end }
                 done.leave()
             }
-            thread.name = "synprint capture \(worker)"
             thread.start()
         }
         func total() -> CaptureStatistics? {

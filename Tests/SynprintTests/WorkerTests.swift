@@ -16,18 +16,24 @@ final class WorkerTests: XCTestCase {
         "Tests/SynprintTests/Fixtures/robustness/captures/terminal-injection.pcap", "Tests/SynprintTests/Fixtures/tls-clients.pcap",
     ]
 
-    /// Every analysis on, the events written as JSON lines; the lines, the summary and the counts.
+    /// Every analysis on, the events written as JSON lines and, by a second handler, as p0f log
+    /// lines; both sets of lines, the summary and the counts. With several workers the workers
+    /// write the first handler's text (`EventRenderer`) and the second writes its own.
     func run(
         _ packets: [(seconds: Int, microseconds: Int, bytes: [UInt8])], link: LinkType, workers: Int
-    ) throws -> (lines: [String], summary: String, status: Sensor.CaptureStatus) {
-        let output = try temporaryFolder().appendingPathComponent("events.jsonl")
+    ) throws -> (lines: [String], p0f: [String], summary: String, status: Sensor.CaptureStatus) {
+        let folder = try temporaryFolder()
+        let output = folder.appendingPathComponent("events.jsonl"), p0fOutput = folder.appendingPathComponent("events.log")
         let database = try shippedDatabase()
         let sink = EventSink(file: try OutputFile(path: output.path, mode: .truncate))
+        let p0fSink = EventSink(file: try OutputFile(path: p0fOutput.path, mode: .truncate))
         let log = EventLog(
             format: .json, database: database, labels: EventLabels(sensor: "workers"), sink: sink, alerts: nil, observations: nil)
+        let p0fLog = EventLog(
+            format: .p0f, database: database, labels: EventLabels(sensor: "workers"), sink: p0fSink, alerts: nil, observations: nil)
         let sensor = Sensor(
             settings: Settings(), database: database, stacks: try shippedTLSStacks(), judging: true, following: true, flowStatistics: true,
-            workers: workers, handler: log)
+            workers: workers, handler: EventFanOut([log, p0fLog], alerts: nil))
         for packet in packets {
             _ = packet.bytes.withUnsafeBytes {
                 sensor.process(Packet(seconds: packet.seconds, microseconds: packet.microseconds, bytes: $0), link: link)
@@ -36,8 +42,10 @@ final class WorkerTests: XCTestCase {
         sensor.finish()
         sensor.publishStatus()
         sink.flush()
+        p0fSink.flush()
         let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map(String.init)
-        return (lines, log.summary.json(), sensor.captureStatus)
+        let p0f = try String(contentsOf: p0fOutput, encoding: .utf8).split(separator: "\n").map(String.init)
+        return (lines, p0f, log.summary.json(), sensor.captureStatus)
     }
 
     func testFourWorkersGiveOneWorkersEventsOnEveryCaptureAndFixture() throws {
@@ -46,9 +54,13 @@ final class WorkerTests: XCTestCase {
             let one = try run(capture.packets, link: capture.link, workers: 1)
             let four = try run(capture.packets, link: capture.link, workers: 4)
             XCTAssertFalse(one.lines.isEmpty, path)
-            let difference = one.lines.sorted().difference(from: four.lines.sorted())
-            XCTAssertTrue(
-                difference.isEmpty, "\(path): \(difference.count) lines differ, e.g. \(difference.first.map { "\($0)".prefix(400) } ?? "")")
+            XCTAssertFalse(one.p0f.isEmpty, path)
+            for (a, b) in [(one.lines, four.lines), (one.p0f, four.p0f)] {
+                let difference = a.sorted().difference(from: b.sorted())
+                XCTAssertTrue(
+                    difference.isEmpty,
+                    "\(path): \(difference.count) lines differ, e.g. \(difference.first.map { "\($0)".prefix(400) } ?? "")")
+            }
             XCTAssertEqual(one.summary, four.summary, path)
             XCTAssertEqual(one.status.counters.packets, capture.packets.count, path)
             XCTAssertEqual(four.status.counters.packets, capture.packets.count, path)
