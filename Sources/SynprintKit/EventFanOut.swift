@@ -27,26 +27,25 @@ public final class EventFanOut: EventHandler, Sendable {
     }
 
     public func handle(syn: SynObservation, rendered: UnsafeRawBufferPointer) {
-        for (i, handler) in handlers.enumerated() {
-            if i == rendering { handler.handle(syn: syn, rendered: rendered) } else { handler.handle(syn: syn) }
-        }
+        each({ $0.handle(syn: syn, rendered: rendered) }, or: { $0.handle(syn: syn) })
     }
 
     public func handle(connection: FollowedConnection, rendered: UnsafeRawBufferPointer) {
-        for (i, handler) in handlers.enumerated() {
-            if i == rendering { handler.handle(connection: connection, rendered: rendered) } else { handler.handle(connection: connection) }
-        }
+        each({ $0.handle(connection: connection, rendered: rendered) }, or: { $0.handle(connection: connection) })
     }
 
     public func handle(flowWindow: FlowWindow, rendered: UnsafeRawBufferPointer) {
-        for (i, handler) in handlers.enumerated() {
-            if i == rendering { handler.handle(flowWindow: flowWindow, rendered: rendered) } else { handler.handle(flowWindow: flowWindow) }
-        }
+        each({ $0.handle(flowWindow: flowWindow, rendered: rendered) }, or: { $0.handle(flowWindow: flowWindow) })
     }
 
     public func handle(tls: TLSObservation, rendered: UnsafeRawBufferPointer) {
+        each({ $0.handle(tls: tls, rendered: rendered) }, or: { $0.handle(tls: tls) })
+    }
+
+    /// An event a worker wrote: its text to the rendering handler, the event to the others.
+    private func each(_ withText: (EventHandler) -> Void, or withEvent: (EventHandler) -> Void) {
         for (i, handler) in handlers.enumerated() {
-            if i == rendering { handler.handle(tls: tls, rendered: rendered) } else { handler.handle(tls: tls) }
+            if i == rendering { withText(handler) } else { withEvent(handler) }
         }
     }
 
