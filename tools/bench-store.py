@@ -5,8 +5,9 @@
 
 One run prints, as Markdown tables for docs/PERFORMANCE.md and docs/FLEET.md:
   - the mixed capture with every analysis on (--json --http --connections --flow-stats), events
-    to -o /dev/null, then also to ClickHouse, then to a ClickHouse behind a proxy that holds every
-    answer back for two seconds (with a spool), at full rate and keeping 1 connection in 100:
+    to -o /dev/null, then also to ClickHouse (without and with a write-ahead spool), then to a
+    ClickHouse behind a proxy that holds every answer back for two seconds (with a spool), at
+    full rate and keeping 1 connection in 100:
     wall time, packet rate, peak memory;
   - the insert rate one sensor reaches against one server (rows sent / seconds of the run);
   - per table: rows, bytes on disk, bytes before compression, and the compression ratio;
@@ -140,6 +141,13 @@ def main():
                 query(port, f"TRUNCATE TABLE synprint.{table}")
 
         plain = best_of(3, every)
+        written = os.path.join(folder, "written")
+
+        def empty_and_clear():
+            empty()
+            shutil.rmtree(written, ignore_errors=True)
+
+        spooled = best_of(3, every + ["--clickhouse", url, "--clickhouse-spool", written], before=empty_and_clear)
         stored = best_of(3, every + ["--clickhouse", url], before=empty)
         sent = sum(int(query(port, f"SELECT count() FROM synprint.{t}")) for t in
                    ("syn", "synack", "http", "alert", "conn", "flowstats", "stats"))
@@ -182,6 +190,7 @@ def main():
         print(f"| {packets:,} mixed packets, every analysis on | seconds | packets/s | peak memory |")
         print("|---|---|---|---|")
         for name, run in (("events to -o /dev/null", plain), ("and to ClickHouse", stored),
+                          ("the same, every batch written ahead to a spool (--clickhouse-spool)", spooled),
                           ("and to a ClickHouse answering inserts after 2 s (spool, drain 0)", slow),
                           ("the same, keeping 1 connection in 100 (--clickhouse-sample 100)", sampled)):
             print(f"| {name} | {run[0]:.2f} | {rate(run[0])} | {run[1] // 1024} MiB |")

@@ -38,10 +38,16 @@ public struct StoreBatch: Sendable {
 /// when the bound is reached the oldest go first, counted. Batches ClickHouse refused as
 /// malformed go to `rejected/` with the error beside them.
 ///
+/// The batches written last are also held in memory (`holding` bytes of them), so that the
+/// sender, which takes a batch moments after it was written while ClickHouse keeps up, does
+/// not read it back from disk and copy it twice more.
+///
 /// Thread-safe: the sink's thread and the output thread both spool.
 public final class Spool: Sendable {
     public let folder: String
     public let limit: Int
+    /// Bytes of the latest batches held in memory besides their files.
+    public let holding: Int
     private struct State {
         var files: [(sequence: UInt64, name: String, table: String, rows: Int, bytes: Int, format: StoreFormat)] = []
         var bytes = 0
@@ -49,14 +55,22 @@ public final class Spool: Sendable {
         var droppedBatches = 0
         var rejectedBatches = 0
         var failures = 0
+        /// Batches written and still in memory, by sequence, and their bytes.
+        var held: [UInt64: [UInt8]] = [:]
+        var heldBytes = 0
+
+        mutating func forget(_ sequence: UInt64) {
+            if let bytes = held.removeValue(forKey: sequence) { heldBytes -= bytes.count }
+        }
     }
     private let state = Mutex(State())
 
     /// Opens (creating it, mode 0700) `folder`, reads what an earlier run left, and removes
     /// temporary files a crash left behind. The folder must not be a symbolic link.
-    public init(folder: String, limit: Int) throws(StoreError) {
+    public init(folder: String, limit: Int, holding: Int = 16 << 20) throws(StoreError) {
         self.folder = folder
         self.limit = limit
+        self.holding = holding
         for path in [folder, folder + "/rejected"] {
             if mkdir(path, 0o700) != 0 && errno != EEXIST {
                 throw .address("\(path): cannot create the spool folder: \(String(cString: strerror(errno)))")
@@ -125,6 +139,7 @@ public final class Spool: Sendable {
             }
             while state.bytes + batch.bytes.count > limit, let oldest = state.files.first {
                 unlink(folder + "/" + oldest.name)
+                state.forget(oldest.sequence)
                 state.files.removeFirst()
                 state.bytes -= oldest.bytes
                 state.droppedRows += oldest.rows
@@ -140,15 +155,22 @@ public final class Spool: Sendable {
             let index = state.files.firstIndex { $0.sequence > batch.sequence } ?? state.files.endIndex
             state.files.insert((batch.sequence, name, batch.table, batch.rows, batch.bytes.count, batch.format), at: index)
             state.bytes += batch.bytes.count
+            if state.heldBytes + batch.bytes.count <= holding {
+                state.held[batch.sequence] = batch.bytes
+                state.heldBytes += batch.bytes.count
+            }
             return true
         }
     }
 
-    /// The oldest batch, read back (nil when the spool is empty). A file that cannot be read is
-    /// dropped, counted.
+    /// The oldest batch, from memory or read back (nil when the spool is empty). A file that
+    /// cannot be read is dropped, counted.
     public func oldest() -> StoreBatch? {
         state.withLock { state in
             while let first = state.files.first {
+                if let bytes = state.held[first.sequence] {
+                    return StoreBatch(sequence: first.sequence, table: first.table, rows: first.rows, bytes: bytes, format: first.format)
+                }
                 if let data = FileManager.default.contents(atPath: folder + "/" + first.name) {
                     return StoreBatch(
                         sequence: first.sequence, table: first.table, rows: first.rows, bytes: [UInt8](data), format: first.format)
@@ -165,6 +187,7 @@ public final class Spool: Sendable {
     /// The batch was delivered (or rejected): its file goes.
     public func remove(_ sequence: UInt64) {
         state.withLock { state in
+            state.forget(sequence)
             guard let index = state.files.firstIndex(where: { $0.sequence == sequence }) else { return }
             let file = state.files.remove(at: index)
             unlink(folder + "/" + file.name)
@@ -177,6 +200,7 @@ public final class Spool: Sendable {
     public func reject(_ batch: StoreBatch, error: String) {
         let name = Spool.name(batch)
         state.withLock { state in
+            state.forget(batch.sequence)
             state.rejectedBatches += 1
             if let index = state.files.firstIndex(where: { $0.sequence == batch.sequence }) {
                 let file = state.files.remove(at: index)

@@ -283,6 +283,19 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(oldest.table, "syn")
         reopened.remove(2)
         XCTAssertEqual(reopened.oldest()?.sequence, 3)
+        // The batches written last are sent from memory: with its file gone behind the spool's
+        // back, a held batch still comes whole; one not held is dropped, counted.
+        for holding in [1000, 0] {
+            let other = folder.deletingLastPathComponent().appendingPathComponent("spool-\(holding)")
+            let spool = try Spool(folder: other.path, limit: 1000, holding: holding)
+            let batch = StoreBatch(sequence: 7, table: "http", rows: 3, bytes: Array(repeating: 68, count: 200))
+            XCTAssertTrue(spool.add(batch))
+            XCTAssertEqual(unlink(other.appendingPathComponent("00000000000000000007.http.3.rowbinary").path), 0)
+            XCTAssertEqual(spool.oldest()?.bytes, holding > 0 ? batch.bytes : nil, "holding \(holding)")
+            XCTAssertEqual(spool.droppedRows, holding > 0 ? 0 : 3)
+            spool.remove(7)
+            XCTAssertTrue(spool.isEmpty)
+        }
         // A link in place of the folder is refused.
         let link = folder.deletingLastPathComponent().appendingPathComponent("link")
         try FileManager.default.createSymbolicLink(at: link, withDestinationURL: folder)
