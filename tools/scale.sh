@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # How --workers scales: the mixed capture with every analysis on (--http --alerts --connections
 # --flow-stats), for 1, 2, 4, 8... workers up to MAX (default: twice the cores), best of three
-# wall-clock runs each, beside tcpdump's time from the same run. Take it on the machine that
-# will run the sensor: the figures mean little on another.
+# wall-clock runs each, beside tcpdump's time from the same run; then the CPU seconds of each
+# kind of thread in one more run (tools/thread-times.py): the busiest bounds the sensor once
+# every thread has a core. Take it on the machine that will run the sensor: the figures mean
+# little on another.
 #   tools/scale.sh [MIXED_PACKETS] [MAX_WORKERS]        (defaults 2000000, 2 x nproc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,7 @@ read -r tt _ < <(measure tcpdump -r "$capture" -w /dev/null)
 echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $mixed mixed packets, every analysis on"
 echo
 printf '| workers | seconds | packets/s | speed-up | x tcpdump | peak memory | events |\n|---|---|---|---|---|---|---|\n'
+threads=$(printf '| workers | capture thread | output thread | busiest worker |\n|---|---|---|---|')
 base=""
 workers=1
 while [ "$workers" -le "$max" ]; do
@@ -39,7 +42,17 @@ while [ "$workers" -le "$max" ]; do
   base=${base:-$t}
   awk -v w="$workers" -v t="$t" -v b="$base" -v n="$mixed" -v td="$tt" -v m="$m" -v e="$events" \
     'BEGIN{printf "| %d | %.2f | %.0f | %.2fx | %.2fx | %d MiB | %d |\n", w, t, n / t, b / t, t / td, m / 1024, e}'
+  # The capture thread keeps the process's name; workers are "worker N" (none with one worker).
+  cpu=$(tools/thread-times.py -- "${run[@]}" -o /dev/null | awk -F'|' -v w="$workers" '
+    NR > 2 { name = $2; gsub(/^ +| +$/, "", name); t = $3 + 0
+             if (name == "output") o = t; else if (name ~ /^worker /) { if (t > k) k = t } else if (c == "") c = t }
+    END { printf "| %d | %.2f | %.2f | %s |", w, c, o, (k == "" ? "-" : sprintf("%.2f", k)) }')
+  threads="$threads"$'\n'"$cpu"
   workers=$((workers * 2))
 done
 echo
 echo "tcpdump -r -w /dev/null: $tt s"
+echo
+echo "CPU seconds per thread, one run each:"
+echo
+echo "$threads"
