@@ -146,10 +146,3 @@ public final class EventLog: EventHandler, @unchecked Sendable {
         summary.publish()
     }
 }
-
-extension EventWriter: EventRenderer {
-    public func render(_ syn: SynObservation, to out: TextBuffer) { write(syn, to: out) }
-    public func render(_ connection: FollowedConnection, to out: TextBuffer) { write(connection, to: out) }
-    public func render(_ window: FlowWindow, to out: TextBuffer) { write(window, to: out) }
-    public func render(_ hello: TLSObservation, to out: TextBuffer) { write(hello, to: out) }
-}

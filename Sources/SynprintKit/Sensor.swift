@@ -1,7 +1,6 @@
 import Connections
 import Decode
 import FlowStats
-import Formatting
 import Foundation
 import Match
 import Output
@@ -50,16 +49,6 @@ extension EventHandler {
     public func handle(connection: FollowedConnection, rendered: UnsafeRawBufferPointer) { handle(connection: connection) }
     public func handle(flowWindow: FlowWindow, rendered: UnsafeRawBufferPointer) { handle(flowWindow: flowWindow) }
     public func handle(tls: TLSObservation, rendered: UnsafeRawBufferPointer) { handle(tls: tls) }
-}
-
-/// Writes events as text on the worker that made them (`--workers` above 1), so that the output
-/// thread, which every event passes, only copies the text out. Requests are written on the output
-/// thread (their verdict is made there), and so are stats events.
-public protocol EventRenderer: AnyObject {
-    func render(_ syn: SynObservation, to out: TextBuffer)
-    func render(_ connection: FollowedConnection, to out: TextBuffer)
-    func render(_ window: FlowWindow, to out: TextBuffer)
-    func render(_ hello: TLSObservation, to out: TextBuffer)
 }
 
 /// The output thread's end of the pipeline: the judging side of the verdict stage (host
