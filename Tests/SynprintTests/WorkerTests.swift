@@ -136,6 +136,40 @@ final class WorkerTests: XCTestCase {
         pool.finish()
     }
 
+    /// A host that is a client of one connection and the server of another keeps only its own
+    /// connection in its flow window, and a client that opened its connection from the lower
+    /// port keeps its: in one pipeline and with four workers alike.
+    func testAClientThatAlsoServesKeepsItsOwnConnections() throws {
+        var frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])] = []
+        /// SYN, SYN+ACK, ACK, data up, data down.
+        func connection(client: [UInt8], clientPort: UInt16, server: [UInt8], serverPort: UInt16) {
+            for (step, flags) in [0x02, 0x12, 0x10, 0x18, 0x18].enumerated() {
+                var p = PacketBuilder()
+                p.flags = UInt8(flags)
+                p.options = step < 2 ? PacketBuilder.linuxOptions : []
+                p.payload = step >= 3 ? Array("data \(step)".utf8) : []
+                let up = step != 1 && step != 4
+                (p.sourcePort, p.destinationPort) = up ? (clientPort, serverPort) : (serverPort, clientPort)
+                let ip = up ? p.ipv4(source: client, destination: server) : p.ipv4(source: server, destination: client)
+                frames.append((1_700_000_000, frames.count * 1000, PacketBuilder.ethernet(ip)))
+            }
+        }
+        let host: [UInt8] = [10, 0, 0, 3], visitor: [UInt8] = [10, 0, 0, 7], lowPort: [UInt8] = [10, 0, 0, 9]
+        connection(client: host, clientPort: 50000, server: [10, 0, 0, 1], serverPort: 443)
+        connection(client: visitor, clientPort: 40000, server: host, serverPort: 23)  // the host serves
+        connection(client: lowPort, clientPort: 1000, server: [10, 0, 0, 1], serverPort: 5000)
+        let one = runSensor(frames, link: .ethernet, database: nil, judging: false, flowStatistics: true)
+        let four = try fourWorkers(frames)
+        for collector in [one, four] {
+            let windows = Dictionary(uniqueKeysWithValues: collector.flowWindows.map { ($0.client, $0) })
+            for client in [host, visitor, lowPort] {
+                let address = IPAddress(v4: client.reduce(0) { $0 << 8 | UInt32($1) })
+                let window = try XCTUnwrap(windows[address], "\(client)")
+                XCTAssertEqual([window.up.packets, window.down.packets, UInt32(window.connectionsOpened)], [3, 2, 1], "\(client)")
+            }
+        }
+    }
+
     func fourWorkers(_ frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])]) throws -> EventCollector {
         let collector = EventCollector()
         let sensor = Sensor(
