@@ -17,7 +17,17 @@ public struct BoundedTable<Key: Hashable, Value> {
     public init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
+        // Room up front (see `place` for the index's): growing copied every value at each
+        // doubling. Pages are touched only as entries arrive; a very large table still grows,
+        // so that a large capacity asks the system for no memory it may not have.
+        let room = Swift.min(capacity, BoundedTable.reserved)
+        index.reserveCapacity(2 * room)
+        keys.reserveCapacity(room)
+        values.reserveCapacity(room)
     }
+
+    /// Entries reserved at the start, at most.
+    public static var reserved: Int { 1 << 17 }
 
     @inlinable
     public var count: Int { index.count }
