@@ -144,11 +144,7 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     }
 
     public func handle(syn: SynObservation) {
-        let s = syn.fingerprint.segment
-        let flow =
-            syn.fingerprint.direction == .syn
-            ? FlowKey(s) : FlowKey(client: s.ip.destination, clientPort: s.destinationPort, server: s.ip.source, serverPort: s.sourcePort)
-        guard sampled(flow) else { return }
+        guard sampled(FlowKey(syn.fingerprint.segment, fromClient: syn.fingerprint.direction == .syn)) else { return }
         append(syn.fingerprint.direction == .syn ? .syn : .synack) { rows.write(syn, sequence: $0, to: $1) }
     }
 

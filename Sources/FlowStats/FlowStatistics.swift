@@ -146,29 +146,22 @@ public final class FlowStatistics {
         if now - lastSweep >= FlowStatistics.sweepInterval { sweep(at: now, report: report) }
         let fromClient = sentByClient(s)
         guard let slot = clients.slot(of: fromClient ? s.ip.source : s.ip.destination) else { return nil }
-        let key =
-            fromClient
-            ? FlowKey(s) : FlowKey(client: s.ip.destination, clientPort: s.destinationPort, server: s.ip.source, serverPort: s.sourcePort)
-        return count(s, payload: s.payload(in: bytes), fromClient: fromClient, key: key, slot: slot, at: now, report: report)
+        return count(
+            s, payload: s.payload(in: bytes), fromClient: fromClient, key: FlowKey(s, fromClient: fromClient), slot: slot, at: now,
+            report: report)
     }
 
     /// Whether the segment's sender is its connection's client: the sender of the SYN when the
-    /// connection is followed here, else the endpoint with the higher port (the ephemeral one;
-    /// on equal ports, the lower address). A host that also serves others so keeps only its
-    /// own connections in its window, and the workers, which send each connection to its
-    /// client's worker by the same rule (`Workers`), count what one pipeline counts.
+    /// connection is followed here, else by the ports (`TCPSegment.fromHigherPort`). A host that
+    /// also serves others so keeps only its own connections in its window, and the workers,
+    /// which send each connection to its client's worker by the same rule (`Workers`), count
+    /// what one pipeline counts.
     @inline(__always)
     private func sentByClient(_ s: TCPSegment) -> Bool {
-        let byPort =
-            s.sourcePort != s.destinationPort
-            ? s.sourcePort > s.destinationPort
-            : (s.ip.source.high, s.ip.source.low) < (s.ip.destination.high, s.ip.destination.low)
+        let byPort = s.fromHigherPort
         // The other end is the client only when it opened this connection from the lower port.
         guard clients.slot(of: byPort ? s.ip.destination : s.ip.source) != nil else { return byPort }
-        let opened =
-            byPort
-            ? FlowKey(client: s.ip.destination, clientPort: s.destinationPort, server: s.ip.source, serverPort: s.sourcePort) : FlowKey(s)
-        return connections.slot(of: opened) == nil ? byPort : !byPort
+        return connections.slot(of: FlowKey(s, fromClient: !byPort)) == nil ? byPort : !byPort
     }
 
     @discardableResult

@@ -56,49 +56,38 @@ public final class EventLog: EventHandler, @unchecked Sendable {
 
     public func handle(syn: SynObservation) {
         writer.write(syn, to: sink.buffer)
-        written(syn)
+        written { $0.count(syn) }
     }
 
     public func handle(syn: SynObservation, rendered: UnsafeRawBufferPointer) {
         sink.buffer.append(bytes: rendered)
-        written(syn)
-    }
-
-    private func written(_ syn: SynObservation) {
-        sink.commit()
-        summary.count(syn)
-        if summary.snapshotDue { summary.publish() }
+        written { $0.count(syn) }
     }
 
     public func handle(connection: FollowedConnection) {
         writer.write(connection, to: sink.buffer)
-        written(connection)
+        written { $0.count(connection) }
     }
 
     public func handle(connection: FollowedConnection, rendered: UnsafeRawBufferPointer) {
         sink.buffer.append(bytes: rendered)
-        written(connection)
-    }
-
-    private func written(_ connection: FollowedConnection) {
-        sink.commit()
-        summary.count(connection)
-        if summary.snapshotDue { summary.publish() }
+        written { $0.count(connection) }
     }
 
     public func handle(flowWindow: FlowWindow) {
         writer.write(flowWindow, to: sink.buffer)
-        written(flowWindow)
+        written { $0.count(flowWindow) }
     }
 
     public func handle(flowWindow: FlowWindow, rendered: UnsafeRawBufferPointer) {
         sink.buffer.append(bytes: rendered)
-        written(flowWindow)
+        written { $0.count(flowWindow) }
     }
 
-    private func written(_ window: FlowWindow) {
+    /// An event is in the buffer: written out when the buffer is full, and counted.
+    private func written(_ count: (EventSummary) -> Void) {
         sink.commit()
-        summary.count(window)
+        count(summary)
         if summary.snapshotDue { summary.publish() }
     }
 

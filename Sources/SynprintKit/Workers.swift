@@ -122,12 +122,7 @@ final class Workers: @unchecked Sendable {
     /// the lower port is remembered, so that the rest of its connection follows it.
     @inline(__always)
     func worker(of s: TCPSegment) -> Int {
-        let byPort: IPAddress
-        if s.sourcePort != s.destinationPort {
-            byPort = s.sourcePort > s.destinationPort ? s.ip.source : s.ip.destination
-        } else {
-            byPort = (s.ip.source.high, s.ip.source.low) < (s.ip.destination.high, s.ip.destination.low) ? s.ip.source : s.ip.destination
-        }
+        let byPort = s.fromHigherPort ? s.ip.source : s.ip.destination
         if s.flags.contains(.syn) && !s.flags.contains(.ack) {
             let worker = worker(of: s.ip.source)
             if byPort != s.ip.source { remember(s, worker: worker) }

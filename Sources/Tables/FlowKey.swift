@@ -46,11 +46,28 @@ public struct FlowKey: Hashable, Sendable {
         return Int(bitPattern: UInt(TableHash.mix(x ^ (client.low << 32 | server.low))))
     }
 
-    /// The key of a segment sent by the client.
-    public init(_ segment: TCPSegment) {
-        self.init(
-            client: segment.ip.source, clientPort: segment.sourcePort,
-            server: segment.ip.destination, serverPort: segment.destinationPort)
+    /// The key of a segment sent by the client (`fromClient` false: by the server).
+    public init(_ segment: TCPSegment, fromClient: Bool = true) {
+        if fromClient {
+            self.init(
+                client: segment.ip.source, clientPort: segment.sourcePort,
+                server: segment.ip.destination, serverPort: segment.destinationPort)
+        } else {
+            self.init(
+                client: segment.ip.destination, clientPort: segment.destinationPort,
+                server: segment.ip.source, serverPort: segment.sourcePort)
+        }
+    }
+}
+
+extension TCPSegment {
+    /// Whether the sender is the client by the ports alone, for a connection whose SYN was not
+    /// seen: the endpoint with the higher port (the ephemeral one); on equal ports, the lower
+    /// address. The workers split by it and the flow statistics count by it.
+    @inlinable
+    public var fromHigherPort: Bool {
+        sourcePort != destinationPort
+            ? sourcePort > destinationPort : (ip.source.high, ip.source.low) < (ip.destination.high, ip.destination.low)
     }
 }
 
