@@ -1,4 +1,8 @@
+import Connections
+import FlowStats
+import Match
 import Tables
+import Verdict
 
 /// Which connections a sampling sensor keeps in the store (`--clickhouse-sample N`): 1 in N,
 /// chosen by a hash of the connection's endpoints, so that every row of a connection (SYN,
@@ -21,6 +25,15 @@ public struct ConnectionSample: Sendable {
         hash = ConnectionSample.mix(hash ^ (UInt64(flow.clientPort) << 16 | UInt64(flow.serverPort)))
         return hash % UInt64(every) == 0
     }
+
+    /// A SYN's or SYN+ACK's connection.
+    public func keeps(_ syn: SynObservation) -> Bool {
+        keeps(FlowKey(syn.fingerprint.segment, fromClient: syn.fingerprint.direction == .syn))
+    }
+
+    public func keeps(_ connection: FollowedConnection) -> Bool { keeps(connection.key) }
+
+    public func keeps(_ hello: TLSObservation) -> Bool { keeps(hello.syn.key) }
 
     /// SplitMix64's finalizer: every input bit reaches every output bit.
     static func mix(_ value: UInt64) -> UInt64 {

@@ -69,6 +69,8 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
     public let spool: Spool?
     private let settings: Settings
     private let rows: StoreRows
+    /// Rows for a worker's renderer: the same run, its own buffers.
+    private let makeRows: @Sendable () -> StoreRows
     private let limiter: AlertLimiter?
     private let sample: ConnectionSample
     /// 1 in this many connections is kept.
@@ -112,7 +114,9 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         self.limiter = limiter
         let now = Date().timeIntervalSince1970
         sample = ConnectionSample(every: settings.sampleEvery)
-        rows = StoreRows(database: database, labels: labels, runStart: Int64(now * 1e6), weight: sample.every)
+        let runStart = Int64(now * 1e6)
+        rows = StoreRows(database: database, labels: labels, runStart: runStart, weight: sample.every)
+        makeRows = { [sample] in StoreRows(database: database, labels: labels, runStart: runStart, weight: sample.every) }
         nextBatch = spool?.nextSequence ?? 1
         let thread = Thread.named("store") { [self] in deliver() }
         thread.start()
@@ -125,27 +129,30 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
 
     // MARK: Output thread
 
-    private func append(_ table: StoreTable, _ render: (UInt64, TextBuffer) -> Void) {
+    /// A row into its table's pending batch: its identity (the run's next sequence), then the
+    /// rest as `render` writes it.
+    private func append(_ table: StoreTable, _ render: (TextBuffer) -> Void) {
         condition.lock()
         let index = StoreTable.allCases.firstIndex(of: table)!
         if pending[index].rows == 0 { pending[index].since = monotonic() }
-        render(sequence, pending[index].text)
+        rows.identify(sequence, to: pending[index].text)
+        render(pending[index].text)
         sequence += 1
         pending[index].rows += 1
         if pending[index].rows >= settings.batchRows || pending[index].text.count >= settings.batchBytes { seal(index, mayWait: true) }
         condition.unlock()
     }
 
-    /// Whether the connection of `flow` is in the sample; one left out is counted.
-    private func sampled(_ flow: FlowKey) -> Bool {
-        if sample.keeps(flow) { return true }
+    /// Whether `kept` (the sample's answer for the event's connection); one left out is counted.
+    private func sampled(_ kept: Bool) -> Bool {
+        if kept { return true }
         condition.withLock { counts.sampledOut += 1 }
         return false
     }
 
     public func handle(syn: SynObservation) {
-        guard sampled(FlowKey(syn.fingerprint.segment, fromClient: syn.fingerprint.direction == .syn)) else { return }
-        append(syn.fingerprint.direction == .syn ? .syn : .synack) { rows.write(syn, sequence: $0, to: $1) }
+        guard sampled(sample.keeps(syn)) else { return }
+        append(syn.fingerprint.direction == .syn ? .syn : .synack) { rows.write(syn, to: $0) }
     }
 
     public func handle(request: JudgedRequest) {
@@ -153,7 +160,7 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         requests += 1
         if request.verdict.flagged { flagged += 1 }
         let syn = request.observation.syn
-        guard sampled(syn.key) else { return }
+        guard sampled(sample.keeps(syn.key)) else { return }
         let claimed = request.verdict.claimed
         var line: String?, excluded = ""
         if let reason = exclusions.exclusion(
@@ -170,44 +177,66 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
                 templates[key] = line
             }
         }
-        append(.http) { rows.write(request, observation: line, excluded: excluded, sequence: $0, to: $1) }
+        append(.http) { rows.write(request, observation: line, excluded: excluded, to: $0) }
     }
 
     public func handle(alert: JudgedRequest) {
-        guard sampled(alert.observation.syn.key) else { return }
-        append(.alert) { rows.write(alert, sequence: $0, to: $1) }
+        guard sampled(sample.keeps(alert.observation.syn.key)) else { return }
+        append(.alert) { rows.write(alert, to: $0) }
     }
 
     /// A web application's check (`/v1/check`, `/v1/auth`), from an API thread: an `http` row
     /// with source `api` (its verdict weighs the connection's ClientHello, for HTTPS).
     public func handle(apiCheck check: JudgedRequest) {
-        guard sampled(check.observation.syn.key) else { return }
-        append(.http) { rows.write(check, source: "api", sequence: $0, to: $1) }
+        guard sampled(sample.keeps(check.observation.syn.key)) else { return }
+        append(.http) { rows.write(check, source: "api", to: $0) }
     }
 
     /// A flagged check the alert limits let through: its `alert` row.
     public func handle(apiAlert alert: JudgedRequest) {
-        guard sampled(alert.observation.syn.key) else { return }
-        append(.alert) { rows.write(alert, source: "api", sequence: $0, to: $1) }
+        guard sampled(sample.keeps(alert.observation.syn.key)) else { return }
+        append(.alert) { rows.write(alert, source: "api", to: $0) }
     }
 
     public func handle(connection: FollowedConnection) {
-        guard sampled(connection.key) else { return }
-        append(.conn) { rows.write(connection, sequence: $0, to: $1) }
+        guard sampled(sample.keeps(connection)) else { return }
+        append(.conn) { rows.write(connection, to: $0) }
     }
 
     public func handle(flowWindow: FlowWindow) {
-        append(.flowstats) { rows.write(flowWindow, sequence: $0, to: $1) }
+        append(.flowstats) { rows.write(flowWindow, to: $0) }
     }
 
     public func handle(tls: TLSObservation) {
-        guard sampled(tls.syn.key) else { return }
-        append(.tls) { rows.write(tls, sequence: $0, to: $1) }
+        guard sampled(sample.keeps(tls)) else { return }
+        append(.tls) { rows.write(tls, to: $0) }
     }
+
+    // MARK: Rows written on the workers
+
+    /// With several workers, each writes its events' rows but for their identity
+    /// (`StoreRenderer`); here they get it, in the merged order, so that the run's sequences
+    /// stay gapless and in capture order. No text: the renderer left the event out of the sample.
+    public func renderer() -> EventRenderer? { StoreRenderer(rows: makeRows(), sample: sample) }
+
+    private func append(_ table: StoreTable, rendered: UnsafeRawBufferPointer) {
+        guard !rendered.isEmpty else { return condition.withLock { counts.sampledOut += 1 } }
+        append(table) { $0.append(bytes: rendered) }
+    }
+
+    public func handle(syn: SynObservation, rendered: UnsafeRawBufferPointer) {
+        append(syn.fingerprint.direction == .syn ? .syn : .synack, rendered: rendered)
+    }
+
+    public func handle(connection: FollowedConnection, rendered: UnsafeRawBufferPointer) { append(.conn, rendered: rendered) }
+
+    public func handle(flowWindow: FlowWindow, rendered: UnsafeRawBufferPointer) { append(.flowstats, rendered: rendered) }
+
+    public func handle(tls: TLSObservation, rendered: UnsafeRawBufferPointer) { append(.tls, rendered: rendered) }
 
     public func handle(status: Sensor.CaptureStatus) {
         let stats = status.figures(requests: requests, flagged: flagged, alertsSuppressed: limiter?.suppressed ?? 0)
-        append(.stats) { rows.write(stats, sequence: $0, to: $1) }
+        append(.stats) { rows.write(stats, to: $0) }
     }
 
     public func idle() {

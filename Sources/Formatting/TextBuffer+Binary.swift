@@ -8,6 +8,13 @@ extension TextBuffer {
         used += MemoryLayout<T>.size
     }
 
+    /// Writes `value` over bytes already appended at `offset` (a length known only once what
+    /// it measures is written).
+    public func overwrite<T: FixedWidthInteger>(littleEndian value: T, at offset: Int) {
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= used, "overwrite past the end")
+        UnsafeMutableRawPointer(storage + offset).storeBytes(of: value.littleEndian, as: T.self)
+    }
+
     @inlinable
     public func append(varUInt value: Int) {
         var rest = UInt64(max(value, 0))

@@ -21,7 +21,8 @@ public enum StoreTable: String, Sendable, CaseIterable {
 /// and seconds keep the three decimals of the JSON events.
 ///
 /// Every row starts with the sensor's name and an `event_id` unique across the fleet: the
-/// sensor, the time its run started and the event's position in the run.
+/// sensor, the time its run started and the event's position in the run (`identify`); the
+/// `write` functions write the columns after them.
 public final class StoreRows {
     private let database: Database?
     private let sensor: String
@@ -102,11 +103,17 @@ public final class StoreRows {
 
     // MARK: Column groups
 
-    private func begin(_ sequence: UInt64, seconds: Int, microseconds: Int, to out: TextBuffer) {
+    /// A row's first two columns, the sensor and the `event_id`: written where the event's
+    /// position in the run is known (the output thread), before the rest of the row, which a
+    /// worker may have written (`write`).
+    public func identify(_ sequence: UInt64, to out: TextBuffer) {
         out.append(lengthPrefixed: sensor)
         text(out) {
             $0.append(string: prefix); $0.append(sequence)
         }
+    }
+
+    private func begin(seconds: Int, microseconds: Int, to out: TextBuffer) {
         time(max(seconds, 0), out)
         u32(max(0, min(microseconds, 999_999)), out)
     }
@@ -145,11 +152,11 @@ public final class StoreRows {
 
     /// A SYN or SYN+ACK row, for the `syn` or `synack` table.
     @discardableResult
-    public func write(_ syn: SynObservation, sequence: UInt64, to out: TextBuffer) -> StoreTable {
+    public func write(_ syn: SynObservation, to out: TextBuffer) -> StoreTable {
         let fp = syn.fingerprint
         let s = fp.segment
         let o = fp.options
-        begin(sequence, seconds: syn.seconds, microseconds: syn.microseconds, to: out)
+        begin(seconds: syn.seconds, microseconds: syn.microseconds, to: out)
         // A SYN+ACK's client is its receiver: the network column groups by client either way.
         let flow = FlowKey(s)
         text(out) { $0.append(ip: s.ip.source) }
@@ -197,13 +204,13 @@ public final class StoreRows {
     /// the rule that `excluded` it.
     public func write(
         _ request: JudgedRequest, source: StaticString = "capture", observation learned: String? = nil, excluded: String = "",
-        sequence: UInt64, to out: TextBuffer
+        to out: TextBuffer
     ) {
         let observation = request.observation
         let syn = observation.syn
         let head = observation.request
         let verdict = request.verdict
-        begin(sequence, seconds: observation.seconds, microseconds: observation.microseconds, to: out)
+        begin(seconds: observation.seconds, microseconds: observation.microseconds, to: out)
         endpoints(FlowKey(syn.fingerprint.segment), to: out)
         out.append(lengthPrefixed: source)
         time(max(syn.seconds, 0), out)
@@ -228,8 +235,8 @@ public final class StoreRows {
     }
 
     /// An ended connection's row, for the `conn` table.
-    public func write(_ c: FollowedConnection, sequence: UInt64, to out: TextBuffer) {
-        begin(sequence, seconds: Int(c.start / 1_000_000), microseconds: Int(c.start % 1_000_000), to: out)
+    public func write(_ c: FollowedConnection, to out: TextBuffer) {
+        begin(seconds: Int(c.start / 1_000_000), microseconds: Int(c.start % 1_000_000), to: out)
         endpoints(c.key, to: out)
         time(max(c.last / 1_000_000, 0), out)
         out.append(lengthPrefixed: c.stage.rawValue)
@@ -260,8 +267,8 @@ public final class StoreRows {
     }
 
     /// A closed flow-statistics window's row, for the `flowstats` table.
-    public func write(_ w: FlowWindow, sequence: UInt64, to out: TextBuffer) {
-        begin(sequence, seconds: Int(w.start / 1_000_000), microseconds: Int(w.start % 1_000_000), to: out)
+    public func write(_ w: FlowWindow, to out: TextBuffer) {
+        begin(seconds: Int(w.start / 1_000_000), microseconds: Int(w.start % 1_000_000), to: out)
         endpoints(FlowKey(client: w.client, clientPort: 0, server: w.server, serverPort: w.serverPort), ports: false, to: out)
         time(max(w.last / 1_000_000, 0), out)
         seconds(w.last - w.start, out)
@@ -289,9 +296,9 @@ public final class StoreRows {
     }
 
     /// A connection's ClientHello, for the `tls` table.
-    public func write(_ t: TLSObservation, sequence: UInt64, to out: TextBuffer) {
+    public func write(_ t: TLSObservation, to out: TextBuffer) {
         let hello = t.hello
-        begin(sequence, seconds: t.seconds, microseconds: t.microseconds, to: out)
+        begin(seconds: t.seconds, microseconds: t.microseconds, to: out)
         endpoints(FlowKey(t.syn.fingerprint.segment), to: out)
         out.append(lengthPrefixed: hello.serverName ?? "")
         strings(hello.protocols, out)
@@ -318,8 +325,8 @@ public final class StoreRows {
     }
 
     /// The capture's counts at one moment, for the `stats` table.
-    public func write(_ stats: StatsFigures, sequence: UInt64, to out: TextBuffer) {
-        begin(sequence, seconds: stats.seconds, microseconds: stats.microseconds, to: out)
+    public func write(_ stats: StatsFigures, to out: TextBuffer) {
+        begin(seconds: stats.seconds, microseconds: stats.microseconds, to: out)
         for count in [stats.packets, stats.syn, stats.synAck, stats.skipped, stats.malformed] { u64(count, out) }
         nullable(stats.libpcap?.received, out, u64)
         nullable(stats.libpcap?.dropped, out, u64)

@@ -9,43 +9,56 @@ import Verdict
 public final class EventFanOut: EventHandler, Sendable {
     public let handlers: [EventHandler]
     private let alerts: AlertLimiter?
-    /// The handler whose renderer writes the workers' events (the first that has one): it gets
-    /// their text, the others the events.
-    private let rendering: Int?
+    /// The handlers whose renderers write the workers' events: they get their text, the
+    /// others the events.
+    private let rendering: [Int]
 
     /// `alerts` nil: no alerts are raised (no sink writes them).
     public init(_ handlers: [EventHandler], alerts: AlertLimiter?) {
         self.handlers = handlers
         self.alerts = alerts
-        rendering = handlers.firstIndex { $0.renderer() != nil }
+        rendering = handlers.indices.filter { handlers[$0].renderer() != nil }
     }
 
-    public func renderer() -> EventRenderer? { rendering.flatMap { handlers[$0].renderer() } }
+    /// One rendering handler's renderer as it is; several share a worker's text (`RendererGroup`).
+    public func renderer() -> EventRenderer? {
+        let parts = rendering.compactMap { handlers[$0].renderer() }
+        return parts.count > 1 ? RendererGroup(parts) : parts.first
+    }
 
     public func handle(syn: SynObservation) {
         for handler in handlers { handler.handle(syn: syn) }
     }
 
     public func handle(syn: SynObservation, rendered: UnsafeRawBufferPointer) {
-        each({ $0.handle(syn: syn, rendered: rendered) }, or: { $0.handle(syn: syn) })
+        each(rendered, { $0.handle(syn: syn, rendered: $1) }, or: { $0.handle(syn: syn) })
     }
 
     public func handle(connection: FollowedConnection, rendered: UnsafeRawBufferPointer) {
-        each({ $0.handle(connection: connection, rendered: rendered) }, or: { $0.handle(connection: connection) })
+        each(rendered, { $0.handle(connection: connection, rendered: $1) }, or: { $0.handle(connection: connection) })
     }
 
     public func handle(flowWindow: FlowWindow, rendered: UnsafeRawBufferPointer) {
-        each({ $0.handle(flowWindow: flowWindow, rendered: rendered) }, or: { $0.handle(flowWindow: flowWindow) })
+        each(rendered, { $0.handle(flowWindow: flowWindow, rendered: $1) }, or: { $0.handle(flowWindow: flowWindow) })
     }
 
     public func handle(tls: TLSObservation, rendered: UnsafeRawBufferPointer) {
-        each({ $0.handle(tls: tls, rendered: rendered) }, or: { $0.handle(tls: tls) })
+        each(rendered, { $0.handle(tls: tls, rendered: $1) }, or: { $0.handle(tls: tls) })
     }
 
-    /// An event a worker wrote: its text to the rendering handler, the event to the others.
-    private func each(_ withText: (EventHandler) -> Void, or withEvent: (EventHandler) -> Void) {
+    /// An event a worker wrote: each rendering handler's part of its text to that handler, the
+    /// event to the others.
+    private func each(
+        _ text: UnsafeRawBufferPointer, _ withText: (EventHandler, UnsafeRawBufferPointer) -> Void, or withEvent: (EventHandler) -> Void
+    ) {
+        var next = 0, offset = 0  // the next rendering handler, and where its part starts
         for (i, handler) in handlers.enumerated() {
-            if i == rendering { withText(handler) } else { withEvent(handler) }
+            guard next < rendering.count, rendering[next] == i else {
+                withEvent(handler)
+                continue
+            }
+            next += 1
+            withText(handler, rendering.count == 1 ? text : RendererGroup.part(of: text, at: &offset))
         }
     }
 

@@ -93,27 +93,36 @@ func writeStoreRows(
 ) rethrows -> UInt64 {
     let out = TextBuffer(capacity: 4096)
     var sequence = first
-    func next(_ table: StoreTable) throws {
-        try each(table, out, sequence)
+    func next(_ write: (TextBuffer) -> StoreTable) throws {
+        rows.identify(sequence, to: out)
+        try each(write(out), out, sequence)
         out.removeAll()
         sequence += 1
     }
-    for syn in events.handshakes { try next(rows.write(syn, sequence: sequence, to: out)) }
+    for syn in events.handshakes { try next { rows.write(syn, to: $0) } }
     for request in events.requests {
-        rows.write(request, sequence: sequence, to: out)
-        try next(.http)
+        try next {
+            rows.write(request, to: $0)
+            return .http
+        }
     }
     for connection in events.connections {
-        rows.write(connection, sequence: sequence, to: out)
-        try next(.conn)
+        try next {
+            rows.write(connection, to: $0)
+            return .conn
+        }
     }
     for window in events.flowWindows {
-        rows.write(window, sequence: sequence, to: out)
-        try next(.flowstats)
+        try next {
+            rows.write(window, to: $0)
+            return .flowstats
+        }
     }
     for hello in events.hellos {
-        rows.write(hello, sequence: sequence, to: out)
-        try next(.tls)
+        try next {
+            rows.write(hello, to: $0)
+            return .tls
+        }
     }
     return sequence
 }

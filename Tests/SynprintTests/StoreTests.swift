@@ -26,7 +26,7 @@ final class StoreTests: XCTestCase {
     /// Every capture through one threaded sensor (every analysis on) whose events go to a JSON
     /// file and to `store`; `between` runs once half of the packets are in.
     func feed(
-        _ captures: [URL], store: StoreSink, json: URL, sensor name: String = "test", between: () throws -> Void = {},
+        _ captures: [URL], store: StoreSink, json: URL, sensor name: String = "test", workers: Int = 1, between: () throws -> Void = {},
         end: () throws -> Void = {}
     ) throws {
         let database = try shippedDatabase()
@@ -37,7 +37,7 @@ final class StoreTests: XCTestCase {
             limiter: limiter)
         let sensor = Sensor(
             settings: Settings(), database: database, stacks: try shippedTLSStacks(), judging: true, following: true,
-            flowStatistics: true, handler: EventFanOut([log, store], alerts: limiter))
+            flowStatistics: true, workers: workers, handler: EventFanOut([log, store], alerts: limiter))
         let all = try captures.map { try packets(of: $0) }
         let total = all.reduce(0) { $0 + $1.packets.count }
         var fed = 0
@@ -141,7 +141,8 @@ final class StoreTests: XCTestCase {
         let figures = StatsFigures(
             seconds: 1, microseconds: 0, packets: 1, syn: 1, synAck: 0, skipped: 0, malformed: 0, libpcap: (7, 2, 1), awaitingRequest: 0,
             requests: 0, flagged: 0, alertsSuppressed: 0)
-        rows.write(figures, sequence: 0, to: out)
+        rows.identify(0, to: out)
+        rows.write(figures, to: out)
         let stats = try RowBinaryDecoder.lines(out.withBytes { [UInt8]($0) }, table: .stats)
         XCTAssertEqual(stats.count, 1)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stats[0].utf8)) as? [String: Any])
@@ -397,6 +398,46 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(summary["syns"] as? Int, 3 * (expected["syn"] ?? 0), report.stdout)
     }
 
+    /// With several workers, the workers write the rows but for their identity
+    /// (`StoreRenderer`), beside the JSON file's text (`RendererGroup`), and the sink numbers
+    /// them in the merged order: the store holds the rows one pipeline gives, every event once
+    /// with sequences without a gap, and the sample keeps and counts the same connections.
+    func testWorkersWriteTheRowsOneWorkerWrites() throws {
+        let server = try ClickHouseServer.started()
+        try initialize(server)
+        var sampledOut: [Int] = []
+        for (sensor, workers) in [("one", 1), ("three", 3)] {
+            let store = try makeSink(server.url, sensor: sensor) { $0.sampleEvery = 2 }
+            let json = try temporaryFolder().appendingPathComponent("events.jsonl")
+            try feed(StoreTests.captures, store: store, json: json, sensor: sensor, workers: workers)
+            XCTAssertEqual(store.report.droppedRows, 0)
+            sampledOut.append(store.report.sampledOut)
+        }
+        XCTAssertEqual(sampledOut[0], sampledOut[1], "events the sample left out")
+        XCTAssertGreaterThan(sampledOut[0], 0)
+        for table in StoreTable.allCases where table != .stats {
+            // sensor and event_id are each row's first two columns.
+            func rows(_ sensor: String) throws -> [String] {
+                try server.rows("SELECT * FROM synprint.\(table.rawValue) WHERE sensor = '\(sensor)'").map {
+                    $0.dropFirst(2).joined(separator: "\t")
+                }.sorted()
+            }
+            let one = try rows("one"), three = try rows("three")
+            let difference = one.difference(from: three)
+            XCTAssertTrue(
+                difference.isEmpty, "\(table): \(difference.count) rows differ, e.g. \(difference.first.map { "\($0)".prefix(300) } ?? "")")
+            if [.syn, .conn, .flowstats, .tls].contains(table) { XCTAssertGreaterThan(one.count, 0, "\(table) rows") }
+        }
+        for sensor in ["one", "three"] {
+            let sequences = try StoreTable.allCases.flatMap { table in
+                try server.rows("SELECT event_id FROM synprint.\(table.rawValue) WHERE sensor = '\(sensor)'").map {
+                    Int($0[0].split(separator: "-").last ?? "") ?? -1
+                }
+            }
+            XCTAssertEqual(sequences.sorted(), Array(0..<sequences.count), "\(sensor): every event once, sequences without a gap")
+        }
+    }
+
     func testClickHouseStoppedAndStartedAgainLosesNothing() throws {
         let server = try ClickHouseServer.started()
         try initialize(server)
@@ -534,7 +575,8 @@ final class StoreTests: XCTestCase {
         let figures = StatsFigures(
             seconds: 1_700_000_000, microseconds: 0, packets: 5, syn: 1, synAck: 0, skipped: 0, malformed: 0, libpcap: nil,
             awaitingRequest: 0, requests: 0, flagged: 0, alertsSuppressed: 0)
-        rows.write(figures, sequence: 1, to: out)
+        rows.identify(1, to: out)
+        rows.write(figures, to: out)
         let whole = out.withBytes { [UInt8]($0) }
         spool.add(StoreBatch(sequence: 1, table: "syn", rows: 1, bytes: Array(whole.prefix(20))))
         spool.add(
