@@ -91,7 +91,8 @@ public final class Spool: Sendable {
             }
             guard let parsed = Spool.parse(name) else { continue }
             var info = stat()
-            guard lstat(folder + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            guard lstat(folder + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) <= Spool.largestBatch
+            else { continue }
             files.append((parsed.sequence, name, parsed.table, parsed.rows, Int(info.st_size), parsed.format))
         }
         files.sort { $0.0 < $1.0 }
@@ -101,10 +102,18 @@ public final class Spool: Sendable {
         }
     }
 
+    /// Files the spool did not write are left alone: other names, and batch names whose
+    /// numbers or size are beyond what a sink writes (sequences below 2^62, a batch's rows and
+    /// bytes far below these bounds), so that counting what the spool holds cannot overflow.
+    static let largestBatch = 1 << 30
+    static let mostRows = 1 << 31
+    static let lastSequence: UInt64 = 1 << 62
+
     static func parse(_ name: String) -> (sequence: UInt64, table: String, rows: Int, format: StoreFormat)? {
         let parts = name.split(separator: ".")
         guard parts.count == 4, let format = StoreFormat(rawValue: String(parts[3])), let sequence = UInt64(parts[0]),
-            let rows = Int(parts[2]), parts[1].allSatisfy({ $0.isLetter || $0 == "_" })
+            sequence < lastSequence, let rows = Int(parts[2]), (0...mostRows).contains(rows),
+            parts[1].allSatisfy({ $0.isLetter || $0 == "_" })
         else { return nil }
         return (sequence, String(parts[1]), rows, format)
     }

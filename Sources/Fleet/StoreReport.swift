@@ -166,6 +166,24 @@ public struct StoreReport {
             }
         }
 
+        /// The columns that hold counts or times, each at most `largestCount` in an answer.
+        var numbers: [Int] {
+            switch self {
+            case .clientSyns: [5, 6, 7]
+            case .connections: [6, 7]
+            case .observations: [2, 3, 4]
+            case .networkStages: [2]
+            case .timeline: [0, 2]
+            case .requests, .windows: [0, 1]
+            case .serverSynAcks, .reasons, .flaggedClients, .tunnelRules, .exclusions: [1]
+            case .firstConnection: [0]
+            case .checkedHellos: []
+            }
+        }
+
+        /// The queries whose rows are added up: their answers hold at most `mostRows`.
+        var added: Bool { self != .observations && self != .checkedHellos }
+
         /// The query as shipped in deploy/clickhouse/queries/: every sensor's last day.
         public var example: String {
             let sql = sql { _ in "ts >= now() - INTERVAL 1 DAY" }
@@ -174,13 +192,29 @@ public struct StoreReport {
         }
     }
 
+    /// Counts and times in answers are at most a trillion, and answers that are added up have
+    /// at most 4 Mi rows, so that no sum of them overflows; a larger one is no store's answer.
+    static let largestCount = 1 << 40
+    static let mostRows = 1 << 22
+
     /// The answer's rows; an answer whose rows do not have the query's columns (a proxy's page,
-    /// another server) is an error, not something to read past.
+    /// another server), or whose numbers or rows are beyond the bounds above, is an error, not
+    /// something to read past.
     func rows(_ query: Query) throws(StoreError) -> [[String]] {
         let answer = try client.execute(query.sql(scope: condition(client:)) + " FORMAT TabSeparated", inDatabase: true)
         let rows = answer.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
         guard rows.allSatisfy({ $0.count == query.columns }) else {
             throw .unexpected("an answer to the \(query.rawValue) query without its \(query.columns) columns")
+        }
+        guard !query.added || rows.count <= StoreReport.mostRows else {
+            throw .unexpected("\(rows.count) rows in the answer to the \(query.rawValue) query, more than \(StoreReport.mostRows)")
+        }
+        for row in rows {
+            for column in query.numbers {
+                if let number = Int(row[column]), !(0...StoreReport.largestCount).contains(number) {
+                    throw .unexpected("\(row[column]) in the answer to the \(query.rawValue) query, beyond \(StoreReport.largestCount)")
+                }
+            }
         }
         return rows
     }

@@ -1,3 +1,5 @@
+import Decode
+
 /// Times written straight into the buffer, without Foundation's formatters.
 extension TextBuffer {
     /// RFC 3339 UTC with microseconds, e.g. `2026-11-22T02:27:19.123456Z`.
@@ -59,6 +61,6 @@ extension TextBuffer {
 
     /// 0000-01-01T00:00:00Z ... 9999-12-31T23:59:59Z in Unix seconds.
     static func clampedToYears(_ seconds: Int) -> Int {
-        min(max(seconds, -62_167_219_200), 253_402_300_799)
+        min(max(seconds, Packet.earliest), Packet.latest)
     }
 }

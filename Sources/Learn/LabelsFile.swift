@@ -104,7 +104,7 @@ public struct LabelsFile: Sendable {
     }
 
     /// Times from the Unix epoch to the end of year 9999: what a capture can hold.
-    static let timeRange = 0.0...253_402_300_799.0
+    static let timeRange = 0.0...Double(Packet.latest)
 
     /// Unix seconds or RFC 3339 (with or without fractional seconds); nil when neither, or
     /// when the time is not finite or outside `timeRange`.

@@ -33,6 +33,10 @@ public struct Settings: Sendable {
     /// Seconds without a packet after which a connection is written as timed out
     /// (`--connection-timeout`); Linux gives up on an unanswered SYN after about two minutes.
     public var connectionTimeout = 120
+    /// The longest time any option takes (`--connection-timeout`, `--flow-window-seconds`,
+    /// `--label-window`): a year. Longer means nothing to a sensor, and capture times in
+    /// microseconds stay far from overflowing.
+    public static let longestSeconds = 31_536_000
 
     // MARK: Flow statistics (`--flow-stats`)
 

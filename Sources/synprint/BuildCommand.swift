@@ -94,7 +94,9 @@ extension DatabaseCommand {
             }
             if let since, StoreReport.duration(since) == nil { throw ValidationError("--since takes a duration such as 15m, 24h or 7d") }
             if minCount < 1 { throw ValidationError("--min-count must be at least 1") }
-            if let labelWindow, labelWindow < 0 { throw ValidationError("--label-window must not be negative") }
+            if let labelWindow, !(0...Settings.longestSeconds).contains(labelWindow) {
+                throw ValidationError("--label-window takes seconds from 0 to \(Settings.longestSeconds)")
+            }
         }
 
         func run() throws {

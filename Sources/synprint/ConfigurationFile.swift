@@ -23,36 +23,52 @@ enum ConfigurationFile {
             let reason = access(path, R_OK) == 0 ? "not UTF-8 text" : String(cString: strerror(errno))
             throw Failure("\(path): cannot read the configuration file: \(reason)", status: .input)
         }
-        let loaded: Any?
+        // Composed, not loaded: YAML's aliases can make a file of a few hundred bytes a tree of
+        // billions of nodes, which only building its values would expand. Values are scalars or
+        // lists of scalars, so nothing deeper is ever built.
+        let root: Node?
         do {
-            loaded = try Yams.load(yaml: text)
+            root = try Yams.compose(yaml: text)
         } catch {
             throw Failure("\(path): not YAML: \(error)", status: .usage)
         }
-        guard let mapping = loaded as? [String: Any] else {
+        guard let mapping = root?.mapping else {
             throw Failure("\(path): expected a mapping of option: value", status: .usage)
+        }
+        var values: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else { throw Failure("\(path): expected a mapping of option: value", status: .usage) }
+            values[name] = value
         }
         var options: [String] = []
         var filter: [String] = []
-        for key in mapping.keys.sorted() {
+        for key in values.keys.sorted() {
             let spellings = shortForms[key].map { [$0, "--\(key)"] } ?? ["--\(key)"]
             let flag = spellings[0]
             // The command line wins: its own use of an option replaces the file's.
             if spellings.contains(where: rest.contains) { continue }
             let before = options.count
-            switch mapping[key] {
-            case let words as [Any] where key == "filter":
-                filter = words.map { "\($0)" }
-            case let text as String where key == "filter":
-                filter = text.split(separator: " ").map(String.init)
-            case let enabled as Bool:
-                if enabled { options.append(flag) }
-            case let list as [Any]:
-                for item in list { options += [flag, "\(item)"] }
-            case let value?:
-                options += [flag, "\(value)"]
-            case nil:
-                continue
+            func scalar(_ node: Node) throws -> Any {
+                guard node.scalar != nil else {
+                    throw Failure("\(path): '\(key)' takes a value or a list of values, not a list or mapping in it", status: .usage)
+                }
+                return node.any
+            }
+            let node = values[key]!
+            if let list = node.sequence {
+                let items = try list.map { "\(try scalar($0))" }
+                if key == "filter" { filter = items } else { for item in items { options += [flag, item] } }
+            } else {
+                switch try scalar(node) {
+                case let text as String where key == "filter":
+                    filter = text.split(separator: " ").map(String.init)
+                case let enabled as Bool:
+                    if enabled { options.append(flag) }
+                case is NSNull:
+                    continue
+                case let value:
+                    options += [flag, "\(value)"]
+                }
             }
             try check(Array(options[before...]), key: key, in: text, path: path)
         }

@@ -161,12 +161,13 @@ struct Synprint: ParsableCommand {
         }
         settings.maxAwaiting = service.maxAwaiting
         settings.maxHosts = service.maxHosts
-        guard service.maxConnections >= 2, outputOptions.connectionTimeout >= 1 else {
-            throw ValidationError("--max-connections must be at least 2 and --connection-timeout at least 1 second")
+        let seconds = 1...Settings.longestSeconds
+        guard service.maxConnections >= 2, seconds.contains(outputOptions.connectionTimeout) else {
+            throw ValidationError("--max-connections must be at least 2 and --connection-timeout from 1 to \(seconds.upperBound) seconds")
         }
         settings.maxConnections = service.maxConnections
-        guard outputOptions.flowWindowPackets >= 2, outputOptions.flowWindowSeconds >= 1 else {
-            throw ValidationError("--flow-window-packets must be at least 2 and --flow-window-seconds at least 1")
+        guard outputOptions.flowWindowPackets >= 2, seconds.contains(outputOptions.flowWindowSeconds) else {
+            throw ValidationError("--flow-window-packets must be at least 2 and --flow-window-seconds from 1 to \(seconds.upperBound)")
         }
         settings.flowWindowPackets = outputOptions.flowWindowPackets
         settings.flowWindowSeconds = outputOptions.flowWindowSeconds

@@ -50,6 +50,92 @@ final class HardeningTests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("1 rows read, 0 skipped"), run.stderr)
     }
 
+    func testDurationsBeyondAYearAreRefused() throws {
+        let huge = "9300000000000"
+        for arguments in [
+            ["-r", HardeningTests.sample, "--flow-stats", "--flow-window-seconds", huge],
+            ["-r", HardeningTests.sample, "--connections", "--connection-timeout", huge],
+            ["report", HardeningTests.sample, "--connection-timeout", huge],
+            ["db", "build", "-r", HardeningTests.sample, "--label-window", huge, "-o", "/dev/null"],
+        ] {
+            let run = try runSynprint(arguments)
+            XCTAssertEqual(run.status, 64, run.stderr)
+            assertClearError(run, "31536000")
+        }
+    }
+
+    /// pcapng can date a packet anywhere in 64 bits (libpcap hands the seconds on as they are):
+    /// every analysis, the workers, the report and the database builds take such captures.
+    func testCaptureTimesAnywhereInSixtyFourBitsNeverTrap() throws {
+        let folder = try temporaryFolder()
+        let times: [Int64] = [.max, .min, 0, 9_223_372_036_854, -9_223_372_036_854, 1_700_000_000, .max - 1]
+        let capture = folder.appendingPathComponent("times.pcapng")
+        let frames = try [repositoryRoot.appendingPathComponent("tools/samples/verdicts.pcap"), fixture("connections.pcap")]
+            .flatMap { try packets(of: $0).packets.map(\.bytes) }
+        try writePcapng(frames.enumerated().map { (times[$0.offset % times.count], $0.element) }, to: capture)
+        let labels = folder.appendingPathComponent("labels.csv")
+        try "ip,time,os_class\n10.163.52.227,1700000000,Linux\n10.78.1.2,9000000000,Linux\n".write(
+            to: labels, atomically: true, encoding: .utf8)
+        let database = folder.appendingPathComponent("built.jsonl").path
+        for arguments in [
+            ["-r", capture.path, "--http", "--connections", "--flow-stats", "--json", "--alerts", "/dev/null", "--max-hosts", "1"],
+            ["-r", capture.path, "--http", "--connections", "--flow-stats", "--json", "--max-awaiting", "1", "--workers", "3"],
+            ["report", capture.path],
+            ["db", "build", "-r", capture.path, "--label-window", "300", "--min-count", "1", "-o", database],
+            ["db", "build", "-r", capture.path, "--labels", labels.path, "--min-count", "1", "-o", database],
+        ] {
+            let run = try runSynprint(arguments)
+            XCTAssertEqual(run.status, 0, "\(arguments): \(run.stderr)")
+            if arguments.first == "-r" { XCTAssertTrue(run.stderr.contains("\(frames.count) packets read"), run.stderr) }
+        }
+    }
+
+    /// A configuration file's aliases cannot make it a tree of billions of values (nine levels of
+    /// ten aliases each), and a value that is a list or mapping is refused at once.
+    func testConfigurationAliasesCannotExpandWithoutBound() throws {
+        var nested = "[\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]"
+        for level in 0..<9 {
+            nested = "[&a\(level) \(nested)" + String(repeating: ",*a\(level)", count: 9) + "]"
+        }
+        let file = try temporaryFolder().appendingPathComponent("laughs.yaml")
+        try "db: [\(nested)]\n".write(to: file, atomically: true, encoding: .utf8)
+        let started = Date()
+        let run = try runSynprint(["--config", file.path, "-r", HardeningTests.sample, "--classify"])
+        XCTAssertEqual(run.status, 64, run.stderr)
+        assertClearError(run, "'db' takes a value or a list of values")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+
+    /// The database files and charts: a pipe or device at the path is written to, not replaced
+    /// by a file; a symbolic link or a folder is refused, and left as it was.
+    func testWholeFileOutputsWriteThroughPipesAndRefuseLinks() throws {
+        let folder = try temporaryFolder()
+        let shipped = repositoryRoot.appendingPathComponent("database/synprint.db.jsonl").path
+        let fifo = folder.appendingPathComponent("merged.fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let received = folder.appendingPathComponent("received")
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "exec cat \"$0\" > \"$1\"", fifo.path, received.path]
+        try reader.run()
+        let merged = try runSynprint(["db", "merge", shipped, "-o", fifo.path])
+        XCTAssertEqual(merged.status, 0, merged.stderr)
+        reader.waitUntilExit()
+        XCTAssertTrue(try String(contentsOf: received, encoding: .utf8).contains("\"id\""))
+        var info = stat()
+        XCTAssertEqual(lstat(fifo.path, &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFIFO, "the pipe is still a pipe")
+        let target = folder.appendingPathComponent("target")
+        try "precious\n".write(to: target, atomically: true, encoding: .utf8)
+        let link = folder.appendingPathComponent("link")
+        XCTAssertEqual(symlink(target.path, link.path), 0)
+        assertClearError(try runSynprint(["db", "merge", shipped, "-o", link.path]), "is a symbolic link")
+        XCTAssertEqual(lstat(link.path, &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFLNK)
+        XCTAssertEqual(try String(contentsOf: target, encoding: .utf8), "precious\n")
+        assertClearError(try runSynprint(["db", "merge", shipped, "-o", folder.path]), "is not a file")
+    }
+
     func testWeightsAndRulesMustBeFiniteAndInRange() throws {
         for weight in ["layout=1e39", "layout=nan", "layout=inf", "layout=-1", "min_confidence=2", "sharpness=1e9"] {
             assertClearError(try runSynprint(["-r", HardeningTests.sample, "--classify", "--weight", weight]), "weight")

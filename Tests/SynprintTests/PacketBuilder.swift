@@ -157,3 +157,27 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Writes a pcapng file of Ethernet frames, each with its own 64-bit timestamp counted in
+/// seconds (`if_tsresol` 0): pcapng, unlike classic pcap, can say any time at all.
+func writePcapng(_ frames: [(seconds: Int64, bytes: [UInt8])], to url: URL) throws {
+    var data = Data()
+    func le32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+    func le16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+    func block(_ type: UInt32, _ body: [UInt8]) {
+        let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+        le32(type); le32(UInt32(padded.count + 12)); data.append(contentsOf: padded); le32(UInt32(padded.count + 12))
+    }
+    func le(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+    block(0x0A0D_0D0A, le(0x1A2B_3C4D) + [1, 0, 0, 0] + [UInt8](repeating: 0xFF, count: 8))
+    // Link type 1 (Ethernet), snap length, then if_tsresol = 0 (units of 10^0 s) and the end of options.
+    block(1, [1, 0, 0, 0] + le(65535) + [9, 0, 1, 0, 0, 0, 0, 0] + [0, 0, 0, 0])
+    for frame in frames {
+        let time = UInt64(bitPattern: frame.seconds)
+        block(
+            6,
+            le(0) + le(UInt32(time >> 32)) + le(UInt32(time & 0xFFFF_FFFF)) + le(UInt32(frame.bytes.count)) + le(UInt32(frame.bytes.count))
+                + frame.bytes)
+    }
+    try data.write(to: url)
+}

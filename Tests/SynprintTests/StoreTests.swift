@@ -303,6 +303,23 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try Spool(folder: link.path, limit: 1000))
     }
 
+    /// Files named like batches but with numbers no sink writes (the last sequence, rows past
+    /// Int's half) are not the spool's: left alone, not counted, so no count overflows.
+    func testSpoolLeavesNamesBeyondItsNumbersAlone() throws {
+        let folder = try temporaryFolder().appendingPathComponent("spool")
+        let spool = try Spool(folder: folder.path, limit: 1 << 20)
+        XCTAssertTrue(spool.add(StoreBatch(sequence: 3, table: "syn", rows: 2, bytes: Array(repeating: 65, count: 30))))
+        let foreign = ["18446744073709551615.conn.1.rowbinary", "00000000000000000001.conn.9223372036854775807.rowbinary"]
+        for name in foreign {
+            XCTAssertTrue(FileManager.default.createFile(atPath: folder.appendingPathComponent(name).path, contents: Data([1])))
+        }
+        let reopened = try Spool(folder: folder.path, limit: 1 << 20)
+        XCTAssertEqual(reopened.batches, 1)
+        XCTAssertEqual(reopened.rows, 2)
+        XCTAssertEqual(reopened.nextSequence, 4)
+        for name in foreign { XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path)) }
+    }
+
     // MARK: With a server
 
     func testOneRunArrivesWholeAndOnceAndTheViewsCountIt() throws {
@@ -946,9 +963,9 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("spool").path), ["rejected"])
     }
 
-    /// A server that answers every request with 200 and text that is not ClickHouse's (a
-    /// captive proxy, a wrong port): the report and the sensor's start say so in one line.
-    func testAnAnswerThatIsNotClickHousesIsOneClearLine() throws {
+    /// A server on loopback that answers every request with 200 and what `answer` (Python, of
+    /// the request's body `q`) gives; stopped when the test ends.
+    func fakeServer(answer: String) throws -> String {
         let port = try freePorts(1)[0]
         let fake = Process()
         fake.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -958,18 +975,24 @@ final class StoreTests: XCTestCase {
             import http.server
             class H(http.server.BaseHTTPRequestHandler):
                 def do_POST(self):
-                    self.rfile.read(int(self.headers.get('Content-Length') or 0))
-                    self.send_response(200); self.end_headers(); self.wfile.write(b'<html>hello\\tworld</html>\\n')
+                    q = self.rfile.read(int(self.headers.get('Content-Length') or 0)).decode()
+                    self.send_response(200); self.end_headers(); self.wfile.write((\(answer)).encode())
                 def log_message(self, *a): pass
             http.server.HTTPServer(('127.0.0.1', \(port)), H).serve_forever()
             """,
         ]
         try fake.run()
-        defer { fake.terminate() }
+        addTeardownBlock { fake.terminate() }
         try waitFor(seconds: 10) {
             (try? StoreClient(address: StoreAddress(base: "http://127.0.0.1:\(port)", database: "x")).execute("SELECT 1")) != nil
         }
-        let url = "http://127.0.0.1:\(port)/synprint"
+        return "http://127.0.0.1:\(port)/synprint"
+    }
+
+    /// A server that answers every request with 200 and text that is not ClickHouse's (a
+    /// captive proxy, a wrong port): the report and the sensor's start say so in one line.
+    func testAnAnswerThatIsNotClickHousesIsOneClearLine() throws {
+        let url = try fakeServer(answer: "'<html>hello\\tworld</html>\\n'")
         let report = try runSynprint(["report", "--clickhouse", url])
         XCTAssertEqual(report.status, 1)
         XCTAssertEqual(report.stderr.split(separator: "\n").count, 1, report.stderr)
@@ -977,5 +1000,16 @@ final class StoreTests: XCTestCase {
         let sensor = try runSynprint(["-r", StoreTests.captures[0].path, "--clickhouse", url])
         XCTAssertEqual(sensor.status, 1)
         XCTAssertTrue(sensor.stderr.contains("ClickHouse at \(url)"), sensor.stderr)
+    }
+
+    /// Counts no store holds (sums at Int's limit, which adding would overflow) are one clear
+    /// line too.
+    func testAnAnswerWithImpossibleCountsIsOneClearLine() throws {
+        let huge = "Linux\\tLinux\\t\\t\\t\\\\N\\t0\\t0\\t9223372036854775807\\n"
+        let url = try fakeServer(answer: "'24.3.1.1\\n' if 'version()' in q else ('\(huge)' * 2 if 'FROM syn WHERE' in q else '')")
+        let report = try runSynprint(["report", "--clickhouse", url])
+        XCTAssertEqual(report.status, 1, report.stderr)
+        XCTAssertEqual(report.stderr.split(separator: "\n").count, 1, report.stderr)
+        XCTAssertTrue(report.stderr.contains("beyond"), report.stderr)
     }
 }
