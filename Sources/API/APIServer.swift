@@ -415,8 +415,20 @@ struct KeyCheck: RouterMiddleware {
         let given =
             request.headers[HTTPField.Name("X-API-Key")!] ?? request.headers[HTTPField.Name("X-Synprint-Key")!]
             ?? request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-        guard given == key else { return APIServer.error(.unauthorized, "a valid API key is required (X-API-Key header)") }
+        guard let given, KeyCheck.same(given, key) else {
+            return APIServer.error(.unauthorized, "a valid API key is required (X-API-Key header)")
+        }
         return try await next(request, context)
+    }
+
+    /// Byte for byte, in a time that does not depend on where the two first differ, so that
+    /// answers' timing tells nothing of the key (String's `==` also takes canonically equal
+    /// Unicode as equal).
+    static func same(_ given: String, _ key: String) -> Bool {
+        let a = Array(given.utf8), b = Array(key.utf8)
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<b.count { difference |= (i < a.count ? a[i] : 0) ^ b[i] }
+        return difference == 0
     }
 }
 

@@ -121,6 +121,10 @@ final class APITests: XCTestCase {
     func testAPIKeyIsRequired() throws {
         XCTAssertEqual(try request("GET", "/v1/lookup?ip=\(APITests.linuxClient)", key: nil).status, 401)
         XCTAssertEqual(try request("GET", "/v1/lookup?ip=\(APITests.linuxClient)", key: "wrong").status, 401)
+        // The key's prefixes, the key with more after it, and another of its length are all wrong.
+        for wrong in ["", "test-ke", APITests.key + "y", "test-kez"] {
+            XCTAssertEqual(try request("GET", "/v1/lookup?ip=\(APITests.linuxClient)", key: wrong).status, 401, wrong)
+        }
         XCTAssertEqual(try request("GET", "/v1/lookup?ip=\(APITests.linuxClient)").status, 200)
     }
 
