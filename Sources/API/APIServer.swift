@@ -195,7 +195,7 @@ public final class APIServer: Sendable {
     func lookup(_ request: Request) -> Response {
         let query = request.uri.queryParameters
         guard let ipText = query["ip"].map(String.init) else { return APIServer.error(.badRequest, "the ip parameter is missing") }
-        guard let address = IPAddress(ipText) else { return APIServer.error(.badRequest, "ip is not an IPv4 or IPv6 address") }
+        guard let address = IPAddress(ipText)?.unmapped else { return APIServer.error(.badRequest, "ip is not an IPv4 or IPv6 address") }
         var port: UInt16?
         if let portText = query["port"] {
             guard let value = UInt16(portText) else { return APIServer.error(.badRequest, "port must be 0 to 65535") }
@@ -251,7 +251,7 @@ public final class APIServer: Sendable {
                 APIError("the body must be a JSON object: {\"ip\": ..., \"port\": ..., \"user_agent\": ..., \"headers\": {...}}"))
         }
         guard let ipText = object["ip"]?.string else { return .failure(APIError("ip (a string) is missing")) }
-        guard let address = IPAddress(ipText) else { return .failure(APIError("ip is not an IPv4 or IPv6 address")) }
+        guard let address = IPAddress(ipText)?.unmapped else { return .failure(APIError("ip is not an IPv4 or IPv6 address")) }
         var request = CheckRequest(address: address, ipText: ipText, port: nil, head: HTTPRequestHead(method: ""), waitMilliseconds: 0)
         if let value = object["port"] {
             guard let number = value.integer, let port = UInt16(exactly: number) else {

@@ -17,8 +17,10 @@ import Glibc
 /// magic 0x50304602, status, p0f's host fields, then six 32-byte NUL-terminated strings.
 ///
 /// Served through SwiftNIO on one event loop: clients beyond `maximumClients` wait in the listen
-/// backlog instead of being reset, a client that sends nothing for `readTimeout` seconds is
-/// closed, and when descriptors run out the accept loop backs off and goes on serving.
+/// backlog instead of being reset, a client that completes no query for `readTimeout` seconds
+/// is closed (however slowly it sends bytes), a client that does not read its replies is no
+/// longer read from until it does (its replies wait within the channel's write bound), and when
+/// descriptors run out the accept loop backs off and goes on serving.
 public final class P0fSocketServer: Sendable {
     static let queryMagic: UInt32 = 0x5030_4601
     static let replyMagic: UInt32 = 0x5030_4602
@@ -64,7 +66,6 @@ public final class P0fSocketServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         ClientLimit(server: self),
-                        IdleStateHandler(readTimeout: .seconds(P0fSocketServer.readTimeout)),
                         ByteToMessageHandler(QueryDecoder()),
                         QueryHandler(server: self),
                     ])
@@ -162,21 +163,38 @@ struct QueryDecoder: ByteToMessageDecoder {
     }
 }
 
-/// Answers each query; closes a client that stayed silent past the read timeout.
+/// Answers each query; closes a client that completed no query within the read timeout, and
+/// stops reading from one whose replies are not being read.
 final class QueryHandler: ChannelInboundHandler {
     typealias InboundIn = [UInt8]
     typealias OutboundOut = ByteBuffer
     let server: P0fSocketServer
+    private var deadline: Scheduled<Void>?
 
     init(server: P0fSocketServer) { self.server = server }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let reply = server.answer(Self.unwrapInboundIn(data))
-        context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: reply)), promise: nil)
+    func handlerAdded(context: ChannelHandlerContext) { renewDeadline(context) }
+
+    func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
+
+    /// The read timeout counts from the last whole query, not from the last byte: a client
+    /// that dribbles a byte at a time cannot hold its place.
+    private func renewDeadline(_ context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: .seconds(P0fSocketServer.readTimeout)) { channel.close(promise: nil) }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        renewDeadline(context)
+        let reply = server.answer(Self.unwrapInboundIn(data))
+        context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: reply)), promise: nil)
+        if !context.channel.isWritable { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

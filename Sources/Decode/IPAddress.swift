@@ -25,6 +25,12 @@ public struct IPAddress: Hashable, Sendable {
 
     public var v4: UInt32 { UInt32(truncatingIfNeeded: low) }
 
+    /// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as a dual-stack server names an IPv4
+    /// client) as the IPv4 address the packets carry; any other address as it is.
+    public var unmapped: IPAddress {
+        isV6 && high == 0 && low >> 32 == 0xFFFF ? IPAddress(v4: v4) : self
+    }
+
     /// The network a client is grouped by in summaries, reports and the fleet store: its /24
     /// (IPv4) or /48 (IPv6), as Cloudflare's connection analysis groups them.
     public var clientNetwork: IPAddress {
@@ -52,7 +58,9 @@ public struct IPAddress: Hashable, Sendable {
     }
 
     /// Parses IPv4 or IPv6 text with the C library (for lookups and tests, not per packet).
+    /// Text with a NUL in it is no address (the C library would stop reading at the NUL).
     public init?(_ text: String) {
+        guard !text.utf8.contains(0) else { return nil }
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
             self.init(v4: UInt32(bigEndian: v4.s_addr))

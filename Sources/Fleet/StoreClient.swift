@@ -38,8 +38,8 @@ public struct StoreAddress: Sendable, Equatable {
         let path = url.path.split(separator: "/")
         guard path.count <= 1 else { return .failure(.address("\(text): the path names one database, found \(url.path)")) }
         let database = path.first.map(String.init) ?? defaultDatabase
-        guard database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-            return .failure(.address("\(text): \(database) is not a database name (letters, digits and _)"))
+        guard !database.isEmpty, database.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) || $0 == "_" }) else {
+            return .failure(.address("\(text): \(database) is not a database name (ASCII letters, digits and _)"))
         }
         let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         let port = url.port ?? (scheme == "https" ? 8443 : 8123)

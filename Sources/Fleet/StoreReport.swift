@@ -44,7 +44,10 @@ public struct StoreReport {
         return (address, bits)
     }
 
-    /// `15m`, `24h`, `7d`, `3600` (seconds).
+    /// The longest `--since`: a hundred years (ClickHouse's `now() - N` wraps for large N).
+    static let longestDuration = 36_500 * 86_400
+
+    /// `15m`, `24h`, `7d`, `3600` (seconds), at most `longestDuration`.
     public static func duration(_ text: String) -> Int? {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         var digits = Substring(text)
@@ -54,7 +57,8 @@ public struct StoreReport {
             digits = digits.dropLast()
         }
         guard let value = Int(digits), value > 0 else { return nil }
-        return value.multipliedReportingOverflow(by: unit).overflow ? nil : value * unit
+        let (seconds, overflow) = value.multipliedReportingOverflow(by: unit)
+        return overflow || seconds > longestDuration ? nil : seconds
     }
 
     /// The `WHERE` clause for a table whose client address is in `clientColumn`.

@@ -2,7 +2,8 @@ import Decode
 
 /// The client a reverse proxy's forward-auth subrequest (`GET /v1/auth`) asks about, read from
 /// the headers the proxy sets: its address (the last element of a list, the one the nearest
-/// proxy added), its port when given, and the request headers a verdict uses. Apart from the
+/// proxy added, in the header's last line when it came more than once; an IPv4-mapped IPv6
+/// address as its IPv4 address), its port when given, and the request headers a verdict uses. Apart from the
 /// HTTP server, so that any header bytes can be fuzzed (Fuzz/AuthHeaders).
 public struct ForwardAuthRequest: Sendable {
     public var address: IPAddress
@@ -23,8 +24,8 @@ public struct ForwardAuthRequest: Sendable {
         func trimmed(_ text: Substring) -> String {
             String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
         }
-        guard let listed = value(addressHeader), let last = listed.split(separator: ",").last,
-            let address = IPAddress(trimmed(last))
+        guard let listed = fields.last(where: { $0.name.lowercased() == addressHeader.lowercased() })?.value,
+            let last = listed.split(separator: ",").last, let address = IPAddress(trimmed(last))?.unmapped
         else { return .failure(.address) }
         var port: UInt16?
         if let text = value(portHeader) {

@@ -92,7 +92,9 @@ extension DatabaseCommand {
             if clickhouse == nil && (since != nil || access.given) {
                 throw ValidationError("--since, --clickhouse-credentials and --clickhouse-ca go with --clickhouse")
             }
-            if let since, StoreReport.duration(since) == nil { throw ValidationError("--since takes a duration such as 15m, 24h or 7d") }
+            if let since, StoreReport.duration(since) == nil {
+                throw ValidationError("--since takes a duration such as 15m, 24h or 7d, at most 36500d")
+            }
             if minCount < 1 { throw ValidationError("--min-count must be at least 1") }
             if let labelWindow, !(0...Settings.longestSeconds).contains(labelWindow) {
                 throw ValidationError("--label-window takes seconds from 0 to \(Settings.longestSeconds)")

@@ -63,7 +63,9 @@ struct ReportCommand: ParsableCommand {
         if clickhouse != nil && (filter != nil || connectionTimeout != nil) {
             throw ValidationError("--filter and --connection-timeout apply to captures, not to --clickhouse")
         }
-        if let since, StoreReport.duration(since) == nil { throw ValidationError("--since takes a duration such as 90s, 15m, 24h or 7d") }
+        if let since, StoreReport.duration(since) == nil {
+            throw ValidationError("--since takes a duration such as 90s, 15m, 24h or 7d, at most 36500d")
+        }
         if let network, StoreReport.network(network) == nil { throw ValidationError("--network takes a CIDR such as 198.51.100.0/22") }
     }
 

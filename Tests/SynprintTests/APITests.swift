@@ -195,6 +195,48 @@ final class APITests: XCTestCase {
         for fd in stalled + clients { close(fd) }
     }
 
+    /// A client that writes queries and never reads the replies is no longer read from: the
+    /// socket stops taking its bytes and the sensor's memory stays flat. One that sends a byte at
+    /// a time completes no query within 10 s and is closed. Others are served meanwhile.
+    func testP0fSocketStopsReadingDeafClientsAndClosesDribblers() throws {
+        let query = withUnsafeBytes(of: UInt32(0x5030_4601)) { Array($0) } + [4, 10, 163, 52, 227] + [UInt8](repeating: 0, count: 12)
+        let burst = Array([[UInt8]](repeating: query, count: 20_000).joined())
+        func residentKiB() -> Int {
+            let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+            return Int(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ")[1] ?? "") ?? 0
+        }
+        let deaf = try p0fClient()
+        defer { close(deaf) }
+        XCTAssertEqual(fcntl(deaf, F_SETFL, fcntl(deaf, F_GETFL) | O_NONBLOCK), 0)
+        let before = residentKiB()
+        var accepted = 0
+        let until = Date().addingTimeInterval(3)
+        while Date() < until, accepted < 16 << 20 {
+            let n = burst.withUnsafeBytes { send(deaf, $0.baseAddress!, burst.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { accepted += n } else { usleep(10_000) }
+        }
+        XCTAssertLessThan(accepted, 4 << 20, "the sensor went on reading queries whose replies were not read")
+        XCTAssertLessThan(residentKiB() - before, 32 << 10, "KiB the sensor grew by")
+        let other = try p0fClient()
+        XCTAssertEqual(
+            p0fQuery(other, address: [10, 163, 52, 227]).withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }, 0x10)
+        close(other)
+        let dribbler = try p0fClient()
+        defer { close(dribbler) }
+        let started = Date()
+        var closedAfter: TimeInterval?
+        for byte in query.prefix(20) {
+            guard send(dribbler, [byte], 1, Int32(MSG_NOSIGNAL)) == 1 else { break }
+            var ready = pollfd(fd: dribbler, events: Int16(POLLIN), revents: 0)
+            var end: UInt8 = 0
+            if poll(&ready, 1, 700) > 0, read(dribbler, &end, 1) <= 0 {
+                closedAfter = Date().timeIntervalSince(started)
+                break
+            }
+        }
+        XCTAssertLessThan(try XCTUnwrap(closedAfter, "the dribbling client was never closed"), 12.5)
+    }
+
     /// Every answer is JSON, unknown paths and wrong methods included; types are strict; a
     /// check may wait for its connection's SYN.
     func testErrorsAreJSONAndTypesStrict() throws {

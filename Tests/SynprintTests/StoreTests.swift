@@ -251,10 +251,15 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(
             try StoreAddress.parse("https://ch.example").get(), StoreAddress(base: "https://ch.example:8443", database: "synprint"))
         XCTAssertEqual(try StoreAddress.parse("http://[::1]:9/").get().base, "http://[::1]:9")
-        for bad in ["ch:8123", "ftp://h/x", "http://u:p@h/x", "http://h/a/b", "http://h/bad-name", "http:///x"] {
+        // Database names are ASCII: the HTTP client would escape others a second time.
+        for bad in ["ch:8123", "ftp://h/x", "http://u:p@h/x", "http://h/a/b", "http://h/bad-name", "http:///x", "http://h/b%C3%A9nch"] {
             guard case .failure(let error) = StoreAddress.parse(bad) else { return XCTFail("\(bad) accepted") }
             XCTAssertTrue(error.description.hasPrefix(bad), error.description)
         }
+        // --since: at most a hundred years, past which ClickHouse's now() - N wraps round.
+        XCTAssertEqual(StoreReport.duration("36500d"), 36_500 * 86_400)
+        XCTAssertEqual(StoreReport.duration("15m"), 900)
+        for bad in ["36501d", "9223372036854775807", "106751991167300d", "0", "-5m", "5w"] { XCTAssertNil(StoreReport.duration(bad), bad) }
     }
 
     func testSpoolKeepsBatchesWholeInOrderAndWithinItsBound() throws {

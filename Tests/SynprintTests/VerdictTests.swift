@@ -319,5 +319,14 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(problem([("X-Forwarded-For", "not an address")]), .address)
         XCTAssertEqual(problem([("X-Real-Port", "1")]), .address)
         XCTAssertEqual(problem([("X-Forwarded-For", "192.0.2.1"), ("X-Real-Port", "70000")]), .port)
+        // The header twice: the nearest proxy's line is the last; the client cannot choose.
+        XCTAssertEqual(
+            try read([("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-For", "198.51.100.7, 192.0.2.1")]).get().address, IPAddress("192.0.2.1")
+        )
+        // A dual-stack proxy's IPv4-mapped address is the IPv4 address the packets carry.
+        XCTAssertEqual(try read([("X-Forwarded-For", "::ffff:192.0.2.1")]).get().address, IPAddress("192.0.2.1"))
+        XCTAssertEqual(try read([("X-Forwarded-For", "2001:db8::ffff:c000:201")]).get().address, IPAddress("2001:db8::ffff:c000:201"))
+        // Nothing after a NUL is read past.
+        XCTAssertEqual(problem([("X-Forwarded-For", "192.0.2.1\u{0}garbage")]), .address)
     }
 }
