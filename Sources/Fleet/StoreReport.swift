@@ -37,7 +37,7 @@ public struct StoreReport {
 
     /// `192.0.2.0/24` or `2001:db8::/32`: an address and a prefix length within it.
     public static func network(_ text: String) -> (address: IPAddress, bits: Int)? {
-        let parts = text.split(separator: "/")
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let address = IPAddress(String(parts[0])), let bits = Int(parts[1]), bits >= 0,
             bits <= (address.isV6 ? 128 : 32)
         else { return nil }

@@ -56,6 +56,10 @@ struct Synprint: ParsableCommand {
     @Argument(help: ArgumentHelp("A BPF filter as in tcpdump, narrowing what is read (e.g. port 443).", valueName: "filter"))
     var filter: [String] = []
 
+    /// `synprint report CAPTURE…`: the summary is the report's output, on standard output as
+    /// from the fleet store, not beside the run's own lines on standard error.
+    nonisolated(unsafe) static var tablesOnStandardOutput = false
+
     /// Options from `--config FILE` come first, so the command line overrides them.
     static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())
@@ -73,6 +77,7 @@ struct Synprint: ParsableCommand {
                     ReportCommand.exit()
                 }
                 arguments = report.rootArguments()
+                tablesOnStandardOutput = true
             } catch {
                 ReportCommand.fail(error)
             }
@@ -326,7 +331,8 @@ struct Synprint: ParsableCommand {
         printSummary(sensor, runner, log, limiter, [observations?.summary, hellos?.summary].compactMap { $0 }, outputs)
         if let storeSink { printError(storeSummary(storeSink)) }
         if let format = outputOptions.summary ?? (live == nil && isatty(STDERR_FILENO) == 1 ? .text : nil) {
-            printError(format == .json ? log.summary.json() : log.summary.text())
+            let tables = format == .json ? log.summary.json() : log.summary.text()
+            if Synprint.tablesOnStandardOutput { print(tables) } else { printError(tables) }
         }
         if let chart = outputOptions.chart {
             let counts = log.summary.snapshot

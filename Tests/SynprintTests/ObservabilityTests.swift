@@ -134,7 +134,7 @@ final class ObservabilityTests: XCTestCase {
         let chart = folder.appendingPathComponent("stages.svg").path
         let report = try runSynprint(["report", capture, "--chart", chart, "--summary", "json"])
         XCTAssertEqual(report.status, 0, report.stderr)
-        let summaryLine = try XCTUnwrap(report.stderr.split(separator: "\n").last { $0.hasPrefix("{\"type\":\"summary\"") })
+        let summaryLine = try XCTUnwrap(report.stdout.split(separator: "\n").last { $0.hasPrefix("{\"type\":\"summary\"") })
         let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(summaryLine.utf8)) as? [String: Any])
         let connections = try XCTUnwrap(summary["connections"] as? [String: Any])
 

@@ -260,6 +260,8 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(StoreReport.duration("36500d"), 36_500 * 86_400)
         XCTAssertEqual(StoreReport.duration("15m"), 900)
         for bad in ["36501d", "9223372036854775807", "106751991167300d", "0", "-5m", "5w"] { XCTAssertNil(StoreReport.duration(bad), bad) }
+        XCTAssertNotNil(StoreReport.network("198.51.100.0/22"))
+        for bad in ["10.0.0.0/8/", "10.0.0.0//8", "10.0.0.0/33", "/8"] { XCTAssertNil(StoreReport.network(bad), bad) }
     }
 
     func testSpoolKeepsBatchesWholeInOrderAndWithinItsBound() throws {
@@ -881,9 +883,10 @@ final class StoreTests: XCTestCase {
                 "report", "--clickhouse", server.url, "--summary", format, "--chart", folder.appendingPathComponent("b.svg").path,
             ])
             XCTAssertEqual(fromStore.status, 0, fromStore.stderr)
-            // The capture's report prints its summary after the run's lines on standard error.
-            let start = try XCTUnwrap(fromCapture.stderr.range(of: format == "json" ? "{\"type\":\"summary\"" : "summary: "))
-            let tables = fromCapture.stderr[start.lowerBound...].components(separatedBy: "\nsynprint: chart written")[0]
+            XCTAssertEqual(fromCapture.status, 0, fromCapture.stderr)
+            // Both print the tables on standard output, the run's own lines on standard error.
+            let tables = fromCapture.stdout
+            XCTAssertFalse(fromCapture.stderr.contains(format == "json" ? "{\"type\":\"summary\"" : "summary: "), fromCapture.stderr)
             XCTAssertEqual(fromStore.stdout.trimmingCharacters(in: .newlines), tables.trimmingCharacters(in: .newlines), format)
             XCTAssertTrue(tables.contains("post_ack"), tables)
             let charts = try ["a.svg", "b.svg"].map { try String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8) }
