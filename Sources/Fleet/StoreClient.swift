@@ -32,6 +32,9 @@ public struct StoreAddress: Sendable, Equatable {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty
         else { return .failure(.address("\(text): not an http:// or https:// URL of a ClickHouse server")) }
+        if url.query != nil || url.fragment != nil {
+            return .failure(.address("\(text): the URL names a server and a database only, without ? or # parts"))
+        }
         if url.user != nil || url.password != nil {
             return .failure(.address("\(text): give the user and password in --clickhouse-credentials or the environment, not in the URL"))
         }

@@ -25,7 +25,8 @@ public struct ForwardAuthRequest: Sendable {
             String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
         }
         guard let listed = fields.last(where: { $0.name.lowercased() == addressHeader.lowercased() })?.value,
-            let last = listed.split(separator: ",").last, let address = IPAddress(trimmed(last))?.unmapped
+            let last = listed.split(separator: ",", omittingEmptySubsequences: false).last,
+            let address = IPAddress(trimmed(last))?.unmapped
         else { return .failure(.address) }
         var port: UInt16?
         if let text = value(portHeader) {

@@ -252,7 +252,10 @@ final class StoreTests: XCTestCase {
             try StoreAddress.parse("https://ch.example").get(), StoreAddress(base: "https://ch.example:8443", database: "synprint"))
         XCTAssertEqual(try StoreAddress.parse("http://[::1]:9/").get().base, "http://[::1]:9")
         // Database names are ASCII: the HTTP client would escape others a second time.
-        for bad in ["ch:8123", "ftp://h/x", "http://u:p@h/x", "http://h/a/b", "http://h/bad-name", "http:///x", "http://h/b%C3%A9nch"] {
+        for bad in [
+            "ch:8123", "ftp://h/x", "http://u:p@h/x", "http://h/a/b", "http://h/bad-name", "http:///x", "http://h/b%C3%A9nch",
+            "http://h/x?y=1", "http://h/x#f",
+        ] {
             guard case .failure(let error) = StoreAddress.parse(bad) else { return XCTFail("\(bad) accepted") }
             XCTAssertTrue(error.description.hasPrefix(bad), error.description)
         }

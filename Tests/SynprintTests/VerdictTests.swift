@@ -328,5 +328,6 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(try read([("X-Forwarded-For", "2001:db8::ffff:c000:201")]).get().address, IPAddress("2001:db8::ffff:c000:201"))
         // Nothing after a NUL is read past.
         XCTAssertEqual(problem([("X-Forwarded-For", "192.0.2.1\u{0}garbage")]), .address)
+        XCTAssertEqual(problem([("X-Forwarded-For", "192.0.2.1,")]), .address)
     }
 }
