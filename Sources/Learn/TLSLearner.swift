@@ -78,19 +78,28 @@ public final class TLSLearner {
                 votes[structure, default: [:]][family] = (previous.hellos + count, previous.addresses + count)
             }
         }
-        var learned: [(stack: TLSStack, hellos: Int, addresses: Int)] = []
+        var learned: [(id: String, family: TLSFamily, structure: TLSOffer, hellos: Int, addresses: Int)] = []
         for (structure, families) in votes {
             let total = families.values.reduce(0) { $0 + $1.hellos }
             guard let (family, tally) = families.max(by: { $0.value.hellos < $1.value.hellos }), total >= minCount,
                 Float(tally.hellos) >= TLSLearner.agreement * Float(total)
             else { continue }
             let id = "learned-\(family.rawValue.lowercased().filter { $0.isLetter })-\(TLSLearner.digest(structure))"
-            let stack = TLSStack(
-                id: id, family: family, name: "\(family.rawValue) (learned)", grease: structure.grease, ciphers: structure.preference,
-                extensions: structure.extensions, groups: structure.groups, alpn: structure.alpn)
-            learned.append((stack, tally.hellos, tally.addresses))
+            learned.append((id, family, structure, tally.hellos, tally.addresses))
         }
-        return learned.sorted { ($0.hellos, $0.stack.id) > ($1.hellos, $1.stack.id) }
+        learned.sort { ($0.hellos, $0.id) > ($1.hellos, $1.id) }
+        // Two structures whose digests collide still get ids of their own: a table with an id
+        // twice would not load.
+        var seen: [String: Int] = [:]
+        return learned.map { entry in
+            seen[entry.id, default: 0] += 1
+            let id = seen[entry.id]! > 1 ? "\(entry.id)-\(seen[entry.id]!)" : entry.id
+            let s = entry.structure
+            let stack = TLSStack(
+                id: id, family: entry.family, name: "\(entry.family.rawValue) (learned)", grease: s.grease, ciphers: s.preference,
+                extensions: s.extensions, groups: s.groups, alpn: s.alpn)
+            return (stack, entry.hellos, entry.addresses)
+        }
     }
 
     /// A short, stable name for a structure (FNV-1a over its values), for the stack's id.
@@ -105,7 +114,11 @@ public final class TLSLearner {
             mix(0xFFFF_FFFF)
         }
         mix(s.grease ? 1 : 0)
-        for name in s.alpn { for byte in name.utf8 { mix(UInt64(byte)) } }
+        // Each name after its length: ["h2", "http/1.1"] is not ["h2http/1.1"].
+        for name in s.alpn {
+            mix(UInt64(name.utf8.count) | 1 << 32)
+            for byte in name.utf8 { mix(UInt64(byte)) }
+        }
         let text = String(hash, radix: 16)
         return String(repeating: "0", count: 16 - text.count) + text
     }

@@ -58,7 +58,7 @@ public final class HelloLog: EventHandler {
         id.append(check.observation.microseconds, width: 6); id.append(ascii: "-"); id.append(ip: syn.fingerprint.ip.source)
         id.append(ascii: "-"); id.append(syn.fingerprint.segment.sourcePort)
         let stack = TLSStack(
-            id: id.string, family: family, name: "checked connection", grease: offer.grease, ciphers: offer.ciphers,
+            id: id.string, family: family, name: "checked connection", grease: offer.grease, ciphers: offer.preference,
             extensions: offer.extensions, groups: offer.groups, alpn: offer.alpn)
         log.write(TLSStacks.line(stack, source: "learn api: " + (check.observation.request.userAgent ?? "")) + "\n")
         tally.withLock { $0.recorded += 1 }

@@ -300,10 +300,14 @@ struct Synprint: ParsableCommand {
                 stats.tick(sensor, live: counts)
             }
         } else {
+            // Files are read as fast as the disk goes: the status every 4096 packets is current
+            // enough. A pipe may bring packets slowly: every 64, at most ten times a second.
+            var overTime = false, lastStatus = 0.0
             try runner.run(
                 sources, shouldStop: { sensor.reachedLimit },
                 opened: { source in
-                    sensor.delivery = source.isLive ? .prompt : (source.arrivesOverTime ? .eachEvent : .batches)
+                    overTime = source.arrivesOverTime
+                    sensor.delivery = source.isLive ? .prompt : (overTime ? .eachEvent : .batches)
                     storeSink?.waitsWhenFull = !source.isLive
                     progress.opened(source)
                 },
@@ -315,7 +319,10 @@ struct Synprint: ParsableCommand {
                 }
             ) { packet, source in
                 let more = sensor.process(packet, link: source.linkType)
-                if sensor.packetsRead & 0xFFF == 0 {
+                if sensor.packetsRead & 0x3F == 0,
+                    sensor.packetsRead & 0xFFF == 0 || overTime && monotonicSeconds() - lastStatus >= 0.1
+                {
+                    lastStatus = monotonicSeconds()
                     sensor.publishStatus(libpcap: source.statistics()?.counts)
                     stats.tick(sensor, source)
                     progress.tick(source, packets: sensor.packetsRead)

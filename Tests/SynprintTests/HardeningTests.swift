@@ -220,6 +220,26 @@ final class HardeningTests: XCTestCase {
     }
 
     /// SIGHUP reopens every output, -o included, and never ends the run.
+    /// A pipe that brings packets slowly gets its stats events on time, while it is still open
+    /// (the status was refreshed only every 4,096 packets).
+    func testSlowPipeGetsItsStatsOnTime() throws {
+        let folder = try temporaryFolder()
+        let fifo = folder.appendingPathComponent("capture.fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let events = folder.appendingPathComponent("events.jsonl")
+        let process = try startSynprint(["-r", fifo.path, "--json", "-o", events.path, "--stats-interval", "1", "--stats-events"])
+        let writer = try FileHandle(forWritingTo: fifo)
+        let capture = try Data(contentsOf: URL(fileURLWithPath: HardeningTests.sample))
+        let records = capture.dropFirst(24)  // 26 packets after the file header
+        try writer.write(contentsOf: capture + records + records)
+        usleep(1_200_000)
+        try writer.write(contentsOf: records + records + records)
+        try waitFor(seconds: 5) { (try? String(contentsOf: events, encoding: .utf8))?.contains("\"type\":\"stats\"") == true }
+        try writer.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+    }
+
     func testSighupWithoutAlertsNeitherKillsNorCutsALine() throws {
         let folder = try temporaryFolder()
         let fifo = folder.appendingPathComponent("capture.fifo")

@@ -74,8 +74,10 @@ func assertLearnedTheCheckedStacks(_ file: URL, file line: StaticString = #fileP
     XCTAssertEqual(Set(stacks.map(\.family)), [.go, .python, .chromium], file: line, line: number)
     for stack in stacks {
         let own = try XCTUnwrap(shipped.stacks.first { $0.family == stack.family })
+        // The suites' order too: the library's preference, which the matcher weighs.
         XCTAssertEqual(
-            [stack.ciphers, stack.extensions, stack.groups], [own.ciphers, own.extensions, own.groups], stack.id, file: line, line: number)
+            [stack.ciphers, stack.preference, stack.extensions, stack.groups], [own.ciphers, own.preference, own.extensions, own.groups],
+            stack.id, file: line, line: number)
     }
 }
 

@@ -400,6 +400,23 @@ final class TLSTests: XCTestCase {
         XCTAssertTrue(noAPI.stderr.contains("--learn-tls records the connections the API checks"), noAPI.stderr)
     }
 
+    /// Learned stacks that differ only in how their ALPN names split (`h2`, `http/1.1` against
+    /// `h2http/1.1`) get ids of their own, and the table loads.
+    func testLearnedStacksOfAlikeStructuresHaveIdsOfTheirOwn() throws {
+        let learner = TLSLearner()
+        for alpn in [["h2", "http/1.1"], ["h2http/1.1"], ["h", "2"], ["h2"]] {
+            let offer = TLSOffer(ciphers: [0x1301, 0x1302], extensions: [0, 10, 16], groups: [29], grease: false, alpn: alpn)
+            for _ in 0..<2 { learner.observe(checked: offer, as: .go) }
+        }
+        let learned = learner.stacks(minCount: 2)
+        XCTAssertEqual(learned.count, 4)
+        XCTAssertEqual(Set(learned.map(\.stack.id)).count, 4, "\(learned.map(\.stack.id))")
+        let file = try temporaryFolder().appendingPathComponent("learned-tls.jsonl")
+        let lines = ["{\"synprint_tls\": 1}"] + learned.map { TLSStacks.line($0.stack, source: "test") }
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try TLSStacks.load(file: file.path).stacks.count, 4)
+    }
+
     func testLearnedStacksFromLabelledHellos() throws {
         let kinds = try kinds()
         let learner = TLSLearner()
