@@ -39,7 +39,7 @@ public struct LabelsFile: Sendable {
     public static func parseJSONLines(_ text: String) -> LabelsFile {
         var file = LabelsFile()
         let parser = JSONObject.Parser()
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in text.lines.enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
             var bytes = Array(trimmed.utf8)

@@ -17,7 +17,7 @@ public enum P0fImport {
         var section = ""
         var label: (osClass: OSClass, name: String, flavor: String, generic: Bool)?
         var skipped = 0
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.lines.enumerated() {
             let lineNumber = index + 1
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix(";") { continue }

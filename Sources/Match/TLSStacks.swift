@@ -104,7 +104,7 @@ public struct TLSStacks: Sendable {
         var stacks: [TLSStack] = []
         var ids: [String: Int] = [:]
         var header = false
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in text.lines.enumerated() {
             let number = index + 1
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }

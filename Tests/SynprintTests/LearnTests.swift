@@ -41,6 +41,10 @@ final class LearnTests: XCTestCase {
         XCTAssertEqual(lines.problems.map(\.line), [3, 4])
         XCTAssertEqual(lines.row(for: IPAddress("192.0.2.1")!, port: 443, seconds: 0, window: 0)?.label?.osClass, .android)
         XCTAssertEqual(lines.row(for: IPAddress("192.0.2.2")!, port: 1, seconds: 1_700_000_000, window: 5)?.label?.osClass, .iOS)
+        // The same file saved on Windows: the same rows, the same line numbers.
+        let savedOnWindows = LabelsFile.parseJSONLines(jsonl.replacingOccurrences(of: "\n", with: "\r\n"))
+        XCTAssertEqual(savedOnWindows.count, 2)
+        XCTAssertEqual(savedOnWindows.problems.map(\.line), [3, 4])
     }
 
     func fingerprint(_ p: PacketBuilder) throws -> Fingerprint {

@@ -400,6 +400,16 @@ final class TLSTests: XCTestCase {
         XCTAssertTrue(noAPI.stderr.contains("--learn-tls records the connections the API checks"), noAPI.stderr)
     }
 
+    /// The shipped table saved on Windows (CRLF line ends) loads as the same table.
+    func testTableSavedOnWindowsLoads() throws {
+        let shipped = try String(contentsOf: repositoryRoot.appendingPathComponent("database/tls.jsonl"), encoding: .utf8)
+        let file = try temporaryFolder().appendingPathComponent("tls.jsonl")
+        try shipped.replacingOccurrences(of: "\n", with: "\r\n").write(to: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try TLSStacks.load(file: file.path).stacks.map(\.id), try shippedTLSStacks().stacks.map(\.id))
+        let run = try runSynprint(["db", "validate", file.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+    }
+
     /// Learned stacks that differ only in how their ALPN names split (`h2`, `http/1.1` against
     /// `h2http/1.1`) get ids of their own, and the table loads.
     func testLearnedStacksOfAlikeStructuresHaveIdsOfTheirOwn() throws {
