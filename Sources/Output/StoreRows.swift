@@ -306,10 +306,11 @@ public final class StoreRows {
         for version in hello.versions { text(out) { TLSFormat.appendVersion(version, to: $0) } }
         u16(hello.ciphers.count, out)
         u16(hello.extensions.count, out)
-        for codes in [hello.ciphers, hello.extensions, hello.groups] {
-            let set = TLSStacks.sortedSet(codes)
-            out.append(varUInt: set.count)
-            for code in set { u16(code, out) }
+        // The suites in the hello's order (the library's preference, which the stacks weigh),
+        // the extensions and groups as sorted sets.
+        for codes in [TLSStacks.firstOccurrences(hello.ciphers), TLSStacks.sortedSet(hello.extensions), TLSStacks.sortedSet(hello.groups)] {
+            out.append(varUInt: codes.count)
+            for code in codes { u16(code, out) }
         }
         bool(hello.grease, out)
         bool(hello.complete, out)
