@@ -1,6 +1,8 @@
-/// A hash table with a fixed capacity for per-flow and per-host state. Slots are reused in
-/// insertion order, so under a flood the oldest entry goes first and memory never grows past
-/// `capacity` entries. Lookups and inserts are O(1); storage grows with use up to the cap.
+/// A hash table with a fixed capacity for per-flow and per-host state. A removed entry's slot
+/// is used again first; only a table whose every slot is live pushes an entry out, the oldest
+/// inserted, so under a flood the oldest entry goes first, a long-lived entry stays while others
+/// come and go, and memory never grows past `capacity` entries (nor past the most entries live
+/// at once). Lookups, inserts and removals are O(1).
 public struct BoundedTable<Key: Hashable, Value> {
     // Inlinable so that users in other modules get it specialized for their types (no
     // generic metadata lookups per packet).
@@ -10,12 +12,19 @@ public struct BoundedTable<Key: Hashable, Value> {
     /// Values apart from keys and not optional, so that `update` changes one in place: an
     /// optional tuple made the per-packet updates copy the whole record out and back (perf).
     @usableFromInline var values: [Value] = []
-    @usableFromInline var next = 0
+    /// Live slots in insertion order, as a list linked through each slot's older and newer
+    /// neighbour (-1: none), so that the oldest is found, and any entry unlinked, in O(1).
+    @usableFromInline var older: [Int32] = []
+    @usableFromInline var newer: [Int32] = []
+    @usableFromInline var oldest: Int32 = -1
+    @usableFromInline var newest: Int32 = -1
+    /// Slots of removed entries, used again before the table grows or pushes an entry out.
+    @usableFromInline var free: [Int32] = []
     public let capacity: Int
 
     @inlinable
     public init(capacity: Int) {
-        precondition(capacity > 0)
+        precondition(capacity > 0 && capacity < Int(Int32.max))
         self.capacity = capacity
         // Room up front (see `place` for the index's): growing copied every value at each
         // doubling. Pages are touched only as entries arrive; a very large table still grows,
@@ -24,6 +33,8 @@ public struct BoundedTable<Key: Hashable, Value> {
         index.reserveCapacity(2 * room)
         keys.reserveCapacity(room)
         values.reserveCapacity(room)
+        older.reserveCapacity(room)
+        newer.reserveCapacity(room)
     }
 
     /// Entries reserved at the start, at most.
@@ -32,14 +43,23 @@ public struct BoundedTable<Key: Hashable, Value> {
     @inlinable
     public var count: Int { index.count }
 
-    /// Memory per entry of a full table: the value, its slot's key, and the index with room
-    /// for twice the capacity (see `place`).
+    /// Memory per entry of a full table: the value, its slot's key and links, a free slot's
+    /// number, and the index with room for twice the capacity (see `place`).
     public static var bytesPerEntry: Int {
-        MemoryLayout<Value>.stride + MemoryLayout<Key?>.stride + 3 * (MemoryLayout<Key>.stride + MemoryLayout<Int>.stride)
+        MemoryLayout<Value>.stride + MemoryLayout<Key?>.stride + 3 * MemoryLayout<Int32>.stride
+            + 3 * (MemoryLayout<Key>.stride + MemoryLayout<Int>.stride)
     }
 
     @inlinable
     public func slot(of key: Key) -> Int? { index[key] }
+
+    /// The slot of the oldest live entry (the next a full table pushes out).
+    @inlinable
+    public var oldestSlot: Int? { oldest < 0 ? nil : Int(oldest) }
+
+    /// The key in a live slot.
+    @inlinable
+    public func key(at slot: Int) -> Key? { keys[slot] }
 
     @inlinable
     public subscript(slot slot: Int) -> Value {
@@ -77,26 +97,44 @@ public struct BoundedTable<Key: Hashable, Value> {
             values[slot] = value
             return slot
         }
-        if keys.count < capacity {
-            index[key] = keys.count
+        let slot: Int
+        if let reused = free.popLast() {
+            slot = Int(reused)
+            keys[slot] = key
+            values[slot] = value
+        } else if keys.count < capacity {
+            slot = keys.count
             keys.append(key)
             values.append(value)
-            return keys.count - 1
+            older.append(-1)
+            newer.append(-1)
+        } else {
+            // Every slot live: every insert now evicts. Removing a key from a Dictionary near its
+            // highest load shifts long runs of entries and hashes each again (perf: 3,000
+            // instructions per eviction); room for twice the capacity keeps the runs short.
+            if index.capacity < 2 * capacity { index.reserveCapacity(2 * capacity) }
+            slot = Int(oldest)
+            if let old = keys[slot] {
+                index[old] = nil
+                evicted(old, values[slot])
+            }
+            unlink(slot)
+            keys[slot] = key
+            values[slot] = value
         }
-        // Full: every insert now evicts. Removing a key from a Dictionary near its highest load
-        // shifts long runs of entries and hashes each again (perf: 3,000 instructions per
-        // eviction); room for twice the capacity keeps the runs short.
-        if index.capacity < 2 * capacity { index.reserveCapacity(2 * capacity) }
-        let slot = next
-        next = (next + 1) % capacity
-        if let old = keys[slot] {
-            index[old] = nil
-            evicted(old, values[slot])
-        }
-        keys[slot] = key
-        values[slot] = value
         index[key] = slot
+        older[slot] = newest
+        newer[slot] = -1
+        if newest >= 0 { newer[Int(newest)] = Int32(slot) } else { oldest = Int32(slot) }
+        newest = Int32(slot)
         return slot
+    }
+
+    @inlinable
+    mutating func unlink(_ slot: Int) {
+        let before = older[slot], after = newer[slot]
+        if before >= 0 { newer[Int(before)] = after } else { oldest = after }
+        if after >= 0 { older[Int(after)] = before } else { newest = before }
     }
 
     /// Forgets `key`. Its value stays in the slot until the slot is reused: empty what a value
@@ -105,6 +143,8 @@ public struct BoundedTable<Key: Hashable, Value> {
     public mutating func remove(_ key: Key) {
         guard let slot = index.removeValue(forKey: key) else { return }
         keys[slot] = nil
+        unlink(slot)
+        free.append(Int32(slot))
     }
 
     /// Every live entry, in slot order.

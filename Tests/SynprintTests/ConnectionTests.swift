@@ -364,6 +364,37 @@ final class ConnectionTests: XCTestCase {
         XCTAssertTrue(evicted.allSatisfy { $0.stage == .postSYN && $0.key.clientPort < 40000 })
     }
 
+    /// A long connection stays followed to its real end while many more than the table holds
+    /// come and go beside it (a table that reused slots in turn pushed it out as `post_ack`).
+    func testALongConnectionOutlivesManyShortOnes() throws {
+        var settings = Settings()
+        settings.maxConnections = 64
+        var long = Conversation()
+        long.clientPort = 30000
+        long.handshake()
+        var conversations = [long]
+        for n in 0..<300 {
+            var short = Conversation()
+            short.clientPort = UInt16(40000 + n)
+            short.time = 1_000_000 + n * 300_000
+            short.handshake()
+            short.client(flags: 0x11)
+            short.server(flags: 0x11)
+            conversations.append(short)
+        }
+        var end = long
+        end.frames = []
+        end.time = 100_000_000
+        end.client(flags: 0x11)
+        end.server(flags: 0x11)
+        conversations.append(end)
+        let all = try records(conversations, settings: settings)
+        XCTAssertEqual(all.count, 301)
+        XCTAssertTrue(all.allSatisfy { $0.ending == .fin && $0.stage == .normal }, "\(Set(all.map(\.ending)))")
+        let kept = try XCTUnwrap(all.first { $0.key.clientPort == 30000 })
+        XCTAssertEqual(kept.client.packets, 3)
+    }
+
     /// The timeline keeps its bucket count by doubling the width; no connection is lost.
     func testStageTimelineStaysBoundedAndKeepsEveryConnection() {
         var timeline = StageTimeline()

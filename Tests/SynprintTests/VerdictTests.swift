@@ -197,7 +197,15 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(table[3], "3")
         XCTAssertNil(table.insert("three", for: 3))  // replaced in place
         XCTAssertEqual(table.count, 3)
-        table.remove(1)
+        // A removed entry's slot is taken before anything is pushed out, and a full table then
+        // pushes out the oldest inserted, wherever its slot.
+        table.remove(2)
+        XCTAssertNil(table.insert("4", for: 4))
+        XCTAssertEqual(table.insert("5", for: 5)?.key, 1)
+        XCTAssertEqual(table.insert("6", for: 6)?.key, 3)
+        XCTAssertEqual(table.insert("7", for: 7)?.key, 4)
+        XCTAssertEqual(table.oldestSlot.flatMap { table.key(at: $0) }, 5)
+        table.remove(6)
         XCTAssertEqual(table.count, 2)
         for i in 10..<100 { table.insert("\(i)", for: i) }
         XCTAssertEqual(table.count, 3)
@@ -272,6 +280,11 @@ final class VerdictTests: XCTestCase {
         }
         XCTAssertEqual(tracker.counters.evicted, 1)
         XCTAssertEqual(tracker.waiting, 2)
+        // A later SYN ends those that waited past the timeout, without a full table's push.
+        tracker.opened(observed(syn, at: 700))
+        XCTAssertEqual(tracker.counters.expired, 3)
+        XCTAssertEqual(tracker.counters.evicted, 1)
+        XCTAssertEqual(tracker.waiting, 1)
     }
 
     /// Unfinished heads share one byte budget: past it, a connection is dropped and counted.
