@@ -189,24 +189,33 @@ public final class PacketSource {
     }
 
     /// Reads packets until the end of the file, `shouldStop` saying so (asked before each
-    /// packet of a live capture, every 4096 packets of a file), or `handlePacket` returning
-    /// false. An idle live interface never blocks for more than 100 ms, so stops act promptly.
-    /// `caughtUp` runs whenever a live capture has handled everything the kernel had for it,
-    /// before it waits (a moment to hand queued work on, so that a lone SYN is not held back);
-    /// `idle` whenever a live interface had nothing for a while (at most 100 ms).
+    /// packet of a live capture or a pipe, every 4096 packets of a file), or `handlePacket`
+    /// returning false. An idle live interface or pipe never blocks for more than 100 ms, so
+    /// stops act promptly (a stop signal interrupts a read, but one that came while this
+    /// thread was busy would otherwise wait for the pipe's next bytes). `caughtUp` runs
+    /// whenever a live capture has handled everything the kernel had for it, before it waits (a
+    /// moment to hand queued work on, so that a lone SYN is not held back); `idle` whenever a
+    /// live interface or a pipe had nothing for a while (at most 100 ms).
     public func run(
         shouldStop: () -> Bool, caughtUp: () -> Void = {}, idle: () -> Void = {}, _ handlePacket: (Packet) -> Bool
     ) -> CaptureEnd {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let descriptor = isLive ? pcap_get_selectable_fd(handle) : -1
+        let pipe = isLive || !arrivesOverTime ? nil : pcap_file(handle)
         var sinceCheck = 0
         while true {
-            if isLive || sinceCheck == 4096 {
+            if isLive || pipe != nil || sinceCheck == 4096 {
                 sinceCheck = 0
                 if shouldStop() { return .stopped }
             }
             sinceCheck += 1
+            if let pipe, synprint_unread(pipe) == 0 {
+                var fds = pollfd(fd: fileno(pipe), events: Int16(POLLIN), revents: 0)
+                let ready = poll(&fds, 1, 100)
+                if ready == 0 { idle() }
+                if ready == 0 || ready < 0 && errno == EINTR { continue }  // a signal: asked about above
+            }
             let status = pcap_next_ex(handle, &header, &data)
             switch status {
             case 1:

@@ -55,6 +55,7 @@ public final class Spool: Sendable {
         var droppedBatches = 0
         var rejectedBatches = 0
         var failures = 0
+        var lastFailure: String?
         /// Batches written and still in memory, by sequence, and their bytes.
         var held: [UInt64: [UInt8]] = [:]
         var heldBytes = 0
@@ -134,6 +135,8 @@ public final class Spool: Sendable {
     public var rejectedBatches: Int { state.withLock { $0.rejectedBatches } }
     /// Batches that could not be written to the spool (a full disk): dropped, counted.
     public var failures: Int { state.withLock { $0.failures } }
+    /// Why the latest batch could not be written.
+    public var lastFailure: String? { state.withLock { $0.lastFailure } }
 
     /// Writes a batch whole, pushing out the oldest batches when the bound is reached; false
     /// (counted as dropped) when it cannot be written, or is larger than the bound by itself.
@@ -154,7 +157,14 @@ public final class Spool: Sendable {
                 state.droppedRows += oldest.rows
                 state.droppedBatches += 1
             }
-            guard write(batch.bytes, to: folder + "/" + name) else {
+            let error = write(batch.bytes, to: folder + "/" + name)
+            guard error == 0 else {
+                // One line when the reason changes (a full disk fails every batch alike).
+                let reason = "cannot write to the spool \(folder): \(String(cString: strerror(error)))"
+                if reason != state.lastFailure {
+                    FileHandle.standardError.write(Data("synprint: \(reason); its batches are dropped, counted\n".utf8))
+                }
+                state.lastFailure = reason
                 state.failures += 1
                 state.droppedRows += batch.rows
                 state.droppedBatches += 1
@@ -223,28 +233,27 @@ public final class Spool: Sendable {
     }
 
     /// Whole or not at all: a temporary file in the same folder, synced, then renamed.
-    private func write(_ bytes: [UInt8], to path: String) -> Bool {
+    /// Writes a batch's file whole or not at all: 0, or the errno that stopped it.
+    private func write(_ bytes: [UInt8], to path: String) -> Int32 {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = directory + "/.tmp-" + (path as NSString).lastPathComponent
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return errno }
         var written = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
+        let error = bytes.withUnsafeBytes { raw -> Int32 in
             while written < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    return false
+                    return errno
                 }
                 written += n
             }
-            return fsync(fd) == 0
+            return fsync(fd) == 0 ? 0 : errno
         }
         close(fd)
-        guard ok, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            return false
-        }
-        return true
+        let renamed = error == 0 ? (rename(temporary, path) == 0 ? 0 : errno) : error
+        if renamed != 0 { unlink(temporary) }
+        return renamed
     }
 }

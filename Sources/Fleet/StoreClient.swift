@@ -119,6 +119,9 @@ public final class StoreClient: Sendable {
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: .milliseconds(Int64(min(timeout, 3) * 1000)), read: .milliseconds(Int64(timeout * 1000))))
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        // A redirect would take the credentials to another host, and an insert redirected as a
+        // GET would be answered 200 with nothing stored: the store's own answer or an error.
+        configuration.redirectConfiguration = .disallow
         if let authority = address.authority {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.additionalTrustRoots = [.file(authority)]
@@ -152,7 +155,13 @@ public final class StoreClient: Sendable {
         return headers
     }
 
-    private func post(query: String?, database: Bool, body: ByteBuffer, gzip: Bool) throws(StoreError) -> String {
+    /// The longest answer a statement or insert may bring (its text is a few lines), and a
+    /// report's (its tables, at most `StoreReport.mostRows` rows): a longer one is refused as it
+    /// arrives, so a server that never ends its answer cannot fill memory before the deadline.
+    public static let statementAnswerBytes = 16 << 20
+    public static let reportAnswerBytes = 1 << 30
+
+    private func post(query: String?, database: Bool, body: ByteBuffer, gzip: Bool, answerLimit: Int) throws(StoreError) -> String {
         var url = address.base + "/"
         var parameters: [String] = []
         if database { parameters.append("database=\(address.database)") }
@@ -161,11 +170,20 @@ public final class StoreClient: Sendable {
         let response: HTTPClient.Response
         do {
             let request = try HTTPClient.Request(url: url, method: .POST, headers: headers(gzip: gzip), body: .byteBuffer(body))
-            response = try http.execute(request: request, deadline: .now() + timeout).wait()
+            let answer = ResponseAccumulator(request: request, maxBodySize: answerLimit)
+            response = try http.execute(request: request, delegate: answer, deadline: .now() + timeout).wait()
+        } catch is ResponseAccumulator.ResponseTooBigError {
+            throw .unexpected("\(address.base): an answer longer than \(answerLimit >> 20) MiB, which is no answer of ClickHouse's to this")
         } catch {
             throw .unreachable("\(address.base): \(StoreClient.describe(error))")
         }
         let text = response.body.map { String(buffer: $0) } ?? ""
+        if (300..<400).contains(response.status.code) {
+            let target = response.headers.first(name: "Location").map { " to \($0.prefix(200))" } ?? ""
+            throw .unexpected(
+                "\(address.base): answered \(response.status.code), a redirect\(target): give the store's own address (redirects are not followed)"
+            )
+        }
         guard response.status.code == 200 else {
             throw .server(status: Int(response.status.code), code: StoreClient.code(in: text), message: StoreClient.message(in: text))
         }
@@ -193,8 +211,8 @@ public final class StoreClient: Sendable {
     /// Runs one statement and returns ClickHouse's answer as text. `inDatabase` runs it in the
     /// store's database (a missing one is then an error).
     @discardableResult
-    public func execute(_ sql: String, inDatabase: Bool = false) throws(StoreError) -> String {
-        try post(query: nil, database: inDatabase, body: ByteBuffer(string: sql), gzip: false)
+    public func execute(_ sql: String, inDatabase: Bool = false, answerLimit: Int = statementAnswerBytes) throws(StoreError) -> String {
+        try post(query: nil, database: inDatabase, body: ByteBuffer(string: sql), gzip: false, answerLimit: answerLimit)
     }
 
     /// Inserts rows into `table`; gzip-compressed (at zlib's fastest level) unless the server is
@@ -215,7 +233,7 @@ public final class StoreClient: Sendable {
             default: "INSERT INTO \(StoreSchema.quoted(table)) FORMAT \(format == .rowBinary ? "RowBinary" : "JSONEachRow")"
             }
         guard compressing else {
-            _ = try post(query: query, database: true, body: rows, gzip: false)
+            _ = try post(query: query, database: true, body: rows, gzip: false, answerLimit: StoreClient.statementAnswerBytes)
             return
         }
         var plain = rows
@@ -225,7 +243,7 @@ public final class StoreClient: Sendable {
         } catch {
             throw .unreachable("gzip failed: \(error)")
         }
-        _ = try post(query: query, database: true, body: body, gzip: true)
+        _ = try post(query: query, database: true, body: body, gzip: true, answerLimit: StoreClient.statementAnswerBytes)
     }
 
     /// `Code: 81, e.displayText() = DB::Exception: …` (older) or `Code: 81. DB::Exception: …`.

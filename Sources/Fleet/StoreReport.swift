@@ -205,7 +205,8 @@ public struct StoreReport {
     /// another server), or whose numbers or rows are beyond the bounds above, is an error, not
     /// something to read past.
     func rows(_ query: Query) throws(StoreError) -> [[String]] {
-        let answer = try client.execute(query.sql(scope: condition(client:)) + " FORMAT TabSeparated", inDatabase: true)
+        let answer = try client.execute(
+            query.sql(scope: condition(client:)) + " FORMAT TabSeparated", inDatabase: true, answerLimit: StoreClient.reportAnswerBytes)
         let rows = answer.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
         guard rows.allSatisfy({ $0.count == query.columns }) else {
             throw .unexpected("an answer to the \(query.rawValue) query without its \(query.columns) columns")

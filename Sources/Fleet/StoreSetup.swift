@@ -129,6 +129,17 @@ public enum StoreSetup {
     {
         var done: [String] = []
         let server = try version(client)
+        if let cluster {
+            // A server creates ON CLUSTER tables for a cluster it does not know without a word
+            // (18.16 does): the sensors' inserts would then fail on every batch.
+            let known = try client.execute("SELECT DISTINCT cluster FROM system.clusters ORDER BY cluster FORMAT TabSeparated")
+                .split(separator: "\n").map(String.init)
+            guard known.contains(cluster) else {
+                throw .unsupported(
+                    "the server knows no cluster \(cluster) (system.clusters, from its remote_servers)"
+                        + (known.isEmpty ? "" : "; it knows: " + known.prefix(20).joined(separator: ", ")))
+            }
+        }
         // Tables first, then the columns an older store lacks, then the feeds that select them.
         let database = client.address.database
         let statements = StoreSchema.statements(database: database, cluster: cluster, replicated: replicated, feeds: false)

@@ -52,6 +52,9 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         public var sampledOut = 0
         public var spooledBytes = 0
         public var spooledRows = 0
+        /// Batches the spool could not write (their rows are in `droppedRows`), and why.
+        public var spoolFailures = 0
+        public var spoolError: String?
         public var lastError: String?
         public var lastInsertSeconds: Double?
         public var insertSecondsTotal = 0.0
@@ -305,9 +308,8 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
             condition.broadcast()  // room for a capture of files that waits
             condition.unlock()
             for batch in batches {
-                let kept = spool?.add(batch) ?? false
+                spool?.add(batch)  // what it cannot keep, it counts as dropped
                 condition.lock()
-                if !kept { counts.droppedRows += batch.rows }
                 handing -= 1
                 condition.broadcast()
                 condition.unlock()
@@ -410,9 +412,7 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
         if spool == nil { counts.droppedRows += left.reduce(0) { $0 + $1.rows } }
         condition.unlock()
         if let spool {
-            for batch in left where !spool.add(batch) {
-                condition.lock(); counts.droppedRows += batch.rows; condition.unlock()
-            }
+            for batch in left { spool.add(batch) }
         }
     }
 
@@ -425,6 +425,8 @@ public final class StoreSink: EventHandler, @unchecked Sendable {
             report.spooledBytes = spool.bytes
             report.spooledRows = spool.rows
             report.droppedRows += spool.droppedRows
+            report.spoolFailures = spool.failures
+            report.spoolError = spool.lastFailure
             report.leftRows += spool.rows
         }
         return report

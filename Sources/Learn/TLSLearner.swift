@@ -23,10 +23,11 @@ public final class TLSLearner {
 
     public init() {}
 
-    /// A ClientHello read whole from `address`.
+    /// A ClientHello read whole from `address` (one that cannot make a stack is not kept).
     public func observe(_ hello: ClientHello, from address: IPAddress) {
         guard hello.complete else { return }
         let structure = TLSOffer(hello)
+        guard structure.makesStack else { return }
         var seen = hellos[address, default: [:]]
         if seen[structure] != nil || seen.count < TLSLearner.structuresPerAddress { seen[structure, default: 0] += 1 }
         hellos[address] = seen
@@ -46,6 +47,7 @@ public final class TLSLearner {
 
     /// A checked connection's hello, labelled already (`synprint --learn-tls` recorded it).
     public func observe(checked offer: TLSOffer, as family: TLSFamily) {
+        guard offer.makesStack else { return }
         checked[offer, default: [:]][family, default: 0] += 1
         checks += 1
     }

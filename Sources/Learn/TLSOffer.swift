@@ -24,6 +24,9 @@ public struct TLSOffer: Hashable, Sendable {
         self.alpn = alpn
     }
 
+    /// Whether it can be a stack of the table, which needs suites, extensions and groups.
+    public var makesStack: Bool { !ciphers.isEmpty && !extensions.isEmpty && !groups.isEmpty }
+
     public init(_ hello: ClientHello) {
         self.init(ciphers: hello.ciphers, extensions: hello.extensions, groups: hello.groups, grease: hello.grease, alpn: hello.protocols)
     }

@@ -104,6 +104,8 @@ public struct TLSStacks: Sendable {
         var stacks: [TLSStack] = []
         var ids: [String: Int] = [:]
         var header = false
+        // json-c, as for the OS database: strict types (a 1 is no `true`) and no boxed values.
+        let parser = JSONObject.Parser()
         for (index, line) in text.lines.enumerated() {
             let number = index + 1
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -111,35 +113,43 @@ public struct TLSStacks: Sendable {
             func fail(_ field: String?, _ message: String) -> DatabaseError {
                 DatabaseError(file: file, line: number, field: field, message: message)
             }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
+            var source = trimmed
+            guard let object = try? source.withUTF8({ try parser.parse(UnsafeRawBufferPointer($0)) }) else {
                 throw fail(nil, "not a JSON object")
             }
             guard header else {
-                guard object["synprint_tls"] as? Int == schemaVersion else {
+                guard object["synprint_tls"]?.numberText == String(schemaVersion) else {
                     throw fail(nil, "the first object must be the header {\"synprint_tls\": \(schemaVersion)}")
                 }
                 header = true
                 continue
             }
-            guard let id = object["id"] as? String, !id.isEmpty else { throw fail("id", "a non-empty string") }
+            guard let id = object["id"]?.string, !id.isEmpty else { throw fail("id", "a non-empty string") }
             if let first = ids[id] { throw fail("id", "duplicate id \"\(id)\" (first on line \(first))") }
             ids[id] = number
-            guard let familyName = object["family"] as? String, let family = TLSFamily(rawValue: familyName), family != .other else {
+            guard let familyName = object["family"]?.string, let family = TLSFamily(rawValue: familyName), family != .other else {
                 throw fail("family", "one of " + TLSFamily.allCases.filter { $0 != .other }.map(\.rawValue).joined(separator: ", "))
             }
-            guard let name = object["name"] as? String, !name.isEmpty else { throw fail("name", "a non-empty string") }
-            guard let grease = object["grease"] as? Bool else { throw fail("grease", "true or false") }
+            guard let name = object["name"]?.string, !name.isEmpty else { throw fail("name", "a non-empty string") }
+            guard let grease = object["grease"]?.bool else { throw fail("grease", "true or false") }
+            func strings(_ field: String) -> [String]? {
+                guard let elements = object[field]?.elements else { return nil }
+                let texts = elements.compactMap(\.string)
+                return texts.count == elements.count ? texts : nil
+            }
             func codes(_ field: String) throws(DatabaseError) -> [UInt16] {
-                guard let list = object[field] as? [String], !list.isEmpty else { throw fail(field, "a list of 4-digit hex values") }
+                guard let list = strings(field), !list.isEmpty else { throw fail(field, "a list of 4-digit hex values") }
                 var values: [UInt16] = []
                 for text in list {
-                    guard text.count == 4, let value = UInt16(text, radix: 16) else { throw fail(field, "\"\(text)\" is not 4 hex digits") }
+                    guard text.utf8.count == 4, text.allSatisfy(\.isHexDigit), let value = UInt16(text, radix: 16) else {
+                        throw fail(field, "\"\(text)\" is not 4 hex digits")
+                    }
                     values.append(value)
                 }
                 return values
             }
-            guard let alpn = object["alpn"] as? [String] else { throw fail("alpn", "a list of protocol names (empty for none)") }
-            guard object["source"] is String else { throw fail("source", "where the facts come from") }
+            guard let alpn = strings("alpn") else { throw fail("alpn", "a list of protocol names (empty for none)") }
+            guard object["source"]?.string != nil else { throw fail("source", "where the facts come from") }
             stacks.append(
                 TLSStack(
                     id: id, family: family, name: name, grease: grease, ciphers: try codes("ciphers"), extensions: try codes("extensions"),

@@ -32,9 +32,9 @@ public final class HelloLog: EventHandler {
     /// A connection's ClientHello, read whole (a hello without suites, extensions or groups
     /// makes no stack and is not kept).
     public func observe(_ tls: TLSObservation) {
-        let hello = tls.hello
-        guard hello.complete, !hello.ciphers.isEmpty, !hello.extensions.isEmpty, !hello.groups.isEmpty else { return }
-        let offer = TLSOffer(hello)
+        guard tls.hello.complete else { return }
+        let offer = TLSOffer(tls.hello)
+        guard offer.makesStack else { return }
         var pushed = false
         waiting.withLock { table in _ = table.place(offer, for: tls.syn.key) { _, _ in pushed = true } }
         if pushed { tally.withLock { $0.evicted += 1 } }

@@ -13,7 +13,8 @@ import Darwin
 /// on standard error and counted, so that the run can end non-zero.
 ///
 /// Lines stay whole: bytes are handed over in whole lines, and to a pipe in writes of at most
-/// `PIPE_BUF` bytes (which a pipe takes whole or not at all). Once a stop was asked for, a write
+/// `PIPE_BUF` bytes (which a pipe takes whole or not at all); a line a full disk broke off is
+/// cut from a regular file, so the next write starts a line. Once a stop was asked for, a write
 /// waits at most `stopGrace` seconds for a stalled reader; after that the file is abandoned and
 /// what is left is counted as dropped, so that a blocked output cannot hold the exit.
 public final class OutputFile: Sendable {
@@ -82,7 +83,16 @@ public final class OutputFile: Sendable {
 
     static func open(_ path: String, mode: Mode, header: String?) throws -> Int32 {
         let permissions = mode_t(creationMode.load(ordering: .relaxed))
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, permissions)
+        // Not blocking, so that a FIFO nobody reads yet cannot hold the thread in open(2) past a
+        // stop: wait for its reader in short polls instead, as a blocking open would.
+        let flags = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC
+        var fd = Glibc.open(path, flags | O_NONBLOCK, permissions)
+        while fd < 0 && errno == ENXIO && !StopSignal.requested {
+            usleep(100_000)
+            fd = Glibc.open(path, flags | O_NONBLOCK, permissions)
+        }
+        if fd < 0 && errno == ENXIO { throw OutputError("\(path) is a FIFO that no one reads") }
+        if fd >= 0 { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) }
         guard fd >= 0 else {
             if errno == ELOOP {
                 throw OutputError("\(path) is a symbolic link; synprint does not write through links (name the target itself)")
@@ -133,6 +143,8 @@ public final class OutputFile: Sendable {
                     printError("synprint: \(error); writing on to the file already open")
                 }
             }
+            // Where this write begins in a regular file, to cut a line that a full disk broke off.
+            let start = mayStall ? -1 : lseek(current.fd, 0, SEEK_END)
             var offset = 0
             while offset < bytes.count {
                 let chunk = isPipe ? OutputFile.pipeChunk(bytes, from: offset) : bytes.count - offset
@@ -141,12 +153,25 @@ public final class OutputFile: Sendable {
                     waitingForRoom: mayStall)
                 if error != 0 {
                     report(error, &current.state)
+                    if start >= 0 { offset = OutputFile.cutBrokenLine(current.fd, bytes, from: Int(start)) }
                     current.state.droppedBytes += bytes.count - offset
                     return
                 }
                 offset += chunk
             }
         }
+    }
+
+    /// After a failed write of `bytes` that began at `start` of a regular file: cuts the file
+    /// back to the end of the last whole line written, so that the next write does not continue
+    /// a broken one; returns how many of `bytes` stay written.
+    static func cutBrokenLine(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let end = lseek(fd, 0, SEEK_END)
+        let written = min(max(Int(end) - start, 0), bytes.count)
+        var kept = written
+        while kept > 0 && bytes[kept - 1] != 0x0A { kept -= 1 }
+        if kept < written { _ = ftruncate(fd, off_t(start + kept)) }
+        return kept
     }
 
     public func write(_ text: String) {

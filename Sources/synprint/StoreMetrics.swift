@@ -17,6 +17,9 @@ func storeMetrics(_ report: StoreSink.Report) -> [MetricValue] {
         MetricValue(
             "synprint_store_sampled_out", Double(report.sampledOut), .counter,
             help: "Events of connections --clickhouse-sample left out of the store"),
+        MetricValue(
+            "synprint_store_spool_write_failures", Double(report.spoolFailures), .counter,
+            help: "Batches the spool could not write (disk full, folder gone); their rows are dropped"),
         MetricValue("synprint_store_spool_bytes", Double(report.spooledBytes), .gauge, help: "Bytes waiting in the spool"),
         MetricValue("synprint_store_spool_rows", Double(report.spooledRows), .gauge, help: "Rows waiting in the spool"),
         MetricValue(
@@ -35,6 +38,7 @@ func storeSummary(_ sink: StoreSink) -> String {
     if r.sampledOut > 0 { line += "; \(r.sampledOut) events of connections left out by the 1-in-\(sink.sampleEvery) sample" }
     line += "; \(r.retries) retries, \(r.rejectedBatches) batches rejected, \(r.droppedRows) rows dropped"
     if r.leftRows > 0 { line += ", \(r.leftRows) rows left in the spool" }
+    if r.spoolFailures > 0 { line += "; \(r.spoolFailures) batches not spooled (\(r.spoolError ?? "?"))" }
     if let error = r.lastError { line += "; last error: \(error)" }
     return line
 }

@@ -193,12 +193,12 @@ var synprintExecutable: URL {
     return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("synprint")
 }
 
-func startSynprint(_ arguments: [String], stdout: Any? = nil) throws -> Process {
+func startSynprint(_ arguments: [String], stdout: Any? = nil, stderr: Any? = nil) throws -> Process {
     let process = Process()
     process.executableURL = synprintExecutable
     process.arguments = arguments
     if let stdout { process.standardOutput = stdout }
-    process.standardError = FileHandle.nullDevice
+    process.standardError = stderr ?? FileHandle.nullDevice
     try process.run()
     return process
 }
@@ -235,6 +235,33 @@ func temporaryFolder() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("synprint-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
+}
+
+/// A file system of `bytes` (tmpfs, mounted on a new folder), to fill up; unmounted when the
+/// test ends.
+func smallFileSystem(bytes: Int, for test: XCTestCase) throws -> URL {
+    let folder = try temporaryFolder()
+    let mounting = Process()
+    mounting.executableURL = URL(fileURLWithPath: "/bin/mount")
+    mounting.arguments = ["-t", "tmpfs", "-o", "size=\(bytes)", "tmpfs", folder.path]
+    try mounting.run()
+    mounting.waitUntilExit()
+    guard mounting.terminationStatus == 0 else { throw Failed(description: "mount -t tmpfs failed (the tests run as root)") }
+    test.addTeardownBlock { _ = umount2(folder.path, Int32(MNT_DETACH)) }
+    return folder
+}
+
+/// Writes zeros to `file` until it holds `bytes`, or until its disk is full when nil.
+func fill(_ file: URL, bytes: Int? = nil) {
+    let fd = open(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    defer { close(fd) }
+    let zeros = [UInt8](repeating: 0, count: 4096)
+    var written = 0
+    while fd >= 0, written < bytes ?? Int.max {
+        let n = zeros.withUnsafeBytes { write(fd, $0.baseAddress!, min(4096, (bytes ?? Int.max) - written)) }
+        guard n > 0 else { return }
+        written += n
+    }
 }
 
 /// Polls `condition` for up to `seconds`.

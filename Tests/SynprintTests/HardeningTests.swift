@@ -1,4 +1,5 @@
 import Synchronization
+import SynprintKit
 import XCTest
 
 #if canImport(Glibc)
@@ -219,7 +220,6 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(alerts.status, 3, alerts.stderr)
     }
 
-    /// SIGHUP reopens every output, -o included, and never ends the run.
     /// A pipe that brings packets slowly gets its stats events on time, while it is still open
     /// (the status was refreshed only every 4,096 packets).
     func testSlowPipeGetsItsStatsOnTime() throws {
@@ -240,6 +240,7 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(process.terminationStatus, 0)
     }
 
+    /// SIGHUP reopens every output, -o included, and never ends the run.
     func testSighupWithoutAlertsNeitherKillsNorCutsALine() throws {
         let folder = try temporaryFolder()
         let fifo = folder.appendingPathComponent("capture.fifo")
@@ -260,6 +261,75 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(lines(URL(fileURLWithPath: events.path + ".1")), 26)
         XCTAssertEqual(lines(events), 26)
         XCTAssertTrue(try String(contentsOf: events, encoding: .utf8).hasSuffix("}\n"))
+    }
+
+    /// An output path that became a FIFO no one reads, then SIGHUP: the reopen waits for a
+    /// reader as a write waits for room, and SIGTERM still ends the run at once, with one line.
+    func testReopeningAFIFONoOneReadsDoesNotHoldTheStop() throws {
+        let folder = try temporaryFolder()
+        let fifo = folder.appendingPathComponent("capture.fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let events = folder.appendingPathComponent("events.jsonl")
+        let errors = Pipe()
+        let process = try startSynprint(["-r", fifo.path, "--json", "-o", events.path], stderr: errors)
+        let writer = try FileHandle(forWritingTo: fifo)
+        let capture = try Data(contentsOf: URL(fileURLWithPath: HardeningTests.sample))
+        try writer.write(contentsOf: capture)
+        try waitFor { self.lines(events) == 26 }
+        XCTAssertEqual(unlink(events.path), 0)
+        XCTAssertEqual(mkfifo(events.path, 0o600), 0)
+        kill(process.processIdentifier, SIGHUP)
+        usleep(200_000)
+        try writer.write(contentsOf: capture.dropFirst(24))
+        usleep(500_000)
+        kill(process.processIdentifier, SIGTERM)
+        let stopped = (try? waitFor(seconds: 5) { !process.isRunning }) != nil
+        if !stopped { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        XCTAssertTrue(stopped, "still running 5 s after SIGTERM")
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
+        try writer.close()
+        let stderr = String(decoding: try XCTUnwrap(errors.fileHandleForReading.readToEnd()), as: UTF8.self)
+        XCTAssertTrue(stderr.contains("\(events.path) is a FIFO that no one reads"), stderr)
+    }
+
+    /// A disk that fills in the middle of a line: the broken line is cut, so once there is room
+    /// again the next line starts a line of its own; the loss is counted.
+    func testAFullDiskLeavesNoBrokenLine() throws {
+        let disk = try smallFileSystem(bytes: 64 << 10, for: self)
+        let path = disk.appendingPathComponent("events.jsonl")
+        let filler = disk.appendingPathComponent("filler")
+        fill(filler, bytes: 40 << 10)
+        let output = try OutputFile(path: path.path)
+        let line = "{\"type\":\"syn\",\"pad\":\"" + String(repeating: "a", count: 300) + "\"}\n"
+        let lines = String(repeating: line, count: 200)  // 63 KiB: more than the disk holds
+        output.write(lines)
+        XCTAssertTrue(output.failed)
+        XCTAssertEqual(output.state.lastError, ENOSPC)
+        let kept = try Data(contentsOf: path)
+        XCTAssertEqual(kept.last, 0x0A)
+        XCTAssertEqual(kept.count % line.utf8.count, 0)
+        XCTAssertEqual(output.state.droppedBytes, lines.utf8.count - kept.count)
+        try FileManager.default.removeItem(at: filler)
+        output.write("{\"type\":\"synack\"}\n")
+        let after = String(decoding: try Data(contentsOf: path), as: UTF8.self)
+        XCTAssertEqual(jsonLines(after).count, kept.count / line.utf8.count + 1)
+    }
+
+    /// A spool on a full disk: one line says so, the rows are counted dropped once, and the
+    /// summary and exit status tell.
+    func testASpoolOnAFullDiskSaysSoAndCountsOnce() throws {
+        let disk = try smallFileSystem(bytes: 64 << 10, for: self)
+        fill(disk.appendingPathComponent("filler"))
+        let port = try freePorts(1)[0]  // nothing listens: every batch goes to the spool
+        let run = try runSynprint([
+            "-r", HardeningTests.sample, "-o", "/dev/null", "--clickhouse", "http://127.0.0.1:\(port)/synprint",
+            "--clickhouse-spool", disk.appendingPathComponent("spool").path, "--clickhouse-drain", "0", "--summary", "text",
+        ])
+        XCTAssertEqual(run.status, 3, run.stderr)
+        XCTAssertTrue(run.stderr.contains("cannot write to the spool"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("No space left on device"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("26 rows dropped"), run.stderr)  // 14 SYNs and 12 SYN+ACKs
     }
 
     /// SIGTERM ends the run within a few seconds even when nothing reads the output, or nothing

@@ -789,6 +789,11 @@ final class StoreTests: XCTestCase {
     /// the Distributed tables read every row once.
     func testTwoShardClusterHoldsEveryRowOnce() throws {
         let servers = try ClickHouseServer.cluster()
+        // A cluster the servers do not know is one clear line, and creates nothing.
+        let unknown = try runSynprint(["clickhouse", "init", "--cluster", "fleat", servers[0].url])
+        XCTAssertEqual(unknown.status, 1, unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("the server knows no cluster fleat"), unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("it knows: fleet"), unknown.stderr)
         for server in servers { try initialize(server, cluster: "fleet") }
         let json = try temporaryFolder().appendingPathComponent("events.jsonl")
         let store = try makeSink(servers[0].url)
@@ -974,30 +979,83 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("spool").path), ["rejected"])
     }
 
-    /// A server on loopback that answers every request with 200 and what `answer` (Python, of
-    /// the request's body `q`) gives; stopped when the test ends.
-    func fakeServer(answer: String) throws -> String {
+    /// A server on loopback that answers every request with `status`, the `headers` and what
+    /// `answer` (Python, of the request's body `q`) gives, or with a chunked answer that never
+    /// ends; it appends each request's first line and headers to `log`; stopped when the test ends.
+    func fakeServer(
+        answer: String = "''", status: Int = 200, headers: [(String, String)] = [], endless: Bool = false, log: URL? = nil
+    )
+        throws -> String
+    {
         let port = try freePorts(1)[0]
         let fake = Process()
         fake.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let sent = headers.map { "self.send_header('\($0.0)', '\($0.1)'); " }.joined()
         fake.arguments = [
             "python3", "-c",
             """
             import http.server
             class H(http.server.BaseHTTPRequestHandler):
+                protocol_version = 'HTTP/1.1' if \(endless ? "True" : "False") else 'HTTP/1.0'
                 def do_POST(self):
                     q = self.rfile.read(int(self.headers.get('Content-Length') or 0)).decode()
-                    self.send_response(200); self.end_headers(); self.wfile.write((\(answer)).encode())
+                    if \(log == nil ? "False" : "True"):
+                        with open('\(log?.path ?? "")', 'a') as f: f.write(self.requestline + '\\n' + str(self.headers))
+                    self.send_response(\(status)); \(sent)
+                    if \(endless ? "True" : "False"):
+                        self.send_header('Transfer-Encoding', 'chunked'); self.end_headers()
+                        try:
+                            while True: self.wfile.write(b'10000\\r\\n' + b'x' * 65536 + b'\\r\\n')
+                        except OSError: return
+                    self.end_headers(); self.wfile.write((\(answer)).encode())
+                do_GET = do_POST
                 def log_message(self, *a): pass
-            http.server.HTTPServer(('127.0.0.1', \(port)), H).serve_forever()
+            http.server.ThreadingHTTPServer(('127.0.0.1', \(port)), H).serve_forever()
             """,
         ]
         try fake.run()
         addTeardownBlock { fake.terminate() }
         try waitFor(seconds: 10) {
-            (try? StoreClient(address: StoreAddress(base: "http://127.0.0.1:\(port)", database: "x")).execute("SELECT 1")) != nil
+            do {
+                try StoreClient(address: StoreAddress(base: "http://127.0.0.1:\(port)", database: "x")).execute("SELECT 1")
+                return true
+            } catch StoreError.unreachable(_) {
+                return false
+            } catch {
+                return true
+            }
         }
+        if let log { try? FileManager.default.removeItem(at: log) }  // the readiness check's request
         return "http://127.0.0.1:\(port)/synprint"
+    }
+
+    /// A server that redirects: the credentials never go to the other address, nothing counts as
+    /// sent there, and the line says why. An answer that never ends is refused past its bound,
+    /// before the deadline, instead of filling memory.
+    func testRedirectsAreNotFollowedAndEndlessAnswersAreCut() throws {
+        let folder = try temporaryFolder()
+        let otherLog = folder.appendingPathComponent("other.log")
+        let other = try fakeServer(answer: "'24.3.1.1\\n'", log: otherLog)
+        let redirecting = try fakeServer(status: 307, headers: [("Location", other.replacingOccurrences(of: "/synprint", with: "/"))])
+        let credentials = folder.appendingPathComponent("credentials")
+        try "alice:s3cret\n".write(to: credentials, atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(credentials.path, 0o600), 0)
+        let initRun = try runSynprint(["clickhouse", "init", "--clickhouse-credentials", credentials.path, redirecting])
+        XCTAssertNotEqual(initRun.status, 0, initRun.stderr)
+        XCTAssertTrue(initRun.stderr.contains("a redirect to \(other.replacingOccurrences(of: "/synprint", with: "/"))"), initRun.stderr)
+        let sensor = try runSynprint(
+            [
+                "-r", StoreTests.captures[0].path, "--clickhouse", redirecting, "--clickhouse-credentials", credentials.path, "-o",
+                "/dev/null",
+            ])
+        XCTAssertNotEqual(sensor.status, 0, sensor.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: otherLog.path), "the other address was asked")
+        let endless = try fakeServer(endless: true)
+        let started = Date()
+        let cut = try runSynprint(["clickhouse", "init", endless])
+        XCTAssertEqual(cut.status, 1, cut.stderr)
+        XCTAssertTrue(cut.stderr.contains("an answer longer than 16 MiB"), cut.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 9, "cut before the 10 s deadline")
     }
 
     /// A server that answers every request with 200 and text that is not ClickHouse's (a

@@ -162,6 +162,28 @@ final class TLSTests: XCTestCase {
                     "tls.jsonl:2: field 'family': one of "
                         + "Chromium, Firefox, Safari, curl/OpenSSL, GnuTLS, Python, Node, Java, Go, Schannel, OkHttp"), "\(error)")
         }
+        // Types are JSON's own: a 1 is not true, a true not 1, and a code has no sign.
+        let good =
+            #"{"id": "x", "family": "Go", "name": "Go", "grease": false, "ciphers": ["1301"], "extensions": ["0000"], "groups": ["001d"], "alpn": [], "source": "test"}"#
+        let mistakes = [
+            ("{\"synprint_tls\": true}\n" + good, "tls.jsonl:1: the first object must be the header"),
+            ("{\"synprint_tls\": 1}\n" + good.replacingOccurrences(of: "false", with: "1"), "tls.jsonl:2: field 'grease': true or false"),
+            (
+                "{\"synprint_tls\": 1}\n" + good.replacingOccurrences(of: "1301", with: "+fff"),
+                "field 'ciphers': \"+fff\" is not 4 hex digits"
+            ),
+            (
+                "{\"synprint_tls\": 1}\n" + good.replacingOccurrences(of: "001d", with: "-000"),
+                "field 'groups': \"-000\" is not 4 hex digits"
+            ),
+            ("{\"synprint_tls\": 1}\n" + good.replacingOccurrences(of: "[]", with: "[2]"), "field 'alpn': a list of protocol names"),
+        ]
+        for (text, message) in mistakes {
+            try (text + "\n").write(to: bad, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try TLSStacks.load(file: bad.path)) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
+        }
+        try ("{\"synprint_tls\": 1}\n" + good + "\n").write(to: bad, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try TLSStacks.load(file: bad.path).stacks.first?.groups, [0x1d])
     }
 
     /// The TLS library a User-Agent implies.
@@ -418,6 +440,16 @@ final class TLSTests: XCTestCase {
             let offer = TLSOffer(ciphers: [0x1301, 0x1302], extensions: [0, 10, 16], groups: [29], grease: false, alpn: alpn)
             for _ in 0..<2 { learner.observe(checked: offer, as: .go) }
         }
+        // Hellos without groups (checked, or from a labelled address) make no stack: the table
+        // would not load.
+        let bare = TLSOffer(ciphers: [0x1301], extensions: [0, 16], groups: [], grease: false, alpn: ["h2"])
+        for _ in 0..<2 { learner.observe(checked: bare, as: .go) }
+        let address = IPAddress(v4: 0x0A00_0009)
+        let groupless = FlowStatsTests.clientHello().withUnsafeBytes { ClientHello($0) }
+        XCTAssertTrue(groupless.complete)
+        XCTAssertTrue(groupless.groups.isEmpty)
+        for _ in 0..<3 { learner.observe(groupless, from: address) }
+        learner.observe(userAgent: "Go-http-client/1.1", from: address)
         let learned = learner.stacks(minCount: 2)
         XCTAssertEqual(learned.count, 4)
         XCTAssertEqual(Set(learned.map(\.stack.id)).count, 4, "\(learned.map(\.stack.id))")
