@@ -103,9 +103,20 @@ extension DatabaseCommand {
 
         func run() throws {
             // Read first: a bad file stops the build before anything is written.
+            // An observation's id names its connection (obs-TIME-ADDRESS-PORT): one seen before (a
+            // file given twice, copies that overlap, a connection checked twice) counts once.
             var checkedHellos: [TLSStacks] = []
+            var helloIDs: Set<String> = [], repeatedHellos = 0
             for path in learnedTLS {
-                do { checkedHellos.append(try TLSStacks.load(file: path)) } catch { throw Failure(error.description, status: .input) }
+                do {
+                    let stacks = try TLSStacks.load(file: path).stacks
+                    let fresh = stacks.filter { helloIDs.insert($0.id).inserted }
+                    repeatedHellos += stacks.count - fresh.count
+                    checkedHellos.append(TLSStacks(stacks: fresh))
+                } catch { throw Failure(error.description, status: .input) }
+            }
+            if repeatedHellos > 0 {
+                printError("synprint db build: \(repeatedHellos) checked hellos read before (the same id) counted once")
             }
             let curated = try loadDatabase(databases)
             let matcher = Matcher(database: curated)
@@ -186,10 +197,19 @@ extension DatabaseCommand {
                 throw Failure("no capture could be read; \(output) was not written", status: .input)
             }
             var sources = [Database(entries: learner.entries(source: "synprint db build"))]
+            var observationIDs: Set<String> = [], repeatedObservations = 0
             for path in learned {
-                do { sources.append(try Database.load(files: [path], observations: true)) } catch let error as DatabaseError {
+                do {
+                    let observations = try Database.load(files: [path], observations: true)
+                    let fresh = observations.entries.filter { observationIDs.insert($0.id).inserted }
+                    repeatedObservations += observations.entries.count - fresh.count
+                    sources.append(Database(entries: fresh, links: observations.links))
+                } catch let error as DatabaseError {
                     throw Failure(error.description)
                 }
+            }
+            if repeatedObservations > 0 {
+                printError("synprint db build: \(repeatedObservations) observations read before (the same id) counted once")
             }
             if let observations = try storeObservations(tls: tlsLearner) { sources.append(observations) }
             var merged = DatabaseMerge.merge(sources, prefer: .learned)

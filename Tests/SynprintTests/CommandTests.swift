@@ -144,7 +144,8 @@ final class CommandTests: XCTestCase {
     }
 
     /// `--learn` records each judged request's SYN as a one-count learned entry; `db build
-    /// --learned` merges such files into a database that classifies the same stacks.
+    /// --learned` merges such files into a database that classifies the same stacks, each
+    /// observation once.
     func testLearnRecordsObservationsThatDbBuildMerges() throws {
         let folder = try temporaryFolder()
         let observations = folder.appendingPathComponent("observations.jsonl")
@@ -162,15 +163,24 @@ final class CommandTests: XCTestCase {
         _ = try runSynprint(["-r", CommandTests.fixture.path, "--learn", observations.path, "-o", "/dev/null"])
         XCTAssertEqual(try String(contentsOf: observations, encoding: .utf8).split(separator: "\n").count, 1 + 2 * entries.count)
         let learned = folder.appendingPathComponent("learned.jsonl")
-        let build = try runSynprint(["db", "build", "--learned", observations.path, "-o", learned.path])
+        let build = try runSynprint(["db", "build", "--learned", observations.path, "--min-count", "1", "-o", learned.path])
         XCTAssertEqual(build.status, 0, build.stderr)
         // A database file: a comment line, then the header and the entries as JSON lines.
         let database = jsonLines(
             try String(contentsOf: learned, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n"))
         XCTAssertFalse(database.isEmpty)
         XCTAssertTrue(database.dropFirst().allSatisfy { ($0["id"] as? String)?.hasPrefix("learned-") == true })
+        // A SYN's id names its connection: the capture recorded twice, or the file given twice,
+        // count each SYN once (every key, with --min-count 1).
+        let connections = Set(entries.compactMap { $0["id"] as? String }).count
+        XCTAssertEqual(connections, entries.count)
+        XCTAssertTrue(
+            build.stderr.contains("\(2 * entries.count - connections) observations read before (the same id) counted once"), build.stderr)
         XCTAssertEqual(
-            database.dropFirst().compactMap { ($0["counts"] as? [String: Int])?.values.reduce(0, +) }.reduce(0, +), 2 * entries.count)
+            database.dropFirst().compactMap { ($0["counts"] as? [String: Int])?.values.reduce(0, +) }.reduce(0, +), connections)
+        let twice = try runSynprint(["db", "build", "--learned", observations.path, "--learned", observations.path, "-o", learned.path])
+        XCTAssertEqual(twice.status, 0, twice.stderr)
+        XCTAssertTrue(twice.stderr.contains("\(4 * entries.count - connections) observations read before"), twice.stderr)
     }
 
     // MARK: helpers

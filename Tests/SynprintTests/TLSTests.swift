@@ -404,6 +404,13 @@ final class TLSTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stderr.contains("10 by their checks' User-Agents; 3 stacks written"), run.stderr)
         try assertLearnedTheCheckedStacks(learned)
+        // The file given twice: each check counts once.
+        let twice = try runSynprint([
+            "db", "build", "--learned-tls", recorded.path, "--learned-tls", recorded.path, "--tls", learned.path, "--min-count", "2",
+            "-o", folder.appendingPathComponent("db.jsonl").path,
+        ])
+        XCTAssertTrue(twice.stderr.contains("10 checked hellos read before (the same id) counted once"), twice.stderr)
+        XCTAssertTrue(twice.stderr.contains("10 by their checks' User-Agents; 3 stacks written"), twice.stderr)
         // A bad file stops the build before anything is written.
         let bad = folder.appendingPathComponent("bad.jsonl")
         try "{\"synprint_tls\": 1}\n{\"id\": \"x\"}\n".write(to: bad, atomically: true, encoding: .utf8)
