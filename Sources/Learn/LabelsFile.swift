@@ -77,21 +77,21 @@ public struct LabelsFile: Sendable {
             return nil
         }
         guard let ipText = field("ip", "src_ip") else { return problems.append((line, "no ip")) }
-        guard let ip = IPAddress(ipText) else { return problems.append((line, "ip \"\(ipText)\" is not an address")) }
+        guard let ip = IPAddress(ipText) else { return problems.append((line, "ip \(ipText.debugDescription) is not an address")) }
         var row = LabelRow(ip: ip, port: nil, seconds: nil, label: nil, userAgent: field("user_agent"), line: line)
         if let portText = field("port", "src_port") {
-            guard let port = UInt16(portText) else { return problems.append((line, "port \"\(portText)\" is not 0-65535")) }
+            guard let port = UInt16(portText) else { return problems.append((line, "port \(portText.debugDescription) is not 0-65535")) }
             row.port = port
         }
         if let timeText = field("time", "ts") {
             guard let seconds = LabelsFile.seconds(timeText) else {
-                return problems.append((line, "time \"\(timeText)\" is not Unix seconds or RFC 3339 between 1970 and 9999"))
+                return problems.append((line, "time \(timeText.debugDescription) is not Unix seconds or RFC 3339 between 1970 and 9999"))
             }
             row.seconds = seconds
         }
         if let className = field("os_class") {
             guard let osClass = OSClass(name: className), osClass != .unknown else {
-                return problems.append((line, "unknown os_class \"\(className)\""))
+                return problems.append((line, "unknown os_class \(className.debugDescription)"))
             }
             row.label = ClaimedOS(osClass)
         } else if let userAgent = row.userAgent {

@@ -30,8 +30,16 @@ struct EntryReader {
             throw fail(key, "missing")
         }
         guard let text = value.string else { throw fail(key, "expected a string, found \(value)") }
+        guard EntryReader.showable(text) else { throw fail(key, EntryReader.unshowable) }
         return text
     }
+
+    /// Labels and names are copied into text and p0f log lines as they are: no control
+    /// characters (C0, DEL, C1), which a terminal obeys, and no `|`, a p0f field's end.
+    static func showable(_ text: String) -> Bool {
+        !text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "|" }
+    }
+    static let unshowable = "control characters and '|' cannot go into output lines"
 
     func isWildcard(_ key: String) -> Bool {
         guard let value = object[key] else { return true }

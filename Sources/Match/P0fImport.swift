@@ -31,6 +31,9 @@ public enum P0fImport {
                 let (key, value) = try keyValue(line, file: file, line: lineNumber)
                 switch key {
                 case "label":
+                    guard EntryReader.showable(value) else {
+                        throw DatabaseError(file: file, line: lineNumber, field: "label", message: EntryReader.unshowable)
+                    }
                     linkName = value
                 case "sig":
                     guard let linkName else {
@@ -102,6 +105,9 @@ public enum P0fImport {
         let parts = text.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 4, parts[0] == "s" || parts[0] == "g" else {
             throw DatabaseError(file: file, line: line, field: "label", message: "expected type:class:name:flavor")
+        }
+        guard EntryReader.showable(text) else {
+            throw DatabaseError(file: file, line: line, field: "label", message: EntryReader.unshowable)
         }
         return (osClass(name: parts[2], p0fClass: parts[1]), parts[2], parts[3], parts[0] == "g")
     }

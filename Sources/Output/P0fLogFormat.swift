@@ -66,12 +66,9 @@ enum P0fLogFormat {
         out.append(isSYN ? "|subj=cli" : "|subj=srv")
     }
 
-    /// A value cannot hold the field separator or a line break.
+    /// A value cannot hold the field separator, and control characters are written as `\xNN`
+    /// (as in the text format), so it can neither break the line nor reach a terminal.
     static func appendField(_ text: String, to out: TextBuffer) {
-        var clean = text
-        if clean.utf8.contains(where: { $0 == 0x7C || $0 < 0x20 }) {
-            clean = String(clean.unicodeScalars.map { $0 == "|" || $0.value < 0x20 ? "?" : Character($0) })
-        }
-        out.append(string: clean)
+        out.append(printable: text.utf8.contains(0x7C) ? String(text.map { $0 == "|" ? "?" : $0 }) : text)
     }
 }

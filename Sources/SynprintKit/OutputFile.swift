@@ -35,7 +35,10 @@ public final class OutputFile: Sendable {
 
     public let path: String
     private let header: String?
-    private let descriptor: Mutex<(fd: Int32, generation: Int, state: WriteState)>
+    private let descriptor: Mutex<(fd: Int32, generation: Int)>
+    /// Apart from `descriptor`, which a write holds while it waits for a stalled reader: the
+    /// metrics read this, and must not wait with it (they would hold the API's threads).
+    private let written = Mutex(WriteState())
     private let ownsDescriptor: Bool
     /// A FIFO or pipe: written in whole-line chunks of at most `PIPE_BUF` bytes.
     private let isPipe: Bool
@@ -47,7 +50,7 @@ public final class OutputFile: Sendable {
     public init() {
         path = "standard output"
         header = nil
-        descriptor = Mutex((STDOUT_FILENO, ReopenSignal.generation, WriteState()))
+        descriptor = Mutex((STDOUT_FILENO, ReopenSignal.generation))
         ownsDescriptor = false
         isPipe = OutputFile.isPipe(STDOUT_FILENO)
         mayStall = !OutputFile.isRegular(STDOUT_FILENO)
@@ -58,7 +61,7 @@ public final class OutputFile: Sendable {
         self.path = path
         self.header = header
         let fd = try OutputFile.open(path, mode: mode, header: header)
-        descriptor = Mutex((fd, ReopenSignal.generation, WriteState()))
+        descriptor = Mutex((fd, ReopenSignal.generation))
         ownsDescriptor = true
         isPipe = OutputFile.isPipe(fd)
         mayStall = !OutputFile.isRegular(fd)
@@ -68,7 +71,7 @@ public final class OutputFile: Sendable {
         descriptor.withLock { if ownsDescriptor { close($0.fd) } }
     }
 
-    public var state: WriteState { descriptor.withLock { $0.state } }
+    public var state: WriteState { written.withLock { $0 } }
     public var failed: Bool { state.failures > 0 }
 
     static func isPipe(_ fd: Int32) -> Bool {
@@ -128,10 +131,11 @@ public final class OutputFile: Sendable {
     public func write(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         descriptor.withLock { current in
-            if current.state.abandoned {
-                current.state.droppedBytes += bytes.count
-                return
+            let abandoned = written.withLock { state in
+                if state.abandoned { state.droppedBytes += bytes.count }
+                return state.abandoned
             }
+            if abandoned { return }
             let generation = ReopenSignal.generation
             if generation != current.generation, ownsDescriptor {
                 current.generation = generation
@@ -152,9 +156,13 @@ public final class OutputFile: Sendable {
                     current.fd, UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + chunk]),
                     waitingForRoom: mayStall)
                 if error != 0 {
-                    report(error, &current.state)
                     if start >= 0 { offset = OutputFile.cutBrokenLine(current.fd, bytes, from: Int(start)) }
-                    current.state.droppedBytes += bytes.count - offset
+                    let dropped = bytes.count - offset
+                    let line = written.withLock { state in
+                        state.droppedBytes += dropped
+                        return count(error, &state)
+                    }
+                    if let line { printError(line) }
                     return
                 }
                 offset += chunk
@@ -179,15 +187,18 @@ public final class OutputFile: Sendable {
         text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
     }
 
-    private func report(_ error: Int32, _ state: inout WriteState) {
+    /// Counts a failed write; the line to print (once per kind of error), if any.
+    private func count(_ error: Int32, _ state: inout WriteState) -> String? {
+        var line: String?
         if error == ETIMEDOUT {
             state.abandoned = true
-            printError("synprint: \(path) is not being read; stopping without writing the rest")
+            line = "synprint: \(path) is not being read; stopping without writing the rest"
         } else if state.failures == 0 || error != state.lastError {
-            printError("synprint: cannot write to \(path): \(String(cString: strerror(error)))")
+            line = "synprint: cannot write to \(path): \(String(cString: strerror(error)))"
         }
         state.failures += 1
         state.lastError = error
+        return line
     }
 
     /// The longest run of whole lines from `offset` that fits in `PIPE_BUF`; a longer single

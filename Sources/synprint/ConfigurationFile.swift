@@ -80,11 +80,16 @@ enum ConfigurationFile {
     /// and the key's line.
     static func check(_ option: [String], key: String, in text: String, path: String) throws {
         guard !option.isEmpty else { return }
+        let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("\(key):") }.map { $0 + 1 }
+        let parsed: ParsableCommand
         do {
-            _ = try Synprint.parseAsRoot(option)
+            parsed = try Synprint.parseAsRoot(option)
         } catch {
-            let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("\(key):") }.map { $0 + 1 }
             throw Failure("\(path):\(line.map(String.init) ?? "?"): \(Synprint.message(for: error))", status: .usage)
+        }
+        // A switch given a value: the command line would read the value as filter words.
+        if key != "filter", let run = parsed as? Synprint, !run.filter.isEmpty {
+            throw Failure("\(path):\(line.map(String.init) ?? "?"): \(key) takes true or false", status: .usage)
         }
     }
 

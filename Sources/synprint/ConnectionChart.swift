@@ -14,7 +14,7 @@ enum ConnectionChart {
         do {
             try AtomicFile.write(svg, to: path)
         } catch let error as OutputError {
-            throw Failure(error.description)
+            throw Failure(error.description, status: .output)
         }
     }
 

@@ -126,7 +126,8 @@ struct DatabaseCommand: ParsableCommand {
                 let result = try P0fImport.convert(text, file: path)
                 guard !result.database.entries.isEmpty || !result.database.links.isEmpty else {
                     throw Failure(
-                        "\(path): no p0f signatures found (no [tcp:request], [tcp:response] or [mtu] section); \(output) was not written")
+                        "\(path): no p0f signatures found (no [tcp:request], [tcp:response] or [mtu] section); \(output) was not written",
+                        status: .input)
                 }
                 let comment = "Converted from \(URL(fileURLWithPath: path).lastPathComponent) by synprint db import-p0f."
                 try writeDatabase(result.database, comment: comment, to: output)

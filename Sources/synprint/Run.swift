@@ -341,16 +341,23 @@ struct Synprint: ParsableCommand {
             let tables = format == .json ? log.summary.json() : log.summary.text()
             if Synprint.tablesOnStandardOutput { print(tables) } else { printError(tables) }
         }
+        // A chart that cannot be drawn or written is one line; the run's own status still counts.
+        var chartFailure: Failure?
         if let chart = outputOptions.chart {
             let counts = log.summary.snapshot
             if counts.connections == 0 {
                 printError("synprint: no connection ended, so no chart was drawn (\(chart) was left as it was)")
             } else {
-                try ConnectionChart.write(counts, summary: log.summary, to: chart)
-                printError("synprint: chart written to \(chart)")
+                do {
+                    try ConnectionChart.write(counts, summary: log.summary, to: chart)
+                    printError("synprint: chart written to \(chart)")
+                } catch let failure as Failure {
+                    printError("synprint: \(failure.description)")
+                    chartFailure = failure
+                }
             }
         }
-        try exitStatus(runner: runner, outputs: outputs, store: storeSink?.report)
+        try exitStatus(runner: runner, outputs: outputs, store: storeSink?.report, chart: chartFailure)
     }
 
     /// The fleet store's sink, once the server has been checked: a server that does not answer
@@ -453,11 +460,12 @@ struct Synprint: ParsableCommand {
 
     /// Exit status: 0; 2 when an input could not be read whole; 3 when an output could not be
     /// written (or the fleet store dropped or rejected rows); 128 + the signal when a stop signal cut a run of files short.
-    func exitStatus(runner: SourceRunner, outputs: [OutputFile], store: StoreSink.Report?) throws {
+    func exitStatus(runner: SourceRunner, outputs: [OutputFile], store: StoreSink.Report?, chart: Failure? = nil) throws {
         if StopSignal.requested && input.interface == nil { throw ExitCode(128 + StopSignal.number) }
-        if outputs.contains(where: \.failed) { throw ExitCode(3) }
+        if outputs.contains(where: \.failed) || chart?.status == .output { throw ExitCode(3) }
         if let store, store.droppedRows > 0 || store.rejectedRows > 0 { throw ExitCode(3) }
         if !runner.failures.isEmpty { throw ExitCode(2) }
+        if let chart { throw ExitCode(chart.status.rawValue) }
     }
 
     func printSummary(

@@ -71,9 +71,14 @@ final class CommandTests: XCTestCase {
         let sample = repositoryRoot.appendingPathComponent("tools/samples/mixed-os.pcap").path
         let configuration = folder.appendingPathComponent("synprint.yaml")
         try "json: true\nfrobnicate: 1\n".write(to: configuration, atomically: true, encoding: .utf8)
+        // A switch with a value other than true or false (the command line would take it as
+        // filter words).
+        let switched = folder.appendingPathComponent("switched.yaml")
+        try "filter: tcp port 80\nclassify: port 443\n".write(to: switched, atomically: true, encoding: .utf8)
         let cases: [(arguments: [String], status: Int32, says: String)] = [
             (["--config", folder.appendingPathComponent("missing.yaml").path], 2, "cannot read the configuration file: No such file"),
             (["--config", configuration.path, "-r", sample], 64, "synprint.yaml:2: Unknown option '--frobnicate'"),
+            (["--config", switched.path, "-r", sample], 64, "switched.yaml:2: classify takes true or false"),
             (["-r", sample, "-c", "-5"], 64, "-c must be at least 1"),
             (["-r", sample, "--workers", "0"], 64, "--workers takes 1 to 64"),
             (["-r", sample, "--workers", "-1"], 64, "--workers takes 1 to 64"),

@@ -153,7 +153,9 @@ final class HardeningTests: XCTestCase {
         try "just some notes\nabout nothing\n".write(to: notP0f, atomically: true, encoding: .utf8)
         let existing = folder.appendingPathComponent("mine.db.jsonl")
         try "keep me\n".write(to: existing, atomically: true, encoding: .utf8)
-        assertClearError(try runSynprint(["db", "import-p0f", notP0f.path, "-o", existing.path]), "no p0f signatures found")
+        let run = try runSynprint(["db", "import-p0f", notP0f.path, "-o", existing.path])
+        assertClearError(run, "no p0f signatures found")
+        XCTAssertEqual(run.status, 2, "an input that is not what it should be")
         XCTAssertEqual(try String(contentsOf: existing, encoding: .utf8), "keep me\n")
     }
 
@@ -363,6 +365,34 @@ final class HardeningTests: XCTestCase {
         let written = try XCTUnwrap(pipe.fileHandleForReading.readToEnd())
         XCTAssertGreaterThan(written.count, 0)
         XCTAssertEqual(written.last, 0x0A, "the last line written is whole")
+    }
+
+    /// An output whose reader stopped reading holds the capture back, not the metrics: scrapes
+    /// (each on one of the few threads the API has) still answer at once.
+    func testAStalledOutputDoesNotHoldTheMetrics() throws {
+        let folder = try temporaryFolder()
+        let pipe = Pipe()
+        let port = try freePorts(1)[0]
+        let big = try largeCapture(in: folder)
+        let process = try startSynprint(
+            ["-r", big.path, "--json", "--allow-root", "--metrics", "127.0.0.1:\(port)"], stdout: pipe)
+        defer {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        usleep(1_000_000)  // the pipe is full: the output thread waits in a write
+        for scrape in 0..<4 {
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-s", "--max-time", "3", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/metrics"]
+            let out = Pipe()
+            curl.standardOutput = out
+            try curl.run()
+            curl.waitUntilExit()
+            let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertEqual(code, "200", "scrape \(scrape)")
+        }
+        XCTAssertTrue(process.isRunning, "the capture waits for its reader")
     }
 
     /// An interrupted db build leaves the old database as it was and exits non-zero.

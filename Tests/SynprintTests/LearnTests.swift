@@ -15,7 +15,7 @@ final class LearnTests: XCTestCase {
             10.0.0.2,,,,"Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0, extra"
             not-an-ip,1,,Linux,
             10.0.0.3,99999,,Linux,
-            10.0.0.4,,,Plan9,
+            10.0.0.4,,,Plan9\u{1b}]0;title\u{07},
             10.0.0.5,,yesterday,Linux,
             10.0.0.6,,,,
             """
@@ -23,6 +23,8 @@ final class LearnTests: XCTestCase {
         XCTAssertEqual(file.count, 2)
         XCTAssertEqual(file.problems.map(\.line), [4, 5, 6, 7, 8])
         XCTAssertTrue(file.problems[0].message.contains("not-an-ip"))
+        // What a bad row says is quoted with its control characters escaped (it goes to a terminal).
+        XCTAssertEqual(file.problems[2].message, #"unknown os_class "Plan9\u{1B}]0;title\u{07}""#)
         let windows = try XCTUnwrap(file.row(for: IPAddress("10.0.0.1")!, port: 50000, seconds: 1_700_000_100, window: 300))
         XCTAssertEqual(windows.label?.osClass, .windows)
         XCTAssertNil(file.row(for: IPAddress("10.0.0.1")!, port: 50000, seconds: 1_700_001_000, window: 300))  // outside the window

@@ -166,6 +166,12 @@ final class ObservabilityTests: XCTestCase {
         let refused = try runSynprint(["-r", capture, "--chart", chart])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("--chart needs --connections"), refused.stderr)
+
+        // A chart that cannot be written is an output's failure (3), said once, after the tables.
+        let unwritable = try runSynprint(["report", capture, "--chart", "/dev/full"])
+        XCTAssertEqual(unwritable.status, 3, unwritable.stderr)
+        XCTAssertTrue(unwritable.stderr.contains("No space left on device"), unwritable.stderr)
+        XCTAssertTrue(unwritable.stdout.contains("stages"), unwritable.stdout)
     }
 
     // MARK: Metrics

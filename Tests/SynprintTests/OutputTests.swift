@@ -27,6 +27,27 @@ final class OutputTests: XCTestCase {
         XCTAssertEqual(text { $0.appendTimestamp(seconds: 951_782_400, microseconds: 0) }, "2000-02-29T00:00:00.000000Z")
     }
 
+    /// p0f log values and database labels reach lines as they are only when they are safe: a
+    /// `|` would end a field, control characters (C0, DEL, C1) would reach the terminal.
+    func testP0fFieldsAndLabelsCannotBreakALine() throws {
+        let out = TextBuffer(capacity: 64)
+        P0fLogFormat.appendField("a|b\u{9b}31m\u{85}c\u{7f}\u{1b}", to: out)
+        XCTAssertEqual(out.string, "a?b\\x9b31m\\x85c\\x7f\\x1b")
+        let entry = try XCTUnwrap(
+            try String(contentsOf: repositoryRoot.appendingPathComponent("database/synprint.db.jsonl"), encoding: .utf8)
+                .split(separator: "\n").first { $0.hasPrefix("{\"id\": \"windows-10-11\"") })
+        for bad in ["Windows\\u001b[31m", "Windows\\u0085", "Win|dows"] {
+            let text = "{\"synprint_db\": 1}\n" + entry.replacingOccurrences(of: "\"name\": \"Windows\"", with: "\"name\": \"\(bad)\"")
+            XCTAssertThrowsError(try Database.parse(text, file: "x.jsonl")) {
+                XCTAssertTrue("\($0)".contains("field 'name': control characters and '|' cannot go into output lines"), "\($0)")
+            }
+        }
+        let p0f = "[tcp:request]\nlabel = s:unix:Linux\u{1b}]0;x\u{07}:3.x\nsig = *:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0\n"
+        XCTAssertThrowsError(try P0fImport.convert(p0f, file: "p0f.fp")) {
+            XCTAssertTrue("\($0)".contains("control characters and '|'"), "\($0)")
+        }
+    }
+
     func testIntegersAndEscapes() {
         XCTAssertEqual(
             text {
