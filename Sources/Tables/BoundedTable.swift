@@ -53,14 +53,6 @@ public struct BoundedTable<Key: Hashable, Value> {
     @inlinable
     public func slot(of key: Key) -> Int? { index[key] }
 
-    /// The slot of the oldest live entry (the next a full table pushes out).
-    @inlinable
-    public var oldestSlot: Int? { oldest < 0 ? nil : Int(oldest) }
-
-    /// The key in a live slot.
-    @inlinable
-    public func key(at slot: Int) -> Key? { keys[slot] }
-
     @inlinable
     public subscript(slot slot: Int) -> Value {
         get { values[slot] }

@@ -90,14 +90,6 @@ public final class ConnectionTracker {
     /// Starts following the connection a client SYN opens.
     public func opened(_ syn: SynObservation) {
         counters.tracked += 1
-        // Connections that sent nothing in time end here, oldest first, so that they neither
-        // wait for a full table to push them out nor count as waiting meanwhile.
-        while let slot = table.oldestSlot, let key = table.key(at: slot),
-            syn.seconds - table.update(slot: slot, { $0.syn.seconds }) > timeout
-        {
-            counters.expired += 1
-            remove(key, slot: slot)
-        }
         let pending = Pending(syn: syn, nextSequence: syn.fingerprint.segment.sequence &+ 1)
         if let pushed = table.insert(pending, for: syn.key) {
             bufferedBytes -= pushed.value.buffered.count
