@@ -232,8 +232,8 @@ public final class Spool: Sendable {
         }
     }
 
-    /// Whole or not at all: a temporary file in the same folder, synced, then renamed.
-    /// Writes a batch's file whole or not at all: 0, or the errno that stopped it.
+    /// Writes a batch's file whole or not at all (a temporary file in the same folder, synced,
+    /// then renamed): 0, or the errno that stopped it.
     private func write(_ bytes: [UInt8], to path: String) -> Int32 {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = directory + "/.tmp-" + (path as NSString).lastPathComponent

@@ -110,9 +110,7 @@ extension DatabaseCommand {
             for path in learnedTLS {
                 do {
                     let stacks = try TLSStacks.load(file: path).stacks
-                    let fresh = stacks.filter { helloIDs.insert($0.id).inserted }
-                    repeatedHellos += stacks.count - fresh.count
-                    checkedHellos.append(TLSStacks(stacks: fresh))
+                    checkedHellos.append(TLSStacks(stacks: unseen(stacks, id: \.id, in: &helloIDs, repeated: &repeatedHellos)))
                 } catch { throw Failure(error.description, status: .input) }
             }
             if repeatedHellos > 0 {
@@ -201,8 +199,7 @@ extension DatabaseCommand {
             for path in learned {
                 do {
                     let observations = try Database.load(files: [path], observations: true)
-                    let fresh = observations.entries.filter { observationIDs.insert($0.id).inserted }
-                    repeatedObservations += observations.entries.count - fresh.count
+                    let fresh = unseen(observations.entries, id: \.id, in: &observationIDs, repeated: &repeatedObservations)
                     sources.append(Database(entries: fresh, links: observations.links))
                 } catch let error as DatabaseError {
                     throw Failure(error.description)
@@ -245,6 +242,14 @@ extension DatabaseCommand {
                 try writeTLSStacks(tlsLearner, to: tls)
             }
             if !runner.failures.isEmpty { throw ExitCode(2) }
+        }
+
+        /// The items whose id is not in `seen` (which takes theirs); the others are counted in
+        /// `repeated`.
+        func unseen<Item>(_ items: [Item], id: (Item) -> String, in seen: inout Set<String>, repeated: inout Int) -> [Item] {
+            let fresh = items.filter { seen.insert(id($0)).inserted }
+            repeated += items.count - fresh.count
+            return fresh
         }
 
         /// The learned TLS stacks as a table file, whole or not at all.
