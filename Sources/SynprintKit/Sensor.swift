@@ -195,7 +195,7 @@ public final class Sensor {
             count > 1
             ? Workers(
                 pipelines: pipelines, queues: queues, sweeps: following || flowStatistics, roundPackets: settings.workerRoundPackets,
-                roundsWaiting: settings.workerRoundsWaiting, ownCaptures: ownCaptures) : nil
+                roundsWaiting: settings.workerRoundsWaiting, routes: settings.routeCapacity, ownCaptures: ownCaptures) : nil
     }
 
     public var database: Database? { pipeline.matcher?.database }

@@ -88,16 +88,18 @@ public struct Settings: Sendable {
 
     /// Shares of `memcap` in percent: the connection table, the unfinished request heads it
     /// buffers, the host table, its interned request text, the matcher's answer cache, the flow
-    /// statistics' tables and the ClientHellos they read across segments.
+    /// statistics' tables, the ClientHellos they read across segments, and the workers' routes of
+    /// connections opened from the lower port.
     public enum MemoryShares {
         public static let connections = 30
         public static let requestHeads = 9
-        public static let hosts = 35
+        public static let hosts = 32
         public static let connectionRecords = 5
         public static let strings = 8
         public static let matchCache = 9
         public static let flowStatistics = 3
         public static let clientHellos = 1
+        public static let routes = 3
     }
 
     public var headBudget: Int { memcap / 100 * MemoryShares.requestHeads }
@@ -112,6 +114,11 @@ public struct Settings: Sendable {
         max(2, min(maxConnections, memcap / 100 * MemoryShares.connectionRecords / ConnectionFollower.bytesPerRecord))
     }
     public var hostCapacity: Int { max(1, min(maxHosts, memcap / 100 * MemoryShares.hosts / HostTable.bytesPerHost)) }
+    /// Connections opened from the lower port whose worker the capture thread remembers
+    /// (`--workers`): as many as the pipelines follow at once, fewer within their share.
+    public var routeCapacity: Int {
+        max(1, min(max(maxAwaiting, maxConnections, 4 * maxFlowClients), memcap / 100 * MemoryShares.routes / Workers.bytesPerRoute))
+    }
     public var matchCacheCapacity: Int {
         max(2, min(matchCacheEntries, memcap / 100 * MemoryShares.matchCache / Matcher.bytesPerCachedAnswer))
     }

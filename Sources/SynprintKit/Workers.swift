@@ -101,9 +101,10 @@ final class Workers: @unchecked Sendable {
     /// connection records or flow statistics, which sweep their tables on capture time.
     init(
         pipelines: [PacketPipeline], queues: [EventQueue], sweeps: Bool, roundPackets: Int, roundsWaiting: Int,
-        ownCaptures: Bool = false
+        routes: Int, ownCaptures: Bool = false
     ) {
         self.ownCaptures = ownCaptures
+        exceptions = BoundedTable(capacity: routes)
         workers = zip(pipelines, queues).map { Worker(pipeline: $0, queue: $1) }
         self.sweeps = sweeps
         self.roundPackets = max(roundPackets, 1)
@@ -140,11 +141,11 @@ final class Workers: @unchecked Sendable {
     /// Connections whose client has the lower port, and their worker, the oldest forgotten first
     /// (its later packets then go by port); a bit per such client port, so that a packet whose
     /// lower port has none costs no lookup.
-    private var exceptions = BoundedTable<FlowKey, Int>(capacity: Workers.exceptionCapacity)
+    private var exceptions: BoundedTable<FlowKey, Int>
     private var exceptionPorts = [UInt64](repeating: 0, count: 1024)
     /// Lower-port connections forgotten to make room (their later packets went by port).
     private(set) var forgotten = 0
-    static let exceptionCapacity = 16_384
+    static let bytesPerRoute = BoundedTable<FlowKey, Int>.bytesPerEntry
 
     private func remember(_ s: TCPSegment, worker: Int) {
         _ = exceptions.place(worker, for: FlowKey(s).unordered) { _, _ in forgotten += 1 }

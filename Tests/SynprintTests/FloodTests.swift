@@ -124,6 +124,6 @@ final class FloodTests: XCTestCase {
         XCTAssertEqual(
             Settings.MemoryShares.connections + Settings.MemoryShares.requestHeads + Settings.MemoryShares.hosts
                 + Settings.MemoryShares.strings + Settings.MemoryShares.matchCache + Settings.MemoryShares.connectionRecords
-                + Settings.MemoryShares.flowStatistics + Settings.MemoryShares.clientHellos, 100)
+                + Settings.MemoryShares.flowStatistics + Settings.MemoryShares.clientHellos + Settings.MemoryShares.routes, 100)
     }
 }

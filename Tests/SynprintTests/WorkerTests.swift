@@ -170,10 +170,57 @@ final class WorkerTests: XCTestCase {
         }
     }
 
-    func fourWorkers(_ frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])]) throws -> EventCollector {
+    /// More connections opened from the lower port than the default budget's routes, open at
+    /// once: with a --memcap that holds them, the workers remember every one's worker, and each
+    /// ends as in one pipeline.
+    func testRoutesFollowTheMemcap() throws {
+        var settings = Settings()
+        settings.memcap = 512 << 20
+        let count = 20_000
+        XCTAssertLessThan(Settings().routeCapacity, count)
+        XCTAssertGreaterThanOrEqual(settings.routeCapacity, count)
+        var frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])] = []
+        /// A packet of connection `n`, whose client (10.2.x.y) opens it from port 1000 to 5000.
+        func add(_ n: Int, flags: UInt8, up: Bool, sequence: UInt32, acknowledgment: UInt32) {
+            var p = PacketBuilder()
+            p.flags = flags
+            p.options = flags & 0x02 != 0 ? PacketBuilder.linuxOptions : []
+            (p.sourcePort, p.destinationPort) = up ? (1000, 5000) : (5000, 1000)
+            (p.sequence, p.acknowledgment) = (sequence, acknowledgment)
+            let client: [UInt8] = [10, 2, UInt8(n >> 8), UInt8(n & 0xFF)], server: [UInt8] = [192, 0, 2, 1]
+            let ip = up ? p.ipv4(source: client, destination: server) : p.ipv4(source: server, destination: client)
+            frames.append((1_700_000_000 + frames.count / 10_000, frames.count % 10_000 * 100, PacketBuilder.ethernet(ip)))
+        }
+        for n in 0..<count {
+            add(n, flags: 0x02, up: true, sequence: 100, acknowledgment: 0)
+            add(n, flags: 0x12, up: false, sequence: 500, acknowledgment: 101)
+            add(n, flags: 0x10, up: true, sequence: 101, acknowledgment: 501)
+        }
+        for n in 0..<count {
+            add(n, flags: 0x11, up: true, sequence: 101, acknowledgment: 501)
+            add(n, flags: 0x11, up: false, sequence: 501, acknowledgment: 102)
+            add(n, flags: 0x10, up: true, sequence: 102, acknowledgment: 502)
+        }
+        func ends(_ collector: EventCollector) -> [String] {
+            collector.connections.map { "\($0.key) \($0.ending) \($0.stage) \($0.client.packets) \($0.server.packets)" }.sorted()
+        }
+        let one = ends(runSensor(frames, link: .ethernet, database: nil, judging: false, following: true, settings: settings))
+        XCTAssertEqual(one.count, count)
+        XCTAssertTrue(one.allSatisfy { $0.hasSuffix("fin normal 4 2") }, one.first { !$0.hasSuffix("fin normal 4 2") } ?? "")
+        let four = ends(try fourWorkers(frames, settings: settings))
+        XCTAssertEqual(four.count, count)
+        let differing = zip(one, four).filter { $0 != $1 }
+        XCTAssertTrue(differing.isEmpty, "\(differing.count) connections differ, such as \(differing.first.map { "\($0)" } ?? "")")
+    }
+
+    func fourWorkers(
+        _ frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])], settings: Settings = Settings()
+    ) throws
+        -> EventCollector
+    {
         let collector = EventCollector()
         let sensor = Sensor(
-            settings: Settings(), database: nil, judging: false, following: true, flowStatistics: true, workers: 4, handler: collector)
+            settings: settings, database: nil, judging: false, following: true, flowStatistics: true, workers: 4, handler: collector)
         for frame in frames {
             _ = frame.bytes.withUnsafeBytes {
                 sensor.process(Packet(seconds: frame.seconds, microseconds: frame.microseconds, bytes: $0), link: .ethernet)
@@ -187,7 +234,7 @@ final class WorkerTests: XCTestCase {
         let condition = NSCondition()
         let pipelines = (0..<count).map { _ in PacketPipeline(matcher: nil, tracker: nil) }
         let queues = (0..<count).map { _ in EventQueue(batchSize: 16, maxBatches: 2, condition: condition) }
-        return Workers(pipelines: pipelines, queues: queues, sweeps: false, roundPackets: 16, roundsWaiting: 2)
+        return Workers(pipelines: pipelines, queues: queues, sweeps: false, roundPackets: 16, roundsWaiting: 2, routes: 64)
     }
 }
 
