@@ -8,7 +8,9 @@ import Tables
 /// it met. Connections are followed for their first payload and their bytes.
 ///
 /// Two bounded tables (clients, connections); a client pushed out loses its open window, and
-/// both count what they push out.
+/// both count what they push out. Clients that acknowledged their server, and connections that
+/// sent data, are kept before those that only sent SYNs (`BoundedTable.keep`), so that a
+/// spoofed SYN flood pushes out its own sources.
 ///
 /// Entropy is most of the cost per packet. With `entropyElsewhere` set, the payloads go there
 /// instead (the sensor's output thread, which has time to spare: `EntropyAccumulator`), and
@@ -178,6 +180,7 @@ public final class FlowStatistics {
         var hello: ClientHello?
         var dataOf: PayloadKind?
         if s.payloadLength > 0 || s.flags.contains(.syn), let connectionSlot = connections.slot(of: key) {
+            if fromClient && s.payloadLength > 0 { connections.keep(slot: connectionSlot) }
             connections.update(slot: connectionSlot) { c in
                 if c.window != windowID {
                     c.window = windowID
@@ -196,6 +199,9 @@ public final class FlowStatistics {
                 age = now - c.start
             }
         }
+        // A client that acknowledges its server's answer is no spoofed source: a flood of
+        // those must not push its window out.
+        if fromClient && s.flags.contains(.ack) { clients.keep(slot: slot) }
         let entropyHere = entropyElsewhere == nil
         let (closed, newData) = clients.update(slot: slot) { w -> (Bool, Bool) in
             let newData = fromClient ? w.up.count(s, at: now) : w.down.count(s, at: now)

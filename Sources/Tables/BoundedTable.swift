@@ -3,6 +3,11 @@
 /// inserted, so under a flood the oldest entry goes first, a long-lived entry stays while others
 /// come and go, and memory never grows past `capacity` entries (nor past the most entries live
 /// at once). Lookups, inserts and removals are O(1).
+///
+/// An entry its owner knows to matter (a client that answered, which a spoofed source cannot)
+/// can be kept (`keep`): kept entries are pushed out only when no other is left. At most
+/// `keptLimit` are kept, the oldest kept going back among the others past it, so that a
+/// quarter of the table always takes new entries.
 public struct BoundedTable<Key: Hashable, Value> {
     // Inlinable so that users in other modules get it specialized for their types (no
     // generic metadata lookups per packet).
@@ -18,6 +23,13 @@ public struct BoundedTable<Key: Hashable, Value> {
     @usableFromInline var newer: [Int32] = []
     @usableFromInline var oldest: Int32 = -1
     @usableFromInline var newest: Int32 = -1
+    /// The kept entries, in the order they were kept, as a second list through the same links.
+    @usableFromInline var keptOldest: Int32 = -1
+    @usableFromInline var keptNewest: Int32 = -1
+    @usableFromInline var isKept: [Bool] = []
+    @usableFromInline var kept = 0
+    public var keptCount: Int { kept }
+    public let keptLimit: Int
     /// Slots of removed entries, used again before the table grows or pushes an entry out.
     @usableFromInline var free: [Int32] = []
     public let capacity: Int
@@ -26,6 +38,7 @@ public struct BoundedTable<Key: Hashable, Value> {
     public init(capacity: Int) {
         precondition(capacity > 0 && capacity < Int(Int32.max))
         self.capacity = capacity
+        keptLimit = capacity - capacity / 4
         // Room up front (see `place` for the index's): growing copied every value at each
         // doubling. Pages are touched only as entries arrive; a very large table still grows,
         // so that a large capacity asks the system for no memory it may not have.
@@ -35,6 +48,7 @@ public struct BoundedTable<Key: Hashable, Value> {
         values.reserveCapacity(room)
         older.reserveCapacity(room)
         newer.reserveCapacity(room)
+        isKept.reserveCapacity(room)
     }
 
     /// Entries reserved at the start, at most.
@@ -46,7 +60,7 @@ public struct BoundedTable<Key: Hashable, Value> {
     /// Memory per entry of a full table: the value, its slot's key and links, a free slot's
     /// number, and the index with room for twice the capacity (see `place`).
     public static var bytesPerEntry: Int {
-        MemoryLayout<Value>.stride + MemoryLayout<Key?>.stride + 3 * MemoryLayout<Int32>.stride
+        MemoryLayout<Value>.stride + MemoryLayout<Key?>.stride + 3 * MemoryLayout<Int32>.stride + MemoryLayout<Bool>.stride
             + 3 * (MemoryLayout<Key>.stride + MemoryLayout<Int>.stride)
     }
 
@@ -100,12 +114,13 @@ public struct BoundedTable<Key: Hashable, Value> {
             values.append(value)
             older.append(-1)
             newer.append(-1)
+            isKept.append(false)
         } else {
             // Every slot live: every insert now evicts. Removing a key from a Dictionary near its
             // highest load shifts long runs of entries and hashes each again (perf: 3,000
             // instructions per eviction); room for twice the capacity keeps the runs short.
             if index.capacity < 2 * capacity { index.reserveCapacity(2 * capacity) }
-            slot = Int(oldest)
+            slot = Int(oldest >= 0 ? oldest : keptOldest)
             if let old = keys[slot] {
                 index[old] = nil
                 evicted(old, values[slot])
@@ -115,18 +130,49 @@ public struct BoundedTable<Key: Hashable, Value> {
             values[slot] = value
         }
         index[key] = slot
+        link(slot)
+        return slot
+    }
+
+    /// Marks a live entry as one that matters: pushed out only when no unkept entry is left.
+    @inlinable
+    public mutating func keep(slot: Int) {
+        guard !isKept[slot] else { return }
+        unlink(slot)
+        if kept >= keptLimit, keptOldest >= 0 {
+            let returned = Int(keptOldest)
+            unlink(returned)
+            link(returned)
+        }
+        isKept[slot] = true
+        older[slot] = keptNewest
+        newer[slot] = -1
+        if keptNewest >= 0 { newer[Int(keptNewest)] = Int32(slot) } else { keptOldest = Int32(slot) }
+        keptNewest = Int32(slot)
+        kept += 1
+    }
+
+    /// Puts a slot last in the list of unkept entries.
+    @inlinable
+    mutating func link(_ slot: Int) {
+        isKept[slot] = false
         older[slot] = newest
         newer[slot] = -1
         if newest >= 0 { newer[Int(newest)] = Int32(slot) } else { oldest = Int32(slot) }
         newest = Int32(slot)
-        return slot
     }
 
     @inlinable
     mutating func unlink(_ slot: Int) {
         let before = older[slot], after = newer[slot]
-        if before >= 0 { newer[Int(before)] = after } else { oldest = after }
-        if after >= 0 { older[Int(after)] = before } else { newest = before }
+        if isKept[slot] {
+            if before >= 0 { newer[Int(before)] = after } else { keptOldest = after }
+            if after >= 0 { older[Int(after)] = before } else { keptNewest = before }
+            kept -= 1
+        } else {
+            if before >= 0 { newer[Int(before)] = after } else { oldest = after }
+            if after >= 0 { older[Int(after)] = before } else { newest = before }
+        }
     }
 
     /// Forgets `key`. Its value stays in the slot until the slot is reused: empty what a value

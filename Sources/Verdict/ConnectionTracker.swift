@@ -16,8 +16,10 @@ public enum TrackedSegment: Sendable {
 }
 
 /// Follows connections from their SYN to their first HTTP/1.x request head, or their TLS
-/// ClientHello, either of which may span segments. The table is bounded: when it is full the oldest connection is dropped, and a
-/// connection whose request does not come within `timeout` seconds is forgotten. Heads that
+/// ClientHello, either of which may span segments. The table is bounded: when it is full the
+/// oldest connection is dropped, those with a head or hello under way last (a SYN flood's
+/// sources send none), and a connection whose request does not come within `timeout` seconds
+/// is forgotten. Heads that
 /// span segments are buffered within `headBudget` bytes in all (a flood of never-ending heads
 /// cannot grow memory), at most `HTTPRequestParser.maximumHead` each.
 public final class ConnectionTracker {
@@ -168,6 +170,8 @@ public final class ConnectionTracker {
         }
         switch step {
         case .keep, .drop:
+            // A head or hello under way comes from a real client: a SYN flood must not end it.
+            if case .keep = step { table.keep(slot: slot) }
             if case .drop = step { remove(key, slot: slot) }
             return first ? .established(key.client) : .none
         case .done(let request):

@@ -61,6 +61,46 @@ final class FloodTests: XCTestCase {
         XCTAssertGreaterThan(hosts.evictions.total, 18_000)
     }
 
+    /// Real clients answer their servers and start their requests; then 20 times the tables'
+    /// size in spoofed SYNs arrives, and then the rest of each request. Every request is judged
+    /// and every real client's flow window counts all its packets: the flood pushed out only
+    /// its own sources.
+    func testASpoofedSynFloodDoesNotEndRealClientsRequestsOrWindows() throws {
+        var settings = Settings()
+        settings.maxAwaiting = 1000
+        settings.maxFlowClients = 1000
+        let events = EventCollector()
+        let sensor = Sensor(
+            settings: settings, database: try shippedDatabase(), judging: true, flowStatistics: true, threaded: false, handler: events)
+        let real = (1...200).map { UInt32(0x0A00_0000 + $0) }
+        let head = request("Mozilla/5.0 (X11; Linux x86_64)")
+        let split = 20
+        for address in real {
+            feed(sensor, packet(from: address, port: 40000), at: 100)
+            feed(sensor, packet(from: address, port: 40000, flags: 0x10, sequence: 1001), at: 100)
+            feed(sensor, packet(from: address, port: 40000, flags: 0x18, sequence: 1001, payload: Array(head[..<split])), at: 100)
+        }
+        for i in 0..<20_000 {
+            feed(
+                sensor, packet(from: UInt32.random(in: 0xC000_0000...0xDFFF_FFFF, using: &rng), port: UInt16(1024 + i % 60000)),
+                at: 101 + i / 2000)
+        }
+        for address in real {
+            feed(
+                sensor, packet(from: address, port: 40000, flags: 0x18, sequence: 1001 + UInt32(split), payload: Array(head[split...])),
+                at: 111)
+        }
+        sensor.finish()
+        XCTAssertEqual(events.requests.count, real.count)
+        let windows = Dictionary(grouping: events.flowWindows, by: \.client)
+        for address in real {
+            let window = try XCTUnwrap(windows[IPAddress(v4: address)]?.first, "client \(address) lost its window")
+            XCTAssertEqual(window.up.packets, 4)
+        }
+        XCTAssertGreaterThan(try XCTUnwrap(sensor.pipeline.tracker).counters.evicted, 18_000)
+        XCTAssertGreaterThan(try XCTUnwrap(sensor.pipeline.flowStats).counters.clientsEvicted, 18_000)
+    }
+
     /// Half-open connections that send a head that never ends: the buffered bytes stay within
     /// the budget and the overflow is counted.
     func testNeverEndingRequestHeadsStayWithinTheirBudget() throws {

@@ -212,6 +212,36 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(table[99], "99")
     }
 
+    /// Kept entries outlive any number of others, up to the limit, past which the oldest kept
+    /// goes back among the others.
+    func testBoundedTableKeepsWhatMatters() {
+        var table = BoundedTable<Int, String>(capacity: 8)
+        XCTAssertEqual(table.keptLimit, 6)
+        for i in 0..<8 { table.insert("\(i)", for: i) }
+        for key in [2, 5] { table.keep(slot: table.slot(of: key)!) }
+        for i in 8..<100 { XCTAssertNotEqual(table.insert("\(i)", for: i)?.key, 2) }
+        XCTAssertEqual(table[2], "2")
+        XCTAssertEqual(table[5], "5")
+        XCTAssertEqual(table.keptCount, 2)
+        // Kept again: nothing changes. Removed: its slot is free and it is no longer counted.
+        table.keep(slot: table.slot(of: 2)!)
+        table.remove(5)
+        XCTAssertEqual(table.keptCount, 1)
+        XCTAssertNil(table.insert("100", for: 100))
+        // Past the limit the oldest kept (2) goes back among the others, newest there.
+        for key in [94, 95, 96, 97, 98, 99] { table.keep(slot: table.slot(of: key)!) }
+        XCTAssertEqual(table.keptCount, 6)
+        XCTAssertEqual(table.insert("101", for: 101)?.key, 100)
+        XCTAssertEqual(table.insert("102", for: 102)?.key, 2)
+        // With only kept entries left, the oldest kept goes.
+        var small = BoundedTable<Int, String>(capacity: 2)
+        for i in 0..<2 {
+            small.insert("\(i)", for: i)
+            small.keep(slot: small.slot(of: i)!)
+        }
+        XCTAssertEqual(small.insert("2", for: 2)?.key, 0)
+    }
+
     func observed(_ fp: Fingerprint, at seconds: Int, classification c: Classification? = nil) -> SynObservation {
         SynObservation(seconds: seconds, microseconds: 0, fingerprint: fp, classification: c)
     }
