@@ -73,9 +73,13 @@ public struct ClientHello: Sendable, Equatable {
             if Self.isGrease(kind) { grease = true } else { extensions.append(UInt16(kind)) }
             switch kind {
             case 0x0000:
-                if let nameLength = u16(body + 3), u8(body + 2) == 0 { serverName = Self.text(p, from: body + 5, count: nameLength) }
+                // Names and protocols are read within their extension only: bytes past it are
+                // not what the server reads.
+                if let nameLength = u16(body + 3), u8(body + 2) == 0, body + 5 + nameLength <= body + length {
+                    serverName = Self.text(p, from: body + 5, count: nameLength)
+                }
             case 0x0010:
-                if let protocolLength = u8(body + 2), body + 3 + protocolLength <= p.count {
+                if let protocolLength = u8(body + 2), body + 3 + protocolLength <= body + length {
                     alpnBytes = Array(p[body + 3..<body + 3 + protocolLength])
                     alpn = Self.text(p, from: body + 3, count: protocolLength)
                 }
@@ -111,7 +115,7 @@ public struct ClientHello: Sendable, Equatable {
         if versions.isEmpty { versions = [UInt16(legacyVersion)] }
         guard fingerprint else { return }
         ja4 = Self.ja4(
-            version: Int(versions.max() ?? 0), sni: serverName != nil, ciphers: ciphers, extensions: extensions, alpn: alpnBytes,
+            version: Int(versions.max() ?? 0), sni: extensions.contains(0x0000), ciphers: ciphers, extensions: extensions, alpn: alpnBytes,
             signatureAlgorithms: signatureAlgorithms)
     }
 

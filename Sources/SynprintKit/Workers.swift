@@ -105,6 +105,7 @@ final class Workers: @unchecked Sendable {
     ) {
         self.ownCaptures = ownCaptures
         exceptions = BoundedTable(capacity: routes)
+        opened = [UInt32](repeating: 0, count: 1 << (Int.bitWidth - max(routes - 1, 1).leadingZeroBitCount))
         workers = zip(pipelines, queues).map { Worker(pipeline: $0, queue: $1) }
         self.sweeps = sweeps
         self.roundPackets = max(roundPackets, 1)
@@ -120,16 +121,23 @@ final class Workers: @unchecked Sendable {
     /// The worker of a segment's client: all of a client's packets, both ways, go to the same one.
     /// The client is the sender of the connection's SYN; without one at hand, the endpoint with
     /// the higher port (the ephemeral one: the same answer both ways). A SYN whose sender has
-    /// the lower port is remembered, so that the rest of its connection follows it.
+    /// the lower port is remembered, so that the rest of its connection follows it, unless the
+    /// other end opened that connection first (a SYN within a connection, as one pipeline sees it).
     @inline(__always)
     func worker(of s: TCPSegment) -> Int {
-        let byPort = s.fromHigherPort ? s.ip.source : s.ip.destination
-        if s.flags.contains(.syn) && !s.flags.contains(.ack) {
-            let worker = worker(of: s.ip.source)
-            if byPort != s.ip.source { remember(s, worker: worker) }
-            return worker
-        }
         if let worker = recalled(s) { return worker }
+        let byPort = s.fromHigherPort ? s.ip.source : s.ip.destination
+        if s.isSYN && !s.flags.contains(.ack) {
+            let hash = FlowKey(s).unordered._rawHashValue(seed: seed)
+            let slot = hash & (opened.count - 1), tag = UInt32(truncatingIfNeeded: hash >> 32) | 1
+            if byPort == s.ip.source {
+                opened[slot] = tag
+            } else if opened[slot] != tag {
+                let worker = worker(of: s.ip.source)
+                remember(s, worker: worker)
+                return worker
+            }
+        }
         return worker(of: byPort)
     }
 
@@ -142,10 +150,15 @@ final class Workers: @unchecked Sendable {
     /// (its later packets then go by port); a bit per such client port, so that a packet whose
     /// lower port has none costs no lookup.
     private var exceptions: BoundedTable<FlowKey, Int>
+    /// Connections lately opened from the higher port, by a tag of their hash in a slot of it
+    /// (a newer connection in the same slot forgets the older: its later SYNs from the lower
+    /// port then open an exception, as before).
+    private var opened: [UInt32]
     private var exceptionPorts = [UInt64](repeating: 0, count: 1024)
     /// Lower-port connections forgotten to make room (their later packets went by port).
     private(set) var forgotten = 0
-    static let bytesPerRoute = BoundedTable<FlowKey, Int>.bytesPerEntry
+    /// A remembered exception, and up to two slots of `opened`.
+    static let bytesPerRoute = BoundedTable<FlowKey, Int>.bytesPerEntry + 2 * MemoryLayout<UInt32>.stride
 
     private func remember(_ s: TCPSegment, worker: Int) {
         _ = exceptions.place(worker, for: FlowKey(s).unordered) { _, _ in forgotten += 1 }

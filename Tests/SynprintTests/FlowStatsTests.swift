@@ -129,6 +129,20 @@ final class FlowStatsTests: XCTestCase {
         XCTAssertNil(cut.alpn)
         XCTAssertNil(cut.ja4)
         XCTAssertFalse(cut.complete)
+        // An empty server name extension, last, with bytes after the extensions that would read
+        // as a name: the server sees no name, and neither does the reader; JA4 still says the
+        // extension is there.
+        var trailing = FlowStatsTests.clientHello(extensions: [[0, 0, 0, 0]])
+        let extra: [UInt8] = [0, 0, 0, 0, 12] + Array("fake.example".utf8)
+        trailing += extra
+        for (at, width) in [(3, 2), (6, 3)] {
+            let length = (at..<at + width).reduce(0) { $0 << 8 | Int(trailing[$1]) } + extra.count
+            for k in 0..<width { trailing[at + k] = UInt8(truncatingIfNeeded: length >> (8 * (width - 1 - k))) }
+        }
+        let empty = hello(trailing)
+        XCTAssertTrue(empty.complete)
+        XCTAssertNil(empty.serverName)
+        XCTAssertEqual(empty.ja4?.prefix(4), "t12d")
     }
 
     /// JA4's published example (FoxIO's JA4 specification): a Chrome ClientHello with GREASE

@@ -170,6 +170,40 @@ final class WorkerTests: XCTestCase {
         }
     }
 
+    /// SYNs within a connection: the server sends a plain SYN, or SYN with RST, after the client
+    /// opened it. One pipeline takes them as segments of the client's connection; so do the
+    /// workers, whatever worker each address hashes to.
+    func testSYNsWithinAConnectionStayWithItsClient() throws {
+        var frames: [(seconds: Int, microseconds: Int, bytes: [UInt8])] = []
+        for n in 0..<60 {
+            let client: [UInt8] = [10, 3, 0, UInt8(n + 1)], server: [UInt8] = [192, 0, 2, UInt8(n + 1)]
+            let steps: [(flags: UInt8, up: Bool, payload: String)] = [
+                (0x02, true, ""), (0x12, false, ""), (0x10, true, ""), (n % 2 == 0 ? 0x02 : 0x06, false, ""),
+                (0x18, true, "GET / HTTP/1.1\r\nHost: a.test\r\nUser-Agent: curl/8.0\r\n\r\n"), (0x18, false, "HTTP/1.1 200 OK\r\n\r\n"),
+                (0x11, true, ""), (0x11, false, ""),
+            ]
+            var sent: UInt32 = 0  // the client's payload bytes so far
+            for step in steps {
+                var p = PacketBuilder()
+                p.flags = step.flags
+                p.sequence = step.up ? (step.flags == 0x02 ? 1000 : 1001 + sent) : 5000
+                p.options = step.flags & 0x02 != 0 ? PacketBuilder.linuxOptions : []
+                p.payload = Array(step.payload.utf8)
+                if step.up { sent += UInt32(p.payload.count) }
+                (p.sourcePort, p.destinationPort) = step.up ? (40000, 8080) : (8080, 40000)
+                let ip = step.up ? p.ipv4(source: client, destination: server) : p.ipv4(source: server, destination: client)
+                frames.append((1_700_000_000, frames.count * 100, PacketBuilder.ethernet(ip)))
+            }
+        }
+        let one = try run(frames, link: .ethernet, workers: 1)
+        XCTAssertEqual(one.lines.filter { $0.hasPrefix("{\"type\":\"http\"") }.count, 60)
+        for _ in 0..<3 {
+            let four = try run(frames, link: .ethernet, workers: 4)
+            let difference = one.lines.sorted().difference(from: four.lines.sorted())
+            XCTAssertTrue(difference.isEmpty, "\(difference.count) lines differ, such as \(difference.first.map { "\($0)" } ?? "")")
+        }
+    }
+
     /// More connections opened from the lower port than the default budget's routes, open at
     /// once: with a --memcap that holds them, the workers remember every one's worker, and each
     /// ends as in one pipeline.
