@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import Match
 import NIOCore
+import NIOHTTPTypes
 import Output
 import Synchronization
 import Tables
@@ -20,14 +21,17 @@ import Verdict
 ///   GET  /v1/health                 liveness and table sizes
 /// Every answer is JSON, errors included (`{"error": "..."}` with 400, 401, 404, 405 or 413).
 /// It runs on its own threads beside the capture and reads the verdict stage's locked host table.
-/// Idle connections are closed after `idleTimeout` seconds and at most `maxConnections` are served
-/// at once (the rest are closed at once), so held-open sockets cannot exhaust descriptors.
+/// Idle connections are closed after `idleTimeout` seconds, a request must arrive whole within
+/// `requestTimeout` seconds of its head, and at most `maxConnections` are served at once (the
+/// rest are closed at once), so held-open sockets cannot exhaust descriptors.
 public final class APIServer: Sendable {
     public struct Settings: Sendable {
         public var host: String
         public var port: Int
         public var key: String?
         public var idleTimeout = 30
+        /// Seconds a request may take from its head to its last byte.
+        public var requestTimeout = 10
         public var maxConnections = 512
         public static let maxBody = 64 * 1024
         public var auth = Auth()
@@ -121,14 +125,16 @@ public final class APIServer: Sendable {
 
     /// Starts listening and returns the bound port once the server accepts connections.
     public func start() throws -> Int {
-        let connections = self.connections, limit = settings.maxConnections
+        let connections = self.connections, limit = settings.maxConnections, requestTimeout = settings.requestTimeout
         return try server.start(failing: "cannot serve the API on \(settings.host):\(settings.port)") { onRunning in
             Application(
                 router: router(),
                 server: .http1(
                     configuration: .init(
-                        additionalChannelHandlers: [ConnectionLimit(count: connections, limit: limit)],
-                        idleTimeout: .seconds(Int64(settings.idleTimeout)))),
+                        additionalChannelHandlers: [
+                            ConnectionLimit(count: connections, limit: limit),
+                            RequestDeadline(limit: .seconds(Int64(requestTimeout))),
+                        ], idleTimeout: .seconds(Int64(settings.idleTimeout)))),
                 configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "synprint", backlog: 256),
                 onServerRunning: onRunning, logger: ServerTask.logger("synprint.api"))
         }
@@ -198,7 +204,9 @@ public final class APIServer: Sendable {
         guard let address = IPAddress(ipText)?.unmapped else { return APIServer.error(.badRequest, "ip is not an IPv4 or IPv6 address") }
         var port: UInt16?
         if let portText = query["port"] {
-            guard let value = UInt16(portText) else { return APIServer.error(.badRequest, "port must be 0 to 65535") }
+            guard portText.allSatisfy({ $0 >= "0" && $0 <= "9" }), let value = UInt16(portText) else {
+                return APIServer.error(.badRequest, "port must be 0 to 65535")
+            }
             port = value
         }
         guard let host = judge.hosts.host(address) else {
@@ -414,7 +422,8 @@ struct KeyCheck: RouterMiddleware {
         guard let key else { return try await next(request, context) }
         let given =
             request.headers[HTTPField.Name("X-API-Key")!] ?? request.headers[HTTPField.Name("X-Synprint-Key")!]
-            ?? request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            // The scheme's case does not matter (RFC 9110).
+            ?? request.headers[.authorization].flatMap { $0.lowercased().hasPrefix("bearer ") ? String($0.dropFirst(7)) : nil }
         guard let given, KeyCheck.same(given, key) else {
             return APIServer.error(.unauthorized, "a valid API key is required (X-API-Key header)")
         }
@@ -435,6 +444,36 @@ struct KeyCheck: RouterMiddleware {
 /// Connections served at once, across the server's event loops.
 final class ConnectionCount: Sendable {
     let open = Atomic<Int>(0)
+}
+
+/// Closes a connection whose request has not arrived whole within `limit` of its head: the
+/// idle timeout starts again with every part read, so a body sent a byte at a time would hold a
+/// connection, and with enough of them the whole server, for good.
+final class RequestDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    let limit: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(limit: TimeAmount) { self.limit = limit }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head:
+            deadline?.cancel()
+            let channel = context.channel
+            deadline = context.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
+        case .body:
+            break
+        case .end:
+            deadline?.cancel()
+            deadline = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+    }
 }
 
 /// Closes a connection beyond the limit as soon as it is accepted.

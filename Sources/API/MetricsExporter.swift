@@ -89,6 +89,7 @@ public final class MetricsServer: Sendable {
     let exporter: MetricsExporter
     let address: APIServer.Settings
     private let server = ServerTask()
+    private let connections = ConnectionCount()
 
     public init(exporter: MetricsExporter, address: APIServer.Settings) {
         self.exporter = exporter
@@ -100,9 +101,16 @@ public final class MetricsServer: Sendable {
         let router = Router()
         router.add(middleware: JSONErrors())
         router.get("/metrics") { _, _ in MetricsExporter.response(self.exporter.render()) }
+        let connections = self.connections, address = self.address
         return try server.start(failing: "cannot serve metrics on \(address.host):\(address.port)") { onRunning in
             Application(
-                router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+                router: router,
+                server: .http1(
+                    configuration: .init(
+                        additionalChannelHandlers: [
+                            ConnectionLimit(count: connections, limit: address.maxConnections),
+                            RequestDeadline(limit: .seconds(Int64(address.requestTimeout))),
+                        ], idleTimeout: .seconds(Int64(address.idleTimeout)))),
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: "synprint"),
                 onServerRunning: onRunning, logger: ServerTask.logger("synprint.metrics"))
         }

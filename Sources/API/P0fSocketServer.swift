@@ -55,7 +55,27 @@ public final class P0fSocketServer: Sendable {
             guard status.st_mode & S_IFMT == S_IFSOCK else {
                 throw APIError("\(path) exists and is not a socket; remove it or choose another --p0f-socket path")
             }
+            // A socket some process still accepts on is not stale: replacing it would cut that
+            // process's clients off.
+            guard !P0fSocketServer.accepts(path) else {
+                throw APIError("\(path) is in use: another process listens on it; stop it or choose another --p0f-socket path")
+            }
             unlink(path)
+        }
+    }
+
+    /// Whether a process accepts connections on the unix socket at `path`.
+    static func accepts(_ path: String) -> Bool {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard probe >= 0 else { return false }
+        defer { close(probe) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
         }
     }
 
@@ -146,7 +166,7 @@ public final class P0fSocketServer: Sendable {
         func u64(_ offset: Int) -> UInt64 { query[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) } }
         switch query[4] {
         case 4: return IPAddress(v4: query[5..<9].reduce(0) { $0 << 8 | UInt32($1) })
-        case 6: return IPAddress(v6High: u64(5), v6Low: u64(13))
+        case 6: return IPAddress(v6High: u64(5), v6Low: u64(13)).unmapped  // as the lookup API: ::ffff:a.b.c.d is the IPv4 host
         default: return nil
         }
     }

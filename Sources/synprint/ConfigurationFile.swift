@@ -19,9 +19,12 @@ enum ConfigurationFile {
         let path = commandLine[position + 1]
         var rest = commandLine
         rest.removeSubrange(position...position + 1)
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            let reason = access(path, R_OK) == 0 ? "not UTF-8 text" : String(cString: strerror(errno))
-            throw Failure("\(path): cannot read the configuration file: \(reason)", status: .input)
+        let text = try read(path)
+        // The parser recurses once per level: a few kilobytes of brackets overflow its stack.
+        let depth = nesting(of: text)
+        guard depth <= maximumDepth else {
+            throw Failure(
+                "\(path): nested \(depth) levels deep; a configuration needs 2 (at most \(maximumDepth) are read)", status: .usage)
         }
         // Composed, not loaded: YAML's aliases can make a file of a few hundred bytes a tree of
         // billions of nodes, which only building its values would expand. Values are scalars or
@@ -91,6 +94,74 @@ enum ConfigurationFile {
         if key != "filter", let run = parsed as? Synprint, !run.filter.isEmpty {
             throw Failure("\(path):\(line.map(String.init) ?? "?"): \(key) takes true or false", status: .usage)
         }
+    }
+
+    /// The largest file and the deepest nesting read: a configuration is a mapping of scalars
+    /// and lists, a few kilobytes.
+    static let maximumBytes = 1 << 20
+    static let maximumDepth = 64
+
+    /// The file's text, read whole (a pipe or FIFO too, as `--config <(...)` gives).
+    static func read(_ path: String) throws -> String {
+        func failure(_ reason: String) -> Failure { Failure("\(path): cannot read the configuration file: \(reason)", status: .input) }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure(String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw failure(String(cString: strerror(errno))) }
+        guard status.st_mode & S_IFMT != S_IFDIR else { throw failure("a directory") }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw failure(String(cString: strerror(errno))) }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+            guard bytes.count <= maximumBytes else { throw failure("larger than \(maximumBytes >> 20) MiB") }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw failure("not UTF-8 text") }
+        return text
+    }
+
+    /// How deep the text nests, counted before parsing and on the safe side: block levels by
+    /// indentation, a `- ` per compact sequence level, and open brackets outside quotes and
+    /// comments.
+    static func nesting(of text: String) -> Int {
+        var deepest = 0, brackets = 0
+        var indents: [Int] = []
+        for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            var i = line.startIndex
+            while i < line.endIndex && line[i] == UInt8(ascii: " ") { i = line.index(after: i) }
+            guard i < line.endIndex, line[i] != UInt8(ascii: "#"), line[i] != UInt8(ascii: "\r") else { continue }
+            let indent = line.distance(from: line.startIndex, to: i)
+            while let last = indents.last, last > indent { indents.removeLast() }
+            if indents.last.map({ $0 < indent }) ?? true { indents.append(indent) }
+            var level = indents.count + brackets
+            var quote: UInt8?
+            var previous = UInt8(ascii: " ")
+            while i < line.endIndex {
+                let byte = line[i]
+                if let open = quote {
+                    if byte == open { quote = nil }
+                } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                    quote = byte
+                } else if byte == UInt8(ascii: "#") && (previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t")) {
+                    break
+                } else if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
+                    brackets += 1
+                    level += 1
+                } else if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
+                    brackets = max(brackets - 1, 0)
+                } else if byte == UInt8(ascii: "-") && (previous == UInt8(ascii: " ") || previous == UInt8(ascii: "-")) {
+                    level += 1
+                }
+                deepest = max(deepest, level)
+                previous = byte
+                i = line.index(after: i)
+            }
+        }
+        return deepest
     }
 
     /// Keys for the options spelt with one letter, as tcpdump's are (`user` also has `--user`).

@@ -194,6 +194,16 @@ struct Synprint: ParsableCommand {
         return settings
     }
 
+    /// The listeners each serve up to their connection limit at once (512 for the API and the
+    /// metrics); with the outputs and captures that passes the usual soft limit of 1,024
+    /// descriptors, so the soft limit goes up to the hard one, as servers do.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
     func run() throws {
         try checkOptions()
         if input.listInterfaces { return try listInterfaces() }
@@ -212,6 +222,7 @@ struct Synprint: ParsableCommand {
             throw Failure(
                 "refusing to serve the APIs or metrics as root: give -u USER to drop privileges once the capture is open (or --allow-root)")
         }
+        if apis.api != nil || apis.p0fSocket != nil || apis.metrics != nil { Synprint.raiseDescriptorLimit() }
 
         // Everything privileged first: the database, the outputs, the capture, the sockets.
         let database = matching.classify || judging ? try loadDatabase(matching.databases) : nil

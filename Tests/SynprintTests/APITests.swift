@@ -87,6 +87,7 @@ final class APITests: XCTestCase {
         XCTAssertNotNil(missing.json["error"] as? String)
         XCTAssertEqual(try request("GET", "/v1/lookup?ip=not-an-address").status, 400)
         XCTAssertEqual(try request("GET", "/v1/lookup?ip=\(APITests.linuxClient)&port=99999").status, 400)
+        XCTAssertEqual(try request("GET", "/v1/lookup?ip=\(APITests.linuxClient)&port=%2B\(APITests.linuxClientPort)").status, 400)
     }
 
     func testCheckJudgesAndAlerts() throws {
@@ -126,6 +127,19 @@ final class APITests: XCTestCase {
             XCTAssertEqual(try request("GET", "/v1/lookup?ip=\(APITests.linuxClient)", key: wrong).status, 401, wrong)
         }
         XCTAssertEqual(try request("GET", "/v1/lookup?ip=\(APITests.linuxClient)").status, 200)
+        // The Authorization scheme in any case.
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            var bearer = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/lookup?ip=\(APITests.linuxClient)")!)
+            bearer.setValue("\(scheme) \(APITests.key)", forHTTPHeaderField: "Authorization")
+            let status = Mutex<Int?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            URLSession.shared.dataTask(with: bearer) { _, response, _ in
+                status.withLock { $0 = (response as? HTTPURLResponse)?.statusCode }
+                done.signal()
+            }.resume()
+            done.wait()
+            XCTAssertEqual(status.withLock { $0 }, 200, scheme)
+        }
     }
 
     /// A client of the p0f socket.
@@ -174,9 +188,22 @@ final class APITests: XCTestCase {
         XCTAssertEqual(text(known, 40), "Linux")
         XCTAssertEqual(text(known, 104), "Windows")  // the OS the User-Agent claims
         XCTAssertEqual(text(known, 168), "Ethernet or modem")
+        XCTAssertEqual(u32(query(type: 6, address: [UInt8](repeating: 0, count: 10) + [255, 255, 10, 163, 52, 227]), 4), 0x10)
         XCTAssertEqual(u32(query(address: [192, 0, 2, 99]), 4), 0x20)
         XCTAssertEqual(u32(query(magic: 0xDEAD_BEEF, address: [10, 163, 52, 227]), 4), 0x00)
         XCTAssertEqual(u32(query(type: 5, address: [10, 163, 52, 227]), 4), 0x00)
+    }
+
+    /// A second run given the socket this one listens on refuses it instead of replacing it.
+    func testALiveP0fSocketIsNotTakenOver() throws {
+        let socket = folder.appendingPathComponent("p0f.sock").path
+        let second = try runSynprint(["-r", HardeningTests.sample, "-o", "/dev/null", "--p0f-socket", socket, "--allow-root"])
+        XCTAssertEqual(second.status, 1, second.stderr)
+        XCTAssertTrue(second.stderr.contains("is in use"), second.stderr)
+        let fd = try p0fClient()
+        defer { close(fd) }
+        XCTAssertEqual(
+            p0fQuery(fd, address: [10, 163, 52, 227]).withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }, 0x10)
     }
 
     /// Clients that send half a query and stall do not lock others out; many clients at once

@@ -112,3 +112,55 @@ final class DeployTests: XCTestCase {
             text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
     }
 }
+
+/// The API and metrics listeners under clients that hold connections: a body sent a byte at a
+/// time is cut at the request deadline, and the metrics listener closes connections past its
+/// limit as the API does.
+final class ListenerTests: XCTestCase {
+    /// Whether the server closed `socket` within `seconds`, sending a byte every 200 ms meanwhile.
+    func closedByServer(_ socket: Int32, within seconds: Double, trickling: Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            var waiting = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            if poll(&waiting, 1, 200) > 0 {
+                var byte: UInt8 = 0
+                if recv(socket, &byte, 1, 0) <= 0 { return true }
+            } else if trickling {
+                var byte = UInt8(ascii: " ")
+                if send(socket, &byte, 1, Int32(MSG_NOSIGNAL)) < 0 { return true }
+            }
+        }
+        return false
+    }
+
+    func testSlowBodiesAndIdleCrowdsDoNotHoldTheListeners() throws {
+        let database = try shippedDatabase()
+        let sensor = Sensor(settings: Settings(), database: database, judging: true, threaded: false, handler: EventCollector())
+        var settings = APIServer.Settings(host: "127.0.0.1", port: 0, key: nil)
+        settings.requestTimeout = 1
+        settings.maxConnections = 4
+        let server = APIServer(
+            settings: settings, judge: try XCTUnwrap(sensor.judge), database: database, labels: EventLabels(sensor: "test"),
+            onAlert: { _, _ in }
+        )
+        let port = try server.start()
+        defer { server.stop() }
+        let slow = try connected(port)
+        defer { close(slow) }
+        let head = Array("POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n{".utf8)
+        XCTAssertEqual(send(slow, head, head.count, Int32(MSG_NOSIGNAL)), head.count)
+        let started = Date()
+        XCTAssertTrue(closedByServer(slow, within: 8, trickling: true), "a trickling body held its connection")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+
+        let metrics = MetricsServer(exporter: MetricsExporter { [] }, address: settings)
+        let metricsPort = try metrics.start()
+        defer { metrics.stop() }
+        let idle = try (0..<4).map { _ in try connected(metricsPort) }
+        defer { idle.forEach { close($0) } }
+        Thread.sleep(forTimeInterval: 0.3)
+        let extra = try connected(metricsPort)
+        defer { close(extra) }
+        XCTAssertTrue(closedByServer(extra, within: 3, trickling: false), "a connection past the limit was kept")
+    }
+}

@@ -107,6 +107,38 @@ final class HardeningTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 20)
     }
 
+    /// A configuration nested thousands of levels deep (flow brackets, block mappings, compact
+    /// sequences) is refused before the YAML parser recurses through it; one from a FIFO is read,
+    /// and a folder is named as one.
+    func testDeepConfigurationsAreRefusedAndPipesAreRead() throws {
+        let folder = try temporaryFolder()
+        let deep = [
+            "json: " + String(repeating: "[", count: 5000),
+            (0..<1000).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n"),
+            "json: " + String(repeating: "- ", count: 5000) + "x",
+        ]
+        for (n, text) in deep.enumerated() {
+            let file = folder.appendingPathComponent("deep\(n).yaml")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let run = try runSynprint(["--config", file.path, "-r", HardeningTests.sample])
+            XCTAssertEqual(run.status, 64, "\(n): \(run.stderr.prefix(300))")
+            assertClearError(run, "levels deep")
+        }
+        let fifo = folder.appendingPathComponent("config.fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", "printf 'json: true\\nclassify: true\\n' > \"$0\"", fifo.path]
+        try writer.run()
+        let piped = try runSynprint(["--config", fifo.path, "-r", HardeningTests.sample])
+        writer.waitUntilExit()
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertTrue(piped.stdout.hasPrefix("{\"type\":\"syn"), piped.stdout.prefix(200).description)
+        let directory = try runSynprint(["--config", folder.path, "-r", HardeningTests.sample])
+        XCTAssertEqual(directory.status, 2, directory.stderr)
+        assertClearError(directory, "a directory")
+    }
+
     /// The database files and charts: a pipe or device at the path is written to, not replaced
     /// by a file; a symbolic link or a folder is refused, and left as it was.
     func testWholeFileOutputsWriteThroughPipesAndRefuseLinks() throws {
