@@ -41,6 +41,9 @@ public enum SynFilter {
             }
         let syn = user.map { $0.isEmpty ? base : "(\(base) and (\($0)))" } ?? base
         guard vlanTags else { return syn }
-        return "(\(syn) or (vlan and (\(syn) or (vlan and \(syn)))))"
+        // Behind a third tag or more, the decoder decides (it walks any number), so that such
+        // frames are read alike whatever the scope; the user's words reach two tags deep only.
+        let deeper = user.map { $0.isEmpty } ?? true ? " or vlan" : ""
+        return "(\(syn) or (vlan and (\(syn) or (vlan and (\(syn)\(deeper))))))"
     }
 }

@@ -121,6 +121,7 @@ struct Synprint: ParsableCommand {
             throw ValidationError("give either -r FILE (one or more) or -i INTERFACE")
         }
         if let count = input.count, count < 1 { throw ValidationError("-c must be at least 1") }
+        if input.read.filter({ $0 == "-" }).count > 1 { throw ValidationError("-r - is given twice: standard input is read once") }
         guard (1...WorkerCount.maximum).contains(input.workers.resolved) else {
             throw ValidationError("--workers takes 1 to \(WorkerCount.maximum), or auto")
         }

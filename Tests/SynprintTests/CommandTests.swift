@@ -80,6 +80,7 @@ final class CommandTests: XCTestCase {
             (["--config", configuration.path, "-r", sample], 64, "synprint.yaml:2: Unknown option '--frobnicate'"),
             (["--config", switched.path, "-r", sample], 64, "switched.yaml:2: classify takes true or false"),
             (["-r", sample, "-c", "-5"], 64, "-c must be at least 1"),
+            (["-r", "-", "-r", sample, "-r", "-"], 64, "-r - is given twice"),
             (["-r", sample, "--workers", "0"], 64, "--workers takes 1 to 64"),
             (["-r", sample, "--workers", "-1"], 64, "--workers takes 1 to 64"),
             (
