@@ -11,7 +11,8 @@ extension Fingerprint {
     }
 
     /// p0f's order of divisors, so `raw_sig` reads as p0f's: the MSS, and the MSS less the 12
-    /// bytes of a timestamp option (p0f tries it whether or not the SYN has one); the IPv4 Ethernet MSS for either IP version (a middlebox may have
+    /// bytes of a timestamp option when the SYN sends a timestamp (non-zero, as p0f asks); the
+    /// IPv4 Ethernet MSS, and less 12, for either IP version (a middlebox may have
     /// lowered the MSS after the window was chosen), and the IPv6 one; then MTUs: MSS plus the
     /// minimal IPv4 headers, plus the headers actually sent, plus the IPv6 headers, and 1500.
     /// p0f's last rule for SYN+ACKs, multiples of the peer's MSS, needs the SYN and is left out.
@@ -22,7 +23,7 @@ extension Fingerprint {
         let ipv4MSS = LinkMTU.ethernetMSS(ipVersion: 4)
         let ipv6MSS = LinkMTU.ethernetMSS(ipVersion: 6)
         if window % mss == 0 { return .mssMultiple(window / mss) }
-        if window % (mss - 12) == 0 { return .mssMultiple(window / (mss - 12)) }
+        if (options.timestampValue ?? 0) != 0 && window % (mss - 12) == 0 { return .mssMultiple(window / (mss - 12)) }
         if window % ipv4MSS == 0 { return .mssMultiple(window / ipv4MSS) }
         if window % (ipv4MSS - 12) == 0 { return .mssMultiple(window / (ipv4MSS - 12)) }
         if v6 && window % ipv6MSS == 0 { return .mssMultiple(window / ipv6MSS) }

@@ -24,8 +24,14 @@ public final class OutputFile: Sendable {
     public struct WriteState: Sendable {
         public var failures = 0  // writes that failed
         public var droppedBytes = 0  // bytes that could not be written
+        public var droppedLines = 0  // lines (events) whose end could not be written
         public var lastError: Int32 = 0
         public var abandoned = false  // stopped while the reader stalled
+
+        mutating func drop(_ bytes: UnsafeRawBufferPointer) {
+            droppedBytes += bytes.count
+            droppedLines += bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        }
     }
 
     /// Permission bits for files synprint creates: 0600 unless `--umask` says otherwise.
@@ -132,7 +138,7 @@ public final class OutputFile: Sendable {
         guard bytes.count > 0 else { return }
         descriptor.withLock { current in
             let abandoned = written.withLock { state in
-                if state.abandoned { state.droppedBytes += bytes.count }
+                if state.abandoned { state.drop(bytes) }
                 return state.abandoned
             }
             if abandoned { return }
@@ -157,9 +163,8 @@ public final class OutputFile: Sendable {
                     waitingForRoom: mayStall)
                 if error != 0 {
                     if start >= 0 { offset = OutputFile.cutBrokenLine(current.fd, bytes, from: Int(start)) }
-                    let dropped = bytes.count - offset
                     let line = written.withLock { state in
-                        state.droppedBytes += dropped
+                        state.drop(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
                         return count(error, &state)
                     }
                     if let line { printError(line) }

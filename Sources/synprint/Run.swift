@@ -523,7 +523,7 @@ struct Synprint: ParsableCommand {
         lines += learning
         if sensor.droppedAtStop > 0 { lines.append("  \(sensor.droppedAtStop) events not written: the output stalled at the stop") }
         for file in outputs where file.state.droppedBytes > 0 {
-            lines.append("  \(file.path): \(file.state.droppedBytes) bytes could not be written")
+            lines.append("  \(file.path): \(file.state.droppedLines) lines (\(file.state.droppedBytes) bytes) could not be written")
         }
         for line in lines { printError(line) }
     }

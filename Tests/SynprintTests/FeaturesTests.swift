@@ -34,6 +34,18 @@ final class FeaturesTests: XCTestCase {
         XCTAssertEqual(fp.direction, .syn)
     }
 
+    /// p0f divides the window by the MSS less 12 only for a SYN that sends a timestamp.
+    func testTheMSSLessTwelveRuleNeedsATimestamp() throws {
+        var p = PacketBuilder()
+        p.window = 6940  // 5 x (1400 - 12)
+        p.options[2...3] = [0x05, 0x78]  // MSS 1400, with Linux's options (timestamp 1)
+        XCTAssertEqual(try fingerprint(p).windowForm, .mssMultiple(5))
+        p.options = [2, 4, 0x05, 0x78, 1, 1, 1, 4, 2, 1, 1, 0]  // mss,nop,nop,nop,sok,nop,nop,eol
+        XCTAssertEqual(try fingerprint(p).windowForm, .value(6940))
+        p.options = [2, 4, 0x05, 0x78, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0]  // a timestamp of 0
+        XCTAssertEqual(try fingerprint(p).windowForm, .value(6940))
+    }
+
     func testAppleSYNWithECNAndEOLPadding() throws {
         var p = PacketBuilder()
         p.options = PacketBuilder.appleOptions

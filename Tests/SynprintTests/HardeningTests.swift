@@ -344,6 +344,7 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(kept.last, 0x0A)
         XCTAssertEqual(kept.count % line.utf8.count, 0)
         XCTAssertEqual(output.state.droppedBytes, lines.utf8.count - kept.count)
+        XCTAssertEqual(output.state.droppedLines, 200 - kept.count / line.utf8.count)
         try FileManager.default.removeItem(at: filler)
         output.write("{\"type\":\"synack\"}\n")
         let after = String(decoding: try Data(contentsOf: path), as: UTF8.self)
