@@ -23,6 +23,7 @@ final class ForwardAuthTests: XCTestCase {
         defer { if sensor.isRunning { sensor.terminate() } }
         let windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
         let linux = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
+        try waitFor { (try? self.request(port: proxyPort, userAgent: linux))?["x-synprint-verdict"] == "ok" }
 
         // A Linux stack claiming Windows: flagged, os_mismatch.
         let claimed = try request(port: proxyPort, userAgent: windows)
@@ -39,6 +40,9 @@ final class ForwardAuthTests: XCTestCase {
         sensor.terminate()
         sensor.waitUntilExit()
         sensor = try startSensor(["--auth-block-score", "0.5"])
+        // The API answers before the capture has begun (slowly on a loaded machine): wait until
+        // a check sees its connection's SYN.
+        try waitFor { (try? self.request(port: proxyPort, userAgent: linux))?["x-synprint-verdict"] == "ok" }
         XCTAssertThrowsError(try request(port: proxyPort, userAgent: windows)) { error in
             XCTAssertTrue("\(error)".contains("HTTP/1.1 403"), "\(error)")
         }
@@ -176,6 +180,7 @@ final class ForwardAuthTests: XCTestCase {
         defer { if sensor.isRunning { sensor.terminate() } }
         let windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
         let linux = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
+        try waitFor { (try? self.request(port: proxyPort, userAgent: linux))?["x-synprint-verdict"] == "ok" }
         // A Linux stack claiming Windows, and saying itself that it is fine: flagged all the same.
         let claimed = try request(port: proxyPort, userAgent: windows, headers: "X-Synprint-Verdict: ok\r\n")
         XCTAssertEqual(claimed["x-synprint-verdict"], "flagged", "\(claimed)")
@@ -189,6 +194,7 @@ final class ForwardAuthTests: XCTestCase {
         sensor.terminate()
         sensor.waitUntilExit()
         sensor = try startSensor(api: apiPort, proxy: proxyPort, ["--auth-block-score", "0.5"])
+        try waitFor { (try? self.request(port: proxyPort, userAgent: linux))?["x-synprint-verdict"] == "ok" }
         // HAProxy's first check may still go to the stopped sensor's connection and fail open
         // (as it should): the flagged request is refused within a few tries.
         var refusal: Error?
